@@ -1,0 +1,48 @@
+#pragma once
+
+// NodeInfo: the few fields of a Kubernetes Node object that kube-hostgw needs,
+// copied out of the JSON. Whole Node objects are never kept.
+//
+// Values stay as the API server sent them (strings): validating a podCIDR or
+// an address is the controller's decision, so that a bad node can be skipped
+// with a precise reason instead of disappearing inside the client.
+
+#include <string>
+#include <vector>
+
+namespace hostgw::k8s {
+
+struct NodeInfo {
+  std::string name;
+  std::string resource_version;
+  // spec.podCIDRs, else [spec.podCIDR], else empty.
+  std::vector<std::string> pod_cidrs;
+  // status.addresses of type InternalIP / ExternalIP, in the order given.
+  std::vector<std::string> internal_ips;
+  std::vector<std::string> external_ips;
+  // metadata.deletionTimestamp is set.
+  bool deleting = false;
+
+  friend bool operator==(const NodeInfo&, const NodeInfo&) = default;
+};
+
+// True if the two differ in a field that can change a route (everything but
+// resource_version). A kubelet heartbeat changes only resource_version.
+bool routing_relevant_change(const NodeInfo& before, const NodeInfo& after);
+
+// What the NodeWatcher tells its consumer.
+struct NodeEvent {
+  enum class Type {
+    added,
+    modified,
+    deleted,
+    // A (re)list completed: `nodes` is the complete node set; every node not in
+    // it is gone. Sent after the first list and after every relist.
+    resynced,
+  };
+  Type type = Type::added;
+  NodeInfo node;               // for added / modified / deleted
+  std::vector<NodeInfo> nodes; // for resynced
+};
+
+}  // namespace hostgw::k8s

@@ -1,0 +1,28 @@
+#include "k8s-client/node_info.hpp"
+
+#include <gtest/gtest.h>
+
+namespace hostgw::k8s {
+namespace {
+
+NodeInfo node() {
+  return NodeInfo{"node-a", "100", {"10.244.1.0/24"}, {"198.51.100.11"}, {}, false};
+}
+
+TEST(NodeInfoTest, HeartbeatIsNotARoutingChange) {
+  NodeInfo after = node();
+  after.resource_version = "101";
+  EXPECT_FALSE(routing_relevant_change(node(), after));
+}
+
+TEST(NodeInfoTest, EachRoutingFieldIsAChange) {
+  NodeInfo cidr = node(), ip = node(), ext = node(), del = node();
+  cidr.pod_cidrs = {"10.244.9.0/24"};
+  ip.internal_ips = {"198.51.100.99"};
+  ext.external_ips = {"203.0.113.5"};
+  del.deleting = true;
+  for (const NodeInfo& changed : {cidr, ip, ext, del}) EXPECT_TRUE(routing_relevant_change(node(), changed));
+}
+
+}  // namespace
+}  // namespace hostgw::k8s
