@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config git
-  # libraries (Boost 1.81, not the default 1.74: see docs/DESIGN.md)
+  # libraries: Boost 1.81, not the default libboost-dev (1.74, which conflicts and lacks
+  # the coroutine support the code uses)
   libboost1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libssl-dev rapidjson-dev libyaml-cpp-dev libmnl-dev zlib1g-dev
   libgtest-dev libgmock-dev
