@@ -1,0 +1,101 @@
+#pragma once
+
+// FakeRouteTable: an in-memory RouteTable and ChangeMonitor for tests that
+// run without root (the controller's reconciler tests).
+//
+// It behaves like the kernel where the controller's logic depends on it:
+//   - routes are keyed like the kernel keys them: (table, destination, metric);
+//   - add of an existing key            -> EEXIST (whoever owns the existing route);
+//   - replace creates or overwrites a route of OUR protocol; a key held by a
+//     route of another protocol is never touched (EEXIST with a message; the
+//     real kernel would overwrite it, which is why the controller must only
+//     replace keys it saw in its own dump);
+//   - remove matches key + protocol     -> ESRCH if no such route of that protocol;
+//   - a gateway outside every configured connected network of its family (and
+//     not `onlink`)                     -> ENETUNREACH "Nexthop has invalid gateway";
+//     `onlink` without an output link  -> EINVAL; an unknown oif -> ENODEV;
+//   - a route added with oif 0 is stored with the oif of the connected network
+//     that reaches its gateway, as a kernel dump would show it.
+// It never touches the network; it owns no sockets. One thread, like the rest.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "routing/route_table.hpp"
+
+namespace hostgw::routing {
+
+class FakeRouteTable final : public RouteTable, public ChangeMonitor {
+ public:
+  explicit FakeRouteTable(boost::asio::any_io_executor executor);
+
+  // RouteTable
+  boost::asio::awaitable<DumpResult> dump_routes(std::uint32_t table, std::uint8_t protocol) override;
+  boost::asio::awaitable<std::vector<ChangeResult>> apply(std::vector<RouteChange> changes) override;
+  boost::asio::awaitable<ConnectedResult> connected_networks() override;
+
+  // ChangeMonitor: waits until a notice is posted (post_notice, remove_externally).
+  boost::asio::awaitable<ChangeNotice> next_change() override;
+
+  // --- test knobs -----------------------------------------------------------
+
+  // The networks connected_networks() returns and gateways are checked against.
+  void set_connected_networks(std::vector<ConnectedNetwork> networks);
+  // Makes the next connected_networks() call fail with `error` (once).
+  void fail_next_connected(std::error_code error);
+  // Makes the next dump_routes() call fail with `error` (once).
+  void fail_next_dump(std::error_code error);
+
+  // Installs a route as if someone else (or a previous run) had: any protocol,
+  // no checks, no notice. Overwrites a route with the same key.
+  void seed(const Route& route);
+
+  // Deletes the route with route's key (any protocol), as `ip route del` by
+  // someone else would, and posts a relevant ChangeNotice ("RTM_DELROUTE ...")
+  // for next_change(). Returns false (and posts nothing) if no such route.
+  bool remove_externally(const Route& route);
+
+  // Queues a notice for next_change() (link down, address removed, resync...).
+  void post_notice(ChangeNotice notice);
+
+  // The next message that touches `destination` fails with `error` (positive
+  // errno) and `message` instead of being applied; consumed once per call.
+  void fail_next(const IpPrefix& destination, int error, std::string message = {});
+
+  // Every installed route (all tables and protocols), ordered by key.
+  std::vector<Route> routes() const;
+  // Installed route for this key, or nullptr.
+  const Route* find(const RouteKey& key) const;
+
+  std::size_t dumps() const { return dumps_; }
+  // Messages processed by apply() (each change is one message, failed or not).
+  std::size_t writes() const { return writes_; }
+  std::size_t apply_calls() const { return apply_calls_; }
+  std::size_t connected_calls() const { return connected_calls_; }
+  // Notices queued and not yet taken by next_change().
+  std::size_t pending_notices() const { return notices_.size(); }
+
+ private:
+  ChangeResult apply_one(const RouteChange& change);
+  // 0 if the gateway is reachable; fills `route.oif` when it was 0.
+  int check_next_hop(Route& route, std::string& message) const;
+
+  boost::asio::steady_timer wakeup_;
+  std::map<RouteKey, Route> routes_;
+  std::vector<ConnectedNetwork> networks_;
+  std::multimap<IpPrefix, std::pair<int, std::string>> failures_;
+  std::deque<ChangeNotice> notices_;
+  std::error_code next_connected_error_;
+  std::error_code next_dump_error_;
+  std::size_t dumps_ = 0;
+  std::size_t writes_ = 0;
+  std::size_t apply_calls_ = 0;
+  std::size_t connected_calls_ = 0;
+};
+
+}  // namespace hostgw::routing

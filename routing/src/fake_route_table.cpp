@@ -1,0 +1,179 @@
+#include "routing/fake_route_table.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+
+namespace hostgw::routing {
+
+FakeRouteTable::FakeRouteTable(boost::asio::any_io_executor executor)
+    : wakeup_(std::move(executor), boost::asio::steady_timer::time_point::max()) {}
+
+boost::asio::awaitable<DumpResult> FakeRouteTable::dump_routes(std::uint32_t table, std::uint8_t protocol) {
+  ++dumps_;
+  DumpResult result;
+  if (next_dump_error_) {
+    result.error = std::exchange(next_dump_error_, {});
+    co_return result;
+  }
+  for (const auto& [key, route] : routes_) {
+    if (route.table == table && route.protocol == protocol) result.routes.push_back(route);
+  }
+  co_return result;
+}
+
+boost::asio::awaitable<std::vector<ChangeResult>> FakeRouteTable::apply(std::vector<RouteChange> changes) {
+  ++apply_calls_;
+  std::vector<ChangeResult> results;
+  results.reserve(changes.size());
+  for (const RouteChange& change : changes) results.push_back(apply_one(change));
+  co_return results;
+}
+
+boost::asio::awaitable<ConnectedResult> FakeRouteTable::connected_networks() {
+  ++connected_calls_;
+  ConnectedResult result;
+  if (next_connected_error_) {
+    result.error = std::exchange(next_connected_error_, {});
+    co_return result;
+  }
+  result.networks = networks_;
+  co_return result;
+}
+
+boost::asio::awaitable<ChangeNotice> FakeRouteTable::next_change() {
+  while (notices_.empty()) {
+    // Cancelled by post_notice(); an expiry never happens (time_point::max).
+    co_await wakeup_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+  ChangeNotice notice = std::move(notices_.front());
+  notices_.pop_front();
+  co_return notice;
+}
+
+void FakeRouteTable::set_connected_networks(std::vector<ConnectedNetwork> networks) {
+  networks_ = std::move(networks);
+}
+
+void FakeRouteTable::fail_next_connected(std::error_code error) { next_connected_error_ = error; }
+void FakeRouteTable::fail_next_dump(std::error_code error) { next_dump_error_ = error; }
+
+void FakeRouteTable::seed(const Route& route) { routes_[key_of(route)] = route; }
+
+bool FakeRouteTable::remove_externally(const Route& route) {
+  auto it = routes_.find(key_of(route));
+  if (it == routes_.end()) return false;
+  ChangeNotice notice;
+  notice.relevant = true;
+  notice.what = "RTM_DELROUTE " + it->second.destination.to_string() + " proto " +
+                std::to_string(it->second.protocol);
+  routes_.erase(it);
+  post_notice(std::move(notice));
+  return true;
+}
+
+void FakeRouteTable::post_notice(ChangeNotice notice) {
+  notices_.push_back(std::move(notice));
+  wakeup_.cancel();
+}
+
+void FakeRouteTable::fail_next(const IpPrefix& destination, int error, std::string message) {
+  failures_.emplace(destination, std::make_pair(error, std::move(message)));
+}
+
+std::vector<Route> FakeRouteTable::routes() const {
+  std::vector<Route> out;
+  out.reserve(routes_.size());
+  for (const auto& [key, route] : routes_) out.push_back(route);
+  return out;
+}
+
+const Route* FakeRouteTable::find(const RouteKey& key) const {
+  auto it = routes_.find(key);
+  return it == routes_.end() ? nullptr : &it->second;
+}
+
+int FakeRouteTable::check_next_hop(Route& route, std::string& message) const {
+  if (route.onlink && route.oif == 0) {
+    message = "Nexthop device required for onlink";
+    return EINVAL;
+  }
+  if (route.oif != 0) {
+    bool known = false;
+    for (const auto& network : networks_) known = known || network.oif == route.oif;
+    if (!known) {
+      message = "Cannot find device";
+      return ENODEV;
+    }
+  }
+  if (!route.gateway) {
+    if (route.oif == 0) {
+      message = "Route without gateway needs an output device";
+      return EINVAL;
+    }
+    return 0;
+  }
+  if (route.gateway->family() != route.family()) {
+    message = "Gateway family does not match destination family";
+    return EINVAL;
+  }
+  if (route.onlink) return 0;
+  for (const auto& network : networks_) {
+    if (route.oif != 0 && network.oif != route.oif) continue;
+    if (network.prefix.contains(*route.gateway)) {
+      if (route.oif == 0) route.oif = network.oif;
+      return 0;
+    }
+  }
+  message = "Nexthop has invalid gateway";
+  return ENETUNREACH;
+}
+
+ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
+  ++writes_;
+  ChangeResult result{change, 0, {}};
+  if (auto failure = failures_.find(change.route.destination); failure != failures_.end()) {
+    result.error = failure->second.first;
+    result.message = std::move(failure->second.second);
+    failures_.erase(failure);
+    return result;
+  }
+  const RouteKey key = key_of(change.route);
+  auto existing = routes_.find(key);
+  switch (change.kind) {
+    case ChangeKind::remove:
+      if (existing == routes_.end() || existing->second.protocol != change.route.protocol) {
+        result.error = ESRCH;
+        result.message = "No such route with protocol " + std::to_string(change.route.protocol);
+      } else {
+        routes_.erase(existing);
+      }
+      return result;
+    case ChangeKind::add:
+    case ChangeKind::replace: {
+      if (existing != routes_.end()) {
+        if (change.kind == ChangeKind::add) {
+          result.error = EEXIST;
+          result.message = "Route exists (proto " + std::to_string(existing->second.protocol) + ")";
+          return result;
+        }
+        if (existing->second.protocol != change.route.protocol) {
+          result.error = EEXIST;
+          result.message = "fake: refusing to replace a route of protocol " +
+                           std::to_string(existing->second.protocol) +
+                           " (the kernel would overwrite it; only replace routes you own)";
+          return result;
+        }
+      }
+      Route route = change.route;
+      result.error = check_next_hop(route, result.message);
+      if (result.error == 0) routes_[key] = route;
+      return result;
+    }
+  }
+  result.error = EINVAL;
+  result.message = "unknown change kind";
+  return result;
+}
+
+}  // namespace hostgw::routing
