@@ -1,0 +1,59 @@
+#pragma once
+
+// JsonObjectFramer: splits a byte stream carrying a sequence of JSON objects
+// (the body of a Kubernetes WATCH) into whole objects, whatever the chunk
+// boundaries, and without relying on newlines between objects.
+//
+// It tracks only string / escape state and brace depth, so it never parses
+// the objects themselves. Pure: no I/O; the caller feeds bytes as they arrive.
+//
+// An object larger than `max_object_bytes` is not buffered: its bytes are
+// skipped until it ends and it is reported as a frame with `too_large` set,
+// so one hostile object costs no memory and never ends the stream. Anything
+// other than whitespace between objects is a framing error the stream cannot
+// recover from (the caller restarts the watch).
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace hostgw::k8s {
+
+class JsonObjectFramer {
+ public:
+  static constexpr std::size_t kDefaultMaxObjectBytes = 4 * 1024 * 1024;
+
+  struct Frame {
+    std::string_view object;  // the whole object, '{' to '}'; empty if too_large
+    bool too_large = false;
+    std::size_t size = 0;  // bytes the object had (also when too_large)
+  };
+  using FrameHandler = std::function<void(const Frame&)>;
+
+  explicit JsonObjectFramer(std::size_t max_object_bytes = kDefaultMaxObjectBytes);
+
+  // Consumes `data`; calls `on_frame` for each object completed by it. Returns
+  // false on a framing error (see error()); the framer then stays failed.
+  bool feed(std::string_view data, const FrameHandler& on_frame);
+
+  // True while a partial object is buffered (or being skipped).
+  bool in_object() const { return depth_ > 0; }
+  bool failed() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+  // Bytes consumed since construction (for error positions).
+  std::size_t offset() const { return offset_; }
+
+ private:
+  std::size_t max_object_bytes_;
+  std::string buffer_;
+  std::size_t object_size_ = 0;
+  std::size_t depth_ = 0;
+  bool in_string_ = false;
+  bool escape_ = false;
+  bool skipping_ = false;
+  std::size_t offset_ = 0;
+  std::string error_;
+};
+
+}  // namespace hostgw::k8s

@@ -1,0 +1,85 @@
+#pragma once
+
+// Node JSON → NodeInfo, pure and cheap.
+//
+// A streaming (SAX) parse over the API server's bytes that copies out only the
+// fields NodeInfo holds and skips everything else (managedFields, images,
+// conditions...) without building a document, so a 5000-node LIST costs the
+// bytes on the wire and the NodeInfos, not a DOM.
+//
+// A node with a field of the wrong shape is reported with a precise message
+// and skipped, never thrown:
+//   node "x": status.addresses[2].address is a number, expected a string
+// Limits guard against hostile objects: nesting depth, bytes per object,
+// entries per list field.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "k8s-client/node_info.hpp"
+
+namespace hostgw::k8s {
+
+struct NodeJsonLimits {
+  std::size_t max_depth = 64;                      // nesting levels in one object
+  std::size_t max_object_bytes = 4 * 1024 * 1024;  // one Node (or one watch event)
+  std::size_t max_pod_cidrs = 8;
+  std::size_t max_addresses = 64;
+  std::size_t max_name_length = 253;  // DNS subdomain, as Kubernetes enforces
+};
+
+// A v1 Status object (error bodies, watch ERROR events). code 0 if absent.
+struct ApiStatus {
+  int code = 0;
+  std::string reason;   // e.g. "Expired", "Gone", "Unauthorized"
+  std::string message;  // human-readable, from the server
+};
+
+struct NodeParseResult {
+  std::optional<NodeInfo> node;  // set on success
+  std::string name;              // metadata.name when it could be read, even on failure
+  std::string error;             // set on failure: full message naming the node and field
+  bool ok() const { return node.has_value(); }
+};
+
+// One Node object.
+NodeParseResult parse_node(std::string_view json, const NodeJsonLimits& limits = {});
+
+struct WatchEvent {
+  enum class Type { added, modified, deleted, bookmark, error };
+  Type type = Type::added;
+  NodeInfo node;      // added/modified/deleted; bookmark: only resource_version is set
+  ApiStatus status;   // error
+};
+
+struct WatchEventParseResult {
+  std::optional<WatchEvent> event;
+  std::string node_name;  // when known, also on failure
+  std::string error;
+  bool ok() const { return event.has_value(); }
+};
+
+// One watch event: {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":{...}}.
+WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLimits& limits = {});
+
+struct NodeListPage {
+  std::string resource_version;  // metadata.resourceVersion of the list
+  std::string continue_token;    // metadata.continue; empty on the last page
+  std::vector<NodeInfo> nodes;   // the well-formed items
+  std::vector<std::string> malformed;  // one message per skipped item
+};
+
+// A NodeList (one page). Malformed items go to `malformed`; false (and
+// `error`) only when the document itself is unusable (not JSON, not a list).
+bool parse_node_list(std::string_view json, NodeListPage& page, std::string& error,
+                     const NodeJsonLimits& limits = {});
+
+// Best effort: the Status in an error response body (code 0 when it is not one).
+ApiStatus parse_status(std::string_view json);
+
+std::string_view to_string(WatchEvent::Type type);
+
+}  // namespace hostgw::k8s

@@ -1,0 +1,94 @@
+#include "k8s-client/json_framer.hpp"
+
+#include <cstdio>
+
+namespace hostgw::k8s {
+
+JsonObjectFramer::JsonObjectFramer(std::size_t max_object_bytes) : max_object_bytes_(max_object_bytes) {}
+
+bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame) {
+  if (failed()) return false;
+  std::size_t i = 0;
+  const std::size_t n = data.size();
+  while (i < n) {
+    if (depth_ == 0) {
+      // Between objects: only whitespace may appear.
+      char c = data[i];
+      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+        ++i;
+        ++offset_;
+        continue;
+      }
+      if (c != '{') {
+        char shown[16];
+        if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f)
+          std::snprintf(shown, sizeof shown, "'%c'", c);
+        else
+          std::snprintf(shown, sizeof shown, "byte 0x%02x", static_cast<unsigned char>(c));
+        error_ = "watch stream: expected '{' at byte " + std::to_string(offset_) + " between objects, found " + shown;
+        return false;
+      }
+      depth_ = 1;
+      in_string_ = false;
+      escape_ = false;
+      skipping_ = false;
+      object_size_ = 1;
+      buffer_.clear();
+      buffer_ += '{';
+      ++i;
+      ++offset_;
+    }
+    // Inside an object: scan for the byte that closes it.
+    std::size_t start = i;
+    bool closed = false;
+    for (; i < n; ++i) {
+      char c = data[i];
+      if (in_string_) {
+        if (escape_)
+          escape_ = false;
+        else if (c == '\\')
+          escape_ = true;
+        else if (c == '"')
+          in_string_ = false;
+        continue;
+      }
+      if (c == '"') {
+        in_string_ = true;
+      } else if (c == '{' || c == '[') {
+        ++depth_;
+      } else if (c == '}' || c == ']') {
+        // Mismatched brackets are the parser's business; the framer only counts.
+        if (--depth_ == 0) {
+          ++i;
+          closed = true;
+          break;
+        }
+      }
+    }
+    std::size_t taken = i - start;
+    offset_ += taken;
+    object_size_ += taken;
+    if (!skipping_) {
+      if (object_size_ > max_object_bytes_) {
+        skipping_ = true;
+        buffer_.clear();
+        buffer_.shrink_to_fit();
+      } else {
+        buffer_.append(data.substr(start, taken));
+      }
+    }
+    if (closed) {
+      Frame frame;
+      frame.size = object_size_;
+      frame.too_large = skipping_;
+      if (!skipping_) frame.object = buffer_;
+      on_frame(frame);
+      skipping_ = false;
+      buffer_.clear();
+      object_size_ = 0;
+    }
+  }
+  return true;
+}
+
+}  // namespace hostgw::k8s

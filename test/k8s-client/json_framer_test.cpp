@@ -1,0 +1,134 @@
+#include "k8s-client/json_framer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace hostgw::k8s {
+namespace {
+
+struct Collected {
+  std::vector<std::string> objects;
+  std::vector<std::size_t> too_large_sizes;
+};
+
+bool feed_all(JsonObjectFramer& framer, const std::vector<std::string_view>& chunks, Collected& out) {
+  for (auto chunk : chunks) {
+    bool ok = framer.feed(chunk, [&](const JsonObjectFramer::Frame& frame) {
+      if (frame.too_large)
+        out.too_large_sizes.push_back(frame.size);
+      else
+        out.objects.emplace_back(frame.object);
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Objects with braces and quotes inside strings, escapes (\" and \\ right
+// before a quote), nested arrays, unicode, no newline between two of them.
+const std::vector<std::string> kObjects = {
+    R"({"type":"ADDED","object":{"metadata":{"name":"a{b}c","annotations":{"x":"\"}{\\"}}}})",
+    R"({"type":"MODIFIED","object":{"spec":{"podCIDRs":["10.244.1.0/24"]},"s":"\\","t":"[{\"\\\""}})",
+    R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"12"},"u":"é\u00e9}"}})",
+    R"({})",
+};
+
+std::string stream_text() {
+  std::string text;
+  text += kObjects[0] + "\n";
+  text += kObjects[1];  // no separator at all
+  text += " \r\n\t" + kObjects[2] + "\n\n";
+  text += kObjects[3] + "\n";
+  return text;
+}
+
+TEST(JsonObjectFramerTest, WholeStreamInOneChunk) {
+  JsonObjectFramer framer;
+  Collected out;
+  ASSERT_TRUE(feed_all(framer, {stream_text()}, out)) << framer.error();
+  EXPECT_EQ(out.objects, kObjects);
+  EXPECT_FALSE(framer.in_object());
+}
+
+TEST(JsonObjectFramerTest, EverySplitPointInTwoChunks) {
+  const std::string text = stream_text();
+  for (std::size_t split = 0; split <= text.size(); ++split) {
+    JsonObjectFramer framer;
+    Collected out;
+    std::string_view view(text);
+    ASSERT_TRUE(feed_all(framer, {view.substr(0, split), view.substr(split)}, out)) << "split " << split;
+    EXPECT_EQ(out.objects, kObjects) << "split " << split;
+  }
+}
+
+TEST(JsonObjectFramerTest, EveryPairOfSplitPointsInThreeChunks) {
+  const std::string text = stream_text();
+  std::string_view view(text);
+  for (std::size_t a = 0; a <= text.size(); a += 3) {
+    for (std::size_t b = a; b <= text.size(); ++b) {
+      JsonObjectFramer framer;
+      Collected out;
+      ASSERT_TRUE(feed_all(framer, {view.substr(0, a), view.substr(a, b - a), view.substr(b)}, out));
+      ASSERT_EQ(out.objects, kObjects) << "splits " << a << "," << b;
+    }
+  }
+}
+
+TEST(JsonObjectFramerTest, OneByteAtATime) {
+  const std::string text = stream_text();
+  JsonObjectFramer framer;
+  Collected out;
+  for (char c : text) ASSERT_TRUE(feed_all(framer, {std::string_view(&c, 1)}, out));
+  EXPECT_EQ(out.objects, kObjects);
+}
+
+TEST(JsonObjectFramerTest, PartialObjectIsHeldUntilComplete) {
+  JsonObjectFramer framer;
+  Collected out;
+  ASSERT_TRUE(feed_all(framer, {R"({"a":"}")"}, out));
+  EXPECT_TRUE(out.objects.empty());
+  EXPECT_TRUE(framer.in_object());
+  ASSERT_TRUE(feed_all(framer, {"}"}, out));
+  ASSERT_EQ(out.objects.size(), 1u);
+  EXPECT_EQ(out.objects[0], R"({"a":"}"})");
+}
+
+TEST(JsonObjectFramerTest, OversizedObjectIsSkippedAndTheStreamGoesOn) {
+  Collected out;
+  std::string big = R"({"type":"ADDED","object":{"pad":")" + std::string(500, 'x') + R"(}"}})";
+  std::string text = kObjects[0] + big + kObjects[3];
+  // In small chunks so the limit is crossed mid-object.
+  std::vector<std::string_view> chunks;
+  std::string_view view(text);
+  for (std::size_t i = 0; i < text.size(); i += 7) chunks.push_back(view.substr(i, 7));
+  JsonObjectFramer framer2(200);
+  ASSERT_TRUE(feed_all(framer2, chunks, out)) << framer2.error();
+  ASSERT_EQ(out.objects.size(), 2u);
+  EXPECT_EQ(out.objects[0], kObjects[0]);
+  EXPECT_EQ(out.objects[1], kObjects[3]);
+  ASSERT_EQ(out.too_large_sizes.size(), 1u);
+  EXPECT_EQ(out.too_large_sizes[0], big.size());
+}
+
+TEST(JsonObjectFramerTest, GarbageBetweenObjectsIsAnError) {
+  JsonObjectFramer framer;
+  Collected out;
+  EXPECT_FALSE(feed_all(framer, {kObjects[3] + "\nx{}"}, out));
+  EXPECT_EQ(out.objects.size(), 1u);
+  EXPECT_NE(framer.error().find("expected '{' at byte 3"), std::string::npos) << framer.error();
+  EXPECT_NE(framer.error().find("'x'"), std::string::npos) << framer.error();
+  // Stays failed.
+  EXPECT_FALSE(feed_all(framer, {"{}"}, out));
+}
+
+TEST(JsonObjectFramerTest, TopLevelArrayIsAnError) {
+  JsonObjectFramer framer;
+  Collected out;
+  EXPECT_FALSE(feed_all(framer, {"[{}]"}, out));
+  EXPECT_TRUE(framer.failed());
+}
+
+}  // namespace
+}  // namespace hostgw::k8s

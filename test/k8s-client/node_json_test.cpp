@@ -1,0 +1,224 @@
+#include "k8s-client/node_json.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace hostgw::k8s {
+namespace {
+
+// A trimmed but realistic Node, with the parts the parser must skip.
+const char* kNode = R"({
+  "kind": "Node", "apiVersion": "v1",
+  "metadata": {
+    "name": "node-b", "uid": "0c5c", "resourceVersion": "4711",
+    "labels": {"kubernetes.io/hostname": "node-b", "name": "decoy"},
+    "annotations": {"node.alpha.kubernetes.io/ttl": "0", "podCIDRs": "decoy"},
+    "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:metadata": {"f:name": {}, "f:spec": {"f:podCIDRs": {}}}}}]
+  },
+  "spec": {"podCIDR": "10.244.2.0/24", "podCIDRs": ["10.244.2.0/24", "2001:db8:2::/64"], "providerID": "x"},
+  "status": {
+    "addresses": [
+      {"type": "Hostname", "address": "node-b"},
+      {"type": "InternalIP", "address": "198.51.100.12"},
+      {"type": "ExternalIP", "address": "203.0.113.12"},
+      {"type": "InternalIP", "address": "2001:db8::12"}
+    ],
+    "conditions": [{"type": "Ready", "status": "True", "addresses": 5}],
+    "images": [{"names": ["registry/x@sha256:abc", "registry/x:1"], "sizeBytes": 123}]
+  }
+})";
+
+TEST(NodeJsonTest, ParsesTheFieldsAndSkipsTheRest) {
+  NodeParseResult result = parse_node(kNode);
+  ASSERT_TRUE(result.ok()) << result.error;
+  const NodeInfo& node = *result.node;
+  EXPECT_EQ(node.name, "node-b");
+  EXPECT_EQ(node.resource_version, "4711");
+  EXPECT_EQ(node.pod_cidrs, (std::vector<std::string>{"10.244.2.0/24", "2001:db8:2::/64"}));
+  EXPECT_EQ(node.internal_ips, (std::vector<std::string>{"198.51.100.12", "2001:db8::12"}));
+  EXPECT_EQ(node.external_ips, (std::vector<std::string>{"203.0.113.12"}));
+  EXPECT_FALSE(node.deleting);
+}
+
+TEST(NodeJsonTest, FallsBackToPodCidrAndSeesDeletion) {
+  NodeParseResult result = parse_node(
+      R"({"metadata":{"name":"n","deletionTimestamp":"2026-01-01T00:00:00Z"},"spec":{"podCIDR":"10.244.3.0/24"}})");
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.node->pod_cidrs, std::vector<std::string>{"10.244.3.0/24"});
+  EXPECT_TRUE(result.node->deleting);
+}
+
+TEST(NodeJsonTest, NullsAreAbsentFields) {
+  NodeParseResult result = parse_node(
+      R"({"metadata":{"name":"n","deletionTimestamp":null},"spec":{"podCIDR":null,"podCIDRs":null},"status":{"addresses":null}})");
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_TRUE(result.node->pod_cidrs.empty());
+  EXPECT_TRUE(result.node->internal_ips.empty());
+}
+
+struct BadNode {
+  const char* json;
+  const char* error;
+};
+
+class NodeJsonErrorTest : public ::testing::TestWithParam<BadNode> {};
+
+TEST_P(NodeJsonErrorTest, NamesTheNodeAndTheField) {
+  NodeParseResult result = parse_node(GetParam().json);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.error, GetParam().error);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, NodeJsonErrorTest,
+    ::testing::Values(
+        BadNode{R"({"metadata":{"name":"x"},"status":{"addresses":[{"type":"Hostname","address":"x"},{"type":"InternalIP","address":"a"},{"type":"InternalIP","address":7}]}})",
+                R"(node "x": status.addresses[2].address is a number, expected a string)"},
+        // the name comes after the problem: still named
+        BadNode{R"({"spec":{"podCIDRs":"10.244.1.0/24"},"metadata":{"name":"y"}})",
+                R"(node "y": spec.podCIDRs is a string, expected an array)"},
+        BadNode{R"({"spec":{"podCIDRs":["10.244.1.0/24",{"a":1}]},"metadata":{"name":"y"}})",
+                R"(node "y": spec.podCIDRs[1] is an object, expected a string)"},
+        BadNode{R"({"metadata":{"name":5}})", R"(node: metadata.name is a number, expected a string)"},
+        BadNode{R"({"metadata":{}})", R"(node: metadata.name is missing)"},
+        BadNode{R"({"metadata":{"name":"z"},"spec":[]})", R"(node "z": spec is an array, expected an object)"},
+        BadNode{R"({"metadata":{"name":"z"},"status":{"addresses":[{"type":"InternalIP"}]}})",
+                R"(node "z": status.addresses[0].address is missing)"},
+        BadNode{R"({"metadata":{"name":"z"},"status":{"addresses":["198.51.100.1"]}})",
+                R"(node "z": status.addresses[0] is a string, expected an object)"},
+        BadNode{R"({"metadata":{"name":"z","deletionTimestamp":true}})",
+                R"(node "z": metadata.deletionTimestamp is a boolean, expected a string)"},
+        BadNode{R"({"metadata":{"name":"z"},"spec":{"podCIDRs":["a","b","c","d","e","f","g","h","i"]}})",
+                R"(node "z": spec.podCIDRs has more than 8 entries)"},
+        BadNode{R"({"metadata":{"name":"z"})", R"(node "z": invalid JSON at byte 24: Missing a comma or '}' after an object member.)"},
+        BadNode{R"([1,2])", R"(node: expected a JSON object, found an array)"},
+        BadNode{R"("str")", R"(node: expected a JSON object, found a string)"},
+        BadNode{"", R"(node: invalid JSON at byte 0: The document is empty.)"}));
+
+TEST(NodeJsonTest, DeepNestingIsRefused) {
+  std::string deep = R"({"metadata":{"name":"deep"},"x":)" + std::string(100, '[') + std::string(100, ']') + "}";
+  NodeParseResult result = parse_node(deep);
+  EXPECT_FALSE(result.ok());
+  EXPECT_EQ(result.error, R"(node "deep": nesting is deeper than 64 levels)");
+  // Very deep nesting does not exhaust the stack (iterative parser).
+  std::string very_deep = R"({"metadata":{"name":"d"},"x":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  EXPECT_FALSE(parse_node(very_deep).ok());
+}
+
+TEST(NodeJsonTest, OversizedObjectIsRefused) {
+  NodeJsonLimits limits;
+  limits.max_object_bytes = 100;
+  std::string big = R"({"metadata":{"name":"big"},"pad":")" + std::string(200, 'x') + R"("})";
+  NodeParseResult result = parse_node(big, limits);
+  EXPECT_FALSE(result.ok());
+  EXPECT_NE(result.error.find("bytes, more than the limit of 100"), std::string::npos) << result.error;
+}
+
+TEST(NodeJsonTest, OverlongNameIsRefusedAndTruncatedInTheMessage) {
+  std::string name(300, 'n');
+  NodeParseResult result = parse_node(R"({"metadata":{"name":")" + name + R"("}})");
+  EXPECT_FALSE(result.ok());
+  EXPECT_NE(result.error.find("metadata.name is 300 characters, more than 253"), std::string::npos);
+  EXPECT_LT(result.error.size(), 200u);
+}
+
+TEST(WatchEventTest, ParsesEachType) {
+  auto added = parse_watch_event(std::string(R"({"type":"ADDED","object":)") + kNode + "}");
+  ASSERT_TRUE(added.ok()) << added.error;
+  EXPECT_EQ(added.event->type, WatchEvent::Type::added);
+  EXPECT_EQ(added.event->node.name, "node-b");
+  EXPECT_EQ(added.event->node.internal_ips.size(), 2u);
+
+  // type after object
+  auto deleted = parse_watch_event(R"({"object":{"metadata":{"name":"n","resourceVersion":"9"}},"type":"DELETED"})");
+  ASSERT_TRUE(deleted.ok()) << deleted.error;
+  EXPECT_EQ(deleted.event->type, WatchEvent::Type::deleted);
+  EXPECT_EQ(deleted.event->node.resource_version, "9");
+
+  auto bookmark = parse_watch_event(
+      R"({"type":"BOOKMARK","object":{"kind":"Node","apiVersion":"v1","metadata":{"resourceVersion":"12345","creationTimestamp":null}}})");
+  ASSERT_TRUE(bookmark.ok()) << bookmark.error;
+  EXPECT_EQ(bookmark.event->type, WatchEvent::Type::bookmark);
+  EXPECT_EQ(bookmark.event->node.resource_version, "12345");
+
+  auto error = parse_watch_event(
+      R"j({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version: 1 (5)","reason":"Expired","code":410}})j");
+  ASSERT_TRUE(error.ok()) << error.error;
+  EXPECT_EQ(error.event->type, WatchEvent::Type::error);
+  EXPECT_EQ(error.event->status.code, 410);
+  EXPECT_EQ(error.event->status.reason, "Expired");
+  EXPECT_EQ(error.event->status.message, "too old resource version: 1 (5)");
+}
+
+TEST(WatchEventTest, MalformedEventsAreDescribed) {
+  auto bad = parse_watch_event(R"({"type":"MODIFIED","object":{"metadata":{"name":"m"},"spec":{"podCIDR":3}}})");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.node_name, "m");
+  EXPECT_EQ(bad.error, R"(node "m": spec.podCIDR is a number, expected a string)");
+
+  EXPECT_EQ(parse_watch_event(R"({"type":"RENAMED","object":{}})").error,
+            R"(watch event RENAMED: type "RENAMED" is not ADDED, MODIFIED, DELETED, BOOKMARK or ERROR)");
+  EXPECT_EQ(parse_watch_event(R"({"object":{}})").error, "watch event: type is missing");
+  EXPECT_EQ(parse_watch_event(R"({"type":"ADDED"})").error, "watch event ADDED: object is missing");
+  EXPECT_EQ(parse_watch_event(R"({"type":7,"object":{}})").error, "watch event: type is a number, expected a string");
+  EXPECT_EQ(parse_watch_event(R"({"type":"BOOKMARK","object":{"metadata":{}}})").error,
+            "watch event BOOKMARK: object.metadata.resourceVersion is missing");
+}
+
+TEST(NodeListTest, ParsesPageAndKeepsGoodItemsAroundBadOnes) {
+  std::string json = R"({"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"77","continue":"tok%2F1"},"items":[)";
+  json += kNode;
+  json += R"(,{"metadata":{"name":"bad"},"status":{"addresses":{"type":"InternalIP"}}},)";
+  json += R"(17,{"metadata":{"name":"c"},"spec":{"podCIDRs":["10.244.9.0/24"]}}]})";
+  NodeListPage page;
+  std::string error;
+  ASSERT_TRUE(parse_node_list(json, page, error)) << error;
+  EXPECT_EQ(page.resource_version, "77");
+  EXPECT_EQ(page.continue_token, "tok%2F1");
+  ASSERT_EQ(page.nodes.size(), 2u);
+  EXPECT_EQ(page.nodes[0].name, "node-b");
+  EXPECT_EQ(page.nodes[1].name, "c");
+  ASSERT_EQ(page.malformed.size(), 2u);
+  EXPECT_EQ(page.malformed[0], R"(node "bad": status.addresses is an object, expected an array)");
+  EXPECT_EQ(page.malformed[1], "items[2] is a number, expected an object");
+}
+
+TEST(NodeListTest, OversizedAndDeepItemsAreSkippedNotFatal) {
+  NodeJsonLimits limits;
+  limits.max_object_bytes = 300;
+  std::string json = R"({"metadata":{"resourceVersion":"1"},"items":[)";
+  json += R"({"metadata":{"name":"big"},"pad":")" + std::string(400, 'x') + R"("},)";
+  json += R"({"metadata":{"name":"deep"},"x":)" + std::string(80, '[') + std::string(80, ']') + "},";
+  json += R"({"metadata":{"name":"ok"}}]})";
+  NodeListPage page;
+  std::string error;
+  ASSERT_TRUE(parse_node_list(json, page, error, limits)) << error;
+  ASSERT_EQ(page.nodes.size(), 1u);
+  EXPECT_EQ(page.nodes[0].name, "ok");
+  ASSERT_EQ(page.malformed.size(), 2u);
+  EXPECT_NE(page.malformed[0].find(R"(node "big": object is )"), std::string::npos) << page.malformed[0];
+  EXPECT_EQ(page.malformed[1], R"(node "deep": nesting is deeper than 64 levels)");
+}
+
+TEST(NodeListTest, UnusableDocumentsFail) {
+  NodeListPage page;
+  std::string error;
+  EXPECT_FALSE(parse_node_list(R"({"items":{}})", page, error));
+  EXPECT_EQ(error, "node list: items is an object, expected an array");
+  EXPECT_FALSE(parse_node_list(R"({"metadata":{"resourceVersion":5}})", page, error));
+  EXPECT_EQ(error, "node list: metadata.resourceVersion is a number, expected a string");
+  EXPECT_FALSE(parse_node_list(R"({"items":[)", page, error));
+  EXPECT_NE(error.find("invalid JSON"), std::string::npos);
+}
+
+TEST(StatusTest, ReadsAStatusBody) {
+  ApiStatus status = parse_status(
+      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"The provided continue parameter is too old","reason":"Expired","code":410})");
+  EXPECT_EQ(status.code, 410);
+  EXPECT_EQ(status.reason, "Expired");
+  EXPECT_EQ(parse_status("not json").code, 0);
+}
+
+}  // namespace
+}  // namespace hostgw::k8s
