@@ -1,0 +1,42 @@
+# kube-hostgw container image: build on Debian 12 with the project's own set-up script,
+# run on debian:12-slim with only the shared libraries the binary needs.
+#
+#   docker build -t <registry>/kube-hostgw:0.1.0 .
+#   docker push <registry>/kube-hostgw:0.1.0      # then set the image in manifests/kube-hostgw.yaml
+#
+# The binary carries the file capability cap_net_admin+ep, so the image also runs as a
+# non-root user when the pod allows privilege escalation (docs/deploying.md, "Running as
+# non-root"); the shipped manifest runs it as uid 0 with every capability but NET_ADMIN
+# dropped and no privilege escalation.
+
+# ---- build stage ---------------------------------------------------------------------
+FROM debian:12 AS build
+WORKDIR /src
+# The dependency layer only changes when the package list does.
+COPY scripts/setup-deps.sh scripts/setup-deps.sh
+RUN scripts/setup-deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKHG_TESTS=OFF \
+ && cmake --build /build --target kube-hostgw \
+ && strip /build/bin/kube-hostgw \
+ && /build/bin/kube-hostgw --version
+
+# ---- runtime stage -------------------------------------------------------------------
+FROM debian:12-slim
+# Runtime libraries of the binary (libstdc++, libgcc and libc are in the base image):
+# Boost.Program_options and Boost.URL 1.81, OpenSSL 3, yaml-cpp 0.7, libmnl, zlib.
+# libcap2-bin is only needed for setcap below and removed right after.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libboost-program-options1.81.0 libboost-url1.81.0 libssl3 libyaml-cpp0.7 libmnl0 zlib1g \
+      libcap2-bin \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /build/bin/kube-hostgw /usr/local/bin/kube-hostgw
+RUN setcap cap_net_admin+ep /usr/local/bin/kube-hostgw \
+ && DEBIAN_FRONTEND=noninteractive apt-get purge -y libcap2-bin \
+ && /usr/local/bin/kube-hostgw --version
+LABEL org.opencontainers.image.title="kube-hostgw" \
+      org.opencontainers.image.description="Host-gateway pod network for Kubernetes: routes each node's podCIDR via its InternalIP"
+# Health, readiness and metrics (--healthz-bind-address).
+EXPOSE 2401
+ENTRYPOINT ["/usr/local/bin/kube-hostgw"]
