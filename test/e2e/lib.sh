@@ -34,8 +34,14 @@
 #   KHG_KEEP_LOGS=1                 keep the run folder even on success
 #   KHG_RESYNC                      --resync-period given to kube-hostgw (default 5s)
 #   KHG_QUIET=1                     no step lines
+#   KHG_LEAVE_UP=1                  on success, leave everything running (demo.sh --keep)
+#   KHG_RUN_DIR                     run folder (default: a new mktemp folder)
 
 set -euo pipefail
+
+# Sourced twice (demo.sh does): the second time is a no-op.
+if [[ -n "${KHG_LIB_SOURCED:-}" ]]; then return 0; fi
+KHG_LIB_SOURCED=1
 
 KHG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${KHG_BIN_DIR:=$KHG_ROOT/build/bin}"
@@ -54,7 +60,7 @@ readonly KHG_CLUSTER_CIDR=10.244.0.0/16
 readonly KHG_HEALTH=127.0.0.1:2401
 
 KHG_NAME=e2e
-KHG_RUN_DIR=
+KHG_RUN_DIR=${KHG_RUN_DIR:-}
 KHG_NETNS=()          # namespaces we created, in creation order
 KHG_BG_PIDS=()        # background processes we started (monitors, servers, controllers)
 KHG_HAVE_ROUTER=0
@@ -210,6 +216,9 @@ khg__on_exit() {
   if ((status != 0)) && [[ "$status" != 77 ]] && [[ -n "$KHG_RUN_DIR" ]]; then
     khg__dump_state
   fi
+  if ((status == 0)) && [[ "${KHG_LEAVE_UP:-0}" == 1 ]]; then
+    exit 0 # demo.sh --keep: namespaces, processes and the run folder stay
+  fi
   khg_teardown
   if [[ -n "$KHG_RUN_DIR" && -d "$KHG_RUN_DIR" ]]; then
     if ((status == 0)) && [[ "$KHG_OK" == 1 ]] && [[ "${KHG_KEEP_LOGS:-0}" != 1 ]]; then
@@ -244,7 +253,13 @@ khg_init() {
   trap 'exit 143' TERM
   if [[ -z "${KHG_RUN_DIR}" ]]; then
     KHG_RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/${KHG_PREFIX}${KHG_NAME}.XXXX")
+  elif [[ -f "$KHG_RUN_DIR/.khg-run" ]]; then
+    rm -rf "${KHG_RUN_DIR:?}"/* # a run folder of an earlier run: start afresh
+  else
+    mkdir -p "$KHG_RUN_DIR"
+    [[ -z "$(ls -A "$KHG_RUN_DIR")" ]] || khg_fail "KHG_RUN_DIR=$KHG_RUN_DIR is not empty and not a kube-hostgw run folder"
   fi
+  touch "$KHG_RUN_DIR/.khg-run"
   mkdir -p "$KHG_RUN_DIR/nodes"
 }
 
