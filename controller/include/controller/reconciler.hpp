@@ -1,0 +1,135 @@
+#pragma once
+
+// Reconciler: keeps the kernel's routes of our protocol equal to what the
+// cluster view asks for. Owns the ClusterView; borrows a RouteTable.
+//
+// Triggers (watch events, kernel change notices, the periodic resync, retry
+// deadlines) only mark a pass as pending; the run() loop does one pass for any
+// number of triggers that arrived while it was pending or running. A pass:
+// read connected networks, dump owned routes, desired_routes(), diff(), apply
+// in one batch. Per-route failures are retried with exponential backoff on
+// later passes and never hold back the other routes. It never runs a pass (and
+// so never deletes) before the first complete node list has arrived, and it
+// never touches routes on shutdown.
+//
+// One io_context, one thread: every method must be called from it.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/cluster_view.hpp"
+#include "controller/desired_routes.hpp"
+#include "controller/metrics.hpp"
+#include "k8s-client/node_info.hpp"
+#include "routing/route_table.hpp"
+
+namespace hostgw::controller {
+
+struct ReconcilerOptions {
+  std::string node_name;
+  DesiredRoutesOptions routes;
+  // A full pass at least this often, even without any trigger.
+  std::chrono::milliseconds resync_period{60000};
+  // Passes start at most this often: a burst of triggers (a relist, a rolling
+  // node update) right after a pass waits for the rest of the interval and is
+  // handled by one pass. An isolated trigger starts a pass at once.
+  std::chrono::milliseconds min_pass_interval{200};
+  // Backoff of a refused route change (and of a pass that could not read the
+  // kernel's state): initial, doubling per failure, capped.
+  std::chrono::milliseconds retry_initial{1000};
+  std::chrono::milliseconds retry_max{60000};
+};
+
+// The wait before retry number `failures` (1 = after the first failure):
+// initial * 2^(failures-1), capped at max.
+std::chrono::milliseconds retry_delay(unsigned failures, std::chrono::milliseconds initial,
+                                      std::chrono::milliseconds max);
+
+// What a completed pass saw, for the daemon (subnet.env, node condition).
+struct PassReport {
+  bool first_sync = false;  // the first pass after the first complete node list
+  const k8s::NodeInfo* self = nullptr;  // this node in the view, if present
+  const std::vector<routing::ConnectedNetwork>* connected = nullptr;
+  std::size_t changes_ok = 0;
+  std::size_t changes_failed = 0;
+};
+
+class Reconciler {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Reconciler(boost::asio::any_io_executor executor, routing::RouteTable& table, ReconcilerOptions options,
+             ControllerMetrics& metrics);
+
+  // Feeds a watch event into the view; requests a pass only if it can change
+  // a route (a heartbeat costs nothing).
+  void on_node_event(const k8s::NodeEvent& event);
+  // Feeds a kernel change notice; requests a pass if it is relevant.
+  void on_kernel_change(const routing::ChangeNotice& notice);
+  // Marks a pass as pending (coalesced). `source` labels the trigger metric.
+  void request_pass(std::string_view source);
+
+  // The pass loop; returns after stop().
+  boost::asio::awaitable<void> run();
+  // Forwards the monitor's notices to on_kernel_change() until cancelled or stopped.
+  boost::asio::awaitable<void> watch_kernel(routing::ChangeMonitor& monitor);
+  // Ends run() after the current pass (if any). Routes stay as they are.
+  void stop();
+
+  // Called after every completed pass.
+  void set_pass_observer(std::function<void(const PassReport&)> observer) { observer_ = std::move(observer); }
+
+  bool ready() const { return ready_; }
+  std::size_t passes() const { return passes_; }
+  // Since when the current pass runs, if one does (for /healthz).
+  std::optional<Clock::time_point> pass_started() const { return pass_started_; }
+  const ClusterView& view() const { return view_; }
+  // Route changes waiting for a retry after the kernel refused them.
+  std::size_t backlog() const { return retries_.size(); }
+
+ private:
+  struct RetryState {
+    unsigned failures = 0;
+    Clock::time_point not_before;
+    int error = 0;
+  };
+  struct SkipState {
+    SkipReason reason;
+    std::string detail;
+  };
+
+  boost::asio::awaitable<void> pass();
+  void log_skips(const std::vector<SkippedNode>& skipped);
+  void note_self(const k8s::NodeInfo* self);
+
+  boost::asio::steady_timer wake_;
+  routing::RouteTable& table_;
+  ReconcilerOptions options_;
+  ControllerMetrics& metrics_;
+  ClusterView view_;
+  std::function<void(const PassReport&)> observer_;
+
+  bool pending_ = false;
+  bool stopped_ = false;
+  bool ready_ = false;
+  std::size_t passes_ = 0;
+  std::optional<Clock::time_point> pass_started_;
+  Clock::time_point next_resync_{};
+  std::optional<Clock::time_point> last_pass_start_;
+  std::optional<Clock::time_point> next_retry_;
+  unsigned pass_failures_in_row_ = 0;
+
+  std::map<std::pair<routing::ChangeKind, routing::Route>, RetryState> retries_;
+  std::map<std::pair<std::string, int>, SkipState> skips_;  // (node, family or 0) -> state
+  std::map<routing::IpPrefix, std::string> route_nodes_;   // destination -> node, from the last pass
+  std::string self_state_;                                  // last logged state of this node
+};
+
+}  // namespace hostgw::controller

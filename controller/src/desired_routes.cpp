@@ -1,0 +1,330 @@
+#include "controller/desired_routes.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <variant>
+
+namespace hostgw::controller {
+
+using routing::ConnectedNetwork;
+using routing::Family;
+using routing::IpAddress;
+using routing::IpPrefix;
+using routing::Route;
+
+std::string_view to_string(SkipReason reason) {
+  switch (reason) {
+    case SkipReason::self: return "self";
+    case SkipReason::no_pod_cidr: return "no_pod_cidr";
+    case SkipReason::invalid_pod_cidr: return "invalid_pod_cidr";
+    case SkipReason::default_route: return "default_route";
+    case SkipReason::overlaps_own_pod_cidr: return "overlaps_own_pod_cidr";
+    case SkipReason::overlaps_connected_network: return "overlaps_connected_network";
+    case SkipReason::overlaps_other_node: return "overlaps_other_node";
+    case SkipReason::outside_cluster_cidr: return "outside_cluster_cidr";
+    case SkipReason::no_address: return "no_address";
+    case SkipReason::invalid_address: return "invalid_address";
+    case SkipReason::own_address: return "own_address";
+    case SkipReason::unreachable_address: return "unreachable_address";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr Family kFamilies[] = {Family::v4, Family::v6};
+
+// The family a text most likely meant, for texts that do not parse.
+Family guess_family(std::string_view text) { return text.find(':') != std::string_view::npos ? Family::v6 : Family::v4; }
+
+struct Problem {
+  SkipReason reason;
+  std::string detail;
+};
+
+// One (node, family) to route.
+struct Candidate {
+  const k8s::NodeInfo* node = nullptr;
+  Family family = Family::v4;
+  std::vector<IpPrefix> cidrs;
+  std::optional<Problem> problem;
+};
+
+// The most specific connected network of the address's family containing it.
+const ConnectedNetwork* network_reaching(const std::vector<ConnectedNetwork>& connected, const IpAddress& address) {
+  const ConnectedNetwork* best = nullptr;
+  for (const auto& network : connected) {
+    if (!network.prefix.contains(address)) continue;
+    if (!best || network.prefix.length() > best->prefix.length()) best = &network;
+  }
+  return best;
+}
+
+std::optional<std::string> bad_address_kind(const IpAddress& address) {
+  if (address.is_unspecified()) return "unspecified";
+  if (address.is_loopback()) return "loopback";
+  if (address.is_multicast()) return "multicast";
+  if (address.is_link_local()) return "link-local";
+  return std::nullopt;
+}
+
+struct AddressChoice {
+  IpAddress address;
+  const ConnectedNetwork* network = nullptr;
+};
+
+// Picks the first usable address of `family` (InternalIPs, then ExternalIPs
+// when allowed); on failure, the problem of the first address tried.
+std::variant<AddressChoice, Problem> choose_address(const k8s::NodeInfo& node, Family family,
+                                                    const std::vector<ConnectedNetwork>& connected,
+                                                    const std::set<IpAddress>& own_addresses,
+                                                    AddressTypes address_types) {
+  std::optional<Problem> first_problem;
+  auto note = [&](SkipReason reason, std::string detail) {
+    if (!first_problem) first_problem = Problem{reason, std::move(detail)};
+  };
+  auto try_list = [&](const std::vector<std::string>& texts, std::string_view type) -> std::optional<AddressChoice> {
+    for (const auto& text : texts) {
+      std::string error;
+      auto address = IpAddress::try_parse(text, &error);
+      if (!address) {
+        if (guess_family(text) == family) note(SkipReason::invalid_address, std::string(type) + " " + error);
+        continue;
+      }
+      if (address->family() != family) continue;
+      if (auto kind = bad_address_kind(*address)) {
+        note(SkipReason::invalid_address,
+             std::string(type) + " " + address->to_string() + " is a " + *kind + " address, not a node address");
+        continue;
+      }
+      if (own_addresses.contains(*address)) {
+        note(SkipReason::own_address, std::string(type) + " " + address->to_string() +
+                                          " is an address of this host (duplicate node address or wrong --node-name?)");
+        continue;
+      }
+      const ConnectedNetwork* network = network_reaching(connected, *address);
+      if (!network) {
+        note(SkipReason::unreachable_address,
+             std::string(type) + " " + address->to_string() +
+                 " is not on a directly connected network; host-gw needs the nodes on one layer-2 network");
+        continue;
+      }
+      return AddressChoice{*address, network};
+    }
+    return std::nullopt;
+  };
+  if (auto choice = try_list(node.internal_ips, "InternalIP")) return *choice;
+  if (address_types == AddressTypes::internal_then_external) {
+    if (auto choice = try_list(node.external_ips, "ExternalIP")) return *choice;
+  }
+  if (first_problem) return *first_problem;
+  return Problem{SkipReason::no_address,
+                 std::string("node has no ") +
+                     (address_types == AddressTypes::internal_only ? "InternalIP" : "InternalIP or ExternalIP") +
+                     " of family " + std::string(routing::to_string(family))};
+}
+
+std::optional<Problem> check_prefix(const IpPrefix& cidr, const std::vector<IpPrefix>& own_cidrs,
+                                    const std::vector<ConnectedNetwork>& connected,
+                                    const std::vector<IpPrefix>& cluster_cidrs) {
+  const std::string text = cidr.to_string();
+  if (cidr.is_default()) return Problem{SkipReason::default_route, "podCIDR " + text + " is a default route"};
+  if (!cluster_cidrs.empty()) {
+    bool inside = false;
+    bool family_given = false;
+    for (const auto& cluster : cluster_cidrs) {
+      if (cluster.family() != cidr.family()) continue;
+      family_given = true;
+      if (cluster.contains(cidr)) inside = true;
+    }
+    if (!inside) {
+      if (!family_given)
+        return Problem{SkipReason::outside_cluster_cidr, "podCIDR " + text + " is " +
+                                                             std::string(routing::to_string(cidr.family())) +
+                                                             " but no --cluster-cidr of that family is given"};
+      std::string list;
+      for (const auto& cluster : cluster_cidrs)
+        if (cluster.family() == cidr.family()) list += (list.empty() ? "" : ", ") + cluster.to_string();
+      return Problem{SkipReason::outside_cluster_cidr, "podCIDR " + text + " is outside --cluster-cidr " + list};
+    }
+  }
+  for (const auto& own : own_cidrs) {
+    if (own.overlaps(cidr))
+      return Problem{SkipReason::overlaps_own_pod_cidr,
+                     "podCIDR " + text + " overlaps this node's podCIDR " + own.to_string()};
+  }
+  for (const auto& network : connected) {
+    if (network.prefix.overlaps(cidr))
+      return Problem{SkipReason::overlaps_connected_network,
+                     "podCIDR " + text + " overlaps connected network " + network.prefix.to_string() + " on " +
+                         (network.link_name.empty() ? "link #" + std::to_string(network.oif) : network.link_name)};
+  }
+  return std::nullopt;
+}
+
+// Marks every candidate whose podCIDR overlaps another node's podCIDR.
+// Prefixes are either nested or disjoint, so after sorting by (address,
+// length) a prefix overlaps an earlier one iff it lies inside the
+// widest-reaching earlier prefix (the "cover").
+void mark_overlapping_nodes(std::vector<Candidate>& candidates) {
+  for (Family family : kFamilies) {
+    struct Entry {
+      IpPrefix prefix;
+      std::size_t candidate;
+    };
+    std::vector<Entry> entries;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      if (candidates[i].family != family) continue;
+      for (const auto& cidr : candidates[i].cidrs) {
+        if (!cidr.is_default()) entries.push_back({cidr, i});
+      }
+    }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+      if (a.prefix.address() != b.prefix.address()) return a.prefix.address() < b.prefix.address();
+      if (a.prefix.length() != b.prefix.length()) return a.prefix.length() < b.prefix.length();
+      return a.candidate < b.candidate;
+    });
+    std::map<std::size_t, Problem> found;
+    const Entry* cover = nullptr;
+    for (const auto& entry : entries) {
+      if (cover && cover->prefix.contains(entry.prefix)) {
+        if (cover->candidate != entry.candidate) {
+          const auto& a = *candidates[cover->candidate].node;
+          const auto& b = *candidates[entry.candidate].node;
+          found.try_emplace(entry.candidate,
+                            Problem{SkipReason::overlaps_other_node, "podCIDR " + entry.prefix.to_string() +
+                                                                         " overlaps podCIDR " +
+                                                                         cover->prefix.to_string() + " of node " + a.name});
+          found.try_emplace(cover->candidate,
+                            Problem{SkipReason::overlaps_other_node, "podCIDR " + cover->prefix.to_string() +
+                                                                         " overlaps podCIDR " +
+                                                                         entry.prefix.to_string() + " of node " + b.name});
+        }
+        continue;  // nested: the cover reaches at least as far
+      }
+      cover = &entry;
+    }
+    for (auto& [index, problem] : found) {
+      if (!candidates[index].problem) candidates[index].problem = std::move(problem);
+    }
+  }
+}
+
+}  // namespace
+
+DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std::string_view self,
+                             const std::vector<ConnectedNetwork>& connected, const DesiredRoutesOptions& options) {
+  DesiredRoutes result;
+
+  std::vector<const k8s::NodeInfo*> sorted(nodes.begin(), nodes.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
+
+  // This host: its podCIDRs and its addresses.
+  std::vector<IpPrefix> own_cidrs;
+  std::set<IpAddress> own_addresses;
+  for (const auto& network : connected) own_addresses.insert(network.local_address);
+  for (const auto* node : sorted) {
+    if (node->name != self) continue;
+    for (const auto& text : node->pod_cidrs) {
+      if (auto cidr = IpPrefix::try_parse(text); cidr && !cidr->is_default()) own_cidrs.push_back(*cidr);
+    }
+    for (const auto* list : {&node->internal_ips, &node->external_ips}) {
+      for (const auto& text : *list) {
+        if (auto address = IpAddress::try_parse(text)) own_addresses.insert(*address);
+      }
+    }
+  }
+
+  std::vector<Candidate> candidates;
+  for (const auto* node : sorted) {
+    if (node->name == self) {
+      result.skipped.push_back({node->name, std::nullopt, SkipReason::self, "this is the node kube-hostgw runs on"});
+      continue;
+    }
+    if (node->pod_cidrs.empty()) {
+      result.skipped.push_back(
+          {node->name, std::nullopt, SkipReason::no_pod_cidr, "node has no spec.podCIDRs (not allocated yet?)"});
+      continue;
+    }
+    for (Family family : kFamilies) {
+      Candidate candidate{node, family, {}, std::nullopt};
+      bool any = false;
+      for (const auto& text : node->pod_cidrs) {
+        std::string error;
+        auto cidr = IpPrefix::try_parse(text, &error);
+        if (!cidr) {
+          if (guess_family(text) != family) continue;
+          any = true;
+          if (!candidate.problem) candidate.problem = Problem{SkipReason::invalid_pod_cidr, "podCIDR " + error};
+          continue;
+        }
+        if (cidr->family() != family) continue;
+        any = true;
+        if (std::find(candidate.cidrs.begin(), candidate.cidrs.end(), *cidr) == candidate.cidrs.end())
+          candidate.cidrs.push_back(*cidr);
+      }
+      if (any) candidates.push_back(std::move(candidate));
+    }
+  }
+
+  for (auto& candidate : candidates) {
+    if (candidate.problem) continue;
+    for (const auto& cidr : candidate.cidrs) {
+      if (auto problem = check_prefix(cidr, own_cidrs, connected, options.cluster_cidrs)) {
+        candidate.problem = std::move(problem);
+        break;
+      }
+    }
+  }
+  mark_overlapping_nodes(candidates);
+
+  struct Planned {
+    Route route;
+    std::string node;
+  };
+  std::vector<Planned> planned;
+  for (auto& candidate : candidates) {
+    std::optional<AddressChoice> choice;
+    if (!candidate.problem) {
+      auto chosen =
+          choose_address(*candidate.node, candidate.family, connected, own_addresses, options.address_types);
+      if (auto* problem = std::get_if<Problem>(&chosen)) {
+        candidate.problem = std::move(*problem);
+      } else {
+        choice = std::get<AddressChoice>(chosen);
+      }
+    }
+    if (candidate.problem) {
+      result.skipped.push_back(
+          {candidate.node->name, candidate.family, candidate.problem->reason, std::move(candidate.problem->detail)});
+      continue;
+    }
+    for (const auto& cidr : candidate.cidrs) {
+      Route route;
+      route.destination = cidr;
+      route.gateway = choice->address;
+      route.oif = choice->network->oif;
+      route.table = options.table;
+      route.protocol = options.protocol;
+      route.metric = candidate.family == Family::v6 ? kIpv6DefaultMetric : 0;
+      planned.push_back({route, candidate.node->name});
+    }
+  }
+
+  std::sort(planned.begin(), planned.end(),
+            [](const Planned& a, const Planned& b) { return key_of(a.route) < key_of(b.route); });
+  result.routes.reserve(planned.size());
+  result.route_nodes.reserve(planned.size());
+  for (auto& entry : planned) {
+    result.routes.push_back(std::move(entry.route));
+    result.route_nodes.push_back(std::move(entry.node));
+  }
+  std::stable_sort(result.skipped.begin(), result.skipped.end(), [](const SkippedNode& a, const SkippedNode& b) {
+    if (a.node != b.node) return a.node < b.node;
+    return a.family < b.family;
+  });
+  return result;
+}
+
+}  // namespace hostgw::controller

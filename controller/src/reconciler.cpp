@@ -1,0 +1,335 @@
+#include "controller/reconciler.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <set>
+
+#include "controller/route_diff.hpp"
+#include "k8s-client/log.hpp"
+
+namespace hostgw::controller {
+
+namespace asio = boost::asio;
+using log::kv;
+using routing::ChangeKind;
+using routing::Route;
+
+std::chrono::milliseconds retry_delay(unsigned failures, std::chrono::milliseconds initial,
+                                      std::chrono::milliseconds max) {
+  if (failures == 0) return std::chrono::milliseconds(0);
+  auto delay = initial;
+  for (unsigned i = 1; i < failures && delay < max; ++i) delay *= 2;
+  return std::min(delay, max);
+}
+
+namespace {
+
+std::string family_text(std::optional<routing::Family> family) {
+  return family ? std::string(routing::to_string(*family)) : std::string("all");
+}
+
+std::string_view past_tense(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::add: return "Route added";
+    case ChangeKind::replace: return "Route replaced";
+    case ChangeKind::remove: return "Route deleted";
+  }
+  return "Route changed";
+}
+
+std::string route_text(const Route& route) {
+  std::string text = route.destination.to_string();
+  if (route.gateway) text += " via " + route.gateway->to_string();
+  if (route.oif) text += " dev #" + std::to_string(route.oif);
+  return text;
+}
+
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Reconciler::Reconciler(asio::any_io_executor executor, routing::RouteTable& table, ReconcilerOptions options,
+                       ControllerMetrics& metrics)
+    : wake_(std::move(executor)), table_(table), options_(std::move(options)), metrics_(metrics) {}
+
+void Reconciler::on_node_event(const k8s::NodeEvent& event) {
+  bool first_list = event.type == k8s::NodeEvent::Type::resynced && !view_.has_full_list();
+  bool relevant = view_.apply(event);
+  metrics_.nodes.set(static_cast<double>(view_.size()));
+  if (first_list) {
+    KHG_LOG(info) << "Node list received" << kv("nodes", view_.size());
+    // Triggers before the list left a pass pending that the loop could not run yet.
+    wake_.cancel();
+  }
+  if (event.type == k8s::NodeEvent::Type::resynced) {
+    request_pass("relist");
+  } else if (relevant) {
+    request_pass("node");
+  }
+}
+
+void Reconciler::on_kernel_change(const routing::ChangeNotice& notice) {
+  if (!notice.relevant && !notice.resync_needed) return;
+  KHG_VLOG(1) << "Kernel change" << kv("what", notice.what) << kv("resync", notice.resync_needed);
+  request_pass("kernel");
+}
+
+void Reconciler::request_pass(std::string_view source) {
+  metrics_.triggers(source).inc();
+  if (pending_) return;
+  pending_ = true;
+  wake_.cancel();
+}
+
+void Reconciler::stop() {
+  stopped_ = true;
+  wake_.cancel();
+}
+
+asio::awaitable<void> Reconciler::run() {
+  next_resync_ = Clock::now() + options_.resync_period;
+  while (!stopped_) {
+    auto now = Clock::now();
+    if (view_.has_full_list()) {
+      bool resync_due = now >= next_resync_;
+      bool retry_due = next_retry_ && now >= *next_retry_;
+      bool wanted = pending_ || resync_due || retry_due;
+      auto earliest_start = last_pass_start_ ? *last_pass_start_ + options_.min_pass_interval : now;
+      if (wanted && now >= earliest_start) {
+        if (!pending_) metrics_.triggers(resync_due ? "resync" : "retry").inc();
+        pending_ = false;
+        last_pass_start_ = now;
+        co_await pass();
+        next_resync_ = Clock::now() + options_.resync_period;
+        continue;
+      }
+      auto deadline = next_resync_;
+      if (next_retry_) deadline = std::min(deadline, *next_retry_);
+      if (wanted) deadline = earliest_start;
+      wake_.expires_at(deadline);
+    } else {
+      wake_.expires_at(Clock::time_point::max());
+    }
+    // Cancelled by request_pass()/stop(), or expired: either way, look again.
+    co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<void> Reconciler::watch_kernel(routing::ChangeMonitor& monitor) {
+  while (!stopped_) {
+    routing::ChangeNotice notice = co_await monitor.next_change();
+    if (stopped_) break;
+    on_kernel_change(notice);
+  }
+}
+
+void Reconciler::note_self(const k8s::NodeInfo* self) {
+  std::string state;
+  if (!self) {
+    state = "missing";
+  } else if (self->pod_cidrs.empty()) {
+    state = "no-pod-cidr";
+  } else {
+    state = "ok";
+  }
+  if (state == self_state_) return;
+  self_state_ = state;
+  if (state == "missing") {
+    KHG_LOG(warning) << "This node is not in the node list; routing the other nodes"
+                     << kv("node", options_.node_name) << kv("hint", "check --node-name");
+  } else if (state == "no-pod-cidr") {
+    KHG_LOG(warning) << "This node has no podCIDR yet; routing the other nodes" << kv("node", options_.node_name);
+  } else {
+    std::string cidrs;
+    for (const auto& cidr : self->pod_cidrs) cidrs += (cidrs.empty() ? "" : ",") + cidr;
+    KHG_LOG(info) << "This node's podCIDR" << kv("node", options_.node_name) << kv("podCIDRs", cidrs);
+  }
+}
+
+void Reconciler::log_skips(const std::vector<SkippedNode>& skipped) {
+  std::map<std::pair<std::string, int>, SkipState> now;
+  std::map<SkipReason, int> counts;
+  for (const auto& skip : skipped) {
+    ++counts[skip.reason];
+    std::pair<std::string, int> key{skip.node, skip.family ? static_cast<int>(*skip.family) : 0};
+    auto previous = skips_.find(key);
+    bool changed = previous == skips_.end() || previous->second.reason != skip.reason ||
+                   previous->second.detail != skip.detail;
+    if (changed && skip.reason != SkipReason::self) {
+      bool loud = skip.reason == SkipReason::overlaps_other_node || skip.reason == SkipReason::unreachable_address ||
+                  skip.reason == SkipReason::own_address || skip.reason == SkipReason::overlaps_own_pod_cidr ||
+                  skip.reason == SkipReason::overlaps_connected_network ||
+                  skip.reason == SkipReason::invalid_pod_cidr || skip.reason == SkipReason::invalid_address ||
+                  skip.reason == SkipReason::default_route || skip.reason == SkipReason::outside_cluster_cidr;
+      if (loud) {
+        KHG_LOG(warning) << "Node skipped" << kv("node", skip.node) << kv("family", family_text(skip.family))
+                         << kv("reason", to_string(skip.reason)) << kv("detail", skip.detail);
+      } else {
+        KHG_LOG(info) << "Node skipped" << kv("node", skip.node) << kv("family", family_text(skip.family))
+                      << kv("reason", to_string(skip.reason)) << kv("detail", skip.detail);
+      }
+    }
+    now.emplace(std::move(key), SkipState{skip.reason, skip.detail});
+  }
+  for (const auto& [key, state] : skips_) {
+    if (now.contains(key) || state.reason == SkipReason::self) continue;
+    if (!view_.find(key.first)) continue;  // deleted: the route deletion says enough
+    KHG_LOG(info) << "Node no longer skipped" << kv("node", key.first)
+                  << kv("family", key.second ? std::string(routing::to_string(static_cast<routing::Family>(key.second)))
+                                             : std::string("all"))
+                  << kv("previous_reason", to_string(state.reason));
+  }
+  skips_ = std::move(now);
+  for (SkipReason reason : kAllSkipReasons) metrics_.skipped(reason).set(counts[reason]);
+}
+
+asio::awaitable<void> Reconciler::pass() {
+  const auto started = Clock::now();
+  pass_started_ = started;
+  ++passes_;
+  metrics_.passes.inc();
+
+  auto fail_pass = [&](std::string_view what, const std::error_code& error) {
+    ++pass_failures_in_row_;
+    auto delay = retry_delay(pass_failures_in_row_, options_.retry_initial, options_.retry_max);
+    next_retry_ = Clock::now() + delay;
+    metrics_.pass_failures.inc();
+    KHG_LOG(error) << "Reconcile pass failed" << kv("step", what) << kv("error", error.message())
+                   << kv("retry_in_ms", delay.count());
+  };
+
+  routing::ConnectedResult connected = co_await table_.connected_networks();
+  if (connected.error) {
+    fail_pass("read connected networks", connected.error);
+    pass_started_.reset();
+    co_return;
+  }
+  routing::DumpResult dump = co_await table_.dump_routes(options_.routes.table, options_.routes.protocol);
+  if (dump.error) {
+    fail_pass("dump routes", dump.error);
+    pass_started_.reset();
+    co_return;
+  }
+  pass_failures_in_row_ = 0;
+
+  // From here to apply() nothing awaits: the view cannot change underneath.
+  const k8s::NodeInfo* self = view_.find(options_.node_name);
+  note_self(self);
+  DesiredRoutes desired = desired_routes(view_.nodes(), options_.node_name, connected.networks, options_.routes);
+  log_skips(desired.skipped);
+  std::map<routing::IpPrefix, std::string> route_nodes;
+  for (std::size_t i = 0; i < desired.routes.size(); ++i)
+    route_nodes.emplace(desired.routes[i].destination, desired.route_nodes[i]);
+  // Keep the names of nodes whose routes are about to be deleted, for the log.
+  for (const auto& [destination, node] : route_nodes_) route_nodes.try_emplace(destination, node);
+
+  RouteDiff changes = diff(desired.routes, dump.routes);
+  std::map<routing::RouteKey, const Route*> installed;
+  for (const auto& route : dump.routes) installed.emplace(key_of(route), &route);
+
+  // Leave out changes still waiting for their retry; forget retries of changes no longer needed.
+  const auto now = Clock::now();
+  std::vector<routing::RouteChange> batch;
+  std::set<std::pair<ChangeKind, Route>> wanted_changes;
+  std::optional<Clock::time_point> earliest_retry;
+  for (auto& change : changes.changes()) {
+    std::pair<ChangeKind, Route> id{change.kind, change.route};
+    wanted_changes.insert(id);
+    auto retry = retries_.find(id);
+    if (retry != retries_.end() && retry->second.not_before > now) {
+      if (!earliest_retry || retry->second.not_before < *earliest_retry) earliest_retry = retry->second.not_before;
+      continue;
+    }
+    batch.push_back(std::move(change));
+  }
+  std::erase_if(retries_, [&](const auto& entry) { return !wanted_changes.contains(entry.first); });
+
+  auto node_of = [&](const Route& route) -> std::string {
+    auto it = route_nodes.find(route.destination);
+    return it == route_nodes.end() ? std::string("unknown") : it->second;
+  };
+
+  PassReport report;
+  std::ptrdiff_t installed_delta = 0;
+  if (!batch.empty()) {
+    std::vector<routing::ChangeResult> results = co_await table_.apply(batch);
+    const auto applied_at = Clock::now();
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      auto& result = results[i];
+      const auto& change = result.change;
+      // An already deleted route is what we wanted.
+      bool ok = result.ok() || (change.kind == ChangeKind::remove && result.error == ESRCH);
+      std::pair<ChangeKind, Route> id{change.kind, change.route};
+      metrics_.route_changes(change.kind, ok).inc();
+      if (ok) {
+        ++report.changes_ok;
+        retries_.erase(id);
+        if (change.kind == ChangeKind::add) ++installed_delta;
+        if (change.kind == ChangeKind::remove) --installed_delta;
+        if (change.kind == ChangeKind::replace) {
+          auto previous = installed.find(key_of(change.route));
+          KHG_LOG(info) << past_tense(change.kind) << kv("node", node_of(change.route))
+                        << kv("route", route_text(change.route))
+                        << kv("previous", previous == installed.end() ? std::string("none")
+                                                                      : route_text(*previous->second));
+        } else {
+          KHG_LOG(info) << past_tense(change.kind) << kv("node", node_of(change.route))
+                        << kv("route", route_text(change.route));
+        }
+        continue;
+      }
+      ++report.changes_failed;
+      metrics_.netlink_errors(result.error).inc();
+      auto& retry = retries_[id];
+      ++retry.failures;
+      retry.error = result.error;
+      auto delay = retry_delay(retry.failures, options_.retry_initial, options_.retry_max);
+      retry.not_before = applied_at + delay;
+      if (!earliest_retry || retry.not_before < *earliest_retry) earliest_retry = retry.not_before;
+      KHG_LOG(error) << "Route change failed" << kv("op", routing::to_string(change.kind))
+                     << kv("node", node_of(change.route)) << kv("route", route_text(change.route))
+                     << kv("errno", errno_name(result.error))
+                     << kv("error", result.message.empty() ? std::generic_category().message(result.error)
+                                                           : result.message)
+                     << kv("attempt", retry.failures) << kv("retry_in_ms", delay.count());
+    }
+  }
+  next_retry_ = earliest_retry;
+
+  // Node names for the next pass: the wanted routes' owners.
+  route_nodes_.clear();
+  for (std::size_t i = 0; i < desired.routes.size(); ++i)
+    route_nodes_.emplace(desired.routes[i].destination, desired.route_nodes[i]);
+
+  metrics_.routes_desired.set(static_cast<double>(desired.routes.size()));
+  metrics_.routes_installed.set(static_cast<double>(static_cast<std::ptrdiff_t>(dump.routes.size()) + installed_delta));
+  metrics_.routes_in_backoff.set(static_cast<double>(retries_.size()));
+  metrics_.nodes.set(static_cast<double>(view_.size()));
+  metrics_.last_sync.set(unix_seconds());
+  const auto finished = Clock::now();
+  metrics_.pass_duration.observe(std::chrono::duration<double>(finished - started).count());
+  pass_started_.reset();
+
+  report.first_sync = !ready_;
+  if (!ready_) {
+    ready_ = true;
+    metrics_.ready.set(1);
+    KHG_LOG(info) << "First sync complete" << kv("routes", desired.routes.size())
+                  << kv("skipped", desired.skipped.size()) << kv("changes", report.changes_ok)
+                  << kv("failed", report.changes_failed);
+  } else {
+    KHG_VLOG(1) << "Reconcile pass done" << kv("routes", desired.routes.size()) << kv("changes", report.changes_ok)
+                << kv("failed", report.changes_failed);
+  }
+  if (observer_) {
+    // The view may not change while the observer runs (no await in between).
+    report.self = view_.find(options_.node_name);
+    report.connected = &connected.networks;
+    observer_(report);
+  }
+}
+
+}  // namespace hostgw::controller

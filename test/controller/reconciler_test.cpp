@@ -1,0 +1,420 @@
+#include "controller/reconciler.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+
+#include "k8s-client/log.hpp"
+#include "routing/fake_route_table.hpp"
+
+namespace hostgw::controller {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using routing::ChangeKind;
+using routing::IpAddress;
+using routing::IpPrefix;
+using routing::Route;
+using Type = k8s::NodeEvent::Type;
+
+k8s::NodeInfo node(std::string name, std::string cidr, std::string address, std::string rv = "1") {
+  k8s::NodeInfo info;
+  info.name = std::move(name);
+  info.resource_version = std::move(rv);
+  if (!cidr.empty()) info.pod_cidrs = {std::move(cidr)};
+  info.internal_ips = {std::move(address)};
+  return info;
+}
+
+k8s::NodeEvent event(Type type, k8s::NodeInfo info) {
+  k8s::NodeEvent e;
+  e.type = type;
+  e.node = std::move(info);
+  return e;
+}
+
+k8s::NodeEvent resynced(std::vector<k8s::NodeInfo> nodes) {
+  k8s::NodeEvent e;
+  e.type = Type::resynced;
+  e.nodes = std::move(nodes);
+  return e;
+}
+
+Route owned(const char* destination, const char* gateway, std::uint32_t oif = 2) {
+  Route r;
+  r.destination = IpPrefix::parse(destination);
+  r.gateway = IpAddress::parse(gateway);
+  r.oif = oif;
+  return r;
+}
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    table_.set_connected_networks(
+        {{IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1500}});
+    log::set_sink([this](std::string_view line) { log_.emplace_back(line); });
+  }
+  void TearDown() override {
+    if (reconciler_) reconciler_->stop();
+    settle();
+    log::set_sink(nullptr);
+  }
+
+  static ReconcilerOptions fast_options() {
+    ReconcilerOptions options;
+    options.node_name = "node-a";
+    options.resync_period = 3600s;
+    options.min_pass_interval = 0ms;
+    options.retry_initial = 50ms;
+    options.retry_max = 400ms;
+    return options;
+  }
+
+  void start(ReconcilerOptions options = fast_options()) {
+    reconciler_ = std::make_unique<Reconciler>(io_.get_executor(), table_, std::move(options), metrics_);
+    asio::co_spawn(io_, reconciler_->run(), asio::detached);
+    asio::co_spawn(io_, reconciler_->watch_kernel(table_), asio::detached);
+    settle();
+  }
+
+  // Runs every handler that is ready now (the fake table completes at once).
+  void settle() {
+    io_.restart();
+    while (io_.poll() > 0) {
+    }
+  }
+
+  template <typename Predicate>
+  bool run_until(Predicate predicate, std::chrono::milliseconds timeout = 2000ms) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    io_.restart();
+    while (!predicate()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io_.run_one_for(5ms);
+    }
+    return true;
+  }
+
+  void run_for(std::chrono::milliseconds duration) {
+    io_.restart();
+    io_.run_for(duration);
+  }
+
+  std::vector<k8s::NodeInfo> three_nodes() {
+    return {node("node-a", "10.244.1.0/24", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12"),
+            node("node-c", "10.244.3.0/24", "198.51.100.13")};
+  }
+
+  bool has_route(const char* destination, const char* gateway) {
+    const Route* route = table_.find({routing::kMainTable, IpPrefix::parse(destination), 0});
+    return route && route->gateway == IpAddress::parse(gateway) && route->protocol == routing::kDefaultRouteProtocol;
+  }
+
+  std::size_t log_lines_with(std::string_view text) {
+    std::size_t count = 0;
+    for (const auto& line : log_)
+      if (line.find(text) != std::string::npos) ++count;
+    return count;
+  }
+
+  asio::io_context io_;
+  routing::FakeRouteTable table_{io_.get_executor()};
+  MetricsRegistry registry_;
+  ControllerMetrics metrics_{registry_};
+  std::unique_ptr<Reconciler> reconciler_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(ReconcilerTest, FirstListInstallsRoutesToOtherNodesAndBecomesReady) {
+  start();
+  EXPECT_FALSE(reconciler_->ready());
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  EXPECT_TRUE(reconciler_->ready());
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+  EXPECT_TRUE(has_route("10.244.3.0/24", "198.51.100.13"));
+  EXPECT_EQ(table_.routes().size(), 2u);
+  EXPECT_EQ(table_.find({routing::kMainTable, IpPrefix::parse("10.244.2.0/24"), 0})->oif, 2u);
+  EXPECT_EQ(reconciler_->passes(), 1u);
+  EXPECT_EQ(metrics_.routes_installed.value(), 2);
+  EXPECT_EQ(metrics_.routes_desired.value(), 2);
+  EXPECT_EQ(metrics_.ready.value(), 1);
+  EXPECT_EQ(log_lines_with("\"Route added\" node=\"node-b\" route=\"10.244.2.0/24 via 198.51.100.12 dev #2\""), 1u);
+}
+
+TEST_F(ReconcilerTest, NothingHappensBeforeTheFirstCompleteList) {
+  auto options = fast_options();
+  options.resync_period = 20ms;
+  table_.seed(owned("10.244.9.0/24", "198.51.100.19"));
+  start(options);
+  reconciler_->on_node_event(event(Type::added, node("node-b", "10.244.2.0/24", "198.51.100.12")));
+  table_.post_notice({true, false, "RTM_DELROUTE 10.244.9.0/24 proto 44"});
+  run_for(100ms);
+  EXPECT_EQ(reconciler_->passes(), 0u);
+  EXPECT_EQ(table_.dumps(), 0u);
+  EXPECT_EQ(table_.writes(), 0u);
+  EXPECT_TRUE(has_route("10.244.9.0/24", "198.51.100.19"));
+  EXPECT_FALSE(reconciler_->ready());
+
+  // The complete list without node-j: now its stale route goes.
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  EXPECT_FALSE(has_route("10.244.9.0/24", "198.51.100.19"));
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+}
+
+TEST_F(ReconcilerTest, RestartAdoptsInstalledRoutesWithoutDeletingOrAdding) {
+  table_.seed(owned("10.244.2.0/24", "198.51.100.12"));
+  table_.seed(owned("10.244.3.0/24", "198.51.100.13"));
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  EXPECT_TRUE(reconciler_->ready());
+  EXPECT_EQ(table_.writes(), 0u);
+  EXPECT_EQ(table_.apply_calls(), 0u);
+  EXPECT_EQ(metrics_.route_changes(ChangeKind::add, true).value(), 0);
+  EXPECT_EQ(metrics_.route_changes(ChangeKind::remove, true).value(), 0);
+  EXPECT_EQ(metrics_.routes_installed.value(), 2);
+}
+
+TEST_F(ReconcilerTest, RoutesOfVanishedNodesAreDeletedForeignRoutesAreNot) {
+  table_.seed(owned("10.244.2.0/24", "198.51.100.12"));
+  table_.seed(owned("10.244.7.0/24", "198.51.100.17"));  // node-g is gone
+  Route foreign = owned("10.244.8.0/24", "198.51.100.18");
+  foreign.protocol = 4;  // static route of someone else
+  table_.seed(foreign);
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  EXPECT_FALSE(has_route("10.244.7.0/24", "198.51.100.17"));
+  EXPECT_NE(table_.find(key_of(foreign)), nullptr);
+  EXPECT_TRUE(has_route("10.244.3.0/24", "198.51.100.13"));
+  EXPECT_EQ(table_.writes(), 2u);  // one delete, one add
+  EXPECT_EQ(log_lines_with("\"Route deleted\""), 1u);
+}
+
+TEST_F(ReconcilerTest, ThousandTriggersInABurstCauseOnePass) {
+  auto options = fast_options();
+  options.min_pass_interval = 300ms;
+  start(options);
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  ASSERT_EQ(reconciler_->passes(), 1u);
+
+  // 1000 node events, each in its own handler (as they come off a watch stream).
+  asio::co_spawn(
+      io_,
+      [this]() -> asio::awaitable<void> {
+        for (int i = 0; i < 1000; ++i) {
+          reconciler_->on_node_event(event(
+              Type::added, node("n" + std::to_string(i), "10.244." + std::to_string(100 + i / 8) + "." +
+                                                             std::to_string(i % 8 * 32) + "/27",
+                                "198.51.100." + std::to_string(20 + i % 200))));
+          co_await asio::post(io_, asio::use_awaitable);
+        }
+      },
+      asio::detached);
+  ASSERT_TRUE(run_until([&] { return reconciler_->passes() == 2; }));
+  run_for(400ms);
+  EXPECT_EQ(reconciler_->passes(), 2u);
+  EXPECT_EQ(metrics_.triggers("node").value(), 1000);
+  EXPECT_EQ(table_.routes().size(), 1002u);
+  EXPECT_EQ(table_.apply_calls(), 2u);
+
+  // 1000 kernel notices at once: one more pass, and it writes nothing.
+  for (int i = 0; i < 1000; ++i) table_.post_notice({true, false, "RTM_NEWLINK eth0"});
+  ASSERT_TRUE(run_until([&] { return reconciler_->passes() == 3; }));
+  run_for(400ms);
+  EXPECT_EQ(reconciler_->passes(), 3u);
+  EXPECT_EQ(metrics_.triggers("kernel").value(), 1000);
+  EXPECT_EQ(table_.apply_calls(), 2u);
+}
+
+TEST_F(ReconcilerTest, HeartbeatsCostNoPassNoDumpNoWrite) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  auto dumps = table_.dumps();
+  auto writes = table_.writes();
+  for (int i = 0; i < 100; ++i) {
+    reconciler_->on_node_event(event(Type::modified, node("node-b", "10.244.2.0/24", "198.51.100.12",
+                                                          std::to_string(100 + i))));
+    settle();
+  }
+  EXPECT_EQ(reconciler_->passes(), 1u);
+  EXPECT_EQ(table_.dumps(), dumps);
+  EXPECT_EQ(table_.writes(), writes);
+  EXPECT_EQ(reconciler_->view().find("node-b")->resource_version, "199");
+}
+
+TEST_F(ReconcilerTest, PeriodicResyncWithNothingToChangeWritesNothing) {
+  auto options = fast_options();
+  options.resync_period = 20ms;
+  start(options);
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  auto writes = table_.writes();
+  ASSERT_TRUE(run_until([&] { return reconciler_->passes() >= 4; }));
+  EXPECT_EQ(table_.writes(), writes);
+  EXPECT_EQ(table_.apply_calls(), 1u);
+  EXPECT_GE(metrics_.triggers("resync").value(), 3);
+}
+
+TEST_F(ReconcilerTest, RefusedRouteIsRetriedWithBackoffWithoutBlockingOthers) {
+  start();
+  table_.fail_next(IpPrefix::parse("10.244.3.0/24"), ENETUNREACH, "Nexthop has invalid gateway");
+  auto nodes = three_nodes();
+  nodes.push_back(node("node-d", "10.244.4.0/24", "198.51.100.14"));
+  reconciler_->on_node_event(resynced(nodes));
+  settle();
+  auto failed_at = std::chrono::steady_clock::now();
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+  EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
+  EXPECT_FALSE(has_route("10.244.3.0/24", "198.51.100.13"));
+  EXPECT_TRUE(reconciler_->ready());
+  EXPECT_EQ(reconciler_->backlog(), 1u);
+  EXPECT_EQ(metrics_.netlink_errors(ENETUNREACH).value(), 1);
+  EXPECT_EQ(log_lines_with("errno=\"ENETUNREACH\""), 1u);
+  EXPECT_EQ(log_lines_with("Nexthop has invalid gateway"), 1u);
+
+  // A pass triggered during the backoff does not retry it yet.
+  auto writes = table_.writes();
+  reconciler_->request_pass("test");
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 2u);
+  EXPECT_EQ(table_.writes(), writes);
+
+  // After the backoff it is retried (and succeeds) without any trigger.
+  ASSERT_TRUE(run_until([&] { return has_route("10.244.3.0/24", "198.51.100.13"); }));
+  EXPECT_GE(std::chrono::steady_clock::now() - failed_at, 45ms);
+  EXPECT_EQ(reconciler_->backlog(), 0u);
+  EXPECT_EQ(table_.writes(), writes + 1);
+}
+
+TEST_F(ReconcilerTest, RetryDelayDoublesUpToTheCap) {
+  EXPECT_EQ(retry_delay(0, 100ms, 1000ms), 0ms);
+  EXPECT_EQ(retry_delay(1, 100ms, 1000ms), 100ms);
+  EXPECT_EQ(retry_delay(2, 100ms, 1000ms), 200ms);
+  EXPECT_EQ(retry_delay(4, 100ms, 1000ms), 800ms);
+  EXPECT_EQ(retry_delay(5, 100ms, 1000ms), 1000ms);
+  EXPECT_EQ(retry_delay(500, 100ms, 1000ms), 1000ms);
+}
+
+TEST_F(ReconcilerTest, NodeChangesBecomeRouteChanges) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  // New address: replace.
+  reconciler_->on_node_event(event(Type::modified, node("node-b", "10.244.2.0/24", "198.51.100.22", "2")));
+  settle();
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.22"));
+  EXPECT_EQ(log_lines_with("\"Route replaced\" node=\"node-b\""), 1u);
+  // New podCIDR: the old route goes, the new one comes.
+  reconciler_->on_node_event(event(Type::modified, node("node-c", "10.244.30.0/24", "198.51.100.13", "2")));
+  settle();
+  EXPECT_FALSE(has_route("10.244.3.0/24", "198.51.100.13"));
+  EXPECT_TRUE(has_route("10.244.30.0/24", "198.51.100.13"));
+  EXPECT_EQ(log_lines_with("\"Route deleted\" node=\"node-c\""), 1u);
+  // Node deleted.
+  reconciler_->on_node_event(event(Type::deleted, node("node-b", "", "198.51.100.22", "3")));
+  settle();
+  EXPECT_FALSE(has_route("10.244.2.0/24", "198.51.100.22"));
+  EXPECT_EQ(table_.routes().size(), 1u);
+}
+
+TEST_F(ReconcilerTest, RouteDeletedBySomeoneElseComesBack) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  ASSERT_TRUE(table_.remove_externally(owned("10.244.2.0/24", "198.51.100.12")));
+  settle();
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+  EXPECT_EQ(reconciler_->passes(), 2u);
+}
+
+TEST_F(ReconcilerTest, SkippedNodeIsLoggedOnceAndCounted) {
+  start();
+  auto nodes = three_nodes();
+  nodes.push_back(node("node-x", "10.244.2.0/24", "198.51.100.30"));  // same podCIDR as node-b
+  nodes.push_back(node("node-y", "10.244.5.0/24", "203.0.113.5"));    // not on a local link
+  reconciler_->on_node_event(resynced(nodes));
+  settle();
+  EXPECT_FALSE(has_route("10.244.2.0/24", "198.51.100.12"));
+  EXPECT_TRUE(has_route("10.244.3.0/24", "198.51.100.13"));
+  EXPECT_EQ(metrics_.skipped(SkipReason::overlaps_other_node).value(), 2);
+  EXPECT_EQ(metrics_.skipped(SkipReason::unreachable_address).value(), 1);
+  EXPECT_EQ(metrics_.skipped(SkipReason::self).value(), 1);
+  EXPECT_EQ(log_lines_with("\"Node skipped\" node=\"node-y\" family=\"IPv4\" reason=\"unreachable_address\""), 1u);
+  EXPECT_EQ(log_lines_with("203.0.113.5"), 1u);
+  reconciler_->request_pass("test");
+  settle();
+  EXPECT_EQ(log_lines_with("\"Node skipped\""), 3u);  // not again
+  // node-x goes away: node-b is routed again.
+  reconciler_->on_node_event(event(Type::deleted, node("node-x", "10.244.2.0/24", "198.51.100.30")));
+  settle();
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+  EXPECT_EQ(log_lines_with("\"Node no longer skipped\" node=\"node-b\""), 1u);
+}
+
+TEST_F(ReconcilerTest, SelfWithoutPodCidrIsLoggedAndOthersAreRouted) {
+  start();
+  reconciler_->on_node_event(resynced({node("node-a", "", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12")}));
+  settle();
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+  EXPECT_EQ(log_lines_with("This node has no podCIDR yet"), 1u);
+}
+
+TEST_F(ReconcilerTest, FailedDumpIsRetriedWithBackoffAndWritesNothing) {
+  start();
+  table_.fail_next_dump(std::make_error_code(std::errc::timed_out));
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  EXPECT_FALSE(reconciler_->ready());
+  EXPECT_EQ(table_.writes(), 0u);
+  EXPECT_EQ(metrics_.pass_failures.value(), 1);
+  EXPECT_EQ(log_lines_with("\"Reconcile pass failed\" step=\"dump routes\""), 1u);
+  ASSERT_TRUE(run_until([&] { return reconciler_->ready(); }));
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+}
+
+TEST_F(ReconcilerTest, ObserverSeesFirstSyncOnceAndThisNode) {
+  int first_syncs = 0, calls = 0;
+  std::string self_name;
+  start();
+  reconciler_->set_pass_observer([&](const PassReport& report) {
+    ++calls;
+    if (report.first_sync) ++first_syncs;
+    if (report.self) self_name = report.self->name;
+    ASSERT_NE(report.connected, nullptr);
+    EXPECT_EQ(report.connected->size(), 1u);
+  });
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  reconciler_->request_pass("test");
+  settle();
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(first_syncs, 1);
+  EXPECT_EQ(self_name, "node-a");
+}
+
+TEST_F(ReconcilerTest, StopEndsTheLoopAndLeavesRoutes) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  reconciler_->stop();
+  settle();
+  EXPECT_EQ(table_.routes().size(), 2u);
+  reconciler_->request_pass("test");
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 1u);
+}
+
+}  // namespace
+}  // namespace hostgw::controller
