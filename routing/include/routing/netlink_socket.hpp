@@ -1,0 +1,148 @@
+#pragma once
+
+// netlink::Socket: one NETLINK_ROUTE socket (libmnl), non-blocking and
+// close-on-exec, driven by the caller's io_context through async_wait on a
+// posix::stream_descriptor. It owns the fd, the sequence numbers and the
+// receive buffer; it knows the framing (batches, ACKs, dumps) but not what the
+// messages mean (netlink_message.hpp) nor what the caller does with them.
+//
+// Two uses:
+//   - requests (NetlinkRouteTable): many messages per sendmsg, one ACK matched
+//     to each message by sequence number, dumps until NLMSG_DONE. One request
+//     at a time; concurrent callers queue.
+//   - events (NetlinkChangeMonitor): joined to multicast groups, drained in
+//     bursts; ENOBUFS (events lost) is reported, not hidden.
+//
+// The constructor throws std::system_error naming the step that failed
+// (start-up); the coroutines return error codes.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "routing/netlink_message.hpp"
+
+struct mnl_socket;
+
+namespace hostgw::routing::netlink {
+
+struct SocketOptions {
+  // RTNLGRP_* multicast groups to join (events); empty for a request socket.
+  std::vector<unsigned> groups;
+  // SO_RCVBUF in bytes (SO_RCVBUFFORCE first, which needs CAP_NET_ADMIN and
+  // passes net.core.rmem_max). 0 keeps the kernel default.
+  int receive_buffer = 0;
+  // SO_SNDBUF, the same way: bounds the bytes of one sendmsg.
+  int send_buffer = 0;
+  // How long one request may wait for its answers (-> ETIMEDOUT).
+  std::chrono::milliseconds timeout{5000};
+};
+
+// The answer to one message of a batch.
+struct MessageResult {
+  int error = 0;        // positive errno; 0 on success
+  std::string message;  // the kernel's extended-ACK text, if any
+};
+
+// One message visited during a dump or an event burst.
+using MessageVisitor = std::function<void(const MessageHeader& header, std::span<const std::uint8_t> message)>;
+
+class Socket {
+ public:
+  Socket(boost::asio::any_io_executor executor, SocketOptions options);
+  ~Socket();
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  // The port id the kernel gave this socket (nlmsg_pid of echoes of our changes).
+  std::uint32_t port_id() const { return port_id_; }
+  // The kernel's SO_RCVBUF after the constructor set it (twice what was asked).
+  int receive_buffer_size() const { return receive_buffer_size_; }
+  int send_buffer_size() const { return send_buffer_size_; }
+  // Whether the kernel accepted NETLINK_GET_STRICT_CHK / NETLINK_EXT_ACK.
+  bool strict_checking() const { return strict_checking_; }
+  bool extended_acks() const { return extended_acks_; }
+  // How many messages one window of a batch may carry so that their ACKs fit
+  // in the receive buffer.
+  std::size_t window() const { return window_; }
+
+  // Reserves `count` consecutive sequence numbers and returns the first. Never
+  // 0 (notifications use 0); wraps to 1 before a range would overflow.
+  std::uint32_t reserve_sequence(std::size_t count);
+
+  // Sends the messages in `batch` (concatenated; message i is
+  // batch[ends[i-1], ends[i]) and carries NLM_F_ACK and sequence first_seq + i)
+  // in windows of at most window() messages and send_buffer bytes, and returns
+  // one result per message. A message without an answer within the timeout
+  // gets ETIMEDOUT; one whose ACK was lost to an overrun gets ENOBUFS.
+  boost::asio::awaitable<std::vector<MessageResult>> transact(std::span<const std::uint8_t> batch,
+                                                              std::span<const std::size_t> ends,
+                                                              std::uint32_t first_seq);
+
+  // Sends `request` (sequence `seq`, NLM_F_DUMP) and calls `visit` for every
+  // reply message until NLMSG_DONE. Returns the error the kernel answered, a
+  // receive error, or ETIMEDOUT. `interrupted` is set if any reply carried
+  // NLM_F_DUMP_INTR (the table changed during the dump: dump again).
+  boost::asio::awaitable<std::error_code> dump(std::span<const std::uint8_t> request, std::uint32_t seq,
+                                               const MessageVisitor& visit, bool& interrupted);
+
+  // Sends `request` (sequence `seq`, no NLM_F_DUMP, no NLM_F_ACK) and calls
+  // `visit` for its one reply; an NLMSG_ERROR reply becomes the returned error.
+  boost::asio::awaitable<std::error_code> query(std::span<const std::uint8_t> request, std::uint32_t seq,
+                                                const MessageVisitor& visit);
+
+  // Events: waits (without deadline) until the socket is readable, then
+  // reads every datagram already queued and calls `visit` per message.
+  // Returns ENOBUFS if the kernel dropped messages since the last call
+  // (the queue is still drained), or another receive error.
+  boost::asio::awaitable<std::error_code> receive_burst(const MessageVisitor& visit);
+
+  // Sends one message without waiting for anything (a dump request on the
+  // event socket). Returns the send error.
+  std::error_code send(std::span<const std::uint8_t> message);
+
+  // Changes SO_RCVBUF after construction (tests shrink it to provoke ENOBUFS).
+  std::error_code set_receive_buffer(int bytes);
+
+ private:
+  struct Datagram {
+    std::span<const std::uint8_t> bytes;
+    bool truncated = false;
+  };
+  // Reads up to the buffer's worth of queued datagrams without blocking.
+  // Returns EAGAIN when none is queued.
+  std::error_code receive_now(std::size_t slot_size, std::vector<Datagram>& out);
+  // Waits until readable or until `deadline`; false on timeout/cancel.
+  boost::asio::awaitable<bool> wait_readable(std::chrono::steady_clock::time_point deadline);
+  // Serializes requests (one conversation on the socket at a time).
+  boost::asio::awaitable<void> lock();
+  void unlock();
+  struct Unlock;
+  std::error_code send_raw(const std::uint8_t* data, std::size_t size);
+
+  std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> socket_;
+  boost::asio::posix::stream_descriptor descriptor_;
+  boost::asio::steady_timer timer_;
+  boost::asio::steady_timer idle_;
+  SocketOptions options_;
+  std::vector<std::uint8_t> receive_buffer_;
+  std::uint32_t port_id_ = 0;
+  std::uint32_t next_seq_ = 1;
+  int receive_buffer_size_ = 0;
+  int send_buffer_size_ = 0;
+  std::size_t window_ = 64;
+  bool strict_checking_ = false;
+  bool extended_acks_ = false;
+  bool busy_ = false;
+};
+
+}  // namespace hostgw::routing::netlink

@@ -1,0 +1,210 @@
+#include "routing/netlink_route_table.hpp"
+
+// glibc first: <linux/if.h> then adds only what glibc lacks (IFF_LOWER_UP).
+#include <net/if.h>
+#include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+#include <cerrno>
+#include <unordered_map>
+
+#include "routing/netlink_message.hpp"
+#include "routing/netlink_socket.hpp"
+
+namespace hostgw::routing {
+
+namespace asio = boost::asio;
+
+namespace {
+std::error_code errno_code(int value) { return {value, std::system_category()}; }
+}  // namespace
+
+NetlinkRouteTable::NetlinkRouteTable(asio::any_io_executor executor, NetlinkRouteTableOptions options)
+    : options_(options),
+      socket_(std::make_unique<netlink::Socket>(
+          std::move(executor), netlink::SocketOptions{{}, options.receive_buffer, options.send_buffer, options.timeout})) {}
+
+NetlinkRouteTable::~NetlinkRouteTable() = default;
+
+std::uint32_t NetlinkRouteTable::port_id() const { return socket_->port_id(); }
+std::size_t NetlinkRouteTable::window() const { return socket_->window(); }
+bool NetlinkRouteTable::strict_checking() const { return socket_->strict_checking(); }
+
+asio::awaitable<DumpResult> NetlinkRouteTable::dump_routes(std::uint32_t table, std::uint8_t protocol) {
+  DumpResult result;
+  for (Family family : {Family::v4, Family::v6}) {
+    const std::size_t kept = result.routes.size();
+    bool complete = false;
+    for (int attempt = 0; attempt < options_.dump_attempts && !complete; ++attempt) {
+      result.routes.resize(kept);
+      const std::uint32_t seq = socket_->reserve_sequence(1);
+      const auto request = netlink::route_dump_request(family, table, protocol, seq);
+      bool malformed = false;
+      bool interrupted = false;
+      std::error_code error = co_await socket_->dump(
+          request, seq,
+          [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+            if (header.type != RTM_NEWROUTE) return;
+            auto parsed = netlink::parse_route_message(message);
+            if (!parsed) {
+              malformed = true;
+              return;
+            }
+            // The kernel filters too (strict checking), but not every kernel does.
+            if (!parsed->is_plain_unicast() || parsed->route.table != table || parsed->route.protocol != protocol) {
+              return;
+            }
+            result.routes.push_back(std::move(parsed->route));
+          },
+          interrupted);
+      if (error.value() == ENOENT) {
+        // Strict checking: the table does not exist in this family (yet), so it is empty.
+        complete = true;
+        break;
+      }
+      if (error) {
+        result.error = error;
+        result.routes.clear();
+        co_return result;
+      }
+      if (malformed) {
+        result.error = errno_code(EBADMSG);
+        result.routes.clear();
+        co_return result;
+      }
+      complete = !interrupted;
+    }
+    if (!complete) {
+      // The table kept changing under every attempt.
+      result.error = errno_code(EAGAIN);
+      result.routes.clear();
+      co_return result;
+    }
+  }
+  co_return result;
+}
+
+asio::awaitable<std::vector<ChangeResult>> NetlinkRouteTable::apply(std::vector<RouteChange> changes) {
+  std::vector<ChangeResult> results(changes.size());
+  std::vector<std::size_t> sent;  // indexes of changes that went out
+  sent.reserve(changes.size());
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    results[i].change = changes[i];
+    if (std::string problem = netlink::check_route(changes[i].route); !problem.empty()) {
+      results[i].error = EINVAL;
+      results[i].message = std::move(problem);
+    } else {
+      sent.push_back(i);
+    }
+  }
+  if (sent.empty()) co_return results;
+
+  std::vector<std::uint8_t> batch;
+  batch.reserve(sent.size() * 80);
+  std::vector<std::size_t> ends;
+  ends.reserve(sent.size());
+  const std::uint32_t first_seq = socket_->reserve_sequence(sent.size());
+  for (std::size_t n = 0; n < sent.size(); ++n) {
+    netlink::append_route_change(batch, changes[sent[n]], first_seq + static_cast<std::uint32_t>(n));
+    ends.push_back(batch.size());
+  }
+  std::vector<netlink::MessageResult> answers = co_await socket_->transact(batch, ends, first_seq);
+  for (std::size_t n = 0; n < sent.size(); ++n) {
+    results[sent[n]].error = answers[n].error;
+    results[sent[n]].message = std::move(answers[n].message);
+  }
+  co_return results;
+}
+
+asio::awaitable<ConnectedResult> NetlinkRouteTable::connected_networks() {
+  ConnectedResult result;
+  struct Link {
+    std::string name;
+    std::uint32_t flags = 0;
+    std::uint32_t mtu = 0;
+  };
+  std::unordered_map<std::uint32_t, Link> links;
+  bool interrupted = false;
+  bool malformed = false;
+  for (int attempt = 0; attempt < options_.dump_attempts; ++attempt) {
+    links.clear();
+    const std::uint32_t seq = socket_->reserve_sequence(1);
+    std::error_code error = co_await socket_->dump(
+        netlink::link_dump_request(seq), seq,
+        [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+          if (header.type != RTM_NEWLINK) return;
+          auto link = netlink::parse_link_message(message);
+          if (!link) {
+            malformed = true;
+            return;
+          }
+          links[link->index] = {std::move(link->name), link->flags, link->mtu};
+        },
+        interrupted);
+    if (error || malformed) {
+      result.error = error ? error : errno_code(EBADMSG);
+      co_return result;
+    }
+    if (!interrupted) break;
+  }
+  if (interrupted) {
+    result.error = errno_code(EAGAIN);
+    co_return result;
+  }
+
+  for (int attempt = 0; attempt < options_.dump_attempts; ++attempt) {
+    result.networks.clear();
+    const std::uint32_t seq = socket_->reserve_sequence(1);
+    std::error_code error = co_await socket_->dump(
+        netlink::address_dump_request(seq), seq,
+        [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+          if (header.type != RTM_NEWADDR) return;
+          auto address = netlink::parse_address_message(message);
+          if (!address) {
+            malformed = true;
+            return;
+          }
+          if (address->scope != RT_SCOPE_UNIVERSE || (address->flags & IFA_F_DADFAILED)) return;
+          auto link = links.find(address->index);
+          if (link == links.end()) return;  // appeared after the link dump; the next pass sees it
+          if (!(link->second.flags & IFF_UP) || (link->second.flags & IFF_LOOPBACK)) return;
+          result.networks.push_back({IpPrefix::containing(address->local, address->prefix_length), address->local,
+                                     address->index, link->second.name, link->second.mtu});
+        },
+        interrupted);
+    if (error || malformed) {
+      result.error = error ? error : errno_code(EBADMSG);
+      result.networks.clear();
+      co_return result;
+    }
+    if (!interrupted) co_return result;
+  }
+  result.error = errno_code(EAGAIN);
+  result.networks.clear();
+  co_return result;
+}
+
+asio::awaitable<NextHopLookup> NetlinkRouteTable::lookup(const IpAddress& address) {
+  NextHopLookup result;
+  const std::uint32_t seq = socket_->reserve_sequence(1);
+  bool malformed = false;
+  std::error_code error = co_await socket_->query(
+      netlink::route_get_request(address, seq), seq,
+      [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+        if (header.type != RTM_NEWROUTE) return;
+        auto parsed = netlink::parse_route_message(message);
+        if (!parsed) {
+          malformed = true;
+          return;
+        }
+        result.oif = parsed->route.oif;
+        result.gateway = parsed->route.gateway;
+        result.source = parsed->preferred_source;
+      });
+  result.error = error ? error : (malformed ? errno_code(EBADMSG) : std::error_code());
+  co_return result;
+}
+
+}  // namespace hostgw::routing

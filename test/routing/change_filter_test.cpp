@@ -1,0 +1,107 @@
+// Unit tests for ChangeFilter (routing/netlink_change_monitor.hpp): which
+// kernel events wake the controller. No sockets, no root.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+
+#include "netlink_test_messages.hpp"
+#include "routing/netlink_change_monitor.hpp"
+
+namespace hostgw::routing {
+namespace {
+
+using hostgw::testing::address_message;
+using hostgw::testing::link_message;
+
+std::vector<std::uint8_t> route_event(ChangeKind kind, std::uint8_t protocol, std::uint32_t table = kMainTable,
+                                      std::uint32_t port = 0) {
+  Route r;
+  r.destination = IpPrefix::parse("10.244.2.0/24");
+  r.gateway = IpAddress::parse("198.51.100.12");
+  r.oif = 3;
+  r.protocol = protocol;
+  r.table = table;
+  std::vector<std::uint8_t> bytes;
+  netlink::append_route_change(bytes, {kind, r}, 0);
+  auto* header = reinterpret_cast<nlmsghdr*>(bytes.data());
+  header->nlmsg_pid = port;
+  header->nlmsg_flags = 0;
+  return bytes;
+}
+
+std::optional<std::string> feed(ChangeFilter& filter, const std::vector<std::uint8_t>& bytes) {
+  auto header = netlink::parse_header(bytes);
+  EXPECT_TRUE(header);
+  return filter.relevant(*header, bytes);
+}
+
+TEST(ChangeFilterTest, OwnedRouteDeletedOrChangedIsRelevant) {
+  ChangeFilter filter(44, kMainTable);
+  auto deleted = feed(filter, route_event(ChangeKind::remove, 44));
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(*deleted, "RTM_DELROUTE 10.244.2.0/24 table 254 proto 44 metric 0");
+  auto changed = feed(filter, route_event(ChangeKind::replace, 44));
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->rfind("RTM_NEWROUTE 10.244.2.0/24 via 198.51.100.12 dev #3", 0), 0u) << *changed;
+}
+
+TEST(ChangeFilterTest, OtherProtocolsTablesAndOurOwnEchoesAreNot) {
+  ChangeFilter filter(44, kMainTable);
+  filter.ignore_port(4242);
+  EXPECT_FALSE(feed(filter, route_event(ChangeKind::remove, 4)));   // static
+  EXPECT_FALSE(feed(filter, route_event(ChangeKind::remove, 186)));  // bgp
+  EXPECT_FALSE(feed(filter, route_event(ChangeKind::remove, 44, 300)));
+  EXPECT_FALSE(feed(filter, route_event(ChangeKind::add, 44, kMainTable, 4242)));
+  EXPECT_TRUE(feed(filter, route_event(ChangeKind::add, 44, kMainTable, 4243)));
+}
+
+TEST(ChangeFilterTest, LinkUpDownIsRelevantStatisticsUpdatesAreNot) {
+  ChangeFilter filter(44, kMainTable);
+  const unsigned up = IFF_UP | IFF_RUNNING | IFF_LOWER_UP;
+  // Learned from our own link dump (port 7, seq 1): not a wake-up.
+  filter.expect_link_dump(7, 1);
+  EXPECT_FALSE(feed(filter, link_message(RTM_NEWLINK, 3, up, 0, "v0", 7, 1)));
+  EXPECT_EQ(filter.link_flags(3), up);
+  // A statistics/MTU update: same flags, ifi_change 0.
+  EXPECT_FALSE(feed(filter, link_message(RTM_NEWLINK, 3, up, 0, "v0")));
+  // Carrier lost: ifi_change is 0 for linkwatch events, the flags tell.
+  auto carrier = feed(filter, link_message(RTM_NEWLINK, 3, IFF_UP, 0, "v0"));
+  ASSERT_TRUE(carrier);
+  EXPECT_EQ(*carrier, "RTM_NEWLINK link 3 (v0) up, no carrier");
+  // Administratively up again, ifi_change names the flag.
+  auto back = feed(filter, link_message(RTM_NEWLINK, 3, up, IFF_UP, "v0"));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, "RTM_NEWLINK link 3 (v0) up");
+  // Unknown link reporting a state change.
+  EXPECT_TRUE(feed(filter, link_message(RTM_NEWLINK, 9, 0, IFF_UP, "v9")));
+  // Gone.
+  EXPECT_EQ(feed(filter, link_message(RTM_DELLINK, 3, 0, 0, "v0")).value_or(""), "RTM_DELLINK link 3 (v0)");
+  // Loopback never matters.
+  EXPECT_FALSE(feed(filter, link_message(RTM_NEWLINK, 1, IFF_LOOPBACK, IFF_UP, "lo")));
+}
+
+TEST(ChangeFilterTest, AddressChangesAreRelevantExceptHostScope) {
+  ChangeFilter filter(44, kMainTable);
+  in_addr v4{};
+  inet_pton(AF_INET, "198.51.100.1", &v4);
+  auto removed = feed(filter, address_message(RTM_DELADDR, AF_INET, &v4, 4, 24, RT_SCOPE_UNIVERSE, 3));
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, "RTM_DELADDR 198.51.100.1/24 link 3");
+  in_addr loopback{};
+  inet_pton(AF_INET, "127.0.0.1", &loopback);
+  EXPECT_FALSE(feed(filter, address_message(RTM_NEWADDR, AF_INET, &loopback, 4, 8, RT_SCOPE_HOST, 1)));
+}
+
+TEST(ChangeFilterTest, UnreadableRouteMessageWakesTheCaller) {
+  ChangeFilter filter(44, kMainTable);
+  auto bytes = route_event(ChangeKind::remove, 44);
+  bytes.resize(NLMSG_HDRLEN + 4);
+  const auto length = static_cast<std::uint32_t>(bytes.size());
+  std::memcpy(bytes.data(), &length, 4);
+  auto what = feed(filter, bytes);
+  ASSERT_TRUE(what);
+  EXPECT_NE(what->find("unreadable"), std::string::npos) << *what;
+}
+
+}  // namespace
+}  // namespace hostgw::routing

@@ -1,0 +1,408 @@
+// NetlinkRouteTable and NetlinkChangeMonitor against the real kernel, inside
+// network namespaces each test creates and deletes (label `netns`, root only).
+
+#include "routing/netlink_route_table.hpp"
+
+#include <gtest/gtest.h>
+#include <net/if.h>
+#include <rapidjson/document.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <cerrno>
+#include <memory>
+#include <set>
+
+#include "netns_fixture.hpp"
+#include "routing/netlink_change_monitor.hpp"
+
+namespace hostgw::routing {
+namespace {
+
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+Route route(const std::string& dst, const std::string& via) {
+  Route r;
+  r.destination = IpPrefix::parse(dst);
+  r.gateway = IpAddress::parse(via);
+  return r;
+}
+
+class NetlinkRouteTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) to create network namespaces";
+    netns_ = std::make_unique<hostgw::testing::ScopedNetns>();
+    netns_->add_veth_with_addresses();
+    v0_ = if_nametoindex("v0");  // resolved inside the test namespace
+    ASSERT_NE(v0_, 0u);
+    // Created after setns(): the sockets live in the test namespace.
+    table_ = std::make_unique<NetlinkRouteTable>(io_.get_executor());
+  }
+  void TearDown() override {
+    table_.reset();
+    netns_.reset();
+  }
+
+  template <typename T>
+  T run(asio::awaitable<T> work) {
+    auto future = asio::co_spawn(io_, std::move(work), asio::use_future);
+    io_.restart();
+    io_.run();
+    return future.get();
+  }
+  std::vector<ChangeResult> apply(std::vector<RouteChange> changes) { return run(table_->apply(std::move(changes))); }
+  std::vector<Route> dump(std::uint8_t protocol = kDefaultRouteProtocol) {
+    DumpResult result = run(table_->dump_routes(kMainTable, protocol));
+    EXPECT_FALSE(result.error) << result.error.message();
+    return result.routes;
+  }
+
+  // Waits for a notice, at most `limit`; nullopt on timeout.
+  std::optional<ChangeNotice> next_change(NetlinkChangeMonitor& monitor, std::chrono::milliseconds limit) {
+    auto wait = [&]() -> asio::awaitable<std::optional<ChangeNotice>> {
+      asio::steady_timer timer(co_await asio::this_coro::executor, limit);
+      auto result = co_await (monitor.next_change() || timer.async_wait(asio::use_awaitable));
+      if (result.index() == 0) co_return std::get<0>(result);
+      co_return std::nullopt;
+    };
+    return run(wait());
+  }
+
+  // `ip -j route show proto 44` (or -6) in the namespace, parsed.
+  rapidjson::Document ip_json(const std::string& family_flag) {
+    auto result = netns_->exec("ip " + family_flag + " -j route show proto 44");
+    EXPECT_EQ(result.status, 0) << result.output;
+    rapidjson::Document document;
+    document.Parse(result.output.c_str());
+    EXPECT_FALSE(document.HasParseError()) << result.output;
+    EXPECT_TRUE(document.IsArray()) << result.output;
+    return document;
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<hostgw::testing::ScopedNetns> netns_;
+  std::unique_ptr<NetlinkRouteTable> table_;
+  std::uint32_t v0_ = 0;
+};
+
+TEST_F(NetlinkRouteTableTest, AddReplaceDeleteIpv4AndIpv6) {
+  Route v4 = route("10.244.2.0/24", "198.51.100.2");
+  Route v6 = route("2001:db8:244:2::/64", "2001:db8:1::2");
+  auto added = apply({{ChangeKind::add, v4}, {ChangeKind::add, v6}});
+  ASSERT_EQ(added.size(), 2u);
+  EXPECT_TRUE(added[0].ok()) << added[0].error << " " << added[0].message;
+  EXPECT_TRUE(added[1].ok()) << added[1].error << " " << added[1].message;
+
+  auto routes = dump();
+  ASSERT_EQ(routes.size(), 2u);
+  Route expected_v4 = v4;
+  expected_v4.oif = v0_;  // the kernel picked the link
+  Route expected_v6 = v6;
+  expected_v6.oif = v0_;
+  EXPECT_EQ(routes[0], expected_v4);
+  EXPECT_EQ(routes[1], expected_v6);
+
+  auto json4 = ip_json("-4");
+  ASSERT_EQ(json4.Size(), 1u);
+  EXPECT_STREQ(json4[0]["dst"].GetString(), "10.244.2.0/24");
+  EXPECT_STREQ(json4[0]["gateway"].GetString(), "198.51.100.2");
+  EXPECT_STREQ(json4[0]["dev"].GetString(), "v0");
+  auto json6 = ip_json("-6");
+  ASSERT_EQ(json6.Size(), 1u);
+  EXPECT_STREQ(json6[0]["dst"].GetString(), "2001:db8:244:2::/64");
+  EXPECT_STREQ(json6[0]["gateway"].GetString(), "2001:db8:1::2");
+
+  // Adding again: EEXIST, reported per message.
+  auto again = apply({{ChangeKind::add, v4}});
+  EXPECT_EQ(again[0].error, EEXIST) << again[0].message;
+
+  // Replace moves both to another gateway.
+  Route v4b = route("10.244.2.0/24", "198.51.100.3");
+  Route v6b = route("2001:db8:244:2::/64", "2001:db8:1::3");
+  auto replaced = apply({{ChangeKind::replace, v4b}, {ChangeKind::replace, v6b}});
+  EXPECT_TRUE(replaced[0].ok()) << replaced[0].message;
+  EXPECT_TRUE(replaced[1].ok()) << replaced[1].message;
+  routes = dump();
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].gateway->to_string(), "198.51.100.3");
+  EXPECT_EQ(routes[1].gateway->to_string(), "2001:db8:1::3");
+  EXPECT_STREQ(ip_json("-4")[0]["gateway"].GetString(), "198.51.100.3");
+
+  auto removed = apply({{ChangeKind::remove, v4b}, {ChangeKind::remove, v6b}});
+  EXPECT_TRUE(removed[0].ok()) << removed[0].message;
+  EXPECT_TRUE(removed[1].ok()) << removed[1].message;
+  EXPECT_TRUE(dump().empty());
+  EXPECT_EQ(ip_json("-4").Size(), 0u);
+  EXPECT_EQ(ip_json("-6").Size(), 0u);
+
+  // Deleting what is gone: ESRCH, per message.
+  auto gone = apply({{ChangeKind::remove, v4b}, {ChangeKind::remove, v6b}});
+  EXPECT_EQ(gone[0].error, ESRCH);
+  EXPECT_EQ(gone[1].error, ESRCH);
+}
+
+TEST_F(NetlinkRouteTableTest, RouteOfAnotherProtocolIsNeverDeletedNorClaimed) {
+  netns_->must("route add 10.244.5.0/24 via 198.51.100.50 proto static");
+  netns_->must("-6 route add 2001:db8:244:5::/64 via 2001:db8:1::50 proto static");
+  // Our dump does not see them, so the controller never plans a replace of them.
+  EXPECT_TRUE(dump().empty());
+  ASSERT_EQ(dump(4).size(), 2u);  // RTPROT_STATIC
+
+  auto results = apply({{ChangeKind::remove, route("10.244.5.0/24", "198.51.100.50")},
+                        {ChangeKind::remove, route("2001:db8:244:5::/64", "2001:db8:1::50")},
+                        {ChangeKind::add, route("10.244.5.0/24", "198.51.100.2")},
+                        {ChangeKind::add, route("2001:db8:244:5::/64", "2001:db8:1::2")}});
+  // The kernel refuses to delete a route whose protocol is not the one we send.
+  EXPECT_EQ(results[0].error, ESRCH) << results[0].message;
+  EXPECT_EQ(results[1].error, ESRCH) << results[1].message;
+  // And an exclusive create does not take the key over.
+  EXPECT_EQ(results[2].error, EEXIST) << results[2].message;
+  EXPECT_EQ(results[3].error, EEXIST) << results[3].message;
+
+  auto still = netns_->ip("-j route show 10.244.5.0/24");
+  EXPECT_NE(still.output.find("\"protocol\":\"static\""), std::string::npos) << still.output;
+  EXPECT_NE(still.output.find("\"gateway\":\"198.51.100.50\""), std::string::npos) << still.output;
+  auto still6 = netns_->ip("-6 -j route show 2001:db8:244:5::/64");
+  EXPECT_NE(still6.output.find("\"protocol\":\"static\""), std::string::npos) << still6.output;
+  EXPECT_EQ(dump(4).size(), 2u);
+}
+
+TEST_F(NetlinkRouteTableTest, UnreachableGatewayFailsOnlyItsMessageWithTheKernelsText) {
+  auto results = apply({{ChangeKind::add, route("10.244.1.0/24", "198.51.100.2")},
+                        {ChangeKind::add, route("10.244.2.0/24", "203.0.113.9")},  // no such connected network
+                        {ChangeKind::add, route("2001:db8:244:3::/64", "2001:db8:99::1")},
+                        {ChangeKind::add, route("10.244.4.0/24", "198.51.100.4")}});
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_TRUE(results[0].ok()) << results[0].message;
+  EXPECT_EQ(results[1].error, ENETUNREACH);
+  EXPECT_EQ(results[1].message, "Nexthop has invalid gateway");
+  EXPECT_EQ(results[1].change.route.destination.to_string(), "10.244.2.0/24");
+  // IPv6 says EHOSTUNREACH (without ext-ack text on 6.x kernels).
+  EXPECT_TRUE(results[2].error == EHOSTUNREACH || results[2].error == ENETUNREACH)
+      << results[2].error << " " << results[2].message;
+  EXPECT_TRUE(results[3].ok()) << results[3].message;
+  auto routes = dump();
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0].destination.to_string(), "10.244.1.0/24");
+  EXPECT_EQ(routes[1].destination.to_string(), "10.244.4.0/24");
+}
+
+TEST_F(NetlinkRouteTableTest, OnlinkGatewayNeedsNoConnectedNetwork) {
+  Route r = route("10.244.6.0/24", "203.0.113.9");
+  r.oif = v0_;
+  r.onlink = true;
+  auto results = apply({{ChangeKind::add, r}});
+  EXPECT_TRUE(results[0].ok()) << results[0].error << " " << results[0].message;
+  auto routes = dump();
+  ASSERT_EQ(routes.size(), 1u);
+  EXPECT_EQ(routes[0], r);
+}
+
+TEST_F(NetlinkRouteTableTest, InvalidRouteIsRefusedBeforeSending) {
+  auto results = apply({{ChangeKind::add, route("10.244.2.0/24", "2001:db8:1::2")},
+                        {ChangeKind::add, route("10.244.3.0/24", "198.51.100.3")}});
+  EXPECT_EQ(results[0].error, EINVAL);
+  EXPECT_NE(results[0].message.find("is IPv6 but destination"), std::string::npos);
+  EXPECT_TRUE(results[1].ok());
+}
+
+TEST_F(NetlinkRouteTableTest, OtherTableAndMetric) {
+  Route r = route("10.244.7.0/24", "198.51.100.7");
+  r.table = 1000;
+  r.metric = 50;
+  ASSERT_TRUE(apply({{ChangeKind::add, r}})[0].ok());
+  EXPECT_TRUE(dump().empty());
+  DumpResult other = run(table_->dump_routes(1000, kDefaultRouteProtocol));
+  ASSERT_FALSE(other.error);
+  ASSERT_EQ(other.routes.size(), 1u);
+  EXPECT_EQ(other.routes[0].table, 1000u);
+  EXPECT_EQ(other.routes[0].metric, 50u);
+  EXPECT_NE(netns_->ip("route show table 1000").output.find("10.244.7.0/24 via 198.51.100.7"), std::string::npos);
+  EXPECT_TRUE(apply({{ChangeKind::remove, r}})[0].ok());
+}
+
+TEST_F(NetlinkRouteTableTest, ConnectedNetworksAndLookup) {
+  ConnectedResult connected = run(table_->connected_networks());
+  ASSERT_FALSE(connected.error) << connected.error.message();
+  std::set<std::string> seen;
+  for (const auto& network : connected.networks) {
+    seen.insert(network.prefix.to_string() + " " + network.local_address.to_string() + " " + network.link_name);
+    EXPECT_EQ(network.oif, v0_);
+    EXPECT_EQ(network.mtu, 1500u);
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"198.51.100.0/24 198.51.100.1 v0", "2001:db8:1::/64 2001:db8:1::1 v0"}));
+
+  NextHopLookup direct = run(table_->lookup(IpAddress::parse("198.51.100.9")));
+  ASSERT_FALSE(direct.error) << direct.error.message();
+  EXPECT_TRUE(direct.direct());
+  EXPECT_EQ(direct.oif, v0_);
+  ASSERT_TRUE(direct.source);
+  EXPECT_EQ(direct.source->to_string(), "198.51.100.1");
+
+  NextHopLookup nowhere = run(table_->lookup(IpAddress::parse("203.0.113.9")));
+  EXPECT_EQ(nowhere.error.value(), ENETUNREACH) << nowhere.error.message();
+
+  netns_->must("link set v0 down");
+  ConnectedResult after = run(table_->connected_networks());
+  ASSERT_FALSE(after.error);
+  EXPECT_TRUE(after.networks.empty());
+}
+
+TEST_F(NetlinkRouteTableTest, FiveThousandRoutesInOneBatch) {
+  netns_->must("addr add 100.64.0.1/16 dev v0");
+  std::vector<RouteChange> changes;
+  std::set<Route> wanted;
+  for (int i = 0; i < 5000; ++i) {
+    Route r = route("10.244." + std::to_string(i / 64) + "." + std::to_string((i % 64) * 4) + "/30",
+                    "100.64." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 2));
+    changes.push_back({ChangeKind::add, r});
+    r.oif = v0_;
+    wanted.insert(r);
+  }
+  auto results = apply(changes);
+  ASSERT_EQ(results.size(), 5000u);
+  std::size_t failed = 0;
+  for (const auto& result : results) failed += result.ok() ? 0 : 1;
+  EXPECT_EQ(failed, 0u) << results[0].message;
+
+  auto routes = dump();
+  EXPECT_EQ(routes.size(), 5000u);
+  EXPECT_EQ(std::set<Route>(routes.begin(), routes.end()), wanted);
+  auto counted = netns_->exec("sh -c 'ip route show proto 44 | wc -l'");
+  EXPECT_EQ(std::stoi(counted.output), 5000);
+
+  for (auto& change : changes) change.kind = ChangeKind::remove;
+  results = apply(changes);
+  failed = 0;
+  for (const auto& result : results) failed += result.ok() ? 0 : 1;
+  EXPECT_EQ(failed, 0u);
+  EXPECT_TRUE(dump().empty());
+}
+
+TEST_F(NetlinkRouteTableTest, SmallReceiveBufferSendsTheBatchInWindows) {
+  netns_->must("addr add 100.64.0.1/16 dev v0");
+  NetlinkRouteTableOptions options;
+  options.receive_buffer = 64 * 1024;
+  NetlinkRouteTable small(io_.get_executor(), options);
+  EXPECT_LT(small.window(), 500u);
+  std::vector<RouteChange> changes;
+  for (int i = 0; i < 2000; ++i) {
+    changes.push_back({ChangeKind::add, route("10.244." + std::to_string(i / 64) + "." + std::to_string((i % 64) * 4) + "/30",
+                                              "100.64.1." + std::to_string(i % 200 + 2))});
+  }
+  auto results = run(small.apply(changes));
+  std::size_t ok = 0;
+  for (const auto& result : results) ok += result.ok() ? 1 : 0;
+  EXPECT_EQ(ok, 2000u) << results.back().error << " " << results.back().message;
+  EXPECT_EQ(dump().size(), 2000u);
+}
+
+// --- NetlinkChangeMonitor ---------------------------------------------------
+
+class NetlinkChangeMonitorTest : public NetlinkRouteTableTest {
+ protected:
+  void SetUp() override {
+    NetlinkRouteTableTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    monitor_ = std::make_unique<NetlinkChangeMonitor>(io_.get_executor());
+    monitor_->ignore_port(table_->port_id());
+    // Let the monitor learn the links; nothing relevant has happened yet.
+    EXPECT_FALSE(next_change(*monitor_, std::chrono::milliseconds(100)));
+  }
+  void TearDown() override {
+    monitor_.reset();
+    NetlinkRouteTableTest::TearDown();
+  }
+  bool saw(const std::string& fragment) const {
+    for (const auto& event : monitor_->last_events()) {
+      if (event.find(fragment) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::string events() const {
+    std::string out;
+    for (const auto& event : monitor_->last_events()) out += event + "\n";
+    return out;
+  }
+
+  std::unique_ptr<NetlinkChangeMonitor> monitor_;
+};
+
+TEST_F(NetlinkChangeMonitorTest, OurOwnChangesAndOtherProtocolsDoNotWakeIt) {
+  ASSERT_TRUE(apply({{ChangeKind::add, route("10.244.2.0/24", "198.51.100.2")}})[0].ok());
+  netns_->must("route add 10.244.9.0/24 via 198.51.100.9 proto static");
+  netns_->must("route del 10.244.9.0/24 proto static");
+  netns_->must("route add 10.244.10.0/24 via 198.51.100.9 proto 186");
+  EXPECT_FALSE(next_change(*monitor_, std::chrono::milliseconds(200)));
+  EXPECT_GE(monitor_->counters().messages, 4u);
+  EXPECT_EQ(monitor_->counters().relevant, 0u);
+}
+
+TEST_F(NetlinkChangeMonitorTest, SeesOwnedRouteDeletedBySomeoneElse) {
+  ASSERT_TRUE(apply({{ChangeKind::add, route("10.244.2.0/24", "198.51.100.2")}})[0].ok());
+  netns_->must("route del 10.244.2.0/24 proto 44");
+  auto notice = next_change(*monitor_, std::chrono::seconds(2));
+  ASSERT_TRUE(notice);
+  EXPECT_TRUE(notice->relevant);
+  EXPECT_FALSE(notice->resync_needed);
+  EXPECT_EQ(notice->what.rfind("RTM_DELROUTE 10.244.2.0/24", 0), 0u) << notice->what;
+}
+
+TEST_F(NetlinkChangeMonitorTest, SeesLinkDownAndUp) {
+  netns_->must("link set v0 down");
+  auto down = next_change(*monitor_, std::chrono::seconds(2));
+  ASSERT_TRUE(down);
+  EXPECT_TRUE(down->relevant);
+  EXPECT_TRUE(saw("(v0) down")) << events();
+
+  netns_->must("link set v0 up");
+  auto up = next_change(*monitor_, std::chrono::seconds(2));
+  ASSERT_TRUE(up);
+  // veth: v0 comes up with carrier because v1 is up.
+  bool any_up = saw("(v0) up");
+  for (int i = 0; i < 5 && !any_up; ++i) {
+    if (!next_change(*monitor_, std::chrono::milliseconds(500))) break;
+    any_up = saw("(v0) up");
+  }
+  EXPECT_TRUE(any_up) << events();
+}
+
+TEST_F(NetlinkChangeMonitorTest, SeesAddressRemoval) {
+  netns_->must("addr del 198.51.100.1/24 dev v0");
+  auto notice = next_change(*monitor_, std::chrono::seconds(2));
+  ASSERT_TRUE(notice);
+  EXPECT_TRUE(saw("RTM_DELADDR 198.51.100.1/24")) << events();
+}
+
+TEST_F(NetlinkChangeMonitorTest, OverflowBecomesResyncNeeded) {
+  netns_->must("addr add 100.64.0.1/16 dev v0");
+  auto address_added = next_change(*monitor_, std::chrono::milliseconds(500));  // drains the address event
+  ASSERT_TRUE(address_added);
+  EXPECT_FALSE(address_added->resync_needed);
+  ASSERT_FALSE(monitor_->set_receive_buffer(4096));
+  std::vector<RouteChange> changes;
+  for (int i = 0; i < 2000; ++i) {
+    changes.push_back({ChangeKind::add, route("10.244." + std::to_string(i / 64) + "." + std::to_string((i % 64) * 4) + "/30",
+                                              "100.64.2." + std::to_string(i % 200 + 2))});
+  }
+  // A second table: its echoes are not ignored, and there are far too many
+  // for a 4 KiB buffer.
+  NetlinkRouteTable other(io_.get_executor());
+  auto results = run(other.apply(changes));
+  ASSERT_TRUE(results.back().ok()) << results.back().message;
+  auto notice = next_change(*monitor_, std::chrono::seconds(2));
+  ASSERT_TRUE(notice);
+  EXPECT_TRUE(notice->resync_needed) << notice->what;
+  EXPECT_TRUE(notice->relevant);
+  EXPECT_NE(notice->what.find("ENOBUFS"), std::string::npos) << notice->what;
+  EXPECT_EQ(monitor_->counters().overruns, 1u);
+}
+
+}  // namespace
+}  // namespace hostgw::routing

@@ -1,0 +1,117 @@
+#pragma once
+
+// A network namespace owned by one test: created with `ip netns add`, entered
+// with setns() on the calling thread (sockets created afterwards live in it),
+// left and deleted on destruction, whatever happened in between. The
+// machine's own namespace is never changed: every `ip` command that changes
+// something runs with `-n <name>`, and the fixture refuses to continue if
+// entering the namespace failed.
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+namespace hostgw::testing {
+
+struct CommandResult {
+  int status = -1;  // exit status, -1 if it could not run
+  std::string output;
+};
+
+// Runs a shell command, capturing stdout and stderr.
+inline CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> chunk;
+  std::size_t got;
+  while ((got = fread(chunk.data(), 1, chunk.size(), pipe)) > 0) result.output.append(chunk.data(), got);
+  int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class ScopedNetns {
+ public:
+  // Creates and enters "khg-rt-<pid>-<n>". Throws std::runtime_error with the
+  // failing command's output; on failure nothing is left behind.
+  ScopedNetns() {
+    static std::atomic<int> counter{0};
+    name_ = "khg-rt-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+    original_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (original_ < 0) throw std::runtime_error("cannot open /proc/thread-self/ns/net");
+    CommandResult added = run_command("ip netns add " + name_);
+    if (added.status != 0) {
+      close(original_);
+      throw std::runtime_error("ip netns add " + name_ + " failed: " + added.output);
+    }
+    created_ = true;
+    int target = open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+    if (target < 0 || setns(target, CLONE_NEWNET) != 0) {
+      if (target >= 0) close(target);
+      cleanup();
+      throw std::runtime_error("cannot enter network namespace " + name_);
+    }
+    close(target);
+    entered_ = true;
+    must("link set lo up");
+  }
+  ~ScopedNetns() { cleanup(); }
+  ScopedNetns(const ScopedNetns&) = delete;
+  ScopedNetns& operator=(const ScopedNetns&) = delete;
+
+  const std::string& name() const { return name_; }
+
+  // `ip -n <name> <arguments>`: always inside this namespace.
+  CommandResult ip(const std::string& arguments) const { return run_command("ip -n " + name_ + " " + arguments); }
+  // Same, throwing with the output if the command fails.
+  std::string must(const std::string& arguments) const {
+    CommandResult result = ip(arguments);
+    if (result.status != 0) throw std::runtime_error("ip -n " + name_ + " " + arguments + ": " + result.output);
+    return result.output;
+  }
+  // `ip netns exec <name> <command>`.
+  CommandResult exec(const std::string& command) const {
+    return run_command("ip netns exec " + name_ + " " + command);
+  }
+
+  // A veth pair v0/v1, both up, with the node addresses of the tests on v0.
+  void add_veth_with_addresses() const {
+    must("link add v0 type veth peer name v1");
+    must("link set v0 up");
+    must("link set v1 up");
+    must("addr add 198.51.100.1/24 dev v0");
+    must("addr add 2001:db8:1::1/64 dev v0 nodad");
+  }
+
+ private:
+  void cleanup() {
+    if (entered_) {
+      // Back to where the thread was before anything else happens.
+      if (setns(original_, CLONE_NEWNET) != 0) std::perror("setns back to the original network namespace");
+      entered_ = false;
+    }
+    if (original_ >= 0) {
+      close(original_);
+      original_ = -1;
+    }
+    if (created_) {
+      run_command("ip netns del " + name_);
+      created_ = false;
+    }
+  }
+
+  std::string name_;
+  int original_ = -1;
+  bool created_ = false;
+  bool entered_ = false;
+};
+
+}  // namespace hostgw::testing
