@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <net/if.h>
+#include <linux/netlink.h>
 #include <rapidjson/document.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +20,7 @@
 
 #include "netns_fixture.hpp"
 #include "routing/netlink_change_monitor.hpp"
+#include "routing/netlink_socket.hpp"
 
 namespace hostgw::routing {
 namespace {
@@ -301,6 +303,62 @@ TEST_F(NetlinkRouteTableTest, SmallReceiveBufferSendsTheBatchInWindows) {
   for (const auto& result : results) ok += result.ok() ? 1 : 0;
   EXPECT_EQ(ok, 2000u) << results.back().error << " " << results.back().message;
   EXPECT_EQ(dump().size(), 2000u);
+}
+
+TEST_F(NetlinkRouteTableTest, MessageWithoutAnswerTimesOutAndOthersStillGetTheirAcks) {
+  netlink::Socket socket(io_.get_executor(), {{}, 1 << 20, 0, std::chrono::milliseconds(200)});
+  const std::uint32_t first = socket.reserve_sequence(2);
+  std::vector<std::uint8_t> batch;
+  std::vector<std::size_t> ends;
+  netlink::append_route_change(batch, {ChangeKind::add, route("10.244.1.0/24", "198.51.100.2")}, first);
+  ends.push_back(batch.size());
+  netlink::append_route_change(batch, {ChangeKind::add, route("10.244.2.0/24", "198.51.100.2")}, first + 1);
+  ends.push_back(batch.size());
+  // Without NLM_F_ACK the kernel answers nothing on success: the second
+  // message can only time out.
+  reinterpret_cast<nlmsghdr*>(batch.data() + ends[0])->nlmsg_flags &= ~NLM_F_ACK;
+  const auto start = std::chrono::steady_clock::now();
+  auto results = run(socket.transact(batch, ends, first));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].error, 0) << results[0].message;
+  EXPECT_EQ(results[1].error, ETIMEDOUT);
+  EXPECT_NE(results[1].message.find("within 200 ms"), std::string::npos) << results[1].message;
+  EXPECT_GE(waited, std::chrono::milliseconds(200));
+  EXPECT_LT(waited, std::chrono::seconds(2));
+  EXPECT_EQ(dump().size(), 2u);  // both were applied; only the answer was missing
+}
+
+TEST_F(NetlinkRouteTableTest, SequenceNumbersStartAtOneAndNeverUseZero) {
+  netlink::Socket socket(io_.get_executor(), {});
+  EXPECT_EQ(socket.reserve_sequence(3), 1u);
+  EXPECT_EQ(socket.reserve_sequence(1), 4u);
+  EXPECT_NE(socket.port_id(), 0u);
+  EXPECT_TRUE(socket.extended_acks());
+  EXPECT_EQ(socket.reserve_sequence(0x7ffffff0u), 5u);
+  EXPECT_EQ(socket.reserve_sequence(0x7ffffff0u), 0x7ffffff5u);
+  // 0xffffffe5 + 0x20 would run past 2^32 - 1: the range restarts at 1, never at 0.
+  EXPECT_EQ(socket.reserve_sequence(0x20), 1u);
+  EXPECT_EQ(socket.reserve_sequence(1), 0x21u);
+}
+
+TEST_F(NetlinkRouteTableTest, ConcurrentCallersAreSerializedOnTheSocket) {
+  // Two coroutines on the one thread use the socket at once: an apply and a dump.
+  auto applied = asio::co_spawn(io_, table_->apply({{ChangeKind::add, route("10.244.1.0/24", "198.51.100.2")}}),
+                                asio::use_future);
+  auto dumped = asio::co_spawn(io_, table_->dump_routes(kMainTable, kDefaultRouteProtocol), asio::use_future);
+  auto connected = asio::co_spawn(io_, table_->connected_networks(), asio::use_future);
+  io_.restart();
+  io_.run();
+  auto results = applied.get();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(results[0].ok()) << results[0].message;
+  DumpResult dump_result = dumped.get();
+  EXPECT_FALSE(dump_result.error) << dump_result.error.message();
+  EXPECT_EQ(dump_result.routes.size(), 1u);  // the apply went first
+  ConnectedResult connected_result = connected.get();
+  EXPECT_FALSE(connected_result.error);
+  EXPECT_EQ(connected_result.networks.size(), 2u);
 }
 
 // --- NetlinkChangeMonitor ---------------------------------------------------
