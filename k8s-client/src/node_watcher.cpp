@@ -1,0 +1,255 @@
+#include "k8s-client/node_watcher.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/url/url.hpp>
+
+#include "k8s-client/json_framer.hpp"
+#include "k8s-client/log.hpp"
+
+namespace hostgw::k8s {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::string describe_delay(std::chrono::milliseconds delay) {
+  return std::to_string(delay.count() / 1000) + "." + std::to_string(delay.count() % 1000 / 100) + "s";
+}
+
+}  // namespace
+
+NodeWatcher::NodeWatcher(ApiClient& client, NodeWatcherOptions options, Handler handler)
+    : client_(client),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
+      backoff_(options_.backoff, options_.seed),
+      random_(options_.seed ^ 0x9e3779b97f4a7c15ull) {
+  if (options_.max_watch_timeout < options_.min_watch_timeout) options_.max_watch_timeout = options_.min_watch_timeout;
+}
+
+std::string NodeWatcher::list_target(bool first, const std::string& continue_token) const {
+  boost::urls::url url("/api/v1/nodes");
+  auto params = url.params();
+  if (options_.page_size > 0) params.append({"limit", std::to_string(options_.page_size)});
+  if (!continue_token.empty()) {
+    params.append({"continue", continue_token});
+  } else if (first) {
+    // Served from the API server's watch cache: cheap, possibly slightly stale,
+    // which the following WATCH corrects.
+    params.append({"resourceVersion", "0"});
+  }
+  // Relists (after 410) omit resourceVersion: a consistent read, never older
+  // than what this watcher has already seen.
+  return std::string(url.buffer());
+}
+
+std::string NodeWatcher::watch_target() {
+  std::uniform_int_distribution<std::int64_t> timeout(options_.min_watch_timeout.count(),
+                                                      options_.max_watch_timeout.count());
+  boost::urls::url url("/api/v1/nodes");
+  auto params = url.params();
+  params.append({"watch", "1"});
+  params.append({"resourceVersion", resource_version_});
+  params.append({"allowWatchBookmarks", "true"});
+  params.append({"timeoutSeconds", std::to_string(timeout(random_))});
+  return std::string(url.buffer());
+}
+
+asio::awaitable<void> NodeWatcher::sleep(std::chrono::milliseconds delay) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
+  std::vector<NodeInfo> nodes;
+  std::string continue_token;
+  std::size_t pages = 0;
+  std::size_t malformed = 0;
+  NodeListPage page;
+  for (;;) {
+    ApiResponse response = co_await client_.get(list_target(first, continue_token));
+    if (response.error) {
+      ++stats_.errors;
+      Result result;
+      result.outcome = response.status == 410 ? Outcome::gone : Outcome::failed;
+      result.reason = response.error_message;
+      result.retry_after = response.retry_after;
+      co_return result;
+    }
+    page = NodeListPage{};
+    std::string error;
+    bool parsed = parse_node_list(response.body, page, error, options_.limits);
+    // The body can be large (a whole page); free it before the next request.
+    std::string().swap(response.body);
+    if (!parsed) {
+      ++stats_.errors;
+      co_return Result{Outcome::failed, "LIST /api/v1/nodes: " + error, std::nullopt, false};
+    }
+    ++pages;
+    for (const std::string& problem : page.malformed) {
+      ++stats_.malformed_objects;
+      ++malformed;
+      KHG_LOG(warning) << "Skipping malformed node in LIST" << log::kv("error", problem);
+    }
+    if (nodes.empty())
+      nodes = std::move(page.nodes);
+    else
+      std::move(page.nodes.begin(), page.nodes.end(), std::back_inserter(nodes));
+    if (page.continue_token.empty()) break;
+    continue_token = page.continue_token;
+  }
+  if (page.resource_version.empty()) {
+    ++stats_.errors;
+    co_return Result{Outcome::failed, "LIST /api/v1/nodes: the NodeList has no metadata.resourceVersion", std::nullopt,
+                     false};
+  }
+  resource_version_ = page.resource_version;
+  ++stats_.lists;
+  if (stats_.lists > 1) ++stats_.relists;
+  KHG_LOG(info) << "Listed nodes" << log::kv("nodes", nodes.size()) << log::kv("pages", pages)
+                << log::kv("malformed", malformed) << log::kv("resourceVersion", resource_version_);
+  NodeEvent event;
+  event.type = NodeEvent::Type::resynced;
+  event.nodes = std::move(nodes);
+  handler_(event);
+  co_return Result{};
+}
+
+asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
+  Result result;
+  JsonObjectFramer framer(options_.limits.max_object_bytes);
+  bool stop = false;
+  std::string stop_reason;
+  Outcome stop_outcome = Outcome::ok;
+
+  auto on_frame = [&](const JsonObjectFramer::Frame& frame) {
+    if (stop) return;
+    if (frame.too_large) {
+      ++stats_.malformed_objects;
+      KHG_LOG(warning) << "Skipping oversized watch event"
+                       << log::kv("bytes", frame.size) << log::kv("limit", options_.limits.max_object_bytes);
+      return;
+    }
+    WatchEventParseResult parsed = parse_watch_event(frame.object, options_.limits);
+    if (!parsed.ok()) {
+      ++stats_.malformed_objects;
+      KHG_LOG(warning) << "Skipping malformed watch event" << log::kv("node", parsed.node_name)
+                       << log::kv("error", parsed.error);
+      return;
+    }
+    WatchEvent& event = *parsed.event;
+    switch (event.type) {
+      case WatchEvent::Type::bookmark:
+        ++stats_.bookmarks;
+        resource_version_ = std::move(event.node.resource_version);
+        return;
+      case WatchEvent::Type::error:
+        stop = true;
+        stop_outcome = event.status.code == 410 ? Outcome::gone : Outcome::failed;
+        stop_reason = "watch ERROR event: " + std::to_string(event.status.code) + " " + event.status.reason +
+                      (event.status.message.empty() ? "" : ": " + event.status.message);
+        return;
+      default:
+        break;
+    }
+    ++stats_.events;
+    result.had_events = true;
+    if (!event.node.resource_version.empty()) resource_version_ = event.node.resource_version;
+    NodeEvent out;
+    out.type = event.type == WatchEvent::Type::added      ? NodeEvent::Type::added
+               : event.type == WatchEvent::Type::modified ? NodeEvent::Type::modified
+                                                          : NodeEvent::Type::deleted;
+    out.node = std::move(event.node);
+    handler_(out);
+  };
+
+  auto on_data = [&](std::string_view data) {
+    if (!framer.feed(data, on_frame)) {
+      stop = true;
+      stop_outcome = Outcome::failed;
+      stop_reason = framer.error();
+    }
+    return !stop;
+  };
+
+  ++stats_.watch_starts;
+  if (stats_.watch_starts > 1) ++stats_.watch_restarts;
+  ApiResponse response = co_await client_.get_stream(watch_target(), options_.idle_timeout, on_data);
+  if (stop) {
+    if (stop_outcome != Outcome::ok) ++stats_.errors;
+    result.outcome = stop_outcome;
+    result.reason = stop_reason;
+    co_return result;
+  }
+  if (response.error) {
+    ++stats_.errors;
+    result.outcome = response.status == 410 ? Outcome::gone : Outcome::failed;
+    result.reason = response.error_message;
+    result.retry_after = response.retry_after;
+    co_return result;
+  }
+  if (framer.in_object()) {
+    ++stats_.errors;
+    result.outcome = Outcome::failed;
+    result.reason = "watch stream ended inside an object";
+    co_return result;
+  }
+  result.reason = "the server ended the watch";
+  co_return result;
+}
+
+asio::awaitable<void> NodeWatcher::run() {
+  bool need_list = true;
+  bool first_list = true;
+  for (;;) {
+    if (need_list) {
+      Result result = co_await list(first_list);
+      if (result.outcome != Outcome::ok) {
+        auto delay = backoff_.next_delay(Backoff::Clock::now());
+        if (result.retry_after) delay = std::max<std::chrono::milliseconds>(delay, *result.retry_after);
+        if (result.outcome == Outcome::gone) {
+          // The continue token expired mid-list: start over at once, consistently.
+          first_list = false;
+          delay = std::chrono::milliseconds(0);
+        }
+        KHG_LOG(warning) << "Node LIST failed; listing again" << log::kv("reason", result.reason)
+                         << log::kv("delay", describe_delay(delay));
+        co_await sleep(delay);
+        continue;
+      }
+      need_list = false;
+      first_list = false;
+    }
+
+    auto started = Backoff::Clock::now();
+    Result result = co_await watch();
+    auto lasted = Backoff::Clock::now() - started;
+    switch (result.outcome) {
+      case Outcome::gone:
+        KHG_LOG(info) << "Relisting nodes" << log::kv("reason", result.reason)
+                      << log::kv("resourceVersion", resource_version_);
+        need_list = true;
+        continue;
+      case Outcome::ok:
+        if (result.had_events || lasted >= options_.min_healthy_watch) {
+          KHG_LOG(info) << "Restarting node watch" << log::kv("reason", result.reason)
+                        << log::kv("resourceVersion", resource_version_);
+          continue;
+        }
+        result.reason = "the server ended the watch at once without events";
+        [[fallthrough]];
+      case Outcome::failed: {
+        auto delay = backoff_.next_delay(Backoff::Clock::now());
+        if (result.retry_after) delay = std::max<std::chrono::milliseconds>(delay, *result.retry_after);
+        KHG_LOG(warning) << "Restarting node watch after a failure" << log::kv("reason", result.reason)
+                         << log::kv("resourceVersion", resource_version_) << log::kv("delay", describe_delay(delay));
+        co_await sleep(delay);
+        continue;
+      }
+    }
+  }
+}
+
+}  // namespace hostgw::k8s
