@@ -1,0 +1,26 @@
+#pragma once
+
+// DryRunRouteTable: --dry-run. Reads go to the real table; apply() only logs
+// each change ("Dry run: route would be added") and reports success. It never
+// writes to the kernel.
+
+#include "routing/route_table.hpp"
+
+namespace hostgw::controller {
+
+class DryRunRouteTable final : public routing::RouteTable {
+ public:
+  explicit DryRunRouteTable(routing::RouteTable& real) : real_(real) {}
+
+  boost::asio::awaitable<routing::DumpResult> dump_routes(std::uint32_t table, std::uint8_t protocol) override;
+  boost::asio::awaitable<std::vector<routing::ChangeResult>> apply(std::vector<routing::RouteChange> changes) override;
+  boost::asio::awaitable<routing::ConnectedResult> connected_networks() override;
+
+  std::size_t changes_logged() const { return changes_logged_; }
+
+ private:
+  routing::RouteTable& real_;
+  std::size_t changes_logged_ = 0;
+};
+
+}  // namespace hostgw::controller

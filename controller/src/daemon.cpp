@@ -1,0 +1,192 @@
+#include "controller/daemon.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <ctime>
+#include <stdexcept>
+
+#include "controller/dry_run_route_table.hpp"
+#include "controller/subnet_file.hpp"
+#include "k8s-client/log.hpp"
+#include "kube-hostgw/version.hpp"
+
+namespace hostgw::controller {
+
+namespace asio = boost::asio;
+using log::kv;
+
+namespace {
+
+// A pass running longer than this means the loop is stuck (netlink requests time out after seconds).
+constexpr auto kStuckPass = std::chrono::minutes(2);
+
+ReconcilerOptions reconciler_options(const Options& options) {
+  ReconcilerOptions out;
+  out.node_name = options.node_name;
+  out.routes.cluster_cidrs = options.cluster_cidrs;
+  out.routes.address_types = options.address_types;
+  out.routes.table = options.route_table;
+  out.routes.protocol = options.route_protocol;
+  out.resync_period = options.resync_period;
+  return out;
+}
+
+routing::RouteTable& table_for(const Options& options, const DaemonParts& parts,
+                               std::unique_ptr<routing::RouteTable>& dry_run) {
+  if (!parts.route_table) throw std::invalid_argument("Daemon: no route table");
+  if (!options.dry_run) return *parts.route_table;
+  dry_run = std::make_unique<DryRunRouteTable>(*parts.route_table);
+  return *dry_run;
+}
+
+}  // namespace
+
+std::string rfc3339_now() {
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buffer;
+}
+
+std::string network_available_patch(std::string_view now) {
+  std::string time(now);
+  return R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"KubeHostgwReady",)"
+         R"("message":"kube-hostgw routes are in place","lastTransitionTime":")" +
+         time + R"(","lastHeartbeatTime":")" + time + R"("}]}})";
+}
+
+Daemon::Daemon(asio::any_io_executor executor, const Options& options, DaemonParts parts, MetricsRegistry& registry)
+    : executor_(executor),
+      options_(options),
+      parts_(parts),
+      metrics_(registry),
+      reconciler_(executor, table_for(options, parts, dry_run_table_), reconciler_options(options), metrics_) {
+  if (!parts_.nodes) throw std::invalid_argument("Daemon: no node source");
+  if (options_.set_node_network_available && !parts_.status_writer)
+    throw std::invalid_argument("Daemon: --set-node-network-available without a status writer");
+  registry.gauge("kube_hostgw_build_info", "Always 1; the labels say which build runs.",
+                 {{"version", kVersion}})
+      .set(1);
+  if (options_.healthz) {
+    HealthHandlers handlers;
+    handlers.unhealthy = [this]() -> std::optional<std::string> {
+      auto started = reconciler_.pass_started();
+      if (started && Reconciler::Clock::now() - *started > kStuckPass) return "a reconcile pass has run for over 2 minutes";
+      return std::nullopt;
+    };
+    handlers.ready = [this] { return reconciler_.ready(); };
+    handlers.metrics = [&registry] { return registry.render(); };
+    health_ = std::make_unique<HealthServer>(executor, *options_.healthz, std::move(handlers));
+  }
+  reconciler_.set_pass_observer([this](const PassReport& report) { on_pass(report); });
+}
+
+Daemon::~Daemon() { stop(); }
+
+void Daemon::spawn(asio::awaitable<void> task, const char* name) {
+  auto& signal = cancels_.emplace_back(std::make_unique<asio::cancellation_signal>());
+  asio::co_spawn(executor_, std::move(task),
+                 asio::bind_cancellation_slot(signal->slot(), [this, name](std::exception_ptr error) {
+                   if (!error || stopped_) return;
+                   try {
+                     std::rethrow_exception(error);
+                   } catch (const std::exception& e) {
+                     KHG_LOG(error) << "Task ended with an error" << kv("task", name) << kv("error", e.what());
+                   }
+                 }));
+}
+
+void Daemon::start() {
+  if (started_) return;
+  started_ = true;
+  KHG_LOG(info) << "Starting kube-hostgw" << kv("node", options_.node_name)
+                << kv("table", options_.route_table) << kv("protocol", static_cast<int>(options_.route_protocol))
+                << kv("dry_run", options_.dry_run ? "true" : "false")
+                << kv("healthz", options_.healthz ? options_.healthz->to_string() : std::string("disabled"));
+  spawn(reconciler_.run(), "reconciler");
+  if (parts_.change_monitor) spawn(reconciler_.watch_kernel(*parts_.change_monitor), "kernel monitor");
+  spawn(parts_.nodes->run([this](const k8s::NodeEvent& event) { reconciler_.on_node_event(event); }), "node watcher");
+  if (health_) spawn(health_->run(), "health server");
+}
+
+void Daemon::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  reconciler_.stop();
+  if (health_) health_->stop();
+  for (auto& signal : cancels_) signal->emit(asio::cancellation_type::terminal);
+}
+
+void Daemon::on_pass(const PassReport& report) {
+  if (!options_.subnet_file.empty()) {
+    std::string problem;
+    std::optional<std::string> content;
+    if (!report.self) {
+      problem = "this node is not in the node list";
+    } else {
+      SubnetEnv env;
+      env.cluster_cidrs = options_.cluster_cidrs;
+      env.pod_cidrs = parse_pod_cidrs(*report.self);
+      env.mtu = node_link_mtu(report.self, *report.connected);
+      content = render_subnet_env(env, &problem);
+    }
+    if (!content) {
+      if (subnet_state_ != "problem: " + problem) {
+        subnet_state_ = "problem: " + problem;
+        KHG_LOG(warning) << "Subnet file not written" << kv("path", options_.subnet_file) << kv("reason", problem);
+      }
+    } else {
+      WriteResult result = options_.dry_run ? WriteResult{} : write_file_if_changed(options_.subnet_file, *content);
+      if (result.error) {
+        if (subnet_state_ != "error: " + result.message) {
+          subnet_state_ = "error: " + result.message;
+          KHG_LOG(error) << "Subnet file not written" << kv("path", options_.subnet_file)
+                         << kv("error", result.message);
+        }
+      } else if (subnet_state_ != *content) {
+        subnet_state_ = *content;
+        if (result.changed) ++subnet_file_writes_;
+        KHG_LOG(info) << (result.changed ? "Subnet file written"
+                                         : (options_.dry_run ? "Dry run: subnet file would be written"
+                                                             : "Subnet file up to date"))
+                      << kv("path", options_.subnet_file) << kv("content", *content);
+      }
+    }
+  }
+  if (options_.set_node_network_available && !network_patch_started_ && report.self) {
+    network_patch_started_ = true;
+    spawn(patch_network_available(), "node condition");
+  }
+}
+
+asio::awaitable<void> Daemon::patch_network_available() {
+  if (options_.dry_run) {
+    KHG_LOG(info) << "Dry run: NetworkUnavailable would be set to False" << kv("node", options_.node_name);
+    co_return;
+  }
+  asio::steady_timer timer(executor_);
+  std::chrono::milliseconds delay(1000);
+  for (unsigned attempt = 1; !stopped_; ++attempt) {
+    std::error_code error =
+        co_await parts_.status_writer->patch_node_status(options_.node_name, network_available_patch(rfc3339_now()));
+    if (!error) {
+      network_available_patched_ = true;
+      KHG_LOG(info) << "Node condition set" << kv("node", options_.node_name)
+                    << kv("condition", "NetworkUnavailable=False") << kv("reason", "KubeHostgwReady");
+      co_return;
+    }
+    KHG_LOG(warning) << "Could not set the node condition" << kv("node", options_.node_name)
+                     << kv("error", error.message()) << kv("attempt", attempt) << kv("retry_in_ms", delay.count())
+                     << kv("hint", "needs RBAC: patch nodes/status");
+    timer.expires_after(delay);
+    co_await timer.async_wait(asio::use_awaitable);
+    delay = std::min(delay * 2, std::chrono::milliseconds(60000));
+  }
+}
+
+}  // namespace hostgw::controller

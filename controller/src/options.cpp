@@ -1,0 +1,313 @@
+#include "controller/options.hpp"
+
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+
+namespace hostgw::controller {
+
+namespace po = boost::program_options;
+
+std::string BindAddress::to_string() const {
+  if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(port);
+  return address.to_string() + ":" + std::to_string(port);
+}
+
+Environment current_environment() {
+  Environment environment;
+  if (const char* value = std::getenv("NODE_NAME"); value && *value) environment.node_name = value;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) environment.hostname = host;
+  return environment;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  auto number_end = [&](std::size_t from) {
+    std::size_t i = from;
+    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    return i;
+  };
+  // A bare number: seconds.
+  if (number_end(0) == text.size()) {
+    double seconds = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec != std::errc() || ptr != text.data() + text.size() || seconds <= 0 || seconds > 1e9) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+  }
+  double total_ms = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t end = number_end(i);
+    if (end == i) return std::nullopt;
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + end, value);
+    if (ec != std::errc() || ptr != text.data() + end) return std::nullopt;
+    std::size_t unit_end = end;
+    while (unit_end < text.size() && !((text[unit_end] >= '0' && text[unit_end] <= '9') || text[unit_end] == '.'))
+      ++unit_end;
+    std::string_view unit = text.substr(end, unit_end - end);
+    double scale = 0;
+    if (unit == "ms") {
+      scale = 1;
+    } else if (unit == "s") {
+      scale = 1000;
+    } else if (unit == "m") {
+      scale = 60000;
+    } else if (unit == "h") {
+      scale = 3600000;
+    } else {
+      return std::nullopt;
+    }
+    total_ms += value * scale;
+    i = unit_end;
+  }
+  if (total_ms < 1 || total_ms > 1e12) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long long>(total_ms));
+}
+
+std::optional<BindAddress> parse_bind_address(std::string_view text, std::string* error) {
+  auto fail = [&](std::string message) -> std::optional<BindAddress> {
+    if (error) *error = std::move(message);
+    return std::nullopt;
+  };
+  std::string_view host, port;
+  if (text.starts_with("[")) {
+    auto close = text.find("]:");
+    if (close == std::string_view::npos) return fail("expected [IPv6]:PORT");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return fail("expected ADDRESS:PORT (e.g. 0.0.0.0:2401)");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return fail("put an IPv6 address in brackets: [::]:2401");
+  }
+  BindAddress bind;
+  if (!host.empty()) {
+    std::string parse_error;
+    auto address = routing::IpAddress::try_parse(host, &parse_error);
+    if (!address) return fail("address " + parse_error);
+    bind.address = *address;
+  }
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535)
+    return fail("port \"" + std::string(port) + "\" is not a number from 0 to 65535");
+  bind.port = static_cast<std::uint16_t>(value);
+  return bind;
+}
+
+namespace {
+
+po::options_description describe() {
+  po::options_description flags("Flags");
+  // Defaults are written into the text (not po::default_value) so that --help shows them in one style.
+  flags.add_options()
+      ("help,h", "Print this help and exit.")
+      ("version", "Print the version and exit.")
+      ("kubeconfig", po::value<std::string>()->value_name("FILE"),
+       "Path to a kubeconfig file. Default: none, use the in-cluster service account "
+       "($KUBERNETES_SERVICE_HOST, /var/run/secrets/kubernetes.io/serviceaccount).")
+      ("context", po::value<std::string>()->value_name("NAME"),
+       "Context of the kubeconfig to use. Default: its current-context.")
+      ("node-name", po::value<std::string>()->value_name("NAME"),
+       "Name of the Node object of this host. Default: $NODE_NAME, else the host name.")
+      ("cluster-cidr", po::value<std::vector<std::string>>()->composing()->value_name("CIDR"),
+       "Pod network of the cluster (repeatable or comma-separated; IPv4 and/or IPv6). When given, a node's "
+       "podCIDR outside it is not routed; the first of each family is written to --subnet-file. Default: none "
+       "(any podCIDR is accepted).")
+      ("resync-period", po::value<std::string>()->value_name("DURATION"),
+       "Full reconcile at least this often, even without events (e.g. 30s, 5m). Default: 60s.")
+      ("route-protocol", po::value<std::string>()->value_name("N"),
+       "rtm_protocol number marking the routes kube-hostgw owns (5-255); only routes with it are ever "
+       "deleted. Default: 44.")
+      ("route-table", po::value<std::string>()->value_name("ID"),
+       "Routing table for the routes (1-4294967295 except 255, or \"main\"). Default: 254 (main).")
+      ("address-type", po::value<std::string>()->value_name("TYPES"),
+       "Node addresses to route via: \"InternalIP\", or \"InternalIP,ExternalIP\" to fall back to the "
+       "ExternalIP. Default: InternalIP.")
+      ("healthz-bind-address", po::value<std::string>()->value_name("ADDR:PORT"),
+       "Where to serve /healthz, /readyz and /metrics over plain HTTP; empty disables. Default: 0.0.0.0:2401.")
+      ("subnet-file", po::value<std::string>()->value_name("FILE"),
+       "Write a flannel-compatible subnet.env here (e.g. /run/flannel/subnet.env) for the flannel CNI "
+       "plugin; needs --cluster-cidr. Default: none (not written).")
+      ("set-node-network-available", po::bool_switch(),
+       "After the first sync, set this node's NetworkUnavailable condition to False (reason KubeHostgwReady); "
+       "needs RBAC to patch nodes/status. Default: off.")
+      ("dry-run", po::bool_switch(), "Log the route changes that would be made; change nothing. Default: off.")
+      ("v,v", po::value<std::string>()->value_name("LEVEL"),
+       "Log verbosity (0-10); 1 logs every pass and kernel event, 2 every watch event. Default: 0.");
+  return flags;
+}
+
+template <typename T>
+std::optional<T> parse_number(std::string_view text) {
+  T value{};
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+}  // namespace
+
+std::string help_text() {
+  std::ostringstream out;
+  out << "Usage: kube-hostgw [flags]\n"
+         "Routes every other Kubernetes node's podCIDR via that node's address on a shared layer-2 network\n"
+         "(like flannel's host-gw backend), watching Node objects on the API server.\n\n"
+      << describe();
+  return out.str();
+}
+
+Options parse_options(int argc, const char* const* argv, const Environment& environment) {
+  // klog style "-v=2" means "--v=2"; Boost would read "=2" as the value of -v.
+  std::vector<std::string> arguments;
+  for (int i = 1; i < argc; ++i) {
+    std::string argument = argv[i];
+    if (argument.starts_with("-v=")) argument = "-" + argument;
+    // "--flag=" (an empty value, e.g. --healthz-bind-address= to disable): Boost refuses it glued.
+    if (argument.starts_with("--") && argument.size() > 3 && argument.back() == '=' &&
+        argument.find('=') == argument.size() - 1) {
+      arguments.push_back(argument.substr(0, argument.size() - 1));
+      arguments.emplace_back();
+      continue;
+    }
+    arguments.push_back(std::move(argument));
+  }
+
+  po::variables_map values;
+  // parsed_options keeps a pointer to the description: it must outlive store().
+  const po::options_description description = describe();
+  try {
+    auto parsed = po::command_line_parser(arguments)
+                      .options(description)
+                      .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+                      .run();
+    for (const auto& option : parsed.options) {
+      if (option.position_key >= 0) throw OptionsError("unexpected argument " + quoted(option.value.front()));
+    }
+    po::store(parsed, values);
+    po::notify(values);
+  } catch (const po::unknown_option& error) {
+    throw OptionsError("unknown flag " + error.get_option_name() + " (see --help)");
+  } catch (const po::multiple_occurrences& error) {
+    throw OptionsError(error.get_option_name() + ": given more than once");
+  } catch (const po::error& error) {
+    throw OptionsError(error.what());
+  }
+
+  Options options;
+  options.show_help = values.count("help") > 0;
+  options.show_version = values.count("version") > 0;
+  if (options.show_help || options.show_version) return options;
+
+  auto text = [&](const char* name) -> std::optional<std::string> {
+    if (!values.count(name)) return std::nullopt;
+    return values[name].as<std::string>();
+  };
+
+  if (auto value = text("kubeconfig")) {
+    if (value->empty()) throw OptionsError("--kubeconfig: empty path");
+    options.kubeconfig = *value;
+  }
+  if (auto value = text("context")) {
+    if (value->empty()) throw OptionsError("--context: empty name");
+    if (options.kubeconfig.empty()) throw OptionsError("--context: needs --kubeconfig");
+    options.context = *value;
+  }
+  if (auto value = text("node-name")) {
+    if (value->empty()) throw OptionsError("--node-name: empty name");
+    options.node_name = *value;
+  } else if (environment.node_name) {
+    options.node_name = *environment.node_name;
+  } else {
+    options.node_name = environment.hostname;
+  }
+  if (options.node_name.empty())
+    throw OptionsError("--node-name: not given, $NODE_NAME is not set and the host name is empty");
+
+  if (values.count("cluster-cidr")) {
+    for (const auto& list : values["cluster-cidr"].as<std::vector<std::string>>()) {
+      std::string_view rest = list;
+      while (true) {
+        auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        std::string error;
+        auto prefix = routing::IpPrefix::try_parse(item, &error);
+        if (!prefix) throw OptionsError("--cluster-cidr: " + error);
+        if (prefix->is_default()) throw OptionsError("--cluster-cidr: " + quoted(item) + " is a default route");
+        options.cluster_cidrs.push_back(*prefix);
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
+      }
+    }
+  }
+  if (auto value = text("resync-period")) {
+    auto duration = parse_duration(*value);
+    if (!duration)
+      throw OptionsError("--resync-period: " + quoted(*value) + " is not a positive duration (e.g. 60s, 5m, 1m30s)");
+    options.resync_period = *duration;
+  }
+  if (auto value = text("route-protocol")) {
+    auto number = parse_number<unsigned>(*value);
+    if (!number || *number > 255) throw OptionsError("--route-protocol: " + quoted(*value) + " is not a number from 5 to 255");
+    if (*number < 5)
+      throw OptionsError("--route-protocol: " + *value +
+                         " is reserved for the kernel's own routes (0 unspec, 1 redirect, 2 kernel, 3 boot, 4 static); "
+                         "use 5-255 (default 44)");
+    options.route_protocol = static_cast<std::uint8_t>(*number);
+  }
+  if (auto value = text("route-table")) {
+    if (*value == "main") {
+      options.route_table = 254;
+    } else {
+      auto number = parse_number<std::uint32_t>(*value);
+      if (!number || *number == 0)
+        throw OptionsError("--route-table: " + quoted(*value) + " is not a table number from 1 to 4294967295 or \"main\"");
+      if (*number == 255) throw OptionsError("--route-table: 255 is the kernel's local table; use another");
+      options.route_table = *number;
+    }
+  }
+  if (auto value = text("address-type")) {
+    if (*value == "InternalIP") {
+      options.address_types = AddressTypes::internal_only;
+    } else if (*value == "InternalIP,ExternalIP") {
+      options.address_types = AddressTypes::internal_then_external;
+    } else {
+      throw OptionsError("--address-type: " + quoted(*value) + " is not \"InternalIP\" or \"InternalIP,ExternalIP\"");
+    }
+  }
+  {
+    std::string value = text("healthz-bind-address").value_or("0.0.0.0:2401");
+    if (!value.empty()) {
+      std::string error;
+      auto bind = parse_bind_address(value, &error);
+      if (!bind) throw OptionsError("--healthz-bind-address: " + quoted(value) + ": " + error);
+      options.healthz = *bind;
+    }
+  }
+  if (auto value = text("subnet-file")) {
+    if (value->empty()) throw OptionsError("--subnet-file: empty path");
+    if (value->back() == '/') throw OptionsError("--subnet-file: " + quoted(*value) + " is a folder, not a file");
+    if (options.cluster_cidrs.empty())
+      throw OptionsError("--subnet-file: needs --cluster-cidr (written as FLANNEL_NETWORK)");
+    options.subnet_file = *value;
+  }
+  options.set_node_network_available = values["set-node-network-available"].as<bool>();
+  options.dry_run = values["dry-run"].as<bool>();
+  if (auto value = text("v")) {
+    auto number = parse_number<int>(*value);
+    if (!number || *number < 0 || *number > 10) throw OptionsError("--v: " + quoted(*value) + " is not a level from 0 to 10");
+    options.verbosity = *number;
+  }
+  return options;
+}
+
+}  // namespace hostgw::controller

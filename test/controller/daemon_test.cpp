@@ -1,0 +1,270 @@
+#include "controller/daemon.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "http_get.hpp"
+#include "k8s-client/log.hpp"
+#include "routing/fake_route_table.hpp"
+
+namespace hostgw::controller {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using routing::IpAddress;
+using routing::IpPrefix;
+
+// Delivers queued events, then waits (cancellable) for more.
+class FakeNodeSource final : public NodeSource {
+ public:
+  explicit FakeNodeSource(asio::any_io_executor executor) : wakeup_(executor, asio::steady_timer::time_point::max()) {}
+
+  asio::awaitable<void> run(std::function<void(const k8s::NodeEvent&)> sink) override {
+    ++runs_;
+    while (true) {
+      while (!queue_.empty()) {
+        auto event = std::move(queue_.front());
+        queue_.pop_front();
+        sink(event);
+      }
+      // push() cancels the wait; a cancellation of the coroutine ends it at the next co_await.
+      co_await wakeup_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  void push(k8s::NodeEvent event) {
+    queue_.push_back(std::move(event));
+    wakeup_.cancel();
+  }
+  int runs_ = 0;
+
+ private:
+  asio::steady_timer wakeup_;
+  std::deque<k8s::NodeEvent> queue_;
+};
+
+class FakeStatusWriter final : public NodeStatusWriter {
+ public:
+  asio::awaitable<std::error_code> patch_node_status(std::string node_name, std::string patch_json) override {
+    patches.emplace_back(std::move(node_name), std::move(patch_json));
+    if (failures > 0) {
+      --failures;
+      co_return std::make_error_code(std::errc::connection_refused);
+    }
+    co_return std::error_code();
+  }
+  std::vector<std::pair<std::string, std::string>> patches;
+  int failures = 0;
+};
+
+k8s::NodeInfo node(std::string name, std::string cidr, std::string address) {
+  k8s::NodeInfo info;
+  info.name = std::move(name);
+  info.resource_version = "1";
+  if (!cidr.empty()) info.pod_cidrs = {std::move(cidr)};
+  info.internal_ips = {std::move(address)};
+  return info;
+}
+
+k8s::NodeEvent resynced(std::vector<k8s::NodeInfo> nodes) {
+  k8s::NodeEvent e;
+  e.type = k8s::NodeEvent::Type::resynced;
+  e.nodes = std::move(nodes);
+  return e;
+}
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    table_.set_connected_networks(
+        {{IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1450}});
+    log::set_sink([this](std::string_view line) { log_.emplace_back(line); });
+    char pattern[] = "/tmp/khg-daemon-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    options_.node_name = "node-a";
+    options_.healthz = BindAddress{IpAddress::parse("127.0.0.1"), 0};
+    options_.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16")};
+    options_.subnet_file = (dir_ / "run" / "subnet.env").string();
+    options_.set_node_network_available = true;
+  }
+  void TearDown() override {
+    if (daemon_) daemon_->stop();
+    io_.restart();
+    io_.run_for(50ms);
+    daemon_.reset();
+    log::set_sink(nullptr);
+    std::filesystem::remove_all(dir_);
+  }
+
+  void start() {
+    daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_,
+                                       DaemonParts{&table_, &table_, &nodes_, &status_}, registry_);
+    daemon_->start();
+  }
+
+  template <typename Predicate>
+  bool run_until(Predicate predicate, std::chrono::milliseconds timeout = 3000ms) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    io_.restart();
+    while (!predicate()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io_.run_one_for(5ms);
+    }
+    return true;
+  }
+
+  testing::HttpResult get(std::string target) {
+    auto future = asio::co_spawn(io_, testing::http_get(daemon_->health_port(), std::move(target)), asio::use_future);
+    run_until([&] { return future.wait_for(0s) == std::future_status::ready; });
+    return future.get();
+  }
+
+  std::string read_subnet_file() {
+    std::ifstream in(options_.subnet_file);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+  }
+
+  std::vector<k8s::NodeInfo> three_nodes() {
+    return {node("node-a", "10.244.1.0/24", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12"),
+            node("node-c", "10.244.3.0/24", "198.51.100.13")};
+  }
+
+  asio::io_context io_;
+  routing::FakeRouteTable table_{io_.get_executor()};
+  FakeNodeSource nodes_{io_.get_executor()};
+  FakeStatusWriter status_;
+  MetricsRegistry registry_;
+  Options options_;
+  std::unique_ptr<Daemon> daemon_;
+  std::vector<std::string> log_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(DaemonTest, SyncsRoutesServesHealthWritesSubnetFileAndMarksNetworkAvailable) {
+  start();
+  ASSERT_NE(daemon_->health_port(), 0);
+  EXPECT_EQ(get("/healthz").status, 200);
+  EXPECT_EQ(get("/readyz").status, 503);
+
+  nodes_.push(resynced(three_nodes()));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready() && daemon_->network_available_patched(); }));
+  EXPECT_EQ(table_.routes().size(), 2u);
+  EXPECT_EQ(get("/readyz").status, 200);
+
+  auto metrics = get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  for (const char* line : {"kube_hostgw_nodes 3\n", "kube_hostgw_routes_desired 2\n", "kube_hostgw_routes_installed 2\n",
+                           "kube_hostgw_ready 1\n", "kube_hostgw_reconcile_passes_total 1\n",
+                           "kube_hostgw_nodes_skipped{reason=\"self\"} 1\n",
+                           "kube_hostgw_route_changes_total{op=\"add\",result=\"ok\"} 2\n",
+                           "kube_hostgw_build_info{version=\""}) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << metrics.body;
+  }
+
+  EXPECT_EQ(read_subnet_file(),
+            "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
+  EXPECT_EQ(daemon_->subnet_file_writes(), 1u);
+  ASSERT_EQ(status_.patches.size(), 1u);
+  EXPECT_EQ(status_.patches[0].first, "node-a");
+  EXPECT_NE(status_.patches[0].second.find(R"("type":"NetworkUnavailable","status":"False","reason":"KubeHostgwReady")"),
+            std::string::npos);
+
+  // Another pass with the same content: the file is not rewritten, no second patch.
+  daemon_->reconciler().request_pass("test");
+  ASSERT_TRUE(run_until([&] { return daemon_->reconciler().passes() == 2; }));
+  EXPECT_EQ(daemon_->subnet_file_writes(), 1u);
+  EXPECT_EQ(status_.patches.size(), 1u);
+}
+
+TEST_F(DaemonTest, StopEndsEveryTaskAndLeavesRoutes) {
+  start();
+  nodes_.push(resynced(three_nodes()));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
+  daemon_->stop();
+  io_.restart();
+  auto began = std::chrono::steady_clock::now();
+  io_.run_for(2s);  // returns early once nothing is left to run
+  EXPECT_TRUE(io_.stopped());
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 1s);
+  EXPECT_EQ(table_.routes().size(), 2u);
+}
+
+TEST_F(DaemonTest, DryRunLogsThePlanAndChangesNothing) {
+  options_.dry_run = true;
+  table_.seed([] {
+    routing::Route stale;
+    stale.destination = IpPrefix::parse("10.244.9.0/24");
+    stale.gateway = IpAddress::parse("198.51.100.19");
+    stale.oif = 2;
+    return stale;
+  }());
+  start();
+  nodes_.push(resynced(three_nodes()));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
+  run_until([] { return false; }, 50ms);
+  EXPECT_EQ(table_.writes(), 0u);
+  EXPECT_EQ(table_.routes().size(), 1u);
+  std::size_t planned = 0;
+  for (const auto& line : log_)
+    if (line.find("\"Dry run: route would be") != std::string::npos) ++planned;
+  EXPECT_EQ(planned, 3u);  // two adds, one delete
+  EXPECT_FALSE(std::filesystem::exists(options_.subnet_file));
+  EXPECT_TRUE(status_.patches.empty());
+}
+
+TEST_F(DaemonTest, NodeConditionPatchIsRetriedAfterFailures) {
+  status_.failures = 1;
+  start();
+  nodes_.push(resynced(three_nodes()));
+  ASSERT_TRUE(run_until([&] { return daemon_->network_available_patched(); }, 4000ms));
+  EXPECT_EQ(status_.patches.size(), 2u);
+  bool warned = false;
+  for (const auto& line : log_)
+    if (line.find("Could not set the node condition") != std::string::npos) warned = true;
+  EXPECT_TRUE(warned);
+}
+
+TEST_F(DaemonTest, SelfWithoutPodCidrLogsAndRoutesOthers) {
+  start();
+  nodes_.push(resynced({node("node-a", "", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12")}));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
+  EXPECT_EQ(table_.routes().size(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(options_.subnet_file));
+  bool logged = false;
+  for (const auto& line : log_)
+    if (line.find("\"Subnet file not written\"") != std::string::npos &&
+        line.find("this node has no podCIDR") != std::string::npos)
+      logged = true;
+  EXPECT_TRUE(logged);
+  // The podCIDR arrives: the file follows.
+  k8s::NodeEvent update;
+  update.type = k8s::NodeEvent::Type::modified;
+  update.node = node("node-a", "10.244.1.0/24", "198.51.100.11");
+  update.node.resource_version = "2";
+  nodes_.push(update);
+  ASSERT_TRUE(run_until([&] { return std::filesystem::exists(options_.subnet_file); }));
+}
+
+TEST(NetworkAvailablePatchTest, IsAStrategicMergeOfTheCondition) {
+  EXPECT_EQ(network_available_patch("2026-11-27T01:02:03Z"),
+            R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"KubeHostgwReady",)"
+            R"("message":"kube-hostgw routes are in place","lastTransitionTime":"2026-11-27T01:02:03Z",)"
+            R"("lastHeartbeatTime":"2026-11-27T01:02:03Z"}]}})");
+  EXPECT_EQ(rfc3339_now().size(), 20u);
+}
+
+}  // namespace
+}  // namespace hostgw::controller
