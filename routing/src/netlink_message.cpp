@@ -23,17 +23,20 @@ std::optional<T> fail(std::string* error, std::string what) {
   return std::nullopt;
 }
 
-// The header and fixed part of a message, checked for length.
+// The fixed part after the header, checked for length and copied out (the
+// bytes need not be aligned).
 template <typename Fixed>
-const Fixed* fixed_part(std::span<const std::uint8_t> message, std::string* error, const char* what) {
+std::optional<Fixed> fixed_part(std::span<const std::uint8_t> message, std::string* error, const char* what) {
   if (message.size() < NLMSG_HDRLEN + sizeof(Fixed)) {
     if (error) {
       *error = std::string(what) + " message of " + std::to_string(message.size()) + " bytes is shorter than its " +
                std::to_string(NLMSG_HDRLEN + sizeof(Fixed)) + "-byte fixed part";
     }
-    return nullptr;
+    return std::nullopt;
   }
-  return reinterpret_cast<const Fixed*>(message.data() + NLMSG_HDRLEN);
+  Fixed fixed;
+  std::memcpy(&fixed, message.data() + NLMSG_HDRLEN, sizeof fixed);
+  return fixed;
 }
 
 // Walks the attributes after the fixed part. Calls visit(type, payload span).
@@ -227,7 +230,7 @@ std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> me
   if (header->type != RTM_NEWROUTE && header->type != RTM_DELROUTE) {
     return fail<RouteMessage>(error, "expected a route message, got " + message_type_name(header->type));
   }
-  const auto* rtm = fixed_part<rtmsg>(message, error, "route");
+  const auto rtm = fixed_part<rtmsg>(message, error, "route");
   if (!rtm) return std::nullopt;
   Family family;
   if (rtm->rtm_family == AF_INET) {
@@ -354,7 +357,7 @@ std::optional<LinkMessage> parse_link_message(std::span<const std::uint8_t> mess
   if (header->type != RTM_NEWLINK && header->type != RTM_DELLINK) {
     return fail<LinkMessage>(error, "expected a link message, got " + message_type_name(header->type));
   }
-  const auto* ifi = fixed_part<ifinfomsg>(message, error, "link");
+  const auto ifi = fixed_part<ifinfomsg>(message, error, "link");
   if (!ifi) return std::nullopt;
   LinkMessage out;
   out.header = *header;
@@ -375,7 +378,7 @@ std::optional<AddressMessage> parse_address_message(std::span<const std::uint8_t
   if (header->type != RTM_NEWADDR && header->type != RTM_DELADDR) {
     return fail<AddressMessage>(error, "expected an address message, got " + message_type_name(header->type));
   }
-  const auto* ifa = fixed_part<ifaddrmsg>(message, error, "address");
+  const auto ifa = fixed_part<ifaddrmsg>(message, error, "address");
   if (!ifa) return std::nullopt;
   if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6) {
     return fail<AddressMessage>(error, "address message of family " + std::to_string(ifa->ifa_family));

@@ -23,6 +23,10 @@ namespace {
 // is the largest, a few KiB); a dump datagram is at most 32 KiB (the kernel
 // sizes dump skbs after the reader's buffer, capped at 32 KiB).
 constexpr std::size_t kSmallSlot = 8 * 1024;
+// Event datagrams: RTM_NEWLINK notifications carry statistics and per-family
+// data (no VF lists), a few KiB; 16 KiB leaves room. A truncated event counts
+// as a lost one (resync).
+constexpr std::size_t kEventSlot = 16 * 1024;
 constexpr std::size_t kDumpSlot = 32 * 1024;
 constexpr std::size_t kReceiveBufferBytes = 256 * 1024;
 constexpr std::size_t kMaxSlots = kReceiveBufferBytes / kSmallSlot;
@@ -342,7 +346,7 @@ asio::awaitable<std::error_code> Socket::receive_burst(const MessageVisitor& vis
   bool overrun = false;
   std::size_t seen = 0;
   for (;;) {
-    std::error_code error = receive_now(kSmallSlot, datagrams);
+    std::error_code error = receive_now(kEventSlot, datagrams);
     if (error == std::errc::resource_unavailable_try_again) {
       if (seen > 0 || overrun) break;
       auto [wait_error] = co_await descriptor_.async_wait(asio::posix::stream_descriptor::wait_read,
