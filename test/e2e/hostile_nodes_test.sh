@@ -26,10 +26,14 @@ khg_api_create_json "$(khg_node_json evil-default 0.0.0.0/0 198.51.100.40)"
 khg_api_create_json "$(khg_node_json evil-outside 10.99.0.0/24 198.51.100.41)"
 khg_api_create_json "$(khg_node_json evil-hostbits 10.244.60.1/24 198.51.100.42)"
 khg_api_create_json "$(khg_node_json evil-loopback 10.244.61.0/24 127.0.0.1)"
-khg_step "creating a node whose fields have the wrong JSON types"
+khg_step "creating nodes whose fields have the wrong JSON types"
+# (the fields the API server does not validate itself: spec.podCIDRs must be a list of
+# strings there, but spec.podCIDR alone, status.addresses and labels are not checked)
 khg_api_create_json "$(khg_node_json evil-types "" "" |
-  jq '.spec.podCIDR = 42 | .spec.podCIDRs = "10.244.62.0/24" | .status.addresses = {"type": "InternalIP"} |
-      .metadata.labels = ["not", "a", "map"]')"
+  jq '.spec.podCIDR = 42 | .status.addresses = {"type": "InternalIP"} | .metadata.labels = ["not", "a", "map"]')"
+khg_api_create_json "$(khg_node_json evil-types2 10.244.63.0/24 "" |
+  jq '.status.addresses = [{"type": 7, "address": ["198.51.100.44"]}, "InternalIP", null] |
+      .metadata.annotations = 12')"
 
 for i in 1 2 3; do
   for expect in "evil-default default_route" "evil-outside outside_cluster_cidr" \
@@ -42,11 +46,14 @@ for i in 1 2 3; do
     [[ "$(skipped_metric "$i" "$reason")" -ge 1 ]] ||
       khg_fail "node$i: kube_hostgw_nodes_skipped{reason=\"$reason\"} is $(skipped_metric "$i" "$reason")"
   done
-  grep -q 'evil-types' "$KHG_RUN_DIR/node$i.log" || khg_fail "node$i: nothing in the log names evil-types"
+  for name in evil-types evil-types2; do
+    grep -q "$name\"" "$KHG_RUN_DIR/node$i.log" || khg_fail "node$i: nothing in the log names $name"
+  done
 done
 khg_info "node1: $(grep '"Node skipped"' "$KHG_RUN_DIR/node1.log" | grep -c evil-) skip lines, e.g.:"
 khg_info "$(grep '"Node skipped"' "$KHG_RUN_DIR/node1.log" | grep 'evil-default' | head -n 1 | cut -c1-200)"
-khg_info "$(grep 'evil-types' "$KHG_RUN_DIR/node1.log" | head -n 1 | cut -c1-200)"
+khg_info "$(grep 'evil-types"' "$KHG_RUN_DIR/node1.log" | head -n 1 | cut -c1-200)"
+khg_info "$(grep 'evil-types2"' "$KHG_RUN_DIR/node1.log" | head -n 1 | cut -c1-200)"
 khg_hold 2 "no route changes" unchanged || khg_fail "routes changed because of hostile nodes"
 for i in 1 2 3; do khg_hostgw_running "$i" || khg_fail "node$i: kube-hostgw exited"; done
 
