@@ -125,6 +125,11 @@ int FakeRouteTable::check_next_hop(Route& route, std::string& message) const {
       return 0;
     }
   }
+  if (route.family() == Family::v6) {
+    // IPv6 answers EHOSTUNREACH, without extended-ACK text on 6.x kernels.
+    message = "fake: IPv6 gateway is on no connected network";
+    return EHOSTUNREACH;
+  }
   message = "Nexthop has invalid gateway";
   return ENETUNREACH;
 }
@@ -138,11 +143,26 @@ ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
     failures_.erase(failure);
     return result;
   }
-  const RouteKey key = key_of(change.route);
+  Route route = change.route;
+  // The IPv6 kernel stores metric 0 as 1024 (and dumps 1024).
+  if (route.family() == Family::v6 && route.metric == 0 && change.kind != ChangeKind::remove) route.metric = 1024;
+  const RouteKey key = key_of(route);
   auto existing = routes_.find(key);
   switch (change.kind) {
     case ChangeKind::remove:
-      if (existing == routes_.end() || existing->second.protocol != change.route.protocol) {
+      if (route.metric == 0) {
+        // Without a metric the kernel deletes the first route of that
+        // destination (any metric) that carries the protocol.
+        existing = routes_.end();
+        for (auto it = routes_.lower_bound(RouteKey{route.table, route.destination, 0});
+             it != routes_.end() && it->first.table == route.table && it->first.destination == route.destination; ++it) {
+          if (it->second.protocol == route.protocol) {
+            existing = it;
+            break;
+          }
+        }
+      }
+      if (existing == routes_.end() || existing->second.protocol != route.protocol) {
         result.error = ESRCH;
         result.message = "No such route with protocol " + std::to_string(change.route.protocol);
       } else {
@@ -165,7 +185,6 @@ ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
           return result;
         }
       }
-      Route route = change.route;
       result.error = check_next_hop(route, result.message);
       if (result.error == 0) routes_[key] = route;
       return result;

@@ -297,7 +297,6 @@ std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> me
   });
   if (!ok) return std::nullopt;
   if (!attributes_ok) return fail<RouteMessage>(error, "malformed route message: " + attribute_error);
-  if (family == Family::v6 && out.route.metric == kIpv6DefaultMetric) out.route.metric = 0;
 
   IpAddress base = destination.value_or(family == Family::v4 ? IpAddress() : IpAddress::v6({}));
   // The kernel never sends host bits past the length, but a corrupt message might.

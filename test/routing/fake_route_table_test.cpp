@@ -160,11 +160,35 @@ TEST_F(FakeRouteTableTest, Ipv6RoutesAreCheckedAgainstIpv6Networks) {
   auto results = apply({{ChangeKind::add, route("2001:db8:244:2::/64", "2001:db8:1::12")},
                         {ChangeKind::add, route("2001:db8:244:3::/64", "2001:db8:2::12")}});
   EXPECT_TRUE(results[0].ok()) << results[0].message;
-  EXPECT_EQ(results[1].error, ENETUNREACH);
+  EXPECT_EQ(results[1].error, EHOSTUNREACH);
   auto routes = dump();
   ASSERT_EQ(routes.size(), 1u);
   EXPECT_TRUE(routes[0].destination.address().is_v6());
   EXPECT_EQ(routes[0].oif, 2u);
+  EXPECT_EQ(routes[0].metric, 1024u);  // like the kernel: IPv6 metric 0 is stored as 1024
+}
+
+TEST_F(FakeRouteTableTest, Ipv6MetricZeroAndExplicit1024AreTheSameKey) {
+  ASSERT_TRUE(apply({{ChangeKind::add, route("2001:db8:244:2::/64", "2001:db8:1::12")}})[0].ok());
+  Route explicit_default = route("2001:db8:244:2::/64", "2001:db8:1::13");
+  explicit_default.metric = 1024;
+  EXPECT_EQ(apply({{ChangeKind::add, explicit_default}})[0].error, EEXIST);
+  EXPECT_TRUE(apply({{ChangeKind::replace, explicit_default}})[0].ok());
+  ASSERT_EQ(dump().size(), 1u);
+  EXPECT_EQ(dump()[0].gateway->to_string(), "2001:db8:1::13");
+}
+
+TEST_F(FakeRouteTableTest, RemoveWithoutMetricMatchesAnyMetricOfOurProtocol) {
+  Route foreign = route("10.244.2.0/24", "198.51.100.50", 4);
+  table_.seed(foreign);  // metric 0, static
+  Route ours = route("10.244.2.0/24", "198.51.100.12");
+  ours.metric = 100;
+  ASSERT_TRUE(apply({{ChangeKind::add, ours}})[0].ok());
+  Route any_metric = route("10.244.2.0/24", "198.51.100.12");
+  EXPECT_TRUE(apply({{ChangeKind::remove, any_metric}})[0].ok());
+  ASSERT_EQ(table_.routes().size(), 1u);
+  EXPECT_EQ(table_.routes()[0], foreign);
+  EXPECT_EQ(apply({{ChangeKind::remove, any_metric}})[0].error, ESRCH);
 }
 
 TEST_F(FakeRouteTableTest, SameDestinationOtherMetricIsAnotherKey) {

@@ -98,7 +98,7 @@ TEST(NetlinkMessageTest, DeleteCarriesProtocolTableDestinationMetricButNoNextHop
   EXPECT_FALSE(parsed->route.gateway);
 }
 
-TEST(NetlinkMessageTest, Ipv6RouteRoundTripsAndDefaultMetricReadsAsZero) {
+TEST(NetlinkMessageTest, Ipv6RouteRoundTripsWithTheMetricAsSent) {
   Route r = route("2001:db8:244:2::/64", "2001:db8:1::12", 4);
   auto bytes = build(ChangeKind::add, r);
   EXPECT_EQ(rtmsg_of(bytes).rtm_family, AF_INET6);
@@ -107,13 +107,13 @@ TEST(NetlinkMessageTest, Ipv6RouteRoundTripsAndDefaultMetricReadsAsZero) {
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->route, r);
 
-  // What the kernel sends back for an IPv6 route added with metric 0.
+  // What the kernel sends back for an IPv6 route added with metric 0: no remapping.
   Route as_kernel_stores_it = r;
   as_kernel_stores_it.metric = kIpv6DefaultMetric;
   auto dumped = parse_route_message(build(ChangeKind::add, as_kernel_stores_it));
   ASSERT_TRUE(dumped);
-  EXPECT_EQ(dumped->route.metric, 0u);
-  EXPECT_EQ(dumped->route, r);
+  EXPECT_EQ(dumped->route.metric, 1024u);
+  EXPECT_EQ(dumped->route, as_kernel_stores_it);
 }
 
 TEST(NetlinkMessageTest, LargeTableGoesInRtaTableOnly) {

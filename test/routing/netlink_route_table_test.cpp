@@ -107,6 +107,7 @@ TEST_F(NetlinkRouteTableTest, AddReplaceDeleteIpv4AndIpv6) {
   expected_v4.oif = v0_;  // the kernel picked the link
   Route expected_v6 = v6;
   expected_v6.oif = v0_;
+  expected_v6.metric = 1024;  // IPv6 metric 0 is stored (and dumped) as 1024
   EXPECT_EQ(routes[0], expected_v4);
   EXPECT_EQ(routes[1], expected_v6);
 
@@ -227,6 +228,18 @@ TEST_F(NetlinkRouteTableTest, OtherTableAndMetric) {
   EXPECT_EQ(other.routes[0].metric, 50u);
   EXPECT_NE(netns_->ip("route show table 1000").output.find("10.244.7.0/24 via 198.51.100.7"), std::string::npos);
   EXPECT_TRUE(apply({{ChangeKind::remove, r}})[0].ok());
+
+  // A remove without a metric matches the route whatever its metric (the fake relies on this).
+  Route main_metric = route("10.244.8.0/24", "198.51.100.8");
+  main_metric.metric = 70;
+  Route v6_default = route("2001:db8:244:8::/64", "2001:db8:1::8");  // stored with 1024
+  ASSERT_TRUE(apply({{ChangeKind::add, main_metric}, {ChangeKind::add, v6_default}})[0].ok());
+  ASSERT_EQ(dump().size(), 2u);
+  main_metric.metric = 0;
+  auto removed = apply({{ChangeKind::remove, main_metric}, {ChangeKind::remove, v6_default}});
+  EXPECT_TRUE(removed[0].ok()) << removed[0].message;
+  EXPECT_TRUE(removed[1].ok()) << removed[1].message;
+  EXPECT_TRUE(dump().empty());
 }
 
 TEST_F(NetlinkRouteTableTest, ConnectedNetworksAndLookup) {

@@ -10,9 +10,13 @@
 //     route of another protocol is never touched (EEXIST with a message; the
 //     real kernel would overwrite it, which is why the controller must only
 //     replace keys it saw in its own dump);
+//   - an IPv6 route added with metric 0 is stored (and dumped) with 1024;
 //   - remove matches key + protocol     -> ESRCH if no such route of that protocol;
+//     a remove with metric 0 matches the destination's first route of that
+//     protocol whatever its metric;
 //   - a gateway outside every configured connected network of its family (and
-//     not `onlink`)                     -> ENETUNREACH "Nexthop has invalid gateway";
+//     not `onlink`)                     -> ENETUNREACH "Nexthop has invalid gateway"
+//                                          (IPv6: EHOSTUNREACH, as the kernel says);
 //     `onlink` without an output link  -> EINVAL; an unknown oif -> ENODEV;
 //   - a route added with oif 0 is stored with the oif of the connected network
 //     that reaches its gateway, as a kernel dump would show it.

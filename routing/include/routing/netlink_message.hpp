@@ -26,9 +26,9 @@ namespace hostgw::routing::netlink {
 // Room one route change needs at most (header + rtmsg + 6 attributes).
 inline constexpr std::size_t kMaxRouteMessageSize = 128;
 
-// The IPv6 kernel stores metric 0 as 1024 (IP6_RT_PRIO_USER). Route::metric 0
-// means "the kernel default", so parse_route_message() maps 1024 back to 0 for
-// IPv6, and a Route diffed against a dump compares equal.
+// The IPv6 kernel stores metric 0 as 1024 (IP6_RT_PRIO_USER) and dumps it as
+// 1024; the parser reports what the kernel holds. Callers that diff against a
+// dump send IPv6 routes with metric 1024 explicitly (the controller does).
 inline constexpr std::uint32_t kIpv6DefaultMetric = 1024;
 
 // Empty if `route` can be sent; else why not ("gateway 2001:db8::1 is IPv6 but
