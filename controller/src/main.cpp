@@ -1,23 +1,28 @@
-// kube-hostgw: the node daemon. Flags and the run loop come with the
-// controller (see controller/include/controller/); this entry point stays thin.
+// kube-hostgw: the node daemon. Parses the flags and hands over to the
+// controller (controller/daemon.hpp); nothing else lives here.
 
-#include <cstring>
 #include <iostream>
 
+#include "controller/daemon.hpp"
+#include "controller/options.hpp"
 #include "controller/version_info.hpp"
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--version") == 0) {
-      std::cout << hostgw::controller::version_line() << "\n";
-      return 0;
-    }
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::cout << "Usage: kube-hostgw [--help] [--version]\n"
-                   "Routes pod networks between Kubernetes nodes on one layer-2 network.\n";
-      return 0;
-    }
+  using namespace hostgw::controller;
+  Options options;
+  try {
+    options = parse_options(argc, argv, current_environment());
+  } catch (const OptionsError& error) {
+    std::cerr << "kube-hostgw: error: " << error.what() << "\n";
+    return 2;
   }
-  std::cerr << "kube-hostgw: the controller is not implemented yet; try --version\n";
-  return 2;
+  if (options.show_help) {
+    std::cout << help_text();
+    return 0;
+  }
+  if (options.show_version) {
+    std::cout << version_line() << "\n";
+    return 0;
+  }
+  return run_kube_hostgw(options);
 }

@@ -20,6 +20,18 @@ void Histogram::observe(double value) {
   sum_ += value;
 }
 
+void Histogram::assign(const std::vector<std::uint64_t>& cumulative, std::uint64_t count, double sum) {
+  std::uint64_t previous = 0;
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
+    std::uint64_t at = i < cumulative.size() ? std::max(cumulative[i], previous) : previous;
+    counts_[i] = at - previous;
+    previous = at;
+  }
+  counts_[bounds_.size()] = count > previous ? count - previous : 0;
+  count_ = std::max(count, previous);
+  sum_ = sum;
+}
+
 std::vector<std::uint64_t> Histogram::cumulative_counts() const {
   std::vector<std::uint64_t> out(counts_.size());
   std::uint64_t total = 0;

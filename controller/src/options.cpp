@@ -105,7 +105,7 @@ std::optional<BindAddress> parse_bind_address(std::string_view text, std::string
 namespace {
 
 po::options_description describe() {
-  po::options_description flags("Flags");
+  po::options_description flags("Flags", 110, 40);
   // Defaults are written into the text (not po::default_value) so that --help shows them in one style.
   flags.add_options()
       ("help,h", "Print this help and exit.")

@@ -32,6 +32,10 @@ class Counter {
     if (amount > 0) value_ += amount;
   }
   double value() const { return value_; }
+  // Mirrors a monotonic count kept elsewhere (a client's stats); never lowers it.
+  void set_total(double total) {
+    if (total > value_) value_ = total;
+  }
 
  private:
   double value_ = 0;
@@ -53,6 +57,9 @@ class Histogram {
   // `bounds`: upper bounds of the buckets, ascending (+Inf is implicit).
   explicit Histogram(std::vector<double> bounds);
   void observe(double value);
+  // Mirrors a histogram kept elsewhere: `cumulative[i]` observations <= bounds()[i]
+  // (one entry per bound), `count` in all, summing to `sum`.
+  void assign(const std::vector<std::uint64_t>& cumulative, std::uint64_t count, double sum);
 
   const std::vector<double>& bounds() const { return bounds_; }
   // Cumulative count of observations <= bounds()[i]; the last entry is +Inf.
