@@ -37,7 +37,7 @@ fi
 export KHG_PREFIX=khgdemo-
 export KHG_RUN_DIR=/tmp/kube-hostgw-demo
 export KHG_QUIET=1
-readonly nodes=3 pods=2
+node_count=3 pods_per_node=2
 
 if [[ -t 1 ]]; then
   bold=$'\e[1m' green=$'\e[32m' red=$'\e[31m' dim=$'\e[2m' off=$'\e[0m'
@@ -108,28 +108,28 @@ export KHG_LEAVE_UP=$keep
 khg_init demo
 
 # ---- the cluster ----------------------------------------------------------------------
-say "Step 1: a pretend cluster of $nodes nodes, each with $pods pods"
+say "Step 1: a pretend cluster of $node_count nodes, each with $pods_per_node pods"
 explain "Each node and each pod is a Linux network namespace: its own interfaces and routes," \
   "like a separate machine. The nodes share one LAN (a bridge); the pods of a node sit on" \
   "that node's bridge cni0, the way a CNI plugin (bridge + host-local) puts them there."
 khg_lan_up
 khg_api_up
-for ((i = 1; i <= nodes; i++)); do
+for ((i = 1; i <= node_count; i++)); do
   khg_node_add "$i"
-  khg_pods_add "$i" "$pods"
+  khg_pods_add "$i" "$pods_per_node"
 done
 echo
 printf '    %-7s %-16s %-15s %s\n' NODE "NODE ADDRESS" "POD NETWORK" PODS
-for ((i = 1; i <= nodes; i++)); do
+for ((i = 1; i <= node_count; i++)); do
   pod_list=""
-  for ((j = 1; j <= pods; j++)); do pod_list+="$(khg_pod_ip "$i" "$j") "; done
+  for ((j = 1; j <= pods_per_node; j++)); do pod_list+="$(khg_pod_ip "$i" "$j") "; done
   printf '    %-7s %-16s %-15s %s\n' "node$i" "$(khg_node_ip "$i")" "$(khg_node_pod_cidr "$i")" "$pod_list"
 done
 
 say "Step 2: the Kubernetes API server knows these nodes"
 explain "A stand-in API server (fake-apiserver, real TLS) runs at https://$KHG_API_IP:$KHG_API_PORT." \
   "Each Node object carries what kube-hostgw needs: spec.podCIDR and the InternalIP address."
-for ((i = 1; i <= nodes; i++)); do khg_api_create_node "$i"; done
+for ((i = 1; i <= node_count; i++)); do khg_api_create_node "$i"; done
 if khg_have_kubectl; then
   columns='NAME:.metadata.name,POD-CIDR:.spec.podCIDR,INTERNAL-IP:.status.addresses[0].address'
   printf '    %s$ kubectl get nodes -o custom-columns=%s%s\n' "$dim" "$columns" "$off"
@@ -158,7 +158,7 @@ if ! khg_wait_for 30 "every node's routes" khg_full_mesh_ok; then
 fi
 khg_wait_for 10 "readiness" khg_all_ready || true
 explain "all routes in place after $(($(khg_now_ms) - started)) ms. The routing tables now:"
-for ((i = 1; i <= nodes; i++)); do
+for ((i = 1; i <= node_count; i++)); do
   echo "    ${bold}node$i${off}"
   show ip -n "$(khg_node_ns "$i")" route show proto 44
 done

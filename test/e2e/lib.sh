@@ -76,6 +76,7 @@ declare -A KHG_MONITOR_PID=() # node index -> `ip monitor route` pid
 # Messages and time
 
 khg_now_ms() { date +%s%3N; }
+khg_now_us() { date +%s%6N; }
 
 khg_step() {
   [[ "${KHG_QUIET:-0}" == 1 ]] && return 0
@@ -703,15 +704,16 @@ khg_route_absent() {
 
 # The invariant for a set of nodes (default: every node): on each node, exactly one owned
 # route per other node in the set, PREFIX via that node's address, and nothing else owned.
+# (One `ip` call per node: this is polled in tight loops.)
 khg_full_mesh_ok() {
-  local nodes=("$@") i k
+  local nodes=("$@") i k want have
   ((${#nodes[@]} > 0)) || mapfile -t nodes < <(khg_nodes)
   for i in "${nodes[@]}"; do
-    [[ "$(khg_route_count "$i")" == $((${#nodes[@]} - 1)) ]] || return 1
-    for k in "${nodes[@]}"; do
-      [[ "$k" == "$i" ]] && continue
-      khg_route_present "$i" "$(khg_node_pod_cidr "$k")" "$(khg_node_ip "$k")" || return 1
-    done
+    want=$(for k in "${nodes[@]}"; do
+      [[ "$k" == "$i" ]] || echo "$(khg_node_pod_cidr "$k") $(khg_node_ip "$k")"
+    done | sort)
+    have=$(ip -n "$(khg_node_ns "$i")" route show proto 44 | awk '{ print $1, ($2 == "via" ? $3 : "-") }' | sort)
+    [[ "$want" == "$have" ]] || return 1
   done
 }
 
@@ -737,6 +739,43 @@ khg_monitor_deleted() {
   grep -c -- "Deleted $2 " "$file" || true
 }
 
+# khg_monitor_added_us I PREFIX / khg_monitor_deleted_us I PREFIX: the kernel event time
+# (epoch microseconds, from `ip -ts monitor`) of the last addition / deletion of PREFIX on
+# node I; the _ms variants in milliseconds. Fail if the monitor saw none. Used for figures
+# without the harness's own polling delays.
+khg__monitor_us() {
+  local file=$KHG_RUN_DIR/node$1.monitor line ts
+  [[ -f "$file" ]] || return 1
+  if [[ "$3" == added ]]; then
+    line=$(grep -v '\] Deleted ' "$file" | grep -F -- "] $2 " | tail -n 1 || true)
+  else
+    line=$(grep -F -- "] Deleted $2 " "$file" | tail -n 1 || true)
+  fi
+  [[ -n "$line" ]] || return 1
+  ts=${line#\[}
+  ts=${ts%%]*}
+  echo $(($(date -d "$ts" +%s%N) / 1000))
+}
+khg_monitor_added_us() { khg__monitor_us "$1" "$2" added; }
+khg_monitor_deleted_us() { khg__monitor_us "$1" "$2" deleted; }
+khg_monitor_added_ms() { local us; us=$(khg__monitor_us "$1" "$2" added) && echo $((us / 1000)); }
+khg_monitor_deleted_ms() { local us; us=$(khg__monitor_us "$1" "$2" deleted) && echo $((us / 1000)); }
+
+# khg_us_to_ms MICROSECONDS: "1.234" (milliseconds with three decimals).
+khg_us_to_ms() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+# khg_monitor_last_added_ms I NODE...: the latest addition time (epoch ms) on node I of the
+# routes to the given nodes' podCIDRs. Fails if one was never seen added.
+khg_monitor_last_added_ms() {
+  local i=$1 k at last=0
+  shift
+  for k in "$@"; do
+    at=$(khg_monitor_added_ms "$i" "$(khg_node_pod_cidr "$k")") || return 1
+    ((at > last)) && last=$at
+  done
+  echo "$last"
+}
+
 # ---------------------------------------------------------------------------------------
 # Pods
 
@@ -746,27 +785,36 @@ khg_ping() {
 }
 
 # Every pod pings every pod on the other nodes of the set (default: all nodes), all in
-# parallel. Prints the failed pairs; returns 1 if any failed.
+# parallel (one `ip netns exec` per source pod). Prints the failed pairs; returns 1 if any failed.
 khg_all_pods_ping() {
-  local nodes=("$@") i j k l pids=() pairs=() failed=0 n
+  local nodes=("$@") i j k l out dests n
+  local -a outs=() pids=() sources=()
   ((${#nodes[@]} > 0)) || mapfile -t nodes < <(khg_nodes)
   for i in "${nodes[@]}"; do
     for ((j = 1; j <= KHG_NODE_PODS[$i]; j++)); do
+      dests=()
       for k in "${nodes[@]}"; do
         [[ "$k" == "$i" ]] && continue
-        for ((l = 1; l <= KHG_NODE_PODS[$k]; l++)); do
-          khg_ping "$(khg_pod_ns "$i" "$j")" "$(khg_pod_ip "$k" "$l")" 1 &
-          pids+=("$!")
-          pairs+=("node$i/pod$j -> node$k/pod$l ($(khg_pod_ip "$k" "$l"))")
-        done
+        for ((l = 1; l <= KHG_NODE_PODS[$k]; l++)); do dests+=("$(khg_pod_ip "$k" "$l")"); done
       done
+      ((${#dests[@]} > 0)) || continue
+      out=$(mktemp "$KHG_RUN_DIR/ping.XXXXXX")
+      ip netns exec "$(khg_pod_ns "$i" "$j")" bash -c \
+        'for ip; do (ping -c 1 -W 1 -q "$ip" >/dev/null 2>&1 || echo "$ip") & done; wait' _ "${dests[@]}" >"$out" 2>&1 &
+      pids+=("$!")
+      outs+=("$out")
+      sources+=("node$i/pod$j ($(khg_pod_ip "$i" "$j"))")
     done
   done
+  local failed=0
   for n in "${!pids[@]}"; do
-    if ! wait "${pids[n]}"; then
-      echo "no reply: ${pairs[n]}"
+    wait "${pids[n]}" || true
+    while read -r ip; do
+      [[ -n "$ip" ]] || continue
+      echo "no reply: ${sources[n]} -> $ip"
       failed=1
-    fi
+    done <"${outs[n]}"
+    rm -f "${outs[n]}"
   done
   return "$failed"
 }

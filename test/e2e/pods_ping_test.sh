@@ -5,9 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 khg_init pods-ping
 
-readonly nodes=3 pods=2
-khg_step "cluster: $nodes nodes x $pods pods, API server at $KHG_API_IP"
-khg_cluster_up "$nodes" "$pods"
+node_count=3 pods_per_node=2
+khg_step "cluster: $node_count nodes x $pods_per_node pods, API server at $KHG_API_IP"
+khg_cluster_up "$node_count" "$pods_per_node"
 
 khg_step "before kube-hostgw: pod to pod across nodes must fail"
 if khg_ping "$(khg_pod_ns 1 1)" "$(khg_pod_ip 2 1)" 1; then
@@ -21,6 +21,7 @@ done
 khg_ping "$(khg_pod_ns 1 1)" "$(khg_pod_ip 1 2)" 1 || khg_fail "pods on the same node cannot ping: broken set-up"
 
 khg_step "starting kube-hostgw on every node"
+for i in $(khg_nodes); do khg_monitor_start "$i"; done
 started=$(khg_now_ms)
 khg_hostgw_start_all
 if ! khg_wait_for 30 "every pod to ping every pod on the other nodes" khg_all_pods_ping; then
@@ -31,6 +32,14 @@ elapsed=$(($(khg_now_ms) - started))
 khg_info "all $(khg_pod_pairs) cross-node pod pairs answer, $elapsed ms after the start"
 khg_figure time_to_all_pings_ms "$elapsed" ms
 khg_full_mesh_ok || khg_fail "routes are not exactly the full mesh: $(khg_routes 1)"
+# The kernel's own timestamps of the route additions (without the ping loop's delays).
+last=0
+for i in $(khg_nodes); do
+  at=$(khg_monitor_last_added_ms "$i" $(khg_nodes | grep -vx "$i")) || khg_fail "node$i: the route monitor missed a route addition"
+  ((at > last)) && last=$at
+done
+khg_info "the last of the $((node_count * (node_count - 1))) routes was added $((last - started)) ms after the start (process start included)"
+khg_figure time_to_all_routes_ms "$((last - started))" ms
 
 khg_step "health endpoints"
 for i in $(khg_nodes); do
@@ -38,15 +47,15 @@ for i in $(khg_nodes); do
   [[ "$(khg_http_status "$i" /healthz)" == 200 ]] || khg_fail "node$i: /healthz is $(khg_http_status "$i" /healthz)"
   metrics=$(khg_http "$i" /metrics)
   grep -q '^# TYPE kube_hostgw_' <<<"$metrics" || khg_fail "node$i: /metrics has no kube_hostgw_ families"
-  [[ "$(khg_metric "$i" kube_hostgw_routes_desired)" == $((nodes - 1)) ]] ||
-    khg_fail "node$i: kube_hostgw_routes_desired is $(khg_metric "$i" kube_hostgw_routes_desired), want $((nodes - 1))"
-  [[ "$(khg_metric "$i" kube_hostgw_routes_installed)" == $((nodes - 1)) ]] ||
-    khg_fail "node$i: kube_hostgw_routes_installed is $(khg_metric "$i" kube_hostgw_routes_installed), want $((nodes - 1))"
-  [[ "$(khg_metric "$i" kube_hostgw_nodes)" == "$nodes" ]] ||
-    khg_fail "node$i: kube_hostgw_nodes is $(khg_metric "$i" kube_hostgw_nodes), want $nodes"
+  [[ "$(khg_metric "$i" kube_hostgw_routes_desired)" == $((node_count - 1)) ]] ||
+    khg_fail "node$i: kube_hostgw_routes_desired is $(khg_metric "$i" kube_hostgw_routes_desired), want $((node_count - 1))"
+  [[ "$(khg_metric "$i" kube_hostgw_routes_installed)" == $((node_count - 1)) ]] ||
+    khg_fail "node$i: kube_hostgw_routes_installed is $(khg_metric "$i" kube_hostgw_routes_installed), want $((node_count - 1))"
+  [[ "$(khg_metric "$i" kube_hostgw_nodes)" == "$node_count" ]] ||
+    khg_fail "node$i: kube_hostgw_nodes is $(khg_metric "$i" kube_hostgw_nodes), want $node_count"
   [[ "$(khg_metric "$i" kube_hostgw_ready)" == 1 ]] || khg_fail "node$i: kube_hostgw_ready is not 1"
   added=$(khg_metric "$i" kube_hostgw_route_changes_total 'result="ok"')
-  ((added >= nodes - 1)) || khg_fail "node$i: kube_hostgw_route_changes_total{result=\"ok\"} is $added, want >= $((nodes - 1))"
+  ((added >= node_count - 1)) || khg_fail "node$i: kube_hostgw_route_changes_total{result=\"ok\"} is $added, want >= $((node_count - 1))"
 done
 code=$(khg_http_status 1 /no-such-path)
 [[ "$code" == 404 ]] || khg_fail "GET /no-such-path answered $code, want 404"
