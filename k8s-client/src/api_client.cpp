@@ -376,7 +376,14 @@ struct ApiClient::Impl {
       co_return nullptr;
     }
     if (!config.insecure_skip_tls_verify) {
-      // Checks DNS names and IP SANs (X509_check_host / X509_check_ip).
+      // OpenSSL checks the name during chain verification, so a mismatch is
+      // reported precisely (X509_V_ERR_HOSTNAME_MISMATCH / IP_ADDRESS_MISMATCH);
+      // host_name_verification checks it again (DNS names and IP SANs).
+      X509_VERIFY_PARAM* param = SSL_get0_param(connection->stream.native_handle());
+      if (is_ip_literal(name))
+        X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+      else
+        X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
       connection->stream.set_verify_callback(ssl::host_name_verification(name));
     }
     tcp_stream.expires_after(options.connect_timeout);
@@ -502,7 +509,8 @@ struct ApiClient::Impl {
         parser.get().body().data = buffer;
         parser.get().body().size = sizeof buffer;
         tcp_stream.expires_after(step_timeout);
-        auto [ec, n] = co_await http::async_read(connection->stream, connection->buffer, parser,
+        // read_some: hand each piece to the consumer as soon as it arrives.
+        auto [ec, n] = co_await http::async_read_some(connection->stream, connection->buffer, parser,
                                                  asio::as_tuple(asio::use_awaitable));
         (void)n;
         std::size_t got = sizeof buffer - parser.get().body().size;
