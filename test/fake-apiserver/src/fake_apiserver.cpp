@@ -70,6 +70,23 @@ constexpr std::string_view kApiResourceListJson =
     R"("get","list","patch","update","watch"],"shortNames":["no"],"storageVersionHash":"XwShjMxG9Fs="},)"
     R"({"name":"nodes/status","singularName":"","namespaced":false,"kind":"Node","verbs":["get","patch","update"]}]})";
 
+// Just enough OpenAPI v3 for kubectl: its field-validation probe looks for a
+// PATCH operation on Nodes that takes the fieldValidation query parameter, and
+// then leaves validation to the server (which accepts every field).
+constexpr std::string_view kOpenApiV3RootJson =
+    R"({"paths":{"api/v1":{"serverRelativeURL":"/openapi/v3/api/v1?hash=FAKE0000000000000000000000000000"}}})";
+constexpr std::string_view kOpenApiV3CoreJson =
+    R"({"openapi":"3.0.0","info":{"title":"Kubernetes","version":"v1.29.4-fake"},"paths":{)"
+    R"("/api/v1/nodes/{name}":{"patch":{"operationId":"patchCoreV1Node","parameters":[)"
+    R"({"name":"fieldValidation","in":"query","schema":{"type":"string","uniqueItems":true}}],)"
+    R"("responses":{"200":{"description":"OK"}},"x-kubernetes-action":"patch",)"
+    R"("x-kubernetes-group-version-kind":{"group":"","kind":"Node","version":"v1"}}},)"
+    R"("/api/v1/nodes":{"post":{"operationId":"createCoreV1Node","parameters":[)"
+    R"({"name":"fieldValidation","in":"query","schema":{"type":"string","uniqueItems":true}}],)"
+    R"("responses":{"201":{"description":"Created"}},"x-kubernetes-action":"post",)"
+    R"("x-kubernetes-group-version-kind":{"group":"","kind":"Node","version":"v1"}}}},)"
+    R"("components":{"schemas":{}}})";
+
 bool is_discovery_path(std::string_view path) {
   return path == "/version" || path == "/api" || path == "/apis" || path == "/api/v1" || path == "/healthz" ||
          path == "/livez" || path == "/readyz" || path.starts_with("/openapi");
@@ -201,6 +218,12 @@ class FakeApiServer::Impl {
   awaitable<bool> respond(Connection& conn, const http::request<http::string_body>& req, http::status status,
                           std::string body, std::string_view content_type = "application/json",
                           int retry_after = 0);
+  // Static text; a named local keeps GCC 12 away from temporaries across co_await.
+  awaitable<bool> respond_text(Connection& conn, const http::request<http::string_body>& req, std::string_view text,
+                               std::string_view content_type = "application/json") {
+    std::string body(text);
+    co_return co_await respond(conn, req, http::status::ok, std::move(body), content_type);
+  }
   awaitable<bool> respond_error(Connection& conn, const http::request<http::string_body>& req, const ApiError& e,
                                 int retry_after = 0);
   awaitable<bool> serve_list(Connection& conn, const http::request<http::string_body>& req, const Query& query);
@@ -448,16 +471,18 @@ awaitable<bool> FakeApiServer::Impl::respond(Connection& conn, const http::reque
 
 awaitable<bool> FakeApiServer::Impl::respond_error(Connection& conn, const http::request<http::string_body>& req,
                                                    const ApiError& e, int retry_after) {
-  co_return co_await respond(conn, req, static_cast<http::status>(e.code),
-                             status_json(e.code, e.reason, e.message, e.name, e.name.empty() ? "" : "nodes"),
-                             "application/json", retry_after);
+  std::string body = status_json(e.code, e.reason, e.message, e.name, e.name.empty() ? "" : "nodes");
+  co_return co_await respond(conn, req, static_cast<http::status>(e.code), std::move(body), "application/json",
+                             retry_after);
 }
 
 awaitable<bool> FakeApiServer::Impl::handle(Connection& conn, http::request<http::string_body>& req) {
   auto parsed = boost::urls::parse_origin_form(req.target());
-  if (!parsed)
-    co_return co_await respond_error(
-        conn, req, {400, "BadRequest", "request target \"" + std::string(req.target()) + "\" is not a valid URL", {}});
+  if (!parsed) {
+    const ApiError bad_target{
+        400, "BadRequest", "request target \"" + std::string(req.target()) + "\" is not a valid URL", {}};
+    co_return co_await respond_error(conn, req, bad_target);
+  }
   std::string path = parsed->path();
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   Query query;
@@ -477,8 +502,10 @@ awaitable<bool> FakeApiServer::Impl::handle(Connection& conn, http::request<http
     // A wrong token is refused even where anonymous access would do, like kube-apiserver.
     if (!valid && authentication_enabled_ && conn.peer_user.empty()) bad_credentials = true;
   }
-  if (bad_credentials || (!authenticated && !is_discovery_path(path)))
-    co_return co_await respond_error(conn, req, {401, "Unauthorized", "Unauthorized", {}});
+  if (bad_credentials || (!authenticated && !is_discovery_path(path))) {
+    const ApiError unauthorized{401, "Unauthorized", "Unauthorized", {}};
+    co_return co_await respond_error(conn, req, unauthorized);
+  }
 
   std::optional<ApiError> error;
   try {
@@ -506,25 +533,26 @@ awaitable<bool> FakeApiServer::Impl::dispatch(Connection& conn, http::request<ht
         --fail_count_;
         const int status = fail_status_, retry_after = fail_retry_after_, left = fail_count_;
         lock.unlock();
-        co_return co_await respond_error(
-            conn, req,
-            {status, std::string(status_reason(status)),
-             "fake-apiserver: injected failure (" + std::to_string(left) + " more to come)", {}},
-            retry_after);
+        const ApiError injected{status, std::string(status_reason(status)),
+                                "fake-apiserver: injected failure (" + std::to_string(left) + " more to come)", {}};
+        co_return co_await respond_error(conn, req, injected, retry_after);
       }
     }
     const auto method = req.method();
-    if (path == "/version") co_return co_await respond(conn, req, http::status::ok, std::string(kVersionJson));
+    if (path == "/version") co_return co_await respond_text(conn, req, kVersionJson);
     if (path == "/healthz" || path == "/livez" || path == "/readyz")
-      co_return co_await respond(conn, req, http::status::ok, "ok", "text/plain; charset=utf-8");
+      co_return co_await respond_text(conn, req, "ok", "text/plain; charset=utf-8");
     if (path == "/api") {
       std::string body = R"({"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":)"
                          R"("0.0.0.0/0","serverAddress":)" +
                          json_quote(std::string(header(req, http::field::host))) + "}]}";
       co_return co_await respond(conn, req, http::status::ok, std::move(body));
     }
-    if (path == "/apis") co_return co_await respond(conn, req, http::status::ok, std::string(kApiGroupListJson));
-    if (path == "/api/v1") co_return co_await respond(conn, req, http::status::ok, std::string(kApiResourceListJson));
+    if (path == "/openapi/v3") co_return co_await respond_text(conn, req, kOpenApiV3RootJson);
+    if (path == "/openapi/v3/api/v1")
+      co_return co_await respond_text(conn, req, kOpenApiV3CoreJson);
+    if (path == "/apis") co_return co_await respond_text(conn, req, kApiGroupListJson);
+    if (path == "/api/v1") co_return co_await respond_text(conn, req, kApiResourceListJson);
 
     if (path == "/api/v1/nodes") {
       if (query.find("labelSelector") && !query.get("labelSelector").empty())
@@ -588,8 +616,8 @@ awaitable<bool> FakeApiServer::Impl::dispatch(Connection& conn, http::request<ht
           std::string uid;
           if (doc.IsObject() && doc.HasMember("metadata") && doc["metadata"].HasMember("uid"))
             uid = doc["metadata"]["uid"].GetString();
-          co_return co_await respond(conn, req, http::status::ok,
-                                     status_json(200, "", "", name, "nodes", uid));
+          std::string body = status_json(200, "", "", name, "nodes", uid);
+          co_return co_await respond(conn, req, http::status::ok, std::move(body));
         }
         default:
           throw ApiError{405, "MethodNotAllowed",
@@ -791,8 +819,8 @@ awaitable<bool> FakeApiServer::Impl::serve_admin(Connection& conn, const http::r
   auto ok = [](const std::string& message) { return status_json(200, "", message); };
   if (path == "/admin/compact") {
     store_.compact();
-    co_return co_await respond(conn, req, http::status::ok,
-                               ok("compacted at resourceVersion " + std::to_string(store_.resource_version())));
+    std::string body = ok("compacted at resourceVersion " + std::to_string(store_.resource_version()));
+    co_return co_await respond(conn, req, http::status::ok, std::move(body));
   }
   if (path == "/admin/fail") {
     const int status = static_cast<int>(integer_param(query, "status", 503, 100, 599));
@@ -804,14 +832,14 @@ awaitable<bool> FakeApiServer::Impl::serve_admin(Connection& conn, const http::r
       fail_count_ = count;
       fail_retry_after_ = retry_after;
     }
-    co_return co_await respond(conn, req, http::status::ok,
-                               ok("the next " + std::to_string(count) + " requests fail with " +
-                                  std::to_string(status)));
+    std::string body = ok("the next " + std::to_string(count) + " requests fail with " + std::to_string(status));
+    co_return co_await respond(conn, req, http::status::ok, std::move(body));
   }
   if (path == "/admin/drop-connections") {
     http::request<http::string_body> closing = req;
     closing.keep_alive(false);
-    co_await respond(conn, closing, http::status::ok, ok("dropping every connection"));
+    std::string body = ok("dropping every connection");
+    co_await respond(conn, closing, http::status::ok, std::move(body));
     drop_all();
     co_return false;
   }
@@ -828,9 +856,9 @@ awaitable<bool> FakeApiServer::Impl::serve_admin(Connection& conn, const http::r
     objects.reserve(options.count);
     for (const auto& spec : make_node_specs(options)) objects.push_back(make_node_json(spec));
     const auto rv = store_.create_many(objects);
-    co_return co_await respond(
-        conn, req, http::status::ok,
-        R"({"resourceVersion":")" + std::to_string(rv) + R"(","count":)" + std::to_string(options.count) + "}");
+    std::string body =
+        R"({"resourceVersion":")" + std::to_string(rv) + R"(","count":)" + std::to_string(options.count) + "}";
+    co_return co_await respond(conn, req, http::status::ok, std::move(body));
   }
   if (path == "/admin/touch") {
     std::uint64_t rv = 0;
@@ -841,7 +869,8 @@ awaitable<bool> FakeApiServer::Impl::serve_admin(Connection& conn, const http::r
       if (name.empty()) throw ApiError{400, "BadRequest", "/admin/touch needs ?name=NODE or ?all=true", {}};
       rv = store_.touch(name).resource_version;
     }
-    co_return co_await respond(conn, req, http::status::ok, R"({"resourceVersion":")" + std::to_string(rv) + "\"}");
+    std::string body = R"({"resourceVersion":")" + std::to_string(rv) + "\"}";
+    co_return co_await respond(conn, req, http::status::ok, std::move(body));
   }
   throw ApiError{404, "NotFound", "unknown admin endpoint " + std::string(path), {}};
 }

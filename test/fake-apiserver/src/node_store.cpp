@@ -272,11 +272,13 @@ Written NodeStore::replace(std::string_view json, std::string_view path_name, Su
     set_string(doc, "apiVersion", "v1", allocator);
     if (subresource == Subresource::status) {
       // Only the status changes through /status.
+      Document result;
+      result.CopyFrom(existing, result.GetAllocator());
       Value status(rapidjson::kObjectType);
-      if (auto s = doc.FindMember("status"); s != doc.MemberEnd()) status.CopyFrom(s->value, existing.GetAllocator());
-      existing.RemoveMember("status");
-      existing.AddMember("status", status, existing.GetAllocator());
-      doc.CopyFrom(existing, allocator);
+      if (auto s = doc.FindMember("status"); s != doc.MemberEnd()) status.CopyFrom(s->value, result.GetAllocator());
+      result.RemoveMember("status");
+      result.AddMember("status", status, result.GetAllocator());
+      doc.CopyFrom(result, allocator);
     } else if (keep_status) {
       doc.RemoveMember("status");
       if (auto s = existing.FindMember("status"); s != existing.MemberEnd())
@@ -333,12 +335,14 @@ Written NodeStore::patch(std::string_view name, std::string_view patch_json, Pat
     set_string(patched, "kind", "Node", allocator);
     set_string(patched, "apiVersion", "v1", allocator);
     if (subresource == Subresource::status) {
+      Document result;
+      result.CopyFrom(existing, result.GetAllocator());
       Value status(rapidjson::kObjectType);
       if (auto s = patched.FindMember("status"); s != patched.MemberEnd())
-        status.CopyFrom(s->value, existing.GetAllocator());
-      existing.RemoveMember("status");
-      existing.AddMember("status", status, existing.GetAllocator());
-      patched.CopyFrom(existing, allocator);
+        status.CopyFrom(s->value, result.GetAllocator());
+      result.RemoveMember("status");
+      result.AddMember("status", status, result.GetAllocator());
+      patched.CopyFrom(result, allocator);
     } else {
       patched.RemoveMember("status");
       if (auto s = existing.FindMember("status"); s != existing.MemberEnd())
