@@ -55,18 +55,23 @@ void FakeRouteTable::set_connected_networks(std::vector<ConnectedNetwork> networ
   networks_ = std::move(networks);
 }
 
-void FakeRouteTable::fail_next_connected(std::error_code error) { next_connected_error_ = error; }
-void FakeRouteTable::fail_next_dump(std::error_code error) { next_dump_error_ = error; }
+void FakeRouteTable::fail_next_connected(std::error_code error) {
+  next_connected_error_ = error;
+}
+void FakeRouteTable::fail_next_dump(std::error_code error) {
+  next_dump_error_ = error;
+}
 
-void FakeRouteTable::seed(const Route& route) { routes_[key_of(route)] = route; }
+void FakeRouteTable::seed(const Route& route) {
+  routes_[key_of(route)] = route;
+}
 
 bool FakeRouteTable::remove_externally(const Route& route) {
   auto it = routes_.find(key_of(route));
   if (it == routes_.end()) return false;
   ChangeNotice notice;
   notice.relevant = true;
-  notice.what = "RTM_DELROUTE " + it->second.destination.to_string() + " proto " +
-                std::to_string(it->second.protocol);
+  notice.what = "RTM_DELROUTE " + it->second.destination.to_string() + " proto " + std::to_string(it->second.protocol);
   routes_.erase(it);
   post_notice(std::move(notice));
   return true;
@@ -155,7 +160,8 @@ ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
         // destination (any metric) that carries the protocol.
         existing = routes_.end();
         for (auto it = routes_.lower_bound(RouteKey{route.table, route.destination, 0});
-             it != routes_.end() && it->first.table == route.table && it->first.destination == route.destination; ++it) {
+             it != routes_.end() && it->first.table == route.table && it->first.destination == route.destination;
+             ++it) {
           if (it->second.protocol == route.protocol) {
             existing = it;
             break;

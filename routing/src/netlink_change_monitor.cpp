@@ -1,7 +1,9 @@
 #include "routing/netlink_change_monitor.hpp"
 
-// glibc first: <linux/if.h> then adds only what glibc lacks (IFF_LOWER_UP).
+// glibc's <net/if.h> first: <linux/if.h> then adds only what glibc lacks
+// (IFF_LOWER_UP). Separate blocks keep clang-format from swapping them.
 #include <net/if.h>
+
 #include <linux/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -96,8 +98,12 @@ NetlinkChangeMonitor::NetlinkChangeMonitor(asio::any_io_executor executor, Netli
 
 NetlinkChangeMonitor::~NetlinkChangeMonitor() = default;
 
-std::error_code NetlinkChangeMonitor::set_receive_buffer(int bytes) { return socket_->set_receive_buffer(bytes); }
-int NetlinkChangeMonitor::receive_buffer_size() const { return socket_->receive_buffer_size(); }
+std::error_code NetlinkChangeMonitor::set_receive_buffer(int bytes) {
+  return socket_->set_receive_buffer(bytes);
+}
+int NetlinkChangeMonitor::receive_buffer_size() const {
+  return socket_->receive_buffer_size();
+}
 
 asio::awaitable<ChangeNotice> NetlinkChangeMonitor::next_change() {
   if (!link_dump_sent_) {

@@ -1,7 +1,10 @@
 #include "routing/netlink_message.hpp"
 
-#include <libmnl/libmnl.h>
+// glibc's <net/if.h> first: <linux/if.h> then adds only what glibc lacks
+// (IFF_LOWER_UP). Separate blocks keep clang-format from swapping them.
 #include <net/if.h>
+
+#include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -15,7 +18,9 @@ namespace hostgw::routing::netlink {
 
 namespace {
 
-std::uint8_t family_of(Family family) { return family == Family::v4 ? AF_INET : AF_INET6; }
+std::uint8_t family_of(Family family) {
+  return family == Family::v4 ? AF_INET : AF_INET6;
+}
 
 template <typename T>
 std::optional<T> fail(std::string* error, std::string what) {
@@ -212,8 +217,8 @@ bool next_message(std::span<const std::uint8_t> datagram, std::size_t& length, s
 
 std::optional<MessageHeader> parse_header(std::span<const std::uint8_t> message, std::string* error) {
   if (message.size() < NLMSG_HDRLEN) {
-    return fail<MessageHeader>(error, "netlink message of " + std::to_string(message.size()) +
-                                          " bytes is shorter than a header");
+    return fail<MessageHeader>(
+        error, "netlink message of " + std::to_string(message.size()) + " bytes is shorter than a header");
   }
   nlmsghdr raw;
   std::memcpy(&raw, message.data(), sizeof raw);
@@ -238,13 +243,13 @@ std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> me
   } else if (rtm->rtm_family == AF_INET6) {
     family = Family::v6;
   } else {
-    return fail<RouteMessage>(error, "route message of address family " + std::to_string(rtm->rtm_family) +
-                                         " (neither IPv4 nor IPv6)");
+    return fail<RouteMessage>(
+        error, "route message of address family " + std::to_string(rtm->rtm_family) + " (neither IPv4 nor IPv6)");
   }
   const unsigned width = family == Family::v4 ? 32 : 128;
   if (rtm->rtm_dst_len > width) {
-    return fail<RouteMessage>(error, "route destination length /" + std::to_string(rtm->rtm_dst_len) + " is too long for " +
-                                         std::string(to_string(family)));
+    return fail<RouteMessage>(error, "route destination length /" + std::to_string(rtm->rtm_dst_len) +
+                                         " is too long for " + std::string(to_string(family)));
   }
 
   RouteMessage out;
@@ -302,8 +307,8 @@ std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> me
   // The kernel never sends host bits past the length, but a corrupt message might.
   IpPrefix prefix = IpPrefix::containing(base, rtm->rtm_dst_len);
   if (prefix.address() != base) {
-    return fail<RouteMessage>(error, "route destination " + base.to_string() + "/" + std::to_string(rtm->rtm_dst_len) +
-                                         " has host bits set");
+    return fail<RouteMessage>(
+        error, "route destination " + base.to_string() + "/" + std::to_string(rtm->rtm_dst_len) + " has host bits set");
   }
   out.route.destination = prefix;
   return out;
@@ -397,8 +402,9 @@ std::optional<AddressMessage> parse_address_message(std::span<const std::uint8_t
   });
   if (!ok) return std::nullopt;
   std::optional<IpAddress> chosen = local ? local : address;
-  if (!chosen) return fail<AddressMessage>(error, "address message for link " + std::to_string(out.index) +
-                                                      " carries neither IFA_LOCAL nor IFA_ADDRESS");
+  if (!chosen)
+    return fail<AddressMessage>(
+        error, "address message for link " + std::to_string(out.index) + " carries neither IFA_LOCAL nor IFA_ADDRESS");
   const bool v4 = ifa->ifa_family == AF_INET;
   if (chosen->is_v4() != v4 || out.prefix_length > chosen->bit_width()) {
     return fail<AddressMessage>(error, "address message for link " + std::to_string(out.index) +

@@ -1,7 +1,9 @@
 #include "routing/netlink_route_table.hpp"
 
-// glibc first: <linux/if.h> then adds only what glibc lacks (IFF_LOWER_UP).
+// glibc's <net/if.h> first: <linux/if.h> then adds only what glibc lacks
+// (IFF_LOWER_UP). Separate blocks keep clang-format from swapping them.
 #include <net/if.h>
+
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
@@ -18,19 +20,28 @@ namespace hostgw::routing {
 namespace asio = boost::asio;
 
 namespace {
-std::error_code errno_code(int value) { return {value, std::system_category()}; }
+std::error_code errno_code(int value) {
+  return {value, std::system_category()};
+}
 }  // namespace
 
 NetlinkRouteTable::NetlinkRouteTable(asio::any_io_executor executor, NetlinkRouteTableOptions options)
     : options_(options),
       socket_(std::make_unique<netlink::Socket>(
-          std::move(executor), netlink::SocketOptions{{}, options.receive_buffer, options.send_buffer, options.timeout})) {}
+          std::move(executor),
+          netlink::SocketOptions{{}, options.receive_buffer, options.send_buffer, options.timeout})) {}
 
 NetlinkRouteTable::~NetlinkRouteTable() = default;
 
-std::uint32_t NetlinkRouteTable::port_id() const { return socket_->port_id(); }
-std::size_t NetlinkRouteTable::window() const { return socket_->window(); }
-bool NetlinkRouteTable::strict_checking() const { return socket_->strict_checking(); }
+std::uint32_t NetlinkRouteTable::port_id() const {
+  return socket_->port_id();
+}
+std::size_t NetlinkRouteTable::window() const {
+  return socket_->window();
+}
+bool NetlinkRouteTable::strict_checking() const {
+  return socket_->strict_checking();
+}
 
 asio::awaitable<DumpResult> NetlinkRouteTable::dump_routes(std::uint32_t table, std::uint8_t protocol) {
   DumpResult result;
@@ -190,19 +201,19 @@ asio::awaitable<NextHopLookup> NetlinkRouteTable::lookup(const IpAddress& addres
   NextHopLookup result;
   const std::uint32_t seq = socket_->reserve_sequence(1);
   bool malformed = false;
-  std::error_code error = co_await socket_->query(
-      netlink::route_get_request(address, seq), seq,
-      [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
-        if (header.type != RTM_NEWROUTE) return;
-        auto parsed = netlink::parse_route_message(message);
-        if (!parsed) {
-          malformed = true;
-          return;
-        }
-        result.oif = parsed->route.oif;
-        result.gateway = parsed->route.gateway;
-        result.source = parsed->preferred_source;
-      });
+  std::error_code error =
+      co_await socket_->query(netlink::route_get_request(address, seq), seq,
+                              [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+                                if (header.type != RTM_NEWROUTE) return;
+                                auto parsed = netlink::parse_route_message(message);
+                                if (!parsed) {
+                                  malformed = true;
+                                  return;
+                                }
+                                result.oif = parsed->route.oif;
+                                result.gateway = parsed->route.gateway;
+                                result.source = parsed->preferred_source;
+                              });
   result.error = error ? error : (malformed ? errno_code(EBADMSG) : std::error_code());
   co_return result;
 }

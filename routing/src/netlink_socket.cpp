@@ -36,7 +36,9 @@ constexpr std::size_t kBytesPerAck = 1024;
 // so a flood cannot starve the caller.
 constexpr std::size_t kMaxBurstDatagrams = 4096;
 
-std::error_code errno_code(int value) { return {value, std::system_category()}; }
+std::error_code errno_code(int value) {
+  return {value, std::system_category()};
+}
 
 [[noreturn]] void throw_errno(int value, const std::string& what) {
   throw std::system_error(errno_code(value), "netlink socket: " + what);
@@ -82,7 +84,8 @@ Socket::Socket(asio::any_io_executor executor, SocketOptions options)
   strict_checking_ = set_flag(socket, NETLINK_GET_STRICT_CHK);
 
   receive_buffer_size_ = set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, options_.receive_buffer);
-  if (receive_buffer_size_ < 0) throw_errno(errno, "cannot set SO_RCVBUF to " + std::to_string(options_.receive_buffer));
+  if (receive_buffer_size_ < 0)
+    throw_errno(errno, "cannot set SO_RCVBUF to " + std::to_string(options_.receive_buffer));
   send_buffer_size_ = set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, options_.send_buffer);
   if (send_buffer_size_ < 0) throw_errno(errno, "cannot set SO_SNDBUF to " + std::to_string(options_.send_buffer));
   window_ = std::clamp<std::size_t>(static_cast<std::size_t>(receive_buffer_size_) / kBytesPerAck, 8, 65536);
@@ -132,7 +135,9 @@ std::error_code Socket::send_raw(const std::uint8_t* data, std::size_t size) {
   }
 }
 
-std::error_code Socket::send(std::span<const std::uint8_t> message) { return send_raw(message.data(), message.size()); }
+std::error_code Socket::send(std::span<const std::uint8_t> message) {
+  return send_raw(message.data(), message.size());
+}
 
 std::error_code Socket::receive_now(std::size_t slot_size, std::vector<Datagram>& out) {
   out.clear();
@@ -165,9 +170,9 @@ std::error_code Socket::receive_now(std::size_t slot_size, std::vector<Datagram>
 
 asio::awaitable<bool> Socket::wait_readable(std::chrono::steady_clock::time_point deadline) {
   timer_.expires_at(deadline);
-  auto result = co_await (descriptor_.async_wait(asio::posix::stream_descriptor::wait_read,
-                                                 asio::as_tuple(asio::use_awaitable)) ||
-                          timer_.async_wait(asio::as_tuple(asio::use_awaitable)));
+  auto result = co_await (
+      descriptor_.async_wait(asio::posix::stream_descriptor::wait_read, asio::as_tuple(asio::use_awaitable)) ||
+      timer_.async_wait(asio::as_tuple(asio::use_awaitable)));
   co_return result.index() == 0 && !std::get<0>(std::get<0>(result));
 }
 
@@ -247,7 +252,8 @@ asio::awaitable<std::vector<MessageResult>> Socket::transact(std::span<const std
         if (failure) {
           results[i] = {failure.value(), "receiving the acknowledgement failed: " + failure.message()};
         } else if (overrun) {
-          results[i] = {ENOBUFS, "acknowledgement lost (netlink receive buffer overrun); state unknown until the next dump"};
+          results[i] = {ENOBUFS,
+                        "acknowledgement lost (netlink receive buffer overrun); state unknown until the next dump"};
         } else {
           results[i] = {ETIMEDOUT, "no acknowledgement from the kernel within " +
                                        std::to_string(options_.timeout.count()) + " ms"};

@@ -48,7 +48,7 @@ TEST(ChangeFilterTest, OwnedRouteDeletedOrChangedIsRelevant) {
 TEST(ChangeFilterTest, OtherProtocolsTablesAndOurOwnEchoesAreNot) {
   ChangeFilter filter(44, kMainTable);
   filter.ignore_port(4242);
-  EXPECT_FALSE(feed(filter, route_event(ChangeKind::remove, 4)));   // static
+  EXPECT_FALSE(feed(filter, route_event(ChangeKind::remove, 4)));    // static
   EXPECT_FALSE(feed(filter, route_event(ChangeKind::remove, 186)));  // bgp
   EXPECT_FALSE(feed(filter, route_event(ChangeKind::remove, 44, 300)));
   EXPECT_FALSE(feed(filter, route_event(ChangeKind::add, 44, kMainTable, 4242)));

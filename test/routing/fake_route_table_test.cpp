@@ -112,8 +112,8 @@ TEST_F(FakeRouteTableTest, ForeignRoutesAreNeverTouched) {
   EXPECT_NE(results[2].message.find("protocol 4"), std::string::npos) << results[2].message;
   ASSERT_EQ(table_.routes().size(), 1u);
   EXPECT_EQ(table_.routes()[0], foreign);
-  EXPECT_TRUE(dump().empty());            // not ours
-  EXPECT_EQ(dump(4).size(), 1u);          // but visible under its own protocol
+  EXPECT_TRUE(dump().empty());    // not ours
+  EXPECT_EQ(dump(4).size(), 1u);  // but visible under its own protocol
 }
 
 TEST_F(FakeRouteTableTest, SeededOwnedRoutesAreAdoptedByTheDump) {

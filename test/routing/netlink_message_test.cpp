@@ -183,13 +183,15 @@ TEST(NetlinkMessageTest, TruncatedAndInconsistentMessagesAreRefusedWithReasons) 
   auto bytes = build(ChangeKind::add, route("10.244.2.0/24", "198.51.100.12"));
   std::string error;
   std::vector<std::uint8_t> cut(bytes.begin(), bytes.begin() + 10);
-  EXPECT_FALSE(for_each_message(cut, [](auto&&...) {}, &error));
+  EXPECT_FALSE(for_each_message(
+      cut, [](auto&&...) {}, &error));
   EXPECT_NE(error.find("truncated netlink header"), std::string::npos) << error;
 
   std::vector<std::uint8_t> lying = bytes;
   std::uint32_t too_long = 4096;
   std::memcpy(lying.data(), &too_long, 4);
-  EXPECT_FALSE(for_each_message(lying, [](auto&&...) {}, &error));
+  EXPECT_FALSE(for_each_message(
+      lying, [](auto&&...) {}, &error));
   EXPECT_NE(error.find("does not fit"), std::string::npos) << error;
 
   // An attribute whose length runs past the end.
@@ -227,17 +229,22 @@ TEST(NetlinkMessageTest, ClonedAndNonUnicastRoutesAreNotPlainUnicast) {
   rtm.rtm_flags = RTM_F_CLONED;
   rtm.rtm_protocol = 44;
   std::uint8_t dst[16] = {0x20, 0x01, 0x0d, 0xb8};
-  auto cloned = parse_route_message(MessageBuilder(RTM_NEWROUTE, 0, 1, 0).fixed(rtm).attribute(RTA_DST, dst, 16).bytes());
+  auto cloned =
+      parse_route_message(MessageBuilder(RTM_NEWROUTE, 0, 1, 0).fixed(rtm).attribute(RTA_DST, dst, 16).bytes());
   ASSERT_TRUE(cloned);
   EXPECT_FALSE(cloned->is_plain_unicast());
   rtm.rtm_flags = 0;
   rtm.rtm_type = RTN_LOCAL;
-  auto local = parse_route_message(MessageBuilder(RTM_NEWROUTE, 0, 1, 0).fixed(rtm).attribute(RTA_DST, dst, 16).bytes());
+  auto local =
+      parse_route_message(MessageBuilder(RTM_NEWROUTE, 0, 1, 0).fixed(rtm).attribute(RTA_DST, dst, 16).bytes());
   ASSERT_TRUE(local);
   EXPECT_FALSE(local->is_plain_unicast());
   rtm.rtm_type = RTN_UNICAST;
-  auto multipath = parse_route_message(
-      MessageBuilder(RTM_NEWROUTE, 0, 1, 0).fixed(rtm).attribute(RTA_DST, dst, 16).attribute(RTA_MULTIPATH, dst, 8).bytes());
+  auto multipath = parse_route_message(MessageBuilder(RTM_NEWROUTE, 0, 1, 0)
+                                           .fixed(rtm)
+                                           .attribute(RTA_DST, dst, 16)
+                                           .attribute(RTA_MULTIPATH, dst, 8)
+                                           .bytes());
   ASSERT_TRUE(multipath);
   EXPECT_FALSE(multipath->is_plain_unicast());
 }

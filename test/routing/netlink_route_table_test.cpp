@@ -4,8 +4,8 @@
 #include "routing/netlink_route_table.hpp"
 
 #include <gtest/gtest.h>
-#include <net/if.h>
 #include <linux/netlink.h>
+#include <net/if.h>
 #include <rapidjson/document.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -308,8 +308,9 @@ TEST_F(NetlinkRouteTableTest, SmallReceiveBufferSendsTheBatchInWindows) {
   EXPECT_LT(small.window(), 500u);
   std::vector<RouteChange> changes;
   for (int i = 0; i < 2000; ++i) {
-    changes.push_back({ChangeKind::add, route("10.244." + std::to_string(i / 64) + "." + std::to_string((i % 64) * 4) + "/30",
-                                              "100.64.1." + std::to_string(i % 200 + 2))});
+    changes.push_back(
+        {ChangeKind::add, route("10.244." + std::to_string(i / 64) + "." + std::to_string((i % 64) * 4) + "/30",
+                                "100.64.1." + std::to_string(i % 200 + 2))});
   }
   auto results = run(small.apply(changes));
   std::size_t ok = 0;
@@ -357,8 +358,8 @@ TEST_F(NetlinkRouteTableTest, SequenceNumbersStartAtOneAndNeverUseZero) {
 
 TEST_F(NetlinkRouteTableTest, ConcurrentCallersAreSerializedOnTheSocket) {
   // Two coroutines on the one thread use the socket at once: an apply and a dump.
-  auto applied = asio::co_spawn(io_, table_->apply({{ChangeKind::add, route("10.244.1.0/24", "198.51.100.2")}}),
-                                asio::use_future);
+  auto applied =
+      asio::co_spawn(io_, table_->apply({{ChangeKind::add, route("10.244.1.0/24", "198.51.100.2")}}), asio::use_future);
   auto dumped = asio::co_spawn(io_, table_->dump_routes(kMainTable, kDefaultRouteProtocol), asio::use_future);
   auto connected = asio::co_spawn(io_, table_->connected_networks(), asio::use_future);
   io_.restart();
@@ -459,8 +460,9 @@ TEST_F(NetlinkChangeMonitorTest, OverflowBecomesResyncNeeded) {
   ASSERT_FALSE(monitor_->set_receive_buffer(4096));
   std::vector<RouteChange> changes;
   for (int i = 0; i < 2000; ++i) {
-    changes.push_back({ChangeKind::add, route("10.244." + std::to_string(i / 64) + "." + std::to_string((i % 64) * 4) + "/30",
-                                              "100.64.2." + std::to_string(i % 200 + 2))});
+    changes.push_back(
+        {ChangeKind::add, route("10.244." + std::to_string(i / 64) + "." + std::to_string((i % 64) * 4) + "/30",
+                                "100.64.2." + std::to_string(i % 200 + 2))});
   }
   // A second table: its echoes are not ignored, and there are far too many
   // for a 4 KiB buffer.

@@ -4,8 +4,10 @@
 // the parsers and the change filter. Built field by field with the uapi
 // structs, independently of the code under test.
 
-// glibc first: <linux/if.h> then adds only what glibc lacks (IFF_LOWER_UP).
+// glibc's <net/if.h> first: <linux/if.h> then adds only what glibc lacks
+// (IFF_LOWER_UP). Separate blocks keep clang-format from swapping them.
 #include <net/if.h>
+
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -64,8 +66,7 @@ class MessageBuilder {
 };
 
 inline std::vector<std::uint8_t> link_message(std::uint16_t type, int index, unsigned flags, unsigned change,
-                                              const std::string& name, std::uint32_t port = 0,
-                                              std::uint32_t seq = 0) {
+                                              const std::string& name, std::uint32_t port = 0, std::uint32_t seq = 0) {
   ifinfomsg ifi{};
   ifi.ifi_family = AF_UNSPEC;
   ifi.ifi_index = index;
@@ -74,9 +75,8 @@ inline std::vector<std::uint8_t> link_message(std::uint16_t type, int index, uns
   return MessageBuilder(type, 0, seq, port).fixed(ifi).text(IFLA_IFNAME, name).u32(IFLA_MTU, 1500).bytes();
 }
 
-inline std::vector<std::uint8_t> address_message(std::uint16_t type, int family, const void* address,
-                                                 std::size_t size, std::uint8_t prefix_length, std::uint8_t scope,
-                                                 std::uint32_t index) {
+inline std::vector<std::uint8_t> address_message(std::uint16_t type, int family, const void* address, std::size_t size,
+                                                 std::uint8_t prefix_length, std::uint8_t scope, std::uint32_t index) {
   ifaddrmsg ifa{};
   ifa.ifa_family = static_cast<std::uint8_t>(family);
   ifa.ifa_prefixlen = prefix_length;

@@ -78,9 +78,7 @@ class ScopedNetns {
     return result.output;
   }
   // `ip netns exec <name> <command>`.
-  CommandResult exec(const std::string& command) const {
-    return run_command("ip netns exec " + name_ + " " + command);
-  }
+  CommandResult exec(const std::string& command) const { return run_command("ip netns exec " + name_ + " " + command); }
 
   // A veth pair v0/v1, both up, with the node addresses of the tests on v0.
   void add_veth_with_addresses() const {

@@ -59,7 +59,7 @@ struct MessageHeader {
   std::uint16_t type = 0;   // nlmsg_type (RTM_NEWROUTE, NLMSG_ERROR, ...)
   std::uint16_t flags = 0;  // nlmsg_flags (NLM_F_MULTI, NLM_F_DUMP_INTR, ...)
   std::uint32_t seq = 0;
-  std::uint32_t port = 0;   // nlmsg_pid: the requester's port for echoes of its changes, 0 for the kernel's own
+  std::uint32_t port = 0;  // nlmsg_pid: the requester's port for echoes of its changes, 0 for the kernel's own
 };
 
 // Calls `visit(header, message)` for each netlink message in `datagram`, where
@@ -73,8 +73,8 @@ std::optional<MessageHeader> parse_header(std::span<const std::uint8_t> message,
 // RTM_NEWROUTE / RTM_DELROUTE.
 struct RouteMessage {
   MessageHeader header;
-  Route route;                  // gateway/oif unset for multipath routes
-  std::uint8_t route_type = 0;  // rtm_type: RTN_UNICAST=1, RTN_LOCAL=2, ...
+  Route route;                    // gateway/oif unset for multipath routes
+  std::uint8_t route_type = 0;    // rtm_type: RTN_UNICAST=1, RTN_LOCAL=2, ...
   std::uint32_t route_flags = 0;  // rtm_flags (RTM_F_CLONED, RTNH_F_ONLINK, ...)
   std::uint8_t scope = 0;
   bool multipath = false;

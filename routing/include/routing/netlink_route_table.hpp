@@ -13,8 +13,8 @@
 // the controller's --route-protocol says otherwise. 44 is not in iproute2's
 // /etc/iproute2/rt_protos (which names 0-4, 8-16, 18, 42 babel, 99 openr,
 // 186-192), nor used by the daemons commonly found on nodes: bird (12), FRR
-// (11, 186-198), keepalived (18), systemd-networkd/NetworkManager (4, 9, 16). routing/rt_protos.d/kube-hostgw.conf ("44 kube-hostgw"),
-// installed in /etc/iproute2/rt_protos.d/, makes `ip route` print the name.
+// (11, 186-198), keepalived (18), systemd-networkd/NetworkManager (4, 9, 16). routing/rt_protos.d/kube-hostgw.conf ("44
+// kube-hostgw"), installed in /etc/iproute2/rt_protos.d/, makes `ip route` print the name.
 //
 // Caveat: NLM_F_REPLACE replaces whatever route holds the key (table,
 // destination, metric), whoever owns it: only send `replace` for keys the
