@@ -781,10 +781,11 @@ awaitable<bool> FakeApiServer::Impl::serve_watch(Connection& conn, const http::r
     out.clear();
     for (const auto& event : events)
       if (matches(event.name)) append_event(out, to_string(event.type), *event.object);
-    const std::uint64_t previous = cursor;
     if (!events.empty()) cursor = events.back().resource_version;
     if (!out.empty()) {
-      conn.delivered_rv = previous;
+      // Like the watch cache: events handed to the connection no longer count as
+      // lag; what piles up behind a blocked write does.
+      conn.delivered_rv = cursor;
       conn.writing = true;
       if (!co_await write_chunk(conn, out)) co_return false;
       conn.writing = false;
