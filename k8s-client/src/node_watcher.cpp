@@ -203,6 +203,7 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
 asio::awaitable<void> NodeWatcher::run() {
   bool need_list = true;
   bool first_list = true;
+  int list_failures = 0;
   for (;;) {
     if (need_list) {
       Result result = co_await list(first_list);
@@ -210,10 +211,12 @@ asio::awaitable<void> NodeWatcher::run() {
         auto delay = backoff_.next_delay(Backoff::Clock::now());
         if (result.retry_after) delay = std::max<std::chrono::milliseconds>(delay, *result.retry_after);
         if (result.outcome == Outcome::gone) {
-          // The continue token expired mid-list: start over at once, consistently.
+          // The continue token expired mid-list: start over, consistently, at
+          // once the first time (backoff if it keeps happening).
           first_list = false;
-          delay = std::chrono::milliseconds(0);
+          if (list_failures == 0) delay = std::chrono::milliseconds(0);
         }
+        ++list_failures;
         KHG_LOG(warning) << "Node LIST failed; listing again" << log::kv("reason", result.reason)
                          << log::kv("delay", describe_delay(delay));
         co_await sleep(delay);
@@ -221,6 +224,7 @@ asio::awaitable<void> NodeWatcher::run() {
       }
       need_list = false;
       first_list = false;
+      list_failures = 0;
     }
 
     auto started = Backoff::Clock::now();

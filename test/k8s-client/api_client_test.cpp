@@ -161,7 +161,7 @@ TEST_F(ApiClientTest, PatchNodeStatusMergesACondition) {
       io_, client.patch_node_status(
                "node-7", R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"RouteCreated"}]}})"));
   EXPECT_FALSE(ec) << ec.message();
-  EXPECT_NE(server_.node_json("node-7").find("RouteCreated"), std::string::npos);
+  EXPECT_NE(server_.node_json("node-7").find("RouteCreated"), std::string::npos) << server_.node_json("node-7");
   ec = run_coroutine(io_, client.patch_node_status("missing", "{}"));
   EXPECT_EQ(ec, make_error_code(ApiErrc::not_found));
 }
