@@ -445,6 +445,17 @@ TEST_F(NetlinkChangeMonitorTest, SeesLinkDownAndUp) {
   EXPECT_TRUE(any_up) << events();
 }
 
+TEST_F(NetlinkChangeMonitorTest, LinkDownDropsIpv4RoutesSilentlyButTheLinkEventWakesUs) {
+  ASSERT_TRUE(apply({{ChangeKind::add, route("10.244.2.0/24", "198.51.100.2")}})[0].ok());
+  ASSERT_EQ(dump().size(), 1u);
+  netns_->must("link set v0 down");
+  auto notice = next_change(*monitor_, std::chrono::seconds(2));
+  ASSERT_TRUE(notice);
+  EXPECT_TRUE(dump().empty());                                  // the kernel flushed our IPv4 route...
+  EXPECT_FALSE(saw("RTM_DELROUTE 10.244.2.0/24")) << events();  // ...without telling anyone
+  EXPECT_TRUE(saw("(v0) down")) << events();                    // the link event is what we get
+}
+
 TEST_F(NetlinkChangeMonitorTest, SeesAddressRemoval) {
   netns_->must("addr del 198.51.100.1/24 dev v0");
   auto notice = next_change(*monitor_, std::chrono::seconds(2));
