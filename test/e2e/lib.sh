@@ -252,6 +252,8 @@ khg_init() {
   trap khg__on_exit EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  trap 'exit 141' PIPE
   if [[ -z "${KHG_RUN_DIR}" ]]; then
     KHG_RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/${KHG_PREFIX}${KHG_NAME}.XXXX")
   elif [[ -f "$KHG_RUN_DIR/.khg-run" ]]; then

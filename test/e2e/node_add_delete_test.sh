@@ -14,8 +14,11 @@ done
 for i in 1 2 3; do khg_api_create_node "$i"; done
 khg_hostgw_start_all
 khg_wait_for 20 "full mesh between node1..node3" khg_full_mesh_ok 1 2 3 || khg_fail "no full mesh between node1..node3"
-[[ "$(khg_route_count 4)" == 2 ]] || khg_fail "node4 (not in the API yet) should route to node1..node3 already"
-grep -q "not in the node list" "$KHG_RUN_DIR/node4.log" ||
+node4_routes_others() { [[ "$(khg_route_count 4)" == 3 ]]; }
+khg_wait_for 10 "node4 (not in the API yet) to route to node1..node3" node4_routes_others ||
+  khg_fail "node4 should route to node1..node3 even before its own Node object exists"
+khg_wait_for 5 "node4's log to say it is missing from the node list" \
+  grep -q "not in the node list" "$KHG_RUN_DIR/node4.log" ||
   khg_fail "node4's log does not say that the node is missing from the node list"
 
 khg_step "adding node4 through the API"
