@@ -163,47 +163,101 @@ std::optional<Problem> check_prefix(const IpPrefix& cidr, const std::vector<IpPr
   return std::nullopt;
 }
 
-// Marks every candidate whose podCIDR overlaps another node's podCIDR.
-// Prefixes are either nested or disjoint, so after sorting by (address,
-// length) a prefix overlaps an earlier one iff it lies inside the
-// widest-reaching earlier prefix (the "cover").
-void mark_overlapping_nodes(std::vector<Candidate>& candidates) {
+// True if `installed` holds a route to `cidr` via one of the node's addresses:
+// the node already has this podCIDR routed (it was accepted before).
+bool holds(const k8s::NodeInfo& node, const IpPrefix& cidr, const std::vector<Route>& installed) {
+  for (const auto& route : installed) {
+    if (route.destination != cidr || !route.gateway) continue;
+    for (const auto* list : {&node.internal_ips, &node.external_ips}) {
+      for (const auto& text : *list) {
+        if (auto address = IpAddress::try_parse(text); address && *address == *route.gateway) return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Marks the candidates whose podCIDR overlaps another node's podCIDR. A node
+// whose route is already installed (the holder) keeps it against newcomers;
+// otherwise every node of an overlap is skipped.
+//
+// Prefixes are either nested or disjoint. Identical prefixes are grouped;
+// after sorting by (address, length) the groups containing a group are
+// exactly the chain of enclosing groups on a stack (at most 129 deep).
+void mark_overlapping_nodes(std::vector<Candidate>& candidates, const std::vector<Route>& installed) {
   for (Family family : kFamilies) {
     struct Entry {
       IpPrefix prefix;
       std::size_t candidate;
+      bool holder;
     };
     std::vector<Entry> entries;
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       if (candidates[i].family != family) continue;
       for (const auto& cidr : candidates[i].cidrs) {
-        if (!cidr.is_default()) entries.push_back({cidr, i});
+        if (!cidr.is_default()) entries.push_back({cidr, i, holds(*candidates[i].node, cidr, installed)});
       }
     }
+    if (entries.size() < 2) continue;
     std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
       if (a.prefix.address() != b.prefix.address()) return a.prefix.address() < b.prefix.address();
       if (a.prefix.length() != b.prefix.length()) return a.prefix.length() < b.prefix.length();
       return a.candidate < b.candidate;
     });
-    std::map<std::size_t, Problem> found;
-    const Entry* cover = nullptr;
-    for (const auto& entry : entries) {
-      if (cover && cover->prefix.contains(entry.prefix)) {
-        if (cover->candidate != entry.candidate) {
-          const auto& a = *candidates[cover->candidate].node;
-          const auto& b = *candidates[entry.candidate].node;
-          found.try_emplace(entry.candidate,
-                            Problem{SkipReason::overlaps_other_node, "podCIDR " + entry.prefix.to_string() +
-                                                                         " overlaps podCIDR " +
-                                                                         cover->prefix.to_string() + " of node " + a.name});
-          found.try_emplace(cover->candidate,
-                            Problem{SkipReason::overlaps_other_node, "podCIDR " + cover->prefix.to_string() +
-                                                                         " overlaps podCIDR " +
-                                                                         entry.prefix.to_string() + " of node " + b.name});
-        }
-        continue;  // nested: the cover reaches at least as far
+    struct Group {
+      std::size_t first = 0, last = 0;  // entries [first, last)
+      std::size_t holders = 0;
+      bool has_ancestor = false;
+      std::size_t ancestor_holders = 0;
+      std::optional<std::size_t> nearest_ancestor;  // group index
+      std::optional<std::size_t> first_descendant;  // group index
+      std::size_t descendant_holders = 0;
+    };
+    std::vector<Group> groups;
+    for (std::size_t i = 0; i < entries.size();) {
+      Group group;
+      group.first = group.last = i;
+      while (group.last < entries.size() && entries[group.last].prefix == entries[i].prefix) {
+        if (entries[group.last].holder) ++group.holders;
+        ++group.last;
       }
-      cover = &entry;
+      i = group.last;
+      groups.push_back(group);
+    }
+    std::vector<std::size_t> stack;  // enclosing groups, outermost first
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+      const IpPrefix& prefix = entries[groups[g].first].prefix;
+      while (!stack.empty() && !entries[groups[stack.back()].first].prefix.contains(prefix)) stack.pop_back();
+      for (std::size_t a : stack) {
+        groups[g].has_ancestor = true;
+        groups[g].ancestor_holders += groups[a].holders;
+        groups[a].descendant_holders += groups[g].holders;
+        if (!groups[a].first_descendant) groups[a].first_descendant = g;
+      }
+      if (!stack.empty()) groups[g].nearest_ancestor = stack.back();
+      stack.push_back(g);
+    }
+    std::map<std::size_t, Problem> found;
+    for (const auto& group : groups) {
+      const std::size_t size = group.last - group.first;
+      for (std::size_t e = group.first; e < group.last; ++e) {
+        const Entry& entry = entries[e];
+        const std::size_t holders_elsewhere =
+            group.holders - (entry.holder ? 1 : 0) + group.ancestor_holders + group.descendant_holders;
+        const bool conflict = size > 1 || group.has_ancestor || group.first_descendant;
+        if (!conflict || (entry.holder && holders_elsewhere == 0)) continue;
+        // Name one other node of the overlap, preferring a holder.
+        const Entry* other = nullptr;
+        for (std::size_t k = group.first; k < group.last; ++k)
+          if (k != e && (!other || (entries[k].holder && !other->holder))) other = &entries[k];
+        if (!other && group.nearest_ancestor) other = &entries[groups[*group.nearest_ancestor].first];
+        if (!other && group.first_descendant) other = &entries[groups[*group.first_descendant].first];
+        if (!other) continue;
+        std::string detail = "podCIDR " + entry.prefix.to_string() + " overlaps podCIDR " + other->prefix.to_string() +
+                             " of node " + candidates[other->candidate].node->name;
+        if (holders_elsewhere > 0) detail += ", which is routed already";
+        found.try_emplace(entry.candidate, Problem{SkipReason::overlaps_other_node, std::move(detail)});
+      }
     }
     for (auto& [index, problem] : found) {
       if (!candidates[index].problem) candidates[index].problem = std::move(problem);
@@ -214,7 +268,8 @@ void mark_overlapping_nodes(std::vector<Candidate>& candidates) {
 }  // namespace
 
 DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std::string_view self,
-                             const std::vector<ConnectedNetwork>& connected, const DesiredRoutesOptions& options) {
+                             const std::vector<ConnectedNetwork>& connected, const DesiredRoutesOptions& options,
+                             const std::vector<Route>& installed) {
   DesiredRoutes result;
 
   std::vector<const k8s::NodeInfo*> sorted(nodes.begin(), nodes.end());
@@ -277,7 +332,7 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std
       }
     }
   }
-  mark_overlapping_nodes(candidates);
+  mark_overlapping_nodes(candidates, installed);
 
   struct Planned {
     Route route;

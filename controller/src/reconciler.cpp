@@ -218,7 +218,8 @@ asio::awaitable<void> Reconciler::pass() {
   // From here to apply() nothing awaits: the view cannot change underneath.
   const k8s::NodeInfo* self = view_.find(options_.node_name);
   note_self(self);
-  DesiredRoutes desired = desired_routes(view_.nodes(), options_.node_name, connected.networks, options_.routes);
+  DesiredRoutes desired =
+      desired_routes(view_.nodes(), options_.node_name, connected.networks, options_.routes, dump.routes);
   log_skips(desired.skipped);
   std::map<routing::IpPrefix, std::string> route_nodes;
   for (std::size_t i = 0; i < desired.routes.size(); ++i)

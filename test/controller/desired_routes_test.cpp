@@ -211,6 +211,51 @@ TEST(DesiredRoutesTest, WideCidrOverlappingTwoNodesSkipsAllThree) {
   }
 }
 
+TEST(DesiredRoutesTest, InstalledHolderKeepsItsRouteAgainstANewcomer) {
+  std::vector<k8s::NodeInfo> nodes = {self_node(), node("b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+                                      node("evil", {"10.244.2.0/24"}, {"198.51.100.43"}),
+                                      node("wide", {"10.244.0.0/20"}, {"198.51.100.44"})};
+  std::vector<const k8s::NodeInfo*> view;
+  for (const auto& n : nodes) view.push_back(&n);
+  std::vector<Route> installed = {route("10.244.2.0/24", "198.51.100.12", 2)};
+  DesiredRoutesOptions options;
+  auto result = desired_routes(view, "node-a", host_networks(), options, installed);
+  // "wide" also overlaps node-a's own podCIDR: that reason comes first.
+  EXPECT_EQ(find_skip(result, "wide", Family::v4)->reason, SkipReason::overlaps_own_pod_cidr);
+  ASSERT_EQ(result.routes.size(), 1u);
+  EXPECT_EQ(result.routes[0], route("10.244.2.0/24", "198.51.100.12", 2));
+  const auto* skip = find_skip(result, "evil", Family::v4);
+  ASSERT_NE(skip, nullptr);
+  EXPECT_EQ(skip->reason, SkipReason::overlaps_other_node);
+  EXPECT_NE(skip->detail.find("of node b, which is routed already"), std::string::npos) << skip->detail;
+  EXPECT_EQ(find_skip(result, "b", Family::v4), nullptr);
+}
+
+TEST(DesiredRoutesTest, InstalledRouteViaAnotherGatewayMakesNoHolder) {
+  std::vector<k8s::NodeInfo> nodes = {node("b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+                                      node("c", {"10.244.2.0/25"}, {"198.51.100.13"})};
+  std::vector<const k8s::NodeInfo*> view;
+  for (const auto& n : nodes) view.push_back(&n);
+  auto result = desired_routes(view, "node-a", host_networks(), {}, {route("10.244.2.0/24", "198.51.100.99", 2)});
+  EXPECT_TRUE(result.routes.empty());
+  EXPECT_EQ(result.skipped.size(), 2u);
+}
+
+TEST(DesiredRoutesTest, TwoHoldersOfOverlappingCidrsAreBothSkipped) {
+  std::vector<k8s::NodeInfo> nodes = {node("b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+                                      node("c", {"10.244.2.0/25"}, {"198.51.100.13"}),
+                                      node("d", {"10.244.2.128/25"}, {"198.51.100.14"})};
+  std::vector<const k8s::NodeInfo*> view;
+  for (const auto& n : nodes) view.push_back(&n);
+  auto result = desired_routes(view, "node-a", host_networks(), {},
+                               {route("10.244.2.0/24", "198.51.100.12", 2), route("10.244.2.0/25", "198.51.100.13", 2)});
+  EXPECT_TRUE(result.routes.empty());
+  for (const char* name : {"b", "c", "d"}) {
+    ASSERT_NE(find_skip(result, name, Family::v4), nullptr) << name;
+    EXPECT_EQ(find_skip(result, name, Family::v4)->reason, SkipReason::overlaps_other_node) << name;
+  }
+}
+
 TEST(DesiredRoutesTest, SkipsArePerFamily) {
   auto result = compute({self_node(), node("b", {"10.244.2.0/24", "2001:db8:2::/200"},
                                            {"198.51.100.12", "2001:db8:ffff::12"})});

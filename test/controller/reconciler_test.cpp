@@ -363,6 +363,28 @@ TEST_F(ReconcilerTest, SkippedNodeIsLoggedOnceAndCounted) {
   EXPECT_EQ(log_lines_with("\"Node no longer skipped\" node=\"node-b\""), 1u);
 }
 
+TEST_F(ReconcilerTest, NewcomerClaimingAnInstalledPodCidrCannotTakeTheRoute) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  auto writes = table_.writes();
+  reconciler_->on_node_event(event(Type::added, node("evil", "10.244.2.0/24", "198.51.100.43")));
+  settle();
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+  EXPECT_EQ(table_.writes(), writes);
+  EXPECT_EQ(metrics_.skipped(SkipReason::overlaps_other_node).value(), 1);
+  EXPECT_EQ(log_lines_with("\"Node skipped\" node=\"evil\" family=\"IPv4\" reason=\"overlaps_other_node\""), 1u);
+  // After a restart (routes adopted from the kernel) the holder still wins.
+  reconciler_->stop();
+  settle();
+  start();
+  reconciler_->on_node_event(
+      resynced({node("node-a", "10.244.1.0/24", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12"),
+                node("evil", "10.244.2.0/24", "198.51.100.43")}));
+  settle();
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+}
+
 TEST_F(ReconcilerTest, SelfWithoutPodCidrIsLoggedAndOthersAreRouted) {
   start();
   reconciler_->on_node_event(resynced({node("node-a", "", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12")}));

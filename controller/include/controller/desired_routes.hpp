@@ -29,7 +29,7 @@ enum class SkipReason : std::uint8_t {
   default_route,               // 0.0.0.0/0 or ::/0
   overlaps_own_pod_cidr,       // overlaps this node's podCIDR
   overlaps_connected_network,  // overlaps a network on one of our links
-  overlaps_other_node,         // overlaps another node's podCIDR (both skipped)
+  overlaps_other_node,         // overlaps another node's podCIDR (all skipped but an established holder)
   outside_cluster_cidr,        // not inside any --cluster-cidr of its family
   no_address,                  // no InternalIP (or allowed ExternalIP) of the family
   invalid_address,             // address does not parse, or is loopback/multicast/link-local/unspecified
@@ -98,9 +98,13 @@ struct DesiredRoutes {
 
 // `nodes` is the cluster view (any order, unique names); `self` this node's
 // name (it may be absent from `nodes`); `connected` what
-// RouteTable::connected_networks() returned.
+// RouteTable::connected_networks() returned; `installed` the owned routes
+// now in the kernel. When podCIDRs of several nodes overlap, every node of
+// the overlap is skipped, except a node whose route to that podCIDR is
+// installed already (via one of its addresses) while no other node of the
+// overlap has one: a newcomer cannot take an established node's route away.
 DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std::string_view self,
                              const std::vector<routing::ConnectedNetwork>& connected,
-                             const DesiredRoutesOptions& options);
+                             const DesiredRoutesOptions& options, const std::vector<routing::Route>& installed = {});
 
 }  // namespace hostgw::controller
