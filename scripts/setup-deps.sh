@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev
   # tests, demo and benchmarks
   iproute2 iputils-ping procps curl openssl jq kmod
+  # fuzzing (scripts/fuzz.sh, the CI fuzz smoke run): clang 14 and its libFuzzer/sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -128,7 +128,14 @@ void set_server(ClusterConfig& config, const std::string& server, const std::str
       fail(where, "server \"" + server + "\" has no usable host");
   }
   if (config.host.empty()) fail(where, "server \"" + server + "\" has no host");
-  config.port = url->has_port() ? std::string(url->port()) : "443";
+  // "https://host:/" has an empty port, which means the default (RFC 3986).
+  if (url->has_port() && !url->port().empty()) {
+    if (url->port_number() == 0)
+      fail(where, "server \"" + server + "\": port \"" + std::string(url->port()) + "\" is not a port number (1-65535)");
+    config.port = std::string(url->port());
+  } else {
+    config.port = "443";
+  }
   config.base_path = url->path();
   while (!config.base_path.empty() && config.base_path.back() == '/') config.base_path.pop_back();
 }
@@ -149,7 +156,8 @@ void collect(const KubeconfigFile& file, const YAML::Node& root, const char* lis
     if (body.IsDefined() && !body.IsNull() && !body.IsMap())
       fail(where + ": " + kind + " \"" + name.Scalar() + "\"", std::string(body_key) + " must be a map");
     // The first file to define a name wins (client-go merge rule).
-    into.try_emplace(name.Scalar(), Entry{file.path, kind, name.Scalar(), body.IsMap() ? body : YAML::Node(YAML::NodeType::Map)});
+    into.try_emplace(name.Scalar(), Entry{file.path, kind, name.Scalar(),
+                                        body.IsDefined() && body.IsMap() ? body : YAML::Node(YAML::NodeType::Map)});
   }
 }
 

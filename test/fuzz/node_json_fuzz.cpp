@@ -1,0 +1,133 @@
+// Fuzz target: Node JSON -> NodeInfo (k8s-client/node_json.hpp), also as a
+// watch event and as a NodeList page.
+//
+// Properties:
+//  - never throws, never crashes, whatever the bytes;
+//  - success and error are exclusive; every refusal has a message that names
+//    "node" (or "watch event" / "node list");
+//  - the limits hold on success: name 1..253 characters, at most 8 podCIDRs,
+//    at most 64 addresses;
+//  - round trip: a NodeInfo written back as Node JSON parses to the same NodeInfo;
+//  - parsing is deterministic (same bytes, same result).
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz_check.hpp"
+#include "k8s-client/node_json.hpp"
+
+using namespace hostgw::k8s;
+
+namespace {
+
+bool starts_with(const std::string& text, std::string_view prefix) { return text.rfind(prefix, 0) == 0; }
+
+void write_string(rapidjson::Writer<rapidjson::StringBuffer>& writer, const std::string& text) {
+  writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+}
+
+// The NodeInfo as the Node JSON an API server would send for it.
+std::string to_node_json(const NodeInfo& node) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("metadata");
+  writer.StartObject();
+  writer.Key("name");
+  write_string(writer, node.name);
+  writer.Key("resourceVersion");
+  write_string(writer, node.resource_version);
+  if (node.deleting) {
+    writer.Key("deletionTimestamp");
+    writer.String("2026-01-01T00:00:00Z");
+  }
+  writer.EndObject();
+  writer.Key("spec");
+  writer.StartObject();
+  writer.Key("podCIDRs");
+  writer.StartArray();
+  for (const auto& cidr : node.pod_cidrs) write_string(writer, cidr);
+  writer.EndArray();
+  writer.EndObject();
+  writer.Key("status");
+  writer.StartObject();
+  writer.Key("addresses");
+  writer.StartArray();
+  auto address = [&](const char* type, const std::string& value) {
+    writer.StartObject();
+    writer.Key("type");
+    writer.String(type);
+    writer.Key("address");
+    write_string(writer, value);
+    writer.EndObject();
+  };
+  for (const auto& ip : node.internal_ips) address("InternalIP", ip);
+  for (const auto& ip : node.external_ips) address("ExternalIP", ip);
+  writer.EndArray();
+  writer.EndObject();
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+void check_node(const NodeParseResult& result, const NodeJsonLimits& limits) {
+  KHG_FUZZ_CHECK(result.ok() == result.error.empty(), "ok=%d but error=\"%s\"", result.ok(), result.error.c_str());
+  if (!result.ok()) {
+    KHG_FUZZ_CHECK(starts_with(result.error, "node"), "error does not name the node: \"%s\"", result.error.c_str());
+    return;
+  }
+  const NodeInfo& node = *result.node;
+  KHG_FUZZ_CHECK(!node.name.empty() && node.name.size() <= limits.max_name_length, "name of %zu characters accepted",
+                 node.name.size());
+  KHG_FUZZ_CHECK(result.name == node.name, "result.name \"%s\" differs from node.name", result.name.c_str());
+  KHG_FUZZ_CHECK(node.pod_cidrs.size() <= limits.max_pod_cidrs, "%zu podCIDRs accepted", node.pod_cidrs.size());
+  KHG_FUZZ_CHECK(node.internal_ips.size() + node.external_ips.size() <= limits.max_addresses,
+                 "%zu addresses accepted", node.internal_ips.size() + node.external_ips.size());
+
+  const std::string json = to_node_json(node);
+  NodeParseResult again = parse_node(json, limits);
+  KHG_FUZZ_CHECK(again.ok(), "re-written node does not parse: %s\n%s", again.error.c_str(), json.c_str());
+  KHG_FUZZ_CHECK(*again.node == node, "re-written node parses to another NodeInfo:\n%s", json.c_str());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view json(reinterpret_cast<const char*>(data), size);
+  NodeJsonLimits limits;  // the defaults the daemon uses
+
+  NodeParseResult node = parse_node(json, limits);
+  check_node(node, limits);
+  NodeParseResult node_again = parse_node(json, limits);
+  KHG_FUZZ_CHECK(node_again.ok() == node.ok() && node_again.error == node.error &&
+                     (!node.ok() || *node_again.node == *node.node),
+                 "parse_node is not deterministic");
+
+  WatchEventParseResult event = parse_watch_event(json, limits);
+  KHG_FUZZ_CHECK(event.ok() == event.error.empty(), "watch event ok=%d error=\"%s\"", event.ok(), event.error.c_str());
+  if (event.ok() && (event.event->type == WatchEvent::Type::added || event.event->type == WatchEvent::Type::modified ||
+                     event.event->type == WatchEvent::Type::deleted)) {
+    KHG_FUZZ_CHECK(!event.event->node.name.empty(), "watch event with a node without a name");
+    KHG_FUZZ_CHECK(event.event->node.pod_cidrs.size() <= limits.max_pod_cidrs, "too many podCIDRs in a watch event");
+  }
+
+  NodeListPage page;
+  std::string error;
+  bool list_ok = parse_node_list(json, page, error, limits);
+  if (!list_ok) KHG_FUZZ_CHECK(!error.empty(), "node list refused without a message");
+  if (list_ok) {
+    for (const NodeInfo& item : page.nodes) {
+      KHG_FUZZ_CHECK(!item.name.empty() && item.name.size() <= limits.max_name_length, "list item name of %zu chars",
+                     item.name.size());
+      KHG_FUZZ_CHECK(item.pod_cidrs.size() <= limits.max_pod_cidrs, "list item with too many podCIDRs");
+    }
+    for (const std::string& message : page.malformed) KHG_FUZZ_CHECK(!message.empty(), "empty malformed-item message");
+  }
+
+  (void)parse_status(json);
+  return 0;
+}
