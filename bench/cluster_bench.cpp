@@ -613,12 +613,17 @@ int bench(const Args& args) {
   }
   std::vector<double> add_ms;
   auto last_change = Clock::now();
+  // The next change goes out `spacing` after the previous one (and 10 ms after its route
+  // appeared): the pass it caused started right after that t0, so with spacing > 200 ms
+  // the new trigger never waits for the reconciler's minimum pass interval.
+  auto previous_t0 = Clock::now() - args.spacing;
   double cpu_mark = process_cpu_ms(pid);
   for (std::size_t i = 0; i < args.events; ++i) {
     // Isolated events: the reconciler runs passes at most every 200 ms and
     // holds a trigger that comes sooner (coalescing); this measures one event alone.
-    std::this_thread::sleep_until(last_change + args.spacing);
+    std::this_thread::sleep_until(std::max(last_change + 10ms, previous_t0 + args.spacing));
     const auto t0 = Clock::now();
+    previous_t0 = t0;
     server.create_node(extra_json[i]);
     auto seen = listener.wait_added(extra_keys[i], t0, 10s);
     if (!seen) {
@@ -637,11 +642,12 @@ int bench(const Args& args) {
 
   // Node deletions, spaced the same way (a sample of them), then the rest at once.
   std::vector<double> delete_ms;
-  const std::size_t timed_deletes = std::min<std::size_t>(args.events, 100);
+  const std::size_t timed_deletes = std::min<std::size_t>(args.events, 50);
   for (std::size_t i = 0; i < args.events; ++i) {
     if (i < timed_deletes) {
-      std::this_thread::sleep_until(last_change + args.spacing);
+      std::this_thread::sleep_until(std::max(last_change + 10ms, previous_t0 + args.spacing));
       const auto t0 = Clock::now();
+      previous_t0 = t0;
       server.delete_node(extra_names[i]);
       auto seen = listener.wait_deleted(extra_keys[i], t0, 10s);
       if (!seen) {
@@ -670,8 +676,9 @@ int bench(const Args& args) {
   for (std::size_t i = 0; i < args.repairs; ++i) {
     const auto& spec = all_specs[1 + random() % (n - 1)];
     const std::uint64_t key = prefix_key(spec.pod_cidrs.at(0));
-    std::this_thread::sleep_until(last_change + args.spacing);
+    std::this_thread::sleep_until(std::max(last_change + 10ms, previous_t0 + args.spacing));
     const auto t0 = Clock::now();
+    previous_t0 = t0;
     if (int error = delete_route(key)) {
       std::fprintf(stderr, "error: deleting %s: %s\n", spec.pod_cidrs[0].c_str(), std::strerror(error));
       return 1;
