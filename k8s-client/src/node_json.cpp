@@ -3,6 +3,7 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stream.h>
 
 #include <cstdint>
 
@@ -126,9 +127,21 @@ std::string quoted_name(std::string_view name) {
   return out;
 }
 
+// Where the parser is in its input (bytes consumed), whatever the stream type.
+struct Position {
+  const void* stream;
+  std::size_t (*tell)(const void*);
+  std::size_t operator()() const { return tell(stream); }
+};
+template <typename Stream>
+Position position_of(Stream& stream) {
+  // InsituStringStream::Tell() is not const; the handler only reads the position.
+  return {&stream, [](const void* p) -> std::size_t { return const_cast<Stream*>(static_cast<const Stream*>(p))->Tell(); }};
+}
+
 class Handler {
  public:
-  Handler(Mode mode, const NodeJsonLimits& limits, const rapidjson::MemoryStream& stream)
+  Handler(Mode mode, const NodeJsonLimits& limits, Position stream)
       : mode_(mode), limits_(limits), stream_(stream) {}
 
   // --- rapidjson SAX interface ---
@@ -265,13 +278,13 @@ class Handler {
   void begin_node() {
     NodeState* node = node_state();
     *node = NodeState{};
-    node->start_offset = stream_.Tell() - 1;
+    node->start_offset = stream_() - 1;
     node_frame_ = stack_.size() - 1;
   }
 
   void end_node() {
     NodeState* node = node_state();
-    std::size_t size = stream_.Tell() - node->start_offset;
+    std::size_t size = stream_() - node->start_offset;
     if (size > limits_.max_object_bytes && node->error.empty())
       node->error = "object is " + std::to_string(size) + " bytes, more than the limit of " +
                     std::to_string(limits_.max_object_bytes);
@@ -584,27 +597,26 @@ class Handler {
 
   Mode mode_;
   const NodeJsonLimits& limits_;
-  const rapidjson::MemoryStream& stream_;
+  Position stream_;
   std::vector<Frame> stack_;
   std::size_t skip_depth_ = 0;
   std::size_t node_frame_ = kNoNode;
   Field pending_ = Field::skip;
 };
 
-constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag;
-
 // Runs the parse; returns "" or a message for a document-level problem.
-std::string run(std::string_view json, Handler& handler, rapidjson::MemoryStream& stream) {
+template <unsigned kFlags, typename Stream>
+std::string run(Handler& handler, Stream& stream) {
   rapidjson::Reader reader;
-  rapidjson::ParseResult result = reader.Parse<kParseFlags>(stream, handler);
+  rapidjson::ParseResult result = reader.Parse<kFlags | rapidjson::kParseIterativeFlag>(stream, handler);
   if (!handler.fatal_.empty()) return handler.fatal_;
-  if (result.IsError()) {
-    std::string message = "invalid JSON at byte " + std::to_string(result.Offset()) + ": " +
-                          rapidjson::GetParseError_En(result.Code());
-    (void)json;
-    return message;
-  }
+  if (result.IsError())
+    return "invalid JSON at byte " + std::to_string(result.Offset()) + ": " + rapidjson::GetParseError_En(result.Code());
   return {};
+}
+
+std::string run(Handler& handler, rapidjson::MemoryStream& stream) {
+  return run<rapidjson::kParseNoFlags>(handler, stream);
 }
 
 std::string too_large(std::size_t size, std::size_t limit) {
@@ -631,8 +643,8 @@ NodeParseResult parse_node(std::string_view json, const NodeJsonLimits& limits) 
     return result;
   }
   rapidjson::MemoryStream stream(json.data(), json.size());
-  Handler handler(Mode::node, limits, stream);
-  std::string fatal = run(json, handler, stream);
+  Handler handler(Mode::node, limits, position_of(stream));
+  std::string fatal = run(handler, stream);
   result.name = handler.node_.info.name;
   if (!fatal.empty()) {
     result.error = quoted_name(result.name) + ": " + fatal;
@@ -657,8 +669,8 @@ WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLim
     return result;
   }
   rapidjson::MemoryStream stream(json.data(), json.size());
-  Handler handler(Mode::event, limits, stream);
-  std::string fatal = run(json, handler, stream);
+  Handler handler(Mode::event, limits, position_of(stream));
+  std::string fatal = run(handler, stream);
   result.node_name = handler.object_.info.name;
   auto fail = [&](const std::string& what) {
     std::string where = "watch event";
@@ -707,9 +719,23 @@ WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLim
 
 bool parse_node_list(std::string_view json, NodeListPage& page, std::string& error, const NodeJsonLimits& limits) {
   rapidjson::MemoryStream stream(json.data(), json.size());
-  Handler handler(Mode::list, limits, stream);
+  Handler handler(Mode::list, limits, position_of(stream));
   handler.page_ = &page;
-  std::string fatal = run(json, handler, stream);
+  std::string fatal = run(handler, stream);
+  if (!fatal.empty()) {
+    error = "node list: " + fatal;
+    return false;
+  }
+  return true;
+}
+
+bool parse_node_list_in_place(std::string& json, NodeListPage& page, std::string& error, const NodeJsonLimits& limits) {
+  // In situ: strings are unescaped inside `json` itself, nothing is copied.
+  // std::string keeps a NUL after its last byte, which ends the stream.
+  rapidjson::InsituStringStream stream(json.data());
+  Handler handler(Mode::list, limits, position_of(stream));
+  handler.page_ = &page;
+  std::string fatal = run<rapidjson::kParseInsituFlag>(handler, stream);
   if (!fatal.empty()) {
     error = "node list: " + fatal;
     return false;
@@ -720,8 +746,8 @@ bool parse_node_list(std::string_view json, NodeListPage& page, std::string& err
 ApiStatus parse_status(std::string_view json) {
   NodeJsonLimits limits;
   rapidjson::MemoryStream stream(json.data(), json.size());
-  Handler handler(Mode::status, limits, stream);
-  if (!run(json, handler, stream).empty()) return {};
+  Handler handler(Mode::status, limits, position_of(stream));
+  if (!run(handler, stream).empty()) return {};
   return handler.status_;
 }
 

@@ -80,7 +80,7 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
     }
     page = NodeListPage{};
     std::string error;
-    bool parsed = parse_node_list(response.body, page, error, options_.limits);
+    bool parsed = parse_node_list_in_place(response.body, page, error, options_.limits);
     // The body can be large (a whole page); free it before the next request.
     std::string().swap(response.body);
     if (!parsed) {

@@ -222,3 +222,33 @@ TEST(StatusTest, ReadsAStatusBody) {
 
 }  // namespace
 }  // namespace hostgw::k8s
+
+namespace hostgw::k8s {
+namespace {
+
+TEST(NodeListTest, InPlaceParseGivesTheSameResultIncludingEscapes) {
+  std::string json = R"({"metadata":{"resourceVersion":"9","continue":"a\/b"},"items":[)";
+  json += kNode;
+  json += R"(,{"metadata":{"name":"esc\u0061ped","annotations":{"q":"\"}{\\"}},"spec":{"podCIDRs":["10.244.\u0031.0/24"]}},)";
+  json += R"({"metadata":{"name":"bad"},"spec":{"podCIDR":1}}]})";
+  NodeListPage copy, in_place;
+  std::string error;
+  ASSERT_TRUE(parse_node_list(json, copy, error)) << error;
+  std::string buffer = json;
+  ASSERT_TRUE(parse_node_list_in_place(buffer, in_place, error)) << error;
+  EXPECT_EQ(in_place.resource_version, "9");
+  EXPECT_EQ(in_place.continue_token, "a/b");
+  ASSERT_EQ(in_place.nodes.size(), 2u);
+  EXPECT_EQ(in_place.nodes[1].name, "escaped");
+  EXPECT_EQ(in_place.nodes[1].pod_cidrs, std::vector<std::string>{"10.244.1.0/24"});
+  EXPECT_EQ(in_place.nodes, copy.nodes);
+  EXPECT_EQ(in_place.malformed, copy.malformed);
+  EXPECT_EQ(in_place.malformed, std::vector<std::string>{R"(node "bad": spec.podCIDR is a number, expected a string)"});
+
+  std::string broken = R"({"items":[{"metadata":{"name":"x"}})";
+  EXPECT_FALSE(parse_node_list_in_place(broken, in_place, error));
+  EXPECT_NE(error.find("invalid JSON"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace hostgw::k8s

@@ -77,6 +77,11 @@ struct NodeListPage {
 bool parse_node_list(std::string_view json, NodeListPage& page, std::string& error,
                      const NodeJsonLimits& limits = {});
 
+// The same, parsing in place: faster (no string copies), but `json` is
+// overwritten (unescaped strings) and must not be used afterwards.
+bool parse_node_list_in_place(std::string& json, NodeListPage& page, std::string& error,
+                              const NodeJsonLimits& limits = {});
+
 // Best effort: the Status in an error response body (code 0 when it is not one).
 ApiStatus parse_status(std::string_view json);
 
