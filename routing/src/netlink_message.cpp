@@ -1,5 +1,7 @@
 #include "routing/netlink_message.hpp"
 
+#include <limits>
+
 // glibc's <net/if.h> first: <linux/if.h> then adds only what glibc lacks
 // (IFF_LOWER_UP). Separate blocks keep clang-format from swapping them.
 #include <net/if.h>
@@ -324,6 +326,9 @@ std::optional<Ack> parse_ack(std::span<const std::uint8_t> message, std::string*
     if (message.size() >= NLMSG_HDRLEN + sizeof(int)) {
       int value;
       std::memcpy(&value, message.data() + NLMSG_HDRLEN, sizeof value);
+      // INT_MIN has no positive counterpart (and is no errno): a corrupt message.
+      if (value == std::numeric_limits<int>::min())
+        return fail<Ack>(error, "NLMSG_DONE carries error -2147483648, not an errno");
       ack.error = value < 0 ? -value : value;
     }
     return ack;
@@ -336,6 +341,8 @@ std::optional<Ack> parse_ack(std::span<const std::uint8_t> message, std::string*
   }
   nlmsgerr err;
   std::memcpy(&err, message.data() + NLMSG_HDRLEN, sizeof err);
+  if (err.error == std::numeric_limits<int>::min())
+    return fail<Ack>(error, "NLMSG_ERROR carries error -2147483648, not an errno");
   ack.error = err.error < 0 ? -err.error : err.error;
   ack.acked_seq = err.msg.nlmsg_seq;
   if (header->flags & NLM_F_ACK_TLVS) {
