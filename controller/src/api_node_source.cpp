@@ -22,8 +22,8 @@ ApiNodeSource::ApiNodeSource(asio::any_io_executor executor, k8s::ConfigOptions 
 ApiNodeSource::~ApiNodeSource() = default;
 
 asio::awaitable<void> ApiNodeSource::run(std::function<void(const k8s::NodeEvent&)> sink) {
-  k8s::Backoff backoff({std::chrono::milliseconds(1000), std::chrono::milliseconds(30000),
-                        std::chrono::milliseconds(120000)});
+  k8s::Backoff backoff(
+      {std::chrono::milliseconds(1000), std::chrono::milliseconds(30000), std::chrono::milliseconds(120000)});
   while (!client_) {
     std::optional<std::chrono::milliseconds> retry_in;
     try {
@@ -53,8 +53,9 @@ asio::awaitable<std::error_code> ApiNodeSource::patch_node_status(std::string no
   if (!plain) co_return std::make_error_code(std::errc::invalid_argument);
   // A strategic merge patch merges status.conditions by type (like flannel's);
   // a JSON merge patch would replace the kubelet's conditions with this one.
-  k8s::ApiResponse response = co_await client_->request("PATCH", "/api/v1/nodes/" + node_name + "/status",
-                                                        "application/strategic-merge-patch+json", std::move(patch_json));
+  k8s::ApiResponse response =
+      co_await client_->request("PATCH", "/api/v1/nodes/" + node_name + "/status",
+                                "application/strategic-merge-patch+json", std::move(patch_json));
   if (response.error) {
     KHG_LOG(warning) << "Patching the node status failed" << kv("node", node_name)
                      << kv("error", response.error_message);

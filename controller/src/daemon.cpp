@@ -69,14 +69,14 @@ Daemon::Daemon(asio::any_io_executor executor, const Options& options, DaemonPar
   if (!parts_.nodes) throw std::invalid_argument("Daemon: no node source");
   if (options_.set_node_network_available && !parts_.status_writer)
     throw std::invalid_argument("Daemon: --set-node-network-available without a status writer");
-  registry.gauge("kube_hostgw_build_info", "Always 1; the labels say which build runs.",
-                 {{"version", kVersion}})
+  registry.gauge("kube_hostgw_build_info", "Always 1; the labels say which build runs.", {{"version", kVersion}})
       .set(1);
   if (options_.healthz) {
     HealthHandlers handlers;
     handlers.unhealthy = [this]() -> std::optional<std::string> {
       auto started = reconciler_.pass_started();
-      if (started && Reconciler::Clock::now() - *started > kStuckPass) return "a reconcile pass has run for over 2 minutes";
+      if (started && Reconciler::Clock::now() - *started > kStuckPass)
+        return "a reconcile pass has run for over 2 minutes";
       return std::nullopt;
     };
     handlers.ready = [this] { return reconciler_.ready(); };
@@ -86,7 +86,9 @@ Daemon::Daemon(asio::any_io_executor executor, const Options& options, DaemonPar
   reconciler_.set_pass_observer([this](const PassReport& report) { on_pass(report); });
 }
 
-Daemon::~Daemon() { stop(); }
+Daemon::~Daemon() {
+  stop();
+}
 
 void Daemon::spawn(asio::awaitable<void> task, const char* name) {
   auto& signal = cancels_.emplace_back(std::make_unique<asio::cancellation_signal>());
@@ -104,8 +106,8 @@ void Daemon::spawn(asio::awaitable<void> task, const char* name) {
 void Daemon::start() {
   if (started_) return;
   started_ = true;
-  KHG_LOG(info) << "Starting kube-hostgw" << kv("node", options_.node_name)
-                << kv("table", options_.route_table) << kv("protocol", static_cast<int>(options_.route_protocol))
+  KHG_LOG(info) << "Starting kube-hostgw" << kv("node", options_.node_name) << kv("table", options_.route_table)
+                << kv("protocol", static_cast<int>(options_.route_protocol))
                 << kv("dry_run", options_.dry_run ? "true" : "false")
                 << kv("healthz", options_.healthz ? options_.healthz->to_string() : std::string("disabled"));
   spawn(reconciler_.run(), "reconciler");
@@ -151,9 +153,9 @@ void Daemon::on_pass(const PassReport& report) {
       } else if (subnet_state_ != *content) {
         subnet_state_ = *content;
         if (result.changed) ++subnet_file_writes_;
-        KHG_LOG(info) << (result.changed ? "Subnet file written"
-                                         : (options_.dry_run ? "Dry run: subnet file would be written"
-                                                             : "Subnet file up to date"))
+        KHG_LOG(info) << (result.changed
+                              ? "Subnet file written"
+                              : (options_.dry_run ? "Dry run: subnet file would be written" : "Subnet file up to date"))
                       << kv("path", options_.subnet_file) << kv("content", *content);
       }
     }

@@ -15,18 +15,30 @@ using routing::Route;
 
 std::string_view to_string(SkipReason reason) {
   switch (reason) {
-    case SkipReason::self: return "self";
-    case SkipReason::no_pod_cidr: return "no_pod_cidr";
-    case SkipReason::invalid_pod_cidr: return "invalid_pod_cidr";
-    case SkipReason::default_route: return "default_route";
-    case SkipReason::overlaps_own_pod_cidr: return "overlaps_own_pod_cidr";
-    case SkipReason::overlaps_connected_network: return "overlaps_connected_network";
-    case SkipReason::overlaps_other_node: return "overlaps_other_node";
-    case SkipReason::outside_cluster_cidr: return "outside_cluster_cidr";
-    case SkipReason::no_address: return "no_address";
-    case SkipReason::invalid_address: return "invalid_address";
-    case SkipReason::own_address: return "own_address";
-    case SkipReason::unreachable_address: return "unreachable_address";
+    case SkipReason::self:
+      return "self";
+    case SkipReason::no_pod_cidr:
+      return "no_pod_cidr";
+    case SkipReason::invalid_pod_cidr:
+      return "invalid_pod_cidr";
+    case SkipReason::default_route:
+      return "default_route";
+    case SkipReason::overlaps_own_pod_cidr:
+      return "overlaps_own_pod_cidr";
+    case SkipReason::overlaps_connected_network:
+      return "overlaps_connected_network";
+    case SkipReason::overlaps_other_node:
+      return "overlaps_other_node";
+    case SkipReason::outside_cluster_cidr:
+      return "outside_cluster_cidr";
+    case SkipReason::no_address:
+      return "no_address";
+    case SkipReason::invalid_address:
+      return "invalid_address";
+    case SkipReason::own_address:
+      return "own_address";
+    case SkipReason::unreachable_address:
+      return "unreachable_address";
   }
   return "unknown";
 }
@@ -36,7 +48,9 @@ namespace {
 constexpr Family kFamilies[] = {Family::v4, Family::v6};
 
 // The family a text most likely meant, for texts that do not parse.
-Family guess_family(std::string_view text) { return text.find(':') != std::string_view::npos ? Family::v6 : Family::v4; }
+Family guess_family(std::string_view text) {
+  return text.find(':') != std::string_view::npos ? Family::v6 : Family::v4;
+}
 
 struct Problem {
   SkipReason reason;
@@ -163,14 +177,17 @@ std::optional<Problem> check_prefix(const IpPrefix& cidr, const std::vector<IpPr
   return std::nullopt;
 }
 
-// True if `installed` holds a route to `cidr` via one of the node's addresses:
-// the node already has this podCIDR routed (it was accepted before).
-bool holds(const k8s::NodeInfo& node, const IpPrefix& cidr, const std::vector<Route>& installed) {
-  for (const auto& route : installed) {
-    if (route.destination != cidr || !route.gateway) continue;
+// The gateways of the installed routes, by destination.
+using InstalledGateways = std::multimap<IpPrefix, IpAddress>;
+
+// True if a route to `cidr` via one of the node's addresses is installed: the
+// node already has this podCIDR routed (it was accepted before).
+bool holds(const k8s::NodeInfo& node, const IpPrefix& cidr, const InstalledGateways& installed) {
+  auto [begin, end] = installed.equal_range(cidr);
+  for (auto it = begin; it != end; ++it) {
     for (const auto* list : {&node.internal_ips, &node.external_ips}) {
       for (const auto& text : *list) {
-        if (auto address = IpAddress::try_parse(text); address && *address == *route.gateway) return true;
+        if (auto address = IpAddress::try_parse(text); address && *address == it->second) return true;
       }
     }
   }
@@ -184,7 +201,10 @@ bool holds(const k8s::NodeInfo& node, const IpPrefix& cidr, const std::vector<Ro
 // Prefixes are either nested or disjoint. Identical prefixes are grouped;
 // after sorting by (address, length) the groups containing a group are
 // exactly the chain of enclosing groups on a stack (at most 129 deep).
-void mark_overlapping_nodes(std::vector<Candidate>& candidates, const std::vector<Route>& installed) {
+void mark_overlapping_nodes(std::vector<Candidate>& candidates, const std::vector<Route>& installed_routes) {
+  InstalledGateways installed;
+  for (const auto& route : installed_routes)
+    if (route.gateway) installed.emplace(route.destination, *route.gateway);
   for (Family family : kFamilies) {
     struct Entry {
       IpPrefix prefix;
@@ -342,8 +362,7 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std
   for (auto& candidate : candidates) {
     std::optional<AddressChoice> choice;
     if (!candidate.problem) {
-      auto chosen =
-          choose_address(*candidate.node, candidate.family, connected, own_addresses, options.address_types);
+      auto chosen = choose_address(*candidate.node, candidate.family, connected, own_addresses, options.address_types);
       if (auto* problem = std::get_if<Problem>(&chosen)) {
         candidate.problem = std::move(*problem);
       } else {

@@ -4,10 +4,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <list>
 #include <system_error>
 
@@ -78,7 +78,8 @@ struct HealthServer::Impl : std::enable_shared_from_this<HealthServer::Impl> {
       parser.body_limit(kMaxRequestBytes);
       parser.header_limit(kMaxRequestBytes);
       stream.expires_after(kRequestTimeout);
-      auto [read_error, read_bytes] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      auto [read_error, read_bytes] =
+          co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       if (read_error) {
         // end_of_stream / timeout / a closed socket: the client is gone, nothing to answer.
         if (read_error != http::error::end_of_stream && read_error != beast::error::timeout &&
@@ -125,7 +126,9 @@ HealthServer::HealthServer(asio::any_io_executor executor, const BindAddress& bi
   check("listen on");
 }
 
-HealthServer::~HealthServer() { stop(); }
+HealthServer::~HealthServer() {
+  stop();
+}
 
 std::uint16_t HealthServer::port() const {
   beast::error_code error;

@@ -59,8 +59,8 @@ int run_kube_hostgw(const Options& options) {
 
   std::unique_ptr<Daemon> daemon;
   try {
-    daemon = std::make_unique<Daemon>(io.get_executor(), options,
-                                      DaemonParts{table.get(), monitor.get(), &api, &api}, registry);
+    daemon = std::make_unique<Daemon>(io.get_executor(), options, DaemonParts{table.get(), monitor.get(), &api, &api},
+                                      registry);
   } catch (const std::exception& error) {
     KHG_LOG(error) << "Cannot start" << kv("error", error.what());
     return 1;

@@ -157,7 +157,9 @@ Histogram& MetricsRegistry::histogram(std::string_view name, std::string_view he
   return *std::get<2>(series);
 }
 
-void MetricsRegistry::add_collector(std::function<void()> collector) { collectors_.push_back(std::move(collector)); }
+void MetricsRegistry::add_collector(std::function<void()> collector) {
+  collectors_.push_back(std::move(collector));
+}
 
 std::string MetricsRegistry::render() {
   for (auto& collector : collectors_) collector();
@@ -209,8 +211,8 @@ ControllerMetrics::ControllerMetrics(MetricsRegistry& registry)
       ready(registry.gauge("kube_hostgw_ready", "1 once the first complete node list has been applied.")),
       last_sync(registry.gauge("kube_hostgw_last_sync_timestamp_seconds",
                                "Unix time of the last reconcile pass that completed.")),
-      routes_in_backoff(registry.gauge("kube_hostgw_routes_in_backoff",
-                                       "Route changes the kernel refused, waiting for a retry.")),
+      routes_in_backoff(
+          registry.gauge("kube_hostgw_routes_in_backoff", "Route changes the kernel refused, waiting for a retry.")),
       registry_(registry) {
   for (SkipReason reason : kAllSkipReasons) skipped(reason);
 }
@@ -221,7 +223,8 @@ Gauge& ControllerMetrics::skipped(SkipReason reason) {
 }
 
 Counter& ControllerMetrics::route_changes(routing::ChangeKind kind, bool ok) {
-  return registry_.counter("kube_hostgw_route_changes_total", "Route changes sent to the kernel, by operation and result.",
+  return registry_.counter("kube_hostgw_route_changes_total",
+                           "Route changes sent to the kernel, by operation and result.",
                            {{"op", std::string(routing::to_string(kind))}, {"result", ok ? "ok" : "error"}});
 }
 

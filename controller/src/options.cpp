@@ -107,41 +107,39 @@ namespace {
 po::options_description describe() {
   po::options_description flags("Flags", 110, 40);
   // Defaults are written into the text (not po::default_value) so that --help shows them in one style.
-  flags.add_options()
-      ("help,h", "Print this help and exit.")
-      ("version", "Print the version and exit.")
-      ("kubeconfig", po::value<std::string>()->value_name("FILE"),
-       "Path to a kubeconfig file. Default: none, use the in-cluster service account "
-       "($KUBERNETES_SERVICE_HOST, /var/run/secrets/kubernetes.io/serviceaccount).")
-      ("context", po::value<std::string>()->value_name("NAME"),
-       "Context of the kubeconfig to use. Default: its current-context.")
-      ("node-name", po::value<std::string>()->value_name("NAME"),
-       "Name of the Node object of this host. Default: $NODE_NAME, else the host name.")
-      ("cluster-cidr", po::value<std::vector<std::string>>()->composing()->value_name("CIDR"),
-       "Pod network of the cluster (repeatable or comma-separated; IPv4 and/or IPv6). When given, a node's "
-       "podCIDR outside it is not routed; the first of each family is written to --subnet-file. Default: none "
-       "(any podCIDR is accepted).")
-      ("resync-period", po::value<std::string>()->value_name("DURATION"),
-       "Full reconcile at least this often, even without events (e.g. 30s, 5m). Default: 60s.")
-      ("route-protocol", po::value<std::string>()->value_name("N"),
-       "rtm_protocol number marking the routes kube-hostgw owns (5-255); only routes with it are ever "
-       "deleted. Default: 44.")
-      ("route-table", po::value<std::string>()->value_name("ID"),
-       "Routing table for the routes (1-4294967295 except 255, or \"main\"). Default: 254 (main).")
-      ("address-type", po::value<std::string>()->value_name("TYPES"),
-       "Node addresses to route via: \"InternalIP\", or \"InternalIP,ExternalIP\" to fall back to the "
-       "ExternalIP. Default: InternalIP.")
-      ("healthz-bind-address", po::value<std::string>()->value_name("ADDR:PORT"),
-       "Where to serve /healthz, /readyz and /metrics over plain HTTP; empty disables. Default: 0.0.0.0:2401.")
-      ("subnet-file", po::value<std::string>()->value_name("FILE"),
-       "Write a flannel-compatible subnet.env here (e.g. /run/flannel/subnet.env) for the flannel CNI "
-       "plugin; needs --cluster-cidr. Default: none (not written).")
-      ("set-node-network-available", po::bool_switch(),
-       "After the first sync, set this node's NetworkUnavailable condition to False (reason KubeHostgwReady); "
-       "needs RBAC to patch nodes/status. Default: off.")
-      ("dry-run", po::bool_switch(), "Log the route changes that would be made; change nothing. Default: off.")
-      ("v,v", po::value<std::string>()->value_name("LEVEL"),
-       "Log verbosity (0-10); 1 logs every pass and kernel event, 2 every watch event. Default: 0.");
+  flags.add_options()("help,h", "Print this help and exit.")("version", "Print the version and exit.")(
+      "kubeconfig", po::value<std::string>()->value_name("FILE"),
+      "Path to a kubeconfig file. Default: none, use the in-cluster service account "
+      "($KUBERNETES_SERVICE_HOST, /var/run/secrets/kubernetes.io/serviceaccount).")(
+      "context", po::value<std::string>()->value_name("NAME"),
+      "Context of the kubeconfig to use. Default: its current-context.")(
+      "node-name", po::value<std::string>()->value_name("NAME"),
+      "Name of the Node object of this host. Default: $NODE_NAME, else the host name.")(
+      "cluster-cidr", po::value<std::vector<std::string>>()->composing()->value_name("CIDR"),
+      "Pod network of the cluster (repeatable or comma-separated; IPv4 and/or IPv6). When given, a node's "
+      "podCIDR outside it is not routed; the first of each family is written to --subnet-file. Default: none "
+      "(any podCIDR is accepted).")(
+      "resync-period", po::value<std::string>()->value_name("DURATION"),
+      "Full reconcile at least this often, even without events (e.g. 30s, 5m). Default: 60s.")(
+      "route-protocol", po::value<std::string>()->value_name("N"),
+      "rtm_protocol number marking the routes kube-hostgw owns (5-255); only routes with it are ever "
+      "deleted. Default: 44.")(
+      "route-table", po::value<std::string>()->value_name("ID"),
+      "Routing table for the routes (1-4294967295 except 255, or \"main\"). Default: 254 (main).")(
+      "address-type", po::value<std::string>()->value_name("TYPES"),
+      "Node addresses to route via: \"InternalIP\", or \"InternalIP,ExternalIP\" to fall back to the "
+      "ExternalIP. Default: InternalIP.")(
+      "healthz-bind-address", po::value<std::string>()->value_name("ADDR:PORT"),
+      "Where to serve /healthz, /readyz and /metrics over plain HTTP; empty disables. Default: 0.0.0.0:2401.")(
+      "subnet-file", po::value<std::string>()->value_name("FILE"),
+      "Write a flannel-compatible subnet.env here (e.g. /run/flannel/subnet.env) for the flannel CNI "
+      "plugin; needs --cluster-cidr. Default: none (not written).")(
+      "set-node-network-available", po::bool_switch(),
+      "After the first sync, set this node's NetworkUnavailable condition to False (reason KubeHostgwReady); "
+      "needs RBAC to patch nodes/status. Default: off.")(
+      "dry-run", po::bool_switch(), "Log the route changes that would be made; change nothing. Default: off.")(
+      "v,v", po::value<std::string>()->value_name("LEVEL"),
+      "Log verbosity (0-10); 1 logs every pass and kernel event, 2 every watch event. Default: 0.");
   return flags;
 }
 
@@ -153,7 +151,9 @@ std::optional<T> parse_number(std::string_view text) {
   return value;
 }
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string quoted(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
 
 }  // namespace
 
@@ -257,7 +257,8 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
   }
   if (auto value = text("route-protocol")) {
     auto number = parse_number<unsigned>(*value);
-    if (!number || *number > 255) throw OptionsError("--route-protocol: " + quoted(*value) + " is not a number from 5 to 255");
+    if (!number || *number > 255)
+      throw OptionsError("--route-protocol: " + quoted(*value) + " is not a number from 5 to 255");
     if (*number < 5)
       throw OptionsError("--route-protocol: " + *value +
                          " is reserved for the kernel's own routes (0 unspec, 1 redirect, 2 kernel, 3 boot, 4 static); "
@@ -270,7 +271,8 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
     } else {
       auto number = parse_number<std::uint32_t>(*value);
       if (!number || *number == 0)
-        throw OptionsError("--route-table: " + quoted(*value) + " is not a table number from 1 to 4294967295 or \"main\"");
+        throw OptionsError("--route-table: " + quoted(*value) +
+                           " is not a table number from 1 to 4294967295 or \"main\"");
       if (*number == 255) throw OptionsError("--route-table: 255 is the kernel's local table; use another");
       options.route_table = *number;
     }
@@ -304,7 +306,8 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
   options.dry_run = values["dry-run"].as<bool>();
   if (auto value = text("v")) {
     auto number = parse_number<int>(*value);
-    if (!number || *number < 0 || *number > 10) throw OptionsError("--v: " + quoted(*value) + " is not a level from 0 to 10");
+    if (!number || *number < 0 || *number > 10)
+      throw OptionsError("--v: " + quoted(*value) + " is not a level from 0 to 10");
     options.verbosity = *number;
   }
   return options;

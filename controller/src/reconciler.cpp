@@ -31,9 +31,12 @@ std::string family_text(std::optional<routing::Family> family) {
 
 std::string_view past_tense(ChangeKind kind) {
   switch (kind) {
-    case ChangeKind::add: return "Route added";
-    case ChangeKind::replace: return "Route replaced";
-    case ChangeKind::remove: return "Route deleted";
+    case ChangeKind::add:
+      return "Route added";
+    case ChangeKind::replace:
+      return "Route replaced";
+    case ChangeKind::remove:
+      return "Route deleted";
   }
   return "Route changed";
 }
@@ -138,8 +141,8 @@ void Reconciler::note_self(const k8s::NodeInfo* self) {
   if (state == self_state_) return;
   self_state_ = state;
   if (state == "missing") {
-    KHG_LOG(warning) << "This node is not in the node list; routing the other nodes"
-                     << kv("node", options_.node_name) << kv("hint", "check --node-name");
+    KHG_LOG(warning) << "This node is not in the node list; routing the other nodes" << kv("node", options_.node_name)
+                     << kv("hint", "check --node-name");
   } else if (state == "no-pod-cidr") {
     KHG_LOG(warning) << "This node has no podCIDR yet; routing the other nodes" << kv("node", options_.node_name);
   } else {
@@ -156,8 +159,8 @@ void Reconciler::log_skips(const std::vector<SkippedNode>& skipped) {
     ++counts[skip.reason];
     std::pair<std::string, int> key{skip.node, skip.family ? static_cast<int>(*skip.family) : 0};
     auto previous = skips_.find(key);
-    bool changed = previous == skips_.end() || previous->second.reason != skip.reason ||
-                   previous->second.detail != skip.detail;
+    bool changed =
+        previous == skips_.end() || previous->second.reason != skip.reason || previous->second.detail != skip.detail;
     if (changed && skip.reason != SkipReason::self) {
       bool loud = skip.reason == SkipReason::overlaps_other_node || skip.reason == SkipReason::unreachable_address ||
                   skip.reason == SkipReason::own_address || skip.reason == SkipReason::overlaps_own_pod_cidr ||
@@ -274,8 +277,8 @@ asio::awaitable<void> Reconciler::pass() {
           auto previous = installed.find(key_of(change.route));
           KHG_LOG(info) << past_tense(change.kind) << kv("node", node_of(change.route))
                         << kv("route", route_text(change.route))
-                        << kv("previous", previous == installed.end() ? std::string("none")
-                                                                      : route_text(*previous->second));
+                        << kv("previous",
+                              previous == installed.end() ? std::string("none") : route_text(*previous->second));
         } else {
           KHG_LOG(info) << past_tense(change.kind) << kv("node", node_of(change.route))
                         << kv("route", route_text(change.route));
@@ -293,8 +296,8 @@ asio::awaitable<void> Reconciler::pass() {
       KHG_LOG(error) << "Route change failed" << kv("op", routing::to_string(change.kind))
                      << kv("node", node_of(change.route)) << kv("route", route_text(change.route))
                      << kv("errno", errno_name(result.error))
-                     << kv("error", result.message.empty() ? std::generic_category().message(result.error)
-                                                           : result.message)
+                     << kv("error",
+                           result.message.empty() ? std::generic_category().message(result.error) : result.message)
                      << kv("attempt", retry.failures) << kv("retry_in_ms", delay.count());
     }
   }

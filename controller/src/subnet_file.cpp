@@ -52,8 +52,8 @@ std::optional<std::string> render_subnet_env(const SubnetEnv& env, std::string* 
   }
   if (subnet6) {
     if (network6) out += "FLANNEL_IPV6_NETWORK=" + network6->to_string() + "\n";
-    out += "FLANNEL_IPV6_SUBNET=" + first_address(*subnet6).to_string() + "/" + std::to_string(subnet6->length()) +
-           "\n";
+    out +=
+        "FLANNEL_IPV6_SUBNET=" + first_address(*subnet6).to_string() + "/" + std::to_string(subnet6->length()) + "\n";
   }
   out += "FLANNEL_MTU=" + std::to_string(env.mtu) + "\n";
   out += std::string("FLANNEL_IPMASQ=") + (env.ipmasq ? "true" : "false") + "\n";

@@ -39,7 +39,8 @@ class DaemonApiServerTest : public ::testing::Test {
     std::ofstream(dir_ / "ca.crt") << pki_.ca_pem;
     std::ofstream(dir_ / "kubeconfig") << "apiVersion: v1\nkind: Config\n"
                                           "clusters:\n- name: fake\n  cluster:\n    server: "
-                                       << server_->url() << "\n    certificate-authority: " << (dir_ / "ca.crt").string()
+                                       << server_->url()
+                                       << "\n    certificate-authority: " << (dir_ / "ca.crt").string()
                                        << "\nusers:\n- name: hostgw\n  user:\n    token: s3cret-token\n"
                                           "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: hostgw\n"
                                           "current-context: fake\n";
@@ -67,8 +68,8 @@ class DaemonApiServerTest : public ::testing::Test {
     k8s::NodeWatcherOptions watcher;
     watcher.backoff.initial = 50ms;
     watcher.backoff.max = 200ms;
-    source_ = std::make_unique<ApiNodeSource>(io_.get_executor(), k8s::ConfigOptions{options.kubeconfig, ""},
-                                              registry_, watcher);
+    source_ = std::make_unique<ApiNodeSource>(io_.get_executor(), k8s::ConfigOptions{options.kubeconfig, ""}, registry_,
+                                              watcher);
     daemon_ = std::make_unique<Daemon>(io_.get_executor(), options,
                                        DaemonParts{&table_, &table_, source_.get(), source_.get()}, registry_);
     daemon_->start();
@@ -132,8 +133,8 @@ TEST_F(DaemonApiServerTest, FollowsTheApiServer) {
   auto passes = daemon_->reconciler().passes();
   auto dumps = table_.dumps();
   for (int i = 0; i < 50; ++i) server_->touch_node("node-b");
-  ASSERT_TRUE(run_until([&] { return daemon_->reconciler().view().find("node-b")->resource_version ==
-                                     server_->resource_version(); }));
+  ASSERT_TRUE(run_until(
+      [&] { return daemon_->reconciler().view().find("node-b")->resource_version == server_->resource_version(); }));
   EXPECT_EQ(daemon_->reconciler().passes(), passes);
   EXPECT_EQ(table_.dumps(), dumps);
 

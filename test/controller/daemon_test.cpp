@@ -108,8 +108,8 @@ class DaemonTest : public ::testing::Test {
   }
 
   void start() {
-    daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_,
-                                       DaemonParts{&table_, &table_, &nodes_, &status_}, registry_);
+    daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_, DaemonParts{&table_, &table_, &nodes_, &status_},
+                                       registry_);
     daemon_->start();
   }
 
@@ -166,11 +166,11 @@ TEST_F(DaemonTest, SyncsRoutesServesHealthWritesSubnetFileAndMarksNetworkAvailab
 
   auto metrics = get("/metrics");
   EXPECT_EQ(metrics.status, 200);
-  for (const char* line : {"kube_hostgw_nodes 3\n", "kube_hostgw_routes_desired 2\n", "kube_hostgw_routes_installed 2\n",
-                           "kube_hostgw_ready 1\n", "kube_hostgw_reconcile_passes_total 1\n",
-                           "kube_hostgw_nodes_skipped{reason=\"self\"} 1\n",
-                           "kube_hostgw_route_changes_total{op=\"add\",result=\"ok\"} 2\n",
-                           "kube_hostgw_build_info{version=\""}) {
+  for (const char* line :
+       {"kube_hostgw_nodes 3\n", "kube_hostgw_routes_desired 2\n", "kube_hostgw_routes_installed 2\n",
+        "kube_hostgw_ready 1\n", "kube_hostgw_reconcile_passes_total 1\n",
+        "kube_hostgw_nodes_skipped{reason=\"self\"} 1\n",
+        "kube_hostgw_route_changes_total{op=\"add\",result=\"ok\"} 2\n", "kube_hostgw_build_info{version=\""}) {
     EXPECT_NE(metrics.body.find(line), std::string::npos) << line << metrics.body;
   }
 
@@ -179,8 +179,9 @@ TEST_F(DaemonTest, SyncsRoutesServesHealthWritesSubnetFileAndMarksNetworkAvailab
   EXPECT_EQ(daemon_->subnet_file_writes(), 1u);
   ASSERT_EQ(status_.patches.size(), 1u);
   EXPECT_EQ(status_.patches[0].first, "node-a");
-  EXPECT_NE(status_.patches[0].second.find(R"("type":"NetworkUnavailable","status":"False","reason":"KubeHostgwReady")"),
-            std::string::npos);
+  EXPECT_NE(
+      status_.patches[0].second.find(R"("type":"NetworkUnavailable","status":"False","reason":"KubeHostgwReady")"),
+      std::string::npos);
 
   // Another pass with the same content: the file is not rewritten, no second patch.
   daemon_->reconciler().request_pass("test");

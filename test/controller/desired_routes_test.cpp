@@ -35,7 +35,9 @@ std::vector<ConnectedNetwork> host_networks() {
           network("203.0.113.0/24", "203.0.113.1", 3, "eth1")};
 }
 
-k8s::NodeInfo self_node() { return node("node-a", {"10.244.1.0/24", "2001:db8:1::/64"}, {"198.51.100.11", "2001:db8:ffff::11"}); }
+k8s::NodeInfo self_node() {
+  return node("node-a", {"10.244.1.0/24", "2001:db8:1::/64"}, {"198.51.100.11", "2001:db8:ffff::11"});
+}
 
 DesiredRoutes compute(const std::vector<k8s::NodeInfo>& nodes, DesiredRoutesOptions options = {},
                       std::vector<ConnectedNetwork> connected = host_networks()) {
@@ -122,52 +124,66 @@ TEST_P(SkipReasonTest, SkipsWithReasonAndDetail) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, SkipReasonTest,
-    ::testing::Values(
-        SkipCase{"no podCIDR", node("n", {}, {"198.51.100.12"}), std::nullopt, SkipReason::no_pod_cidr, "podCIDR"},
-        SkipCase{"podCIDR does not parse", node("n", {"10.244.300.0/24"}, {"198.51.100.12"}), Family::v4,
-                 SkipReason::invalid_pod_cidr, "10.244.300.0/24"},
-        SkipCase{"podCIDR with host bits", node("n", {"10.244.2.1/24"}, {"198.51.100.12"}), Family::v4,
-                 SkipReason::invalid_pod_cidr, "10.244.2.1/24"},
-        SkipCase{"IPv6 podCIDR does not parse", node("n", {"2001:db8:2::/200"}, {"2001:db8:ffff::12"}), Family::v6,
-                 SkipReason::invalid_pod_cidr, "2001:db8:2::/200"},
-        SkipCase{"default route", node("n", {"0.0.0.0/0"}, {"198.51.100.12"}), Family::v4, SkipReason::default_route,
-                 "0.0.0.0/0"},
-        SkipCase{"IPv6 default route", node("n", {"::/0"}, {"2001:db8:ffff::12"}), Family::v6,
-                 SkipReason::default_route, "::/0"},
-        SkipCase{"overlaps own podCIDR", node("n", {"10.244.1.0/25"}, {"198.51.100.12"}), Family::v4,
-                 SkipReason::overlaps_own_pod_cidr, "10.244.1.0/24"},
-        SkipCase{"contains own podCIDR", node("n", {"10.244.0.0/16"}, {"198.51.100.12"}), Family::v4,
-                 SkipReason::overlaps_own_pod_cidr, "10.244.1.0/24"},
-        SkipCase{"overlaps connected network", node("n", {"198.51.100.128/25"}, {"198.51.100.12"}), Family::v4,
-                 SkipReason::overlaps_connected_network, "198.51.100.0/24 on eth0"},
-        SkipCase{"outside cluster CIDR", node("n", {"10.245.2.0/24"}, {"198.51.100.12"}), Family::v4,
-                 SkipReason::outside_cluster_cidr, "outside --cluster-cidr 10.244.0.0/16", {"10.244.0.0/16"}},
-        SkipCase{"no cluster CIDR of the family", node("n", {"2001:db8:2::/64"}, {"2001:db8:ffff::12"}), Family::v6,
-                 SkipReason::outside_cluster_cidr, "no --cluster-cidr", {"10.244.0.0/16"}},
-        SkipCase{"no InternalIP", node("n", {"10.244.2.0/24"}, {}, {"198.51.100.12"}), Family::v4,
-                 SkipReason::no_address, "no InternalIP of family IPv4"},
-        SkipCase{"no address of the family", node("n", {"2001:db8:2::/64"}, {"198.51.100.12"}), Family::v6,
-                 SkipReason::no_address, "IPv6"},
-        SkipCase{"address does not parse", node("n", {"10.244.2.0/24"}, {"198.51.100.300"}), Family::v4,
-                 SkipReason::invalid_address, "198.51.100.300"},
-        SkipCase{"loopback address", node("n", {"10.244.2.0/24"}, {"127.0.0.1"}), Family::v4,
-                 SkipReason::invalid_address, "127.0.0.1 is a loopback"},
-        SkipCase{"multicast address", node("n", {"10.244.2.0/24"}, {"224.0.0.5"}), Family::v4,
-                 SkipReason::invalid_address, "multicast"},
-        SkipCase{"link-local address", node("n", {"10.244.2.0/24"}, {"169.254.1.1"}), Family::v4,
-                 SkipReason::invalid_address, "link-local"},
-        SkipCase{"IPv6 link-local address", node("n", {"2001:db8:2::/64"}, {"fe80::1"}), Family::v6,
-                 SkipReason::invalid_address, "link-local"},
-        SkipCase{"unspecified address", node("n", {"10.244.2.0/24"}, {"0.0.0.0"}), Family::v4,
-                 SkipReason::invalid_address, "unspecified"},
-        SkipCase{"this host's address", node("n", {"10.244.2.0/24"}, {"198.51.100.11"}), Family::v4,
-                 SkipReason::own_address, "198.51.100.11 is an address of this host"},
-        SkipCase{"not on a local link", node("n", {"10.244.2.0/24"}, {"100.64.0.9"}), Family::v4,
-                 SkipReason::unreachable_address, "100.64.0.9 is not on a directly connected network"},
-        SkipCase{"ExternalIP not used without the flag", node("n", {"10.244.2.0/24"}, {"100.64.0.9"}, {"198.51.100.12"}),
-                 Family::v4, SkipReason::unreachable_address, "InternalIP 100.64.0.9"},
-        SkipCase{"ExternalIP fallback also bad", node("n", {"10.244.2.0/24"}, {}, {"127.0.0.2"}), Family::v4,
-                 SkipReason::invalid_address, "ExternalIP 127.0.0.2", {}, AddressTypes::internal_then_external}),
+    ::testing::Values(SkipCase{"no podCIDR", node("n", {}, {"198.51.100.12"}), std::nullopt, SkipReason::no_pod_cidr,
+                               "podCIDR"},
+                      SkipCase{"podCIDR does not parse", node("n", {"10.244.300.0/24"}, {"198.51.100.12"}), Family::v4,
+                               SkipReason::invalid_pod_cidr, "10.244.300.0/24"},
+                      SkipCase{"podCIDR with host bits", node("n", {"10.244.2.1/24"}, {"198.51.100.12"}), Family::v4,
+                               SkipReason::invalid_pod_cidr, "10.244.2.1/24"},
+                      SkipCase{"IPv6 podCIDR does not parse", node("n", {"2001:db8:2::/200"}, {"2001:db8:ffff::12"}),
+                               Family::v6, SkipReason::invalid_pod_cidr, "2001:db8:2::/200"},
+                      SkipCase{"default route", node("n", {"0.0.0.0/0"}, {"198.51.100.12"}), Family::v4,
+                               SkipReason::default_route, "0.0.0.0/0"},
+                      SkipCase{"IPv6 default route", node("n", {"::/0"}, {"2001:db8:ffff::12"}), Family::v6,
+                               SkipReason::default_route, "::/0"},
+                      SkipCase{"overlaps own podCIDR", node("n", {"10.244.1.0/25"}, {"198.51.100.12"}), Family::v4,
+                               SkipReason::overlaps_own_pod_cidr, "10.244.1.0/24"},
+                      SkipCase{"contains own podCIDR", node("n", {"10.244.0.0/16"}, {"198.51.100.12"}), Family::v4,
+                               SkipReason::overlaps_own_pod_cidr, "10.244.1.0/24"},
+                      SkipCase{"overlaps connected network", node("n", {"198.51.100.128/25"}, {"198.51.100.12"}),
+                               Family::v4, SkipReason::overlaps_connected_network, "198.51.100.0/24 on eth0"},
+                      SkipCase{"outside cluster CIDR",
+                               node("n", {"10.245.2.0/24"}, {"198.51.100.12"}),
+                               Family::v4,
+                               SkipReason::outside_cluster_cidr,
+                               "outside --cluster-cidr 10.244.0.0/16",
+                               {"10.244.0.0/16"}},
+                      SkipCase{"no cluster CIDR of the family",
+                               node("n", {"2001:db8:2::/64"}, {"2001:db8:ffff::12"}),
+                               Family::v6,
+                               SkipReason::outside_cluster_cidr,
+                               "no --cluster-cidr",
+                               {"10.244.0.0/16"}},
+                      SkipCase{"no InternalIP", node("n", {"10.244.2.0/24"}, {}, {"198.51.100.12"}), Family::v4,
+                               SkipReason::no_address, "no InternalIP of family IPv4"},
+                      SkipCase{"no address of the family", node("n", {"2001:db8:2::/64"}, {"198.51.100.12"}),
+                               Family::v6, SkipReason::no_address, "IPv6"},
+                      SkipCase{"address does not parse", node("n", {"10.244.2.0/24"}, {"198.51.100.300"}), Family::v4,
+                               SkipReason::invalid_address, "198.51.100.300"},
+                      SkipCase{"loopback address", node("n", {"10.244.2.0/24"}, {"127.0.0.1"}), Family::v4,
+                               SkipReason::invalid_address, "127.0.0.1 is a loopback"},
+                      SkipCase{"multicast address", node("n", {"10.244.2.0/24"}, {"224.0.0.5"}), Family::v4,
+                               SkipReason::invalid_address, "multicast"},
+                      SkipCase{"link-local address", node("n", {"10.244.2.0/24"}, {"169.254.1.1"}), Family::v4,
+                               SkipReason::invalid_address, "link-local"},
+                      SkipCase{"IPv6 link-local address", node("n", {"2001:db8:2::/64"}, {"fe80::1"}), Family::v6,
+                               SkipReason::invalid_address, "link-local"},
+                      SkipCase{"unspecified address", node("n", {"10.244.2.0/24"}, {"0.0.0.0"}), Family::v4,
+                               SkipReason::invalid_address, "unspecified"},
+                      SkipCase{"this host's address", node("n", {"10.244.2.0/24"}, {"198.51.100.11"}), Family::v4,
+                               SkipReason::own_address, "198.51.100.11 is an address of this host"},
+                      SkipCase{"not on a local link", node("n", {"10.244.2.0/24"}, {"100.64.0.9"}), Family::v4,
+                               SkipReason::unreachable_address, "100.64.0.9 is not on a directly connected network"},
+                      SkipCase{"ExternalIP not used without the flag",
+                               node("n", {"10.244.2.0/24"}, {"100.64.0.9"}, {"198.51.100.12"}), Family::v4,
+                               SkipReason::unreachable_address, "InternalIP 100.64.0.9"},
+                      SkipCase{"ExternalIP fallback also bad",
+                               node("n", {"10.244.2.0/24"}, {}, {"127.0.0.2"}),
+                               Family::v4,
+                               SkipReason::invalid_address,
+                               "ExternalIP 127.0.0.2",
+                               {},
+                               AddressTypes::internal_then_external}),
     [](const auto& info) {
       std::string name = info.param.title;
       for (char& c : name)
@@ -183,11 +199,10 @@ TEST(DesiredRoutesTest, SelfIsSkippedAsSelf) {
 }
 
 TEST(DesiredRoutesTest, OverlappingNodesAreBothSkippedAndNameEachOther) {
-  auto result = compute({self_node(), node("b", {"10.244.2.0/24"}, {"198.51.100.12"}),
-                         node("c", {"10.244.2.128/25"}, {"198.51.100.13"}),
-                         node("d", {"10.244.4.0/24"}, {"198.51.100.14"}),
-                         node("e", {"10.244.4.0/24"}, {"198.51.100.15"}),
-                         node("f", {"10.244.5.0/24"}, {"198.51.100.16"})});
+  auto result =
+      compute({self_node(), node("b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+               node("c", {"10.244.2.128/25"}, {"198.51.100.13"}), node("d", {"10.244.4.0/24"}, {"198.51.100.14"}),
+               node("e", {"10.244.4.0/24"}, {"198.51.100.15"}), node("f", {"10.244.5.0/24"}, {"198.51.100.16"})});
   ASSERT_EQ(result.routes.size(), 1u);
   EXPECT_EQ(result.routes[0], route("10.244.5.0/24", "198.51.100.16", 2));
   for (const char* name : {"b", "c", "d", "e"}) {
@@ -201,9 +216,9 @@ TEST(DesiredRoutesTest, OverlappingNodesAreBothSkippedAndNameEachOther) {
 }
 
 TEST(DesiredRoutesTest, WideCidrOverlappingTwoNodesSkipsAllThree) {
-  auto result = compute({node("wide", {"10.244.8.0/21"}, {"198.51.100.20"}),
-                         node("x", {"10.244.8.0/24"}, {"198.51.100.21"}),
-                         node("y", {"10.244.15.0/24"}, {"198.51.100.22"})});
+  auto result =
+      compute({node("wide", {"10.244.8.0/21"}, {"198.51.100.20"}), node("x", {"10.244.8.0/24"}, {"198.51.100.21"}),
+               node("y", {"10.244.15.0/24"}, {"198.51.100.22"})});
   EXPECT_TRUE(result.routes.empty());
   for (const char* name : {"wide", "x", "y"}) {
     ASSERT_NE(find_skip(result, name, Family::v4), nullptr) << name;
@@ -247,8 +262,9 @@ TEST(DesiredRoutesTest, TwoHoldersOfOverlappingCidrsAreBothSkipped) {
                                       node("d", {"10.244.2.128/25"}, {"198.51.100.14"})};
   std::vector<const k8s::NodeInfo*> view;
   for (const auto& n : nodes) view.push_back(&n);
-  auto result = desired_routes(view, "node-a", host_networks(), {},
-                               {route("10.244.2.0/24", "198.51.100.12", 2), route("10.244.2.0/25", "198.51.100.13", 2)});
+  auto result =
+      desired_routes(view, "node-a", host_networks(), {},
+                     {route("10.244.2.0/24", "198.51.100.12", 2), route("10.244.2.0/25", "198.51.100.13", 2)});
   EXPECT_TRUE(result.routes.empty());
   for (const char* name : {"b", "c", "d"}) {
     ASSERT_NE(find_skip(result, name, Family::v4), nullptr) << name;
@@ -257,8 +273,8 @@ TEST(DesiredRoutesTest, TwoHoldersOfOverlappingCidrsAreBothSkipped) {
 }
 
 TEST(DesiredRoutesTest, SkipsArePerFamily) {
-  auto result = compute({self_node(), node("b", {"10.244.2.0/24", "2001:db8:2::/200"},
-                                           {"198.51.100.12", "2001:db8:ffff::12"})});
+  auto result =
+      compute({self_node(), node("b", {"10.244.2.0/24", "2001:db8:2::/200"}, {"198.51.100.12", "2001:db8:ffff::12"})});
   ASSERT_EQ(result.routes.size(), 1u);
   EXPECT_EQ(result.routes[0], route("10.244.2.0/24", "198.51.100.12", 2));
   const auto* skip = find_skip(result, "b", Family::v6);
@@ -286,9 +302,9 @@ TEST(DesiredRoutesTest, FirstReachableInternalIpWins) {
 TEST(DesiredRoutesTest, MostSpecificConnectedNetworkGivesTheLink) {
   std::vector<ConnectedNetwork> connected = {network("198.51.100.0/24", "198.51.100.11", 2, "eth0"),
                                              network("198.51.100.0/26", "198.51.100.1", 7, "vlan7")};
-  auto result = compute({node("b", {"10.244.2.0/24"}, {"198.51.100.12"}),
-                         node("c", {"10.244.3.0/24"}, {"198.51.100.200"})},
-                        {}, connected);
+  auto result =
+      compute({node("b", {"10.244.2.0/24"}, {"198.51.100.12"}), node("c", {"10.244.3.0/24"}, {"198.51.100.200"})}, {},
+              connected);
   ASSERT_EQ(result.routes.size(), 2u);
   EXPECT_EQ(result.routes[0].oif, 7u);
   EXPECT_EQ(result.routes[1].oif, 2u);
@@ -300,8 +316,8 @@ TEST(DesiredRoutesTest, SelfWithoutPodCidrStillRoutesOthers) {
 }
 
 TEST(DesiredRoutesTest, SelfAbsentStillRoutesOthersButNotToOwnAddress) {
-  auto result = compute({node("b", {"10.244.2.0/24"}, {"198.51.100.12"}),
-                         node("wrong-name", {"10.244.1.0/24"}, {"198.51.100.11"})});
+  auto result = compute(
+      {node("b", {"10.244.2.0/24"}, {"198.51.100.12"}), node("wrong-name", {"10.244.1.0/24"}, {"198.51.100.11"})});
   ASSERT_EQ(result.routes.size(), 1u);
   EXPECT_EQ(find_skip(result, "wrong-name", Family::v4)->reason, SkipReason::own_address);
 }
@@ -309,15 +325,17 @@ TEST(DesiredRoutesTest, SelfAbsentStillRoutesOthersButNotToOwnAddress) {
 TEST(DesiredRoutesTest, InsideClusterCidrIsAccepted) {
   DesiredRoutesOptions options;
   options.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16"), IpPrefix::parse("2001:db8::/48")};
-  auto result = compute({self_node(), node("b", {"10.244.2.0/24", "2001:db8:0:2::/64"}, {"198.51.100.12", "2001:db8:ffff::12"})},
-                        options);
+  auto result =
+      compute({self_node(), node("b", {"10.244.2.0/24", "2001:db8:0:2::/64"}, {"198.51.100.12", "2001:db8:ffff::12"})},
+              options);
   EXPECT_EQ(result.routes.size(), 2u);
 }
 
 TEST(DesiredRoutesTest, ThousandsOfNodesAreAllRouted) {
   std::vector<k8s::NodeInfo> nodes;
   for (int i = 0; i < 5000; ++i) {
-    nodes.push_back(node("node-" + std::to_string(i), {"10.244." + std::to_string(i * 8 / 256) + "." + std::to_string(i * 8 % 256) + "/29"},
+    nodes.push_back(node("node-" + std::to_string(i),
+                         {"10.244." + std::to_string(i * 8 / 256) + "." + std::to_string(i * 8 % 256) + "/29"},
                          {"100.64." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)}));
   }
   std::vector<ConnectedNetwork> connected = {network("100.64.0.0/16", "100.64.255.254", 2, "eth0")};

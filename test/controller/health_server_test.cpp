@@ -27,10 +27,11 @@ class HealthServerTest : public ::testing::Test {
   }
 
   testing::HttpResult get(std::string target, std::string method = "GET") {
-    auto future = asio::co_spawn(io_, testing::http_get(server_->port(), std::move(target), std::move(method)),
-                                 asio::use_future);
+    auto future =
+        asio::co_spawn(io_, testing::http_get(server_->port(), std::move(target), std::move(method)), asio::use_future);
     io_.restart();
-    while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io_.run_one_for(std::chrono::milliseconds(10));
+    while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+      io_.run_one_for(std::chrono::milliseconds(10));
     return future.get();
   }
 
@@ -97,7 +98,8 @@ TEST_F(HealthServerTest, GarbageGets400) {
       },
       asio::use_future);
   io_.restart();
-  while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io_.run_one_for(std::chrono::milliseconds(10));
+  while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+    io_.run_one_for(std::chrono::milliseconds(10));
   EXPECT_EQ(future.get().substr(0, 12), "HTTP/1.1 400");
 }
 

@@ -20,8 +20,7 @@ struct HttpResult {
   std::string body;
 };
 
-inline boost::asio::awaitable<HttpResult> http_get(std::uint16_t port, std::string target,
-                                                   std::string method = "GET") {
+inline boost::asio::awaitable<HttpResult> http_get(std::uint16_t port, std::string target, std::string method = "GET") {
   namespace asio = boost::asio;
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::socket socket(executor);

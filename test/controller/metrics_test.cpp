@@ -113,7 +113,8 @@ TEST(MetricsTest, ControllerMetricsExposeEveryFamilyWithPrefix) {
         "kube_hostgw_nodes_skipped{reason=\"overlaps_other_node\"} 0", "kube_hostgw_nodes_skipped{reason=\"self\"} 0",
         "kube_hostgw_route_changes_total{op=\"add\",result=\"ok\"} 1",
         "kube_hostgw_netlink_errors_total{errno=\"ENETUNREACH\"} 1",
-        "kube_hostgw_reconcile_triggers_total{source=\"node\"} 1", "# TYPE kube_hostgw_reconcile_duration_seconds histogram"}) {
+        "kube_hostgw_reconcile_triggers_total{source=\"node\"} 1",
+        "# TYPE kube_hostgw_reconcile_duration_seconds histogram"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name << "\n" << text;
   }
   std::istringstream lines(text);

@@ -53,12 +53,11 @@ TEST(OptionsTest, NodeNameFallsBackToHostName) {
 }
 
 TEST(OptionsTest, EveryFlag) {
-  Options options = parse({"--kubeconfig=/etc/k.conf", "--context", "kind", "--node-name=n1",
-                           "--cluster-cidr=10.244.0.0/16,2001:db8::/48", "--cluster-cidr", "10.245.0.0/16",
-                           "--resync-period=1m30s", "--route-protocol=200", "--route-table=100",
-                           "--address-type=InternalIP,ExternalIP", "--healthz-bind-address=[::1]:9000",
-                           "--subnet-file=/run/flannel/subnet.env", "--set-node-network-available", "--dry-run",
-                           "--v=3"});
+  Options options = parse(
+      {"--kubeconfig=/etc/k.conf", "--context", "kind", "--node-name=n1", "--cluster-cidr=10.244.0.0/16,2001:db8::/48",
+       "--cluster-cidr", "10.245.0.0/16", "--resync-period=1m30s", "--route-protocol=200", "--route-table=100",
+       "--address-type=InternalIP,ExternalIP", "--healthz-bind-address=[::1]:9000",
+       "--subnet-file=/run/flannel/subnet.env", "--set-node-network-available", "--dry-run", "--v=3"});
   EXPECT_EQ(options.kubeconfig, "/etc/k.conf");
   EXPECT_EQ(options.context, "kind");
   EXPECT_EQ(options.node_name, "n1");
@@ -98,11 +97,27 @@ TEST(OptionsTest, HelpAndVersion) {
 
 TEST(OptionsTest, HelpListsEveryFlagWithItsDefault) {
   std::string help = help_text();
-  for (const char* text :
-       {"--kubeconfig", "--context", "--node-name", "$NODE_NAME", "--cluster-cidr", "--resync-period", "60s",
-        "--route-protocol", "44", "--route-table", "254", "--address-type", "InternalIP,ExternalIP",
-        "--healthz-bind-address", "0.0.0.0:2401", "--subnet-file", "--set-node-network-available", "--dry-run",
-        "-v [ --v ]", "--help", "--version"}) {
+  for (const char* text : {"--kubeconfig",
+                           "--context",
+                           "--node-name",
+                           "$NODE_NAME",
+                           "--cluster-cidr",
+                           "--resync-period",
+                           "60s",
+                           "--route-protocol",
+                           "44",
+                           "--route-table",
+                           "254",
+                           "--address-type",
+                           "InternalIP,ExternalIP",
+                           "--healthz-bind-address",
+                           "0.0.0.0:2401",
+                           "--subnet-file",
+                           "--set-node-network-available",
+                           "--dry-run",
+                           "-v [ --v ]",
+                           "--help",
+                           "--version"}) {
     EXPECT_NE(help.find(text), std::string::npos) << text << "\n" << help;
   }
   EXPECT_GE(std::count(help.begin(), help.end(), '\n'), 20);
@@ -124,9 +139,10 @@ TEST_P(BadOptionsTest, OneLineErrorNamingTheFlag) {
 INSTANTIATE_TEST_SUITE_P(
     Table, BadOptionsTest,
     ::testing::Values(
-        BadCase{{"--bogus"}, "unknown flag --bogus (see --help)"},
-        BadCase{{"stray"}, "unexpected argument \"stray\""},
-        BadCase{{"--cluster-cidr=10.244.0.1/16"}, "--cluster-cidr: \"10.244.0.1/16\": host bits are set after the first 16 (did you mean 10.244.0.0/16?)"},
+        BadCase{{"--bogus"}, "unknown flag --bogus (see --help)"}, BadCase{{"stray"}, "unexpected argument \"stray\""},
+        BadCase{
+            {"--cluster-cidr=10.244.0.1/16"},
+            "--cluster-cidr: \"10.244.0.1/16\": host bits are set after the first 16 (did you mean 10.244.0.0/16?)"},
         BadCase{{"--cluster-cidr=0.0.0.0/0"}, "--cluster-cidr: \"0.0.0.0/0\" is a default route"},
         BadCase{{"--resync-period=soon"}, "--resync-period: \"soon\" is not a positive duration (e.g. 60s, 5m, 1m30s)"},
         BadCase{{"--resync-period=0s"}, "--resync-period: \"0s\" is not a positive duration (e.g. 60s, 5m, 1m30s)"},
@@ -137,14 +153,17 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--route-table=0"}, "--route-table: \"0\" is not a table number from 1 to 4294967295 or \"main\""},
         BadCase{{"--route-table=255"}, "--route-table: 255 is the kernel's local table; use another"},
         BadCase{{"--route-table=x"}, "--route-table: \"x\" is not a table number from 1 to 4294967295 or \"main\""},
-        BadCase{{"--address-type=Hostname"}, "--address-type: \"Hostname\" is not \"InternalIP\" or \"InternalIP,ExternalIP\""},
+        BadCase{{"--address-type=Hostname"},
+                "--address-type: \"Hostname\" is not \"InternalIP\" or \"InternalIP,ExternalIP\""},
         BadCase{{"--healthz-bind-address=localhost:80"},
-                "--healthz-bind-address: \"localhost:80\": address \"localhost\": IPv4 part 1 is empty or not a decimal number"},
+                "--healthz-bind-address: \"localhost:80\": address \"localhost\": IPv4 part 1 is empty or not a "
+                "decimal number"},
         BadCase{{"--healthz-bind-address=0.0.0.0:99999"},
                 "--healthz-bind-address: \"0.0.0.0:99999\": port \"99999\" is not a number from 0 to 65535"},
         BadCase{{"--healthz-bind-address=::1:80"},
                 "--healthz-bind-address: \"::1:80\": put an IPv6 address in brackets: [::]:2401"},
-        BadCase{{"--subnet-file=/run/flannel/subnet.env"}, "--subnet-file: needs --cluster-cidr (written as FLANNEL_NETWORK)"},
+        BadCase{{"--subnet-file=/run/flannel/subnet.env"},
+                "--subnet-file: needs --cluster-cidr (written as FLANNEL_NETWORK)"},
         BadCase{{"--context=kind"}, "--context: needs --kubeconfig"},
         BadCase{{"--v=11"}, "--v: \"11\" is not a level from 0 to 10"},
         BadCase{{"--node-name="}, "--node-name: empty name"},

@@ -214,8 +214,8 @@ TEST_F(ReconcilerTest, ThousandTriggersInABurstCauseOnePass) {
       [this]() -> asio::awaitable<void> {
         for (int i = 0; i < 1000; ++i) {
           reconciler_->on_node_event(event(
-              Type::added, node("n" + std::to_string(i), "10.244." + std::to_string(100 + i / 8) + "." +
-                                                             std::to_string(i % 8 * 32) + "/27",
+              Type::added, node("n" + std::to_string(i),
+                                "10.244." + std::to_string(100 + i / 8) + "." + std::to_string(i % 8 * 32) + "/27",
                                 "198.51.100." + std::to_string(20 + i % 200))));
           co_await asio::post(io_, asio::use_awaitable);
         }
@@ -244,8 +244,8 @@ TEST_F(ReconcilerTest, HeartbeatsCostNoPassNoDumpNoWrite) {
   auto dumps = table_.dumps();
   auto writes = table_.writes();
   for (int i = 0; i < 100; ++i) {
-    reconciler_->on_node_event(event(Type::modified, node("node-b", "10.244.2.0/24", "198.51.100.12",
-                                                          std::to_string(100 + i))));
+    reconciler_->on_node_event(
+        event(Type::modified, node("node-b", "10.244.2.0/24", "198.51.100.12", std::to_string(100 + i))));
     settle();
   }
   EXPECT_EQ(reconciler_->passes(), 1u);
@@ -387,7 +387,8 @@ TEST_F(ReconcilerTest, NewcomerClaimingAnInstalledPodCidrCannotTakeTheRoute) {
 
 TEST_F(ReconcilerTest, SelfWithoutPodCidrIsLoggedAndOthersAreRouted) {
   start();
-  reconciler_->on_node_event(resynced({node("node-a", "", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12")}));
+  reconciler_->on_node_event(
+      resynced({node("node-a", "", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12")}));
   settle();
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
   EXPECT_EQ(log_lines_with("This node has no podCIDR yet"), 1u);

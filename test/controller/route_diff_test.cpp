@@ -55,8 +55,12 @@ INSTANTIATE_TEST_SUITE_P(
                       DiffCase{"other metric is another key", {kBOtherMetric}, {kB}, {kBOtherMetric}, {}, {kB}},
                       DiffCase{"mixed", {kBNewGateway, kC, kV6}, {kB, kD, kV6}, {kC}, {kBNewGateway}, {kD}},
                       DiffCase{"two routes under one key, one wanted", {kV6}, {kV6Other, kV6}, {}, {}, {kV6Other}},
-                      DiffCase{"two routes under one key, none wanted", {kV6}, {kV6Other, route("2001:db8:2::/64", "2001:db8:ffff::98", 2, 1024)},
-                               {kV6}, {}, {route("2001:db8:2::/64", "2001:db8:ffff::98", 2, 1024), kV6Other}}),
+                      DiffCase{"two routes under one key, none wanted",
+                               {kV6},
+                               {kV6Other, route("2001:db8:2::/64", "2001:db8:ffff::98", 2, 1024)},
+                               {kV6},
+                               {},
+                               {route("2001:db8:2::/64", "2001:db8:ffff::98", 2, 1024), kV6Other}}),
     [](const auto& info) {
       std::string name = info.param.title;
       for (char& c : name)

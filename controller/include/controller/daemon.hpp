@@ -44,10 +44,10 @@ class NodeStatusWriter {
 };
 
 struct DaemonParts {
-  routing::RouteTable* route_table = nullptr;         // required
-  routing::ChangeMonitor* change_monitor = nullptr;   // optional
-  NodeSource* nodes = nullptr;                         // required
-  NodeStatusWriter* status_writer = nullptr;           // required for --set-node-network-available
+  routing::RouteTable* route_table = nullptr;        // required
+  routing::ChangeMonitor* change_monitor = nullptr;  // optional
+  NodeSource* nodes = nullptr;                       // required
+  NodeStatusWriter* status_writer = nullptr;         // required for --set-node-network-available
 };
 
 // The NetworkUnavailable=False patch, with `now` as RFC 3339 time.

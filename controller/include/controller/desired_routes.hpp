@@ -69,8 +69,8 @@ struct SkippedNode {
 };
 
 enum class AddressTypes : std::uint8_t {
-  internal_only,          // InternalIP
-  internal_then_external, // InternalIP, else ExternalIP
+  internal_only,           // InternalIP
+  internal_then_external,  // InternalIP, else ExternalIP
 };
 
 struct DesiredRoutesOptions {

@@ -54,7 +54,7 @@ std::chrono::milliseconds retry_delay(unsigned failures, std::chrono::millisecon
 
 // What a completed pass saw, for the daemon (subnet.env, node condition).
 struct PassReport {
-  bool first_sync = false;  // the first pass after the first complete node list
+  bool first_sync = false;              // the first pass after the first complete node list
   const k8s::NodeInfo* self = nullptr;  // this node in the view, if present
   const std::vector<routing::ConnectedNetwork>* connected = nullptr;
   std::size_t changes_ok = 0;
@@ -128,7 +128,7 @@ class Reconciler {
 
   std::map<std::pair<routing::ChangeKind, routing::Route>, RetryState> retries_;
   std::map<std::pair<std::string, int>, SkipState> skips_;  // (node, family or 0) -> state
-  std::map<routing::IpPrefix, std::string> route_nodes_;   // destination -> node, from the last pass
+  std::map<routing::IpPrefix, std::string> route_nodes_;    // destination -> node, from the last pass
   std::string self_state_;                                  // last logged state of this node
 };
 

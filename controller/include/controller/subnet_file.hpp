@@ -43,9 +43,9 @@ std::vector<routing::IpPrefix> parse_pod_cidrs(const k8s::NodeInfo& node);
 std::uint32_t node_link_mtu(const k8s::NodeInfo* node, const std::vector<routing::ConnectedNetwork>& connected);
 
 struct WriteResult {
-  bool changed = false;      // the file was (re)written
-  std::error_code error;     // set on failure; the old file is untouched
-  std::string message;       // what failed, naming the path
+  bool changed = false;   // the file was (re)written
+  std::error_code error;  // set on failure; the old file is untouched
+  std::string message;    // what failed, naming the path
 };
 
 // Writes `content` to `path` unless it already holds exactly that: into a
