@@ -7,6 +7,8 @@
 #   sudo scripts/demo.sh --keep    leave the cluster running to look around
 #   sudo scripts/demo.sh --clean   remove a cluster left by --keep
 #
+# BUILD_DIR=DIR uses (and builds) the binaries in DIR instead of build/.
+#
 # Nothing outside the namespaces it creates is touched: the machine's own routes, links
 # and addresses stay as they are. Addresses used: nodes 198.51.100.0/24, pods 10.244.0.0/16.
 set -euo pipefail
@@ -19,7 +21,7 @@ for arg in "$@"; do
     --keep) keep=1 ;;
     --clean) clean=1 ;;
     -h | --help)
-      sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -78,7 +80,7 @@ fi
 
 # ---- build ----------------------------------------------------------------------------
 say "Getting the programs ready"
-build_dir=$root/build
+build_dir=${BUILD_DIR:-$root/build}
 {
   explain "installing build dependencies if missing (Debian packages), then building into build/."
   explain "The first build takes a few minutes; later runs only rebuild what changed."
