@@ -179,7 +179,8 @@ fi
 say "Step 6: what kube-hostgw said (node1's log)"
 grep -E '"(Route added|First sync complete|Node list received)"' "$KHG_RUN_DIR/node1.log" | head -n 6 | cut -c1-160 | sed 's/^/      /' || true
 explain "health and metrics, inside node1 (each node has its own 127.0.0.1):"
-show bash -c "ip netns exec $(khg_node_ns 1) curl -s http://$KHG_HEALTH/metrics | grep -E '^kube_hostgw_(routes_installed|nodes|ready) '"
+printf '    %s$ ip netns exec %s curl -s http://%s/metrics | grep ...%s\n' "$dim" "$(khg_node_ns 1)" "$KHG_HEALTH" "$off"
+khg_http 1 /metrics | grep -E '^kube_hostgw_(routes_desired|routes_installed|nodes|ready) ' | sed 's/^/      /' || true
 
 khg_pass >/dev/null
 if ((keep)); then
