@@ -145,6 +145,19 @@ void normalize_pod_cidrs(Document& doc, const std::string& name) {
   }
 }
 
+// kind and apiVersion first, as kube-apiserver writes objects.
+void put_type_first(Value& object, Document::AllocatorType& allocator) {
+  Value ordered(rapidjson::kObjectType);
+  ordered.AddMember("kind", "Node", allocator);
+  ordered.AddMember("apiVersion", "v1", allocator);
+  for (auto& member : object.GetObject()) {
+    const std::string_view name(member.name.GetString(), member.name.GetStringLength());
+    if (name == "kind" || name == "apiVersion") continue;
+    ordered.AddMember(member.name, member.value, allocator);  // moves
+  }
+  object.Swap(ordered);
+}
+
 Value* find_metadata(Document& doc) {
   auto it = doc.FindMember("metadata");
   return it == doc.MemberEnd() ? nullptr : &it->value;
@@ -192,13 +205,13 @@ Written NodeStore::create(std::string_view json) {
   if (string_member(metadata, "uid").empty()) set_string(metadata, "uid", random_uuid(), allocator);
   if (string_member(metadata, "creationTimestamp").empty())
     set_string(metadata, "creationTimestamp", rfc3339_now(), allocator);
-  set_string(doc, "kind", "Node", allocator);
-  set_string(doc, "apiVersion", "v1", allocator);
+  put_type_first(doc, allocator);
   Written written;
   {
     std::lock_guard lock(mutex_);
     if (nodes_.count(name)) throw StoreError(409, "AlreadyExists", quoted(name) + " already exists", name);
-    set_string(metadata, "resourceVersion", std::to_string(resource_version_ + 1), allocator);
+    // (put_type_first moved the members: look metadata up again.)
+    set_string(*find_metadata(doc), "resourceVersion", std::to_string(resource_version_ + 1), allocator);
     auto text = std::make_shared<const std::string>(to_json(doc));
     written.resource_version = commit_locked(name, EventType::added, text);
     written.json = text;
@@ -208,32 +221,29 @@ Written NodeStore::create(std::string_view json) {
 }
 
 std::uint64_t NodeStore::create_many(const std::vector<std::string>& objects) {
-  std::vector<std::pair<std::string, Document>> docs;
-  docs.reserve(objects.size());
+  // One node at a time: a parsed Document holds a 64 KiB pool, so thousands
+  // of them at once would cost hundreds of MiB. Stops at the first bad or
+  // duplicate node (the ones before it stay created).
+  std::uint64_t rv = 0;
+  struct NotifyAtEnd {
+    NodeStore* store;
+    ~NotifyAtEnd() { store->notify(); }
+  } notify_at_end{this};
   for (const auto& json : objects) {
     Document doc = parse_json(json, "the Node");
-    std::string name = node_name(doc);
+    const std::string name = node_name(doc);
     normalize_pod_cidrs(doc, name);
     auto& allocator = doc.GetAllocator();
     Value& metadata = *find_metadata(doc);
     if (string_member(metadata, "uid").empty()) set_string(metadata, "uid", random_uuid(), allocator);
     if (string_member(metadata, "creationTimestamp").empty())
       set_string(metadata, "creationTimestamp", rfc3339_now(), allocator);
-    docs.emplace_back(std::move(name), std::move(doc));
-  }
-  std::uint64_t rv = 0;
-  {
+    put_type_first(doc, allocator);
     std::lock_guard lock(mutex_);
-    for (auto& [name, doc] : docs)
-      if (nodes_.count(name)) throw StoreError(409, "AlreadyExists", quoted(name) + " already exists", name);
-    for (auto& [name, doc] : docs) {
-      Value& metadata = *find_metadata(doc);
-      set_string(metadata, "resourceVersion", std::to_string(resource_version_ + 1), doc.GetAllocator());
-      rv = commit_locked(name, EventType::added, std::make_shared<const std::string>(to_json(doc)));
-    }
-    rv = resource_version_;
+    if (nodes_.count(name)) throw StoreError(409, "AlreadyExists", quoted(name) + " already exists", name);
+    set_string(*find_metadata(doc), "resourceVersion", std::to_string(resource_version_ + 1), allocator);
+    rv = commit_locked(name, EventType::added, std::make_shared<const std::string>(to_json(doc)));
   }
-  notify();
   return rv;
 }
 
@@ -268,8 +278,7 @@ Written NodeStore::replace(std::string_view json, std::string_view path_name, Su
     set_string(metadata, "uid", string_member(existing_metadata, "uid"), allocator);
     set_string(metadata, "creationTimestamp", string_member(existing_metadata, "creationTimestamp"), allocator);
     set_string(metadata, "resourceVersion", current_rv, allocator);
-    set_string(doc, "kind", "Node", allocator);
-    set_string(doc, "apiVersion", "v1", allocator);
+    put_type_first(doc, allocator);
     if (subresource == Subresource::status) {
       // Only the status changes through /status.
       Document result;
@@ -332,8 +341,7 @@ Written NodeStore::patch(std::string_view name, std::string_view patch_json, Pat
     set_string(metadata, "uid", string_member(existing_metadata, "uid"), allocator);
     set_string(metadata, "creationTimestamp", string_member(existing_metadata, "creationTimestamp"), allocator);
     set_string(metadata, "resourceVersion", current_rv, allocator);
-    set_string(patched, "kind", "Node", allocator);
-    set_string(patched, "apiVersion", "v1", allocator);
+    put_type_first(patched, allocator);
     if (subresource == Subresource::status) {
       Document result;
       result.CopyFrom(existing, result.GetAllocator());

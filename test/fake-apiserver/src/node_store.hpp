@@ -83,7 +83,8 @@ class NodeStore {
   // Returns the deleted object as of the deletion (its resourceVersion is the deletion's).
   Written remove(std::string_view name);
   Written touch(std::string_view name);
-  // Creates many nodes at once (one event each, notified once).
+  // Creates many nodes (one event each, watchers woken once). Stops at the
+  // first bad or duplicate node; the ones before it stay created.
   std::uint64_t create_many(const std::vector<std::string>& objects);
 
   JsonText get(std::string_view name) const;  // null if absent

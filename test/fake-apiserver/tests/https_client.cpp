@@ -120,11 +120,16 @@ class HttpsClient::Impl {
   std::optional<std::string> next_line(std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      const std::string& body = watch_parser_->get().body();
+      std::string& body = watch_parser_->get().body();
       auto newline = body.find('\n', consumed_);
       if (newline != std::string::npos) {
         std::string line = body.substr(consumed_, newline - consumed_);
         consumed_ = newline + 1;
+        // string_body appends at the end, so the consumed front can go (keeps memory flat).
+        if (consumed_ > 1024 * 1024) {
+          body.erase(0, consumed_);
+          consumed_ = 0;
+        }
         return line;
       }
       if (ended_) return std::nullopt;
