@@ -195,6 +195,7 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "Machine: $(nproc) CPUs ($cpu_model), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM;"
   echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$DIRTY; the run took ${BENCH_SECONDS} s at nice $NICE."
+  echo "Binaries from $BIN: kube-hostgw built $(date -u -r "$BIN/kube-hostgw" '+%Y-%m-%d %H:%M UTC'), heartbeat_cost_bench $(date -u -r "$BIN/heartbeat_cost_bench" '+%H:%M UTC'), k8s_list_bench $(date -u -r "$BIN/k8s_list_bench" '+%H:%M UTC')."
   echo "Load average (1/5/15 min) before: $LOAD_BEFORE, after: $LOAD_AFTER — other work shared the CPUs, so wall-clock"
   echo "figures carry that noise (medians and spreads are given); the CPU-time figures (controller user+sys"
   echo "from \`/proc/PID/stat\`, callgrind instruction counts) do not depend on it."
