@@ -130,9 +130,11 @@ void set_server(ClusterConfig& config, const std::string& server, const std::str
   if (config.host.empty()) fail(where, "server \"" + server + "\" has no host");
   // "https://host:/" has an empty port, which means the default (RFC 3986).
   if (url->has_port() && !url->port().empty()) {
-    if (url->port_number() == 0)
-      fail(where, "server \"" + server + "\": port \"" + std::string(url->port()) + "\" is not a port number (1-65535)");
-    config.port = std::string(url->port());
+    const std::string port(url->port());
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 ||
+        std::stoul(port) > 65535)
+      fail(where, "server \"" + server + "\": port \"" + port + "\" is not a port number (1-65535)");
+    config.port = port;
   } else {
     config.port = "443";
   }
