@@ -8,6 +8,14 @@
 #   BUILD_DIR   build folder (default: build)
 #   KHG_SANITIZE=1  build with ASan+UBSan into build-asan and run the suites there
 #   JOBS        parallel build/test jobs (default: nproc)
+#
+# Extra stages after the main suites (on by default for a full run, i.e. without
+# ctest arguments; off when arguments are given unless set explicitly):
+#   KHG_CI_SANITIZE=1|0        unit + integration suites built with ASan+UBSan in
+#                              build-asan (skipped when KHG_SANITIZE=1 already did that)
+#   KHG_CI_FUZZ_SECONDS=N|off  libFuzzer smoke run, N seconds per target after a corpus
+#                              replay (scripts/fuzz.sh, clang, build-fuzz); 0 = replay only
+# The last line is "Summary: N passed, N failed" over every stage (CI reads it).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,9 +49,77 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "test.sh: not root: the netns suites will report themselves skipped (they need root to create network namespaces)" >&2
 fi
 
+full_run=1
+(($# == 0)) || full_run=0
+ci_sanitize=${KHG_CI_SANITIZE:-$full_run}
+[[ "${KHG_SANITIZE:-0}" == 1 ]] && ci_sanitize=0
+ci_fuzz=${KHG_CI_FUZZ_SECONDS:-}
+[[ -n "$ci_fuzz" ]] || { ((full_run)) && ci_fuzz=10 || ci_fuzz=off; }
+
+total_passed=0
+total_failed=0
+log_dir=$(mktemp -d)
+trap 'rm -rf "$log_dir"' EXIT
+# Adds the counts of ctest's "N% tests passed, F tests failed out of T" line.
+count_ctest() {
+  local line
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -1)
+  if [[ -z "$line" ]]; then
+    total_failed=$((total_failed + 1))  # the stage did not even get to run its tests
+    return
+  fi
+  local failed_n total_n
+  failed_n=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  total_n=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+  total_passed=$((total_passed + total_n - failed_n))
+  total_failed=$((total_failed + failed_n))
+}
+
 set +e
-ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600 "$@"
-status=$?
+ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600 "$@" 2>&1 | tee "$log_dir/main.log"
+status=${PIPESTATUS[0]}
 set -e
+count_ctest "$log_dir/main.log"
+echo "test.sh: main suites finished after $(( $(date +%s) - start )) s (exit $status)"
+
+if [[ "$ci_sanitize" == 1 ]]; then
+  stage_start=$(date +%s)
+  set +e
+  (
+    set -e
+    if [[ ! -f build-asan/CMakeCache.txt ]]; then
+      cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKHG_SANITIZE=ON
+    else
+      cmake -S . -B build-asan -DKHG_SANITIZE=ON >/dev/null
+    fi
+    cmake --build build-asan -j "$jobs"
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
+      ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 900 -L 'unit|integration'
+  ) 2>&1 | tee "$log_dir/asan.log"
+  stage_status=${PIPESTATUS[0]}
+  set -e
+  count_ctest "$log_dir/asan.log"
+  ((stage_status == 0)) || status=1
+  echo "test.sh: sanitized suites (ASan+UBSan) took $(( $(date +%s) - stage_start )) s (exit $stage_status)"
+fi
+
+if [[ "$ci_fuzz" != off ]]; then
+  stage_start=$(date +%s)
+  set +e
+  scripts/fuzz.sh "$ci_fuzz" 2>&1 | tee "$log_dir/fuzz.log"
+  stage_status=${PIPESTATUS[0]}
+  set -e
+  line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$log_dir/fuzz.log" | tail -1)
+  if [[ -n "$line" ]]; then
+    total_passed=$((total_passed + $(sed -E 's/^fuzz: ([0-9]+) passed.*/\1/' <<<"$line")))
+    total_failed=$((total_failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+  else
+    total_failed=$((total_failed + 1))  # the fuzz targets did not build
+  fi
+  ((stage_status == 0)) || status=1
+  echo "test.sh: fuzz smoke run ($ci_fuzz s per target) took $(( $(date +%s) - stage_start )) s (exit $stage_status)"
+fi
+
 echo "test.sh: finished in $(( $(date +%s) - start )) s (exit $status)"
+echo "Summary: $total_passed passed, $total_failed failed"
 exit $status
