@@ -130,7 +130,9 @@ def main():
         print("make_report: no results found; build the tests first", file=sys.stderr)
         return 1
 
-    sanitized = "ON" in open(os.path.join(build_dir, "CMakeCache.txt")).read().split("KHG_SANITIZE:BOOL=")[1][:3]
+    cache = os.path.join(build_dir, "CMakeCache.txt")
+    cache_text = open(cache).read() if os.path.exists(cache) else ""
+    sanitized = "KHG_SANITIZE:BOOL=ON" in cache_text
     failed = sum(1 for r in rows if r[3] == "FAIL")
     out = []
     out.append("# Reliability: faults and bad input tried\n")
