@@ -88,7 +88,9 @@ if [[ "$ci_sanitize" == 1 ]]; then
   (
     set -e
     if [[ ! -f build-asan/CMakeCache.txt ]]; then
-      cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKHG_SANITIZE=ON
+      # Debug (-O0): the sanitizers find the same bugs, and the Beast/coroutine
+      # translation units compile several times faster than at -O2 on 2 cores.
+      cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=Debug -DKHG_SANITIZE=ON
     else
       cmake -S . -B build-asan -DKHG_SANITIZE=ON >/dev/null
     fi
