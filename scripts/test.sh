@@ -28,6 +28,10 @@ else
   scripts/setup-deps.sh || echo "test.sh: continuing without root; missing packages will fail the build" >&2
 fi
 
+# ccache: key objects by paths relative to the checkout, so a fresh clone in another
+# folder (CI) reuses what an earlier build on this machine compiled.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
+
 jobs=${JOBS:-$(nproc)}
 build_dir=${BUILD_DIR:-build}
 cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
