@@ -10,6 +10,7 @@
 #include <linux/rtnetlink.h>
 
 #include <cerrno>
+#include <functional>
 #include <unordered_map>
 
 #include "routing/netlink_message.hpp"
@@ -22,6 +23,36 @@ namespace asio = boost::asio;
 namespace {
 std::error_code errno_code(int value) {
   return {value, std::system_category()};
+}
+
+using RequestBuilder = std::function<std::vector<std::uint8_t>(std::uint32_t seq)>;
+// Gathers one reply message of a dump; false if it does not parse.
+using DumpVisitor = std::function<bool(const netlink::MessageHeader& header, std::span<const std::uint8_t> message)>;
+
+// Runs a dump until one attempt completes without NLM_F_DUMP_INTR (the table
+// changed under it), at most `attempts` times; `restart` drops what the
+// previous attempt gathered. Returns the kernel's or the socket's error,
+// EBADMSG if a reply did not parse, EAGAIN if every attempt was interrupted.
+// The callers pass named locals: GCC 12 may destroy a temporary bound to a
+// coroutine's reference parameter twice.
+asio::awaitable<std::error_code> consistent_dump(netlink::Socket& socket, int attempts, const RequestBuilder& request,
+                                                 const std::function<void()>& restart, const DumpVisitor& visit) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    restart();
+    const std::uint32_t seq = socket.reserve_sequence(1);
+    const std::vector<std::uint8_t> bytes = request(seq);
+    bool malformed = false;
+    bool interrupted = false;
+    const netlink::MessageVisitor gather = [&](const netlink::MessageHeader& header,
+                                               std::span<const std::uint8_t> message) {
+      if (!visit(header, message)) malformed = true;
+    };
+    std::error_code error = co_await socket.dump(bytes, seq, gather, interrupted);
+    if (error) co_return error;
+    if (malformed) co_return errno_code(EBADMSG);
+    if (!interrupted) co_return std::error_code();
+  }
+  co_return errno_code(EAGAIN);
 }
 }  // namespace
 
@@ -47,49 +78,28 @@ asio::awaitable<DumpResult> NetlinkRouteTable::dump_routes(std::uint32_t table, 
   DumpResult result;
   for (Family family : {Family::v4, Family::v6}) {
     const std::size_t kept = result.routes.size();
-    bool complete = false;
-    for (int attempt = 0; attempt < options_.dump_attempts && !complete; ++attempt) {
-      result.routes.resize(kept);
-      const std::uint32_t seq = socket_->reserve_sequence(1);
-      const auto request = netlink::route_dump_request(family, table, protocol, seq);
-      bool malformed = false;
-      bool interrupted = false;
-      std::error_code error = co_await socket_->dump(
-          request, seq,
-          [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
-            if (header.type != RTM_NEWROUTE) return;
-            auto parsed = netlink::parse_route_message(message);
-            if (!parsed) {
-              malformed = true;
-              return;
-            }
-            // The kernel filters too (strict checking), but not every kernel does.
-            if (!parsed->is_plain_unicast() || parsed->route.table != table || parsed->route.protocol != protocol) {
-              return;
-            }
-            result.routes.push_back(std::move(parsed->route));
-          },
-          interrupted);
-      if (error.value() == ENOENT) {
-        // Strict checking: the table does not exist in this family (yet), so it is empty.
-        complete = true;
-        break;
+    const RequestBuilder request = [&](std::uint32_t seq) {
+      return netlink::route_dump_request(family, table, protocol, seq);
+    };
+    const std::function<void()> restart = [&] { result.routes.resize(kept); };
+    const DumpVisitor visit = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+      if (header.type != RTM_NEWROUTE) return true;
+      auto parsed = netlink::parse_route_message(message);
+      if (!parsed) return false;
+      // The kernel filters too (strict checking), but not every kernel does.
+      if (parsed->is_plain_unicast() && parsed->route.table == table && parsed->route.protocol == protocol) {
+        result.routes.push_back(std::move(parsed->route));
       }
-      if (error) {
-        result.error = error;
-        result.routes.clear();
-        co_return result;
-      }
-      if (malformed) {
-        result.error = errno_code(EBADMSG);
-        result.routes.clear();
-        co_return result;
-      }
-      complete = !interrupted;
+      return true;
+    };
+    std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit);
+    if (error.value() == ENOENT) {
+      // Strict checking: the table does not exist in this family (yet), so it is empty.
+      restart();
+      continue;
     }
-    if (!complete) {
-      // The table kept changing under every attempt.
-      result.error = errno_code(EAGAIN);
+    if (error) {
+      result.error = error;
       result.routes.clear();
       co_return result;
     }
@@ -137,63 +147,41 @@ asio::awaitable<ConnectedResult> NetlinkRouteTable::connected_networks() {
     std::uint32_t mtu = 0;
   };
   std::unordered_map<std::uint32_t, Link> links;
-  bool interrupted = false;
-  bool malformed = false;
-  for (int attempt = 0; attempt < options_.dump_attempts; ++attempt) {
-    links.clear();
-    const std::uint32_t seq = socket_->reserve_sequence(1);
-    std::error_code error = co_await socket_->dump(
-        netlink::link_dump_request(seq), seq,
-        [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
-          if (header.type != RTM_NEWLINK) return;
-          auto link = netlink::parse_link_message(message);
-          if (!link) {
-            malformed = true;
-            return;
-          }
-          links[link->index] = {std::move(link->name), link->flags, link->mtu};
-        },
-        interrupted);
-    if (error || malformed) {
-      result.error = error ? error : errno_code(EBADMSG);
-      co_return result;
-    }
-    if (!interrupted) break;
-  }
-  if (interrupted) {
-    result.error = errno_code(EAGAIN);
+  const RequestBuilder link_request = [](std::uint32_t seq) { return netlink::link_dump_request(seq); };
+  const std::function<void()> restart_links = [&] { links.clear(); };
+  const DumpVisitor visit_link = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+    if (header.type != RTM_NEWLINK) return true;
+    auto link = netlink::parse_link_message(message);
+    if (!link) return false;
+    links[link->index] = {std::move(link->name), link->flags, link->mtu};
+    return true;
+  };
+  if (std::error_code error =
+          co_await consistent_dump(*socket_, options_.dump_attempts, link_request, restart_links, visit_link)) {
+    result.error = error;
     co_return result;
   }
 
-  for (int attempt = 0; attempt < options_.dump_attempts; ++attempt) {
+  const RequestBuilder address_request = [](std::uint32_t seq) { return netlink::address_dump_request(seq); };
+  const std::function<void()> restart_addresses = [&] { result.networks.clear(); };
+  const DumpVisitor visit_address = [&](const netlink::MessageHeader& header,
+                                        std::span<const std::uint8_t> message) {
+    if (header.type != RTM_NEWADDR) return true;
+    auto address = netlink::parse_address_message(message);
+    if (!address) return false;
+    if (address->scope != RT_SCOPE_UNIVERSE || (address->flags & IFA_F_DADFAILED)) return true;
+    auto link = links.find(address->index);
+    if (link == links.end()) return true;  // appeared after the link dump; the next pass sees it
+    if (!(link->second.flags & IFF_UP) || (link->second.flags & IFF_LOOPBACK)) return true;
+    result.networks.push_back({IpPrefix::containing(address->local, address->prefix_length), address->local,
+                               address->index, link->second.name, link->second.mtu});
+    return true;
+  };
+  if (std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, address_request,
+                                                       restart_addresses, visit_address)) {
+    result.error = error;
     result.networks.clear();
-    const std::uint32_t seq = socket_->reserve_sequence(1);
-    std::error_code error = co_await socket_->dump(
-        netlink::address_dump_request(seq), seq,
-        [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
-          if (header.type != RTM_NEWADDR) return;
-          auto address = netlink::parse_address_message(message);
-          if (!address) {
-            malformed = true;
-            return;
-          }
-          if (address->scope != RT_SCOPE_UNIVERSE || (address->flags & IFA_F_DADFAILED)) return;
-          auto link = links.find(address->index);
-          if (link == links.end()) return;  // appeared after the link dump; the next pass sees it
-          if (!(link->second.flags & IFF_UP) || (link->second.flags & IFF_LOOPBACK)) return;
-          result.networks.push_back({IpPrefix::containing(address->local, address->prefix_length), address->local,
-                                     address->index, link->second.name, link->second.mtu});
-        },
-        interrupted);
-    if (error || malformed) {
-      result.error = error ? error : errno_code(EBADMSG);
-      result.networks.clear();
-      co_return result;
-    }
-    if (!interrupted) co_return result;
   }
-  result.error = errno_code(EAGAIN);
-  result.networks.clear();
   co_return result;
 }
 
