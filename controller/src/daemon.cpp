@@ -172,8 +172,8 @@ asio::awaitable<void> Daemon::patch_network_available() {
     co_return;
   }
   asio::steady_timer timer(executor_);
-  std::chrono::milliseconds delay(1000);
   for (unsigned attempt = 1; !stopped_; ++attempt) {
+    const auto delay = retry_delay(attempt, std::chrono::seconds(1), std::chrono::minutes(1));
     std::error_code error =
         co_await parts_.status_writer->patch_node_status(options_.node_name, network_available_patch(rfc3339_now()));
     if (!error) {
@@ -187,7 +187,6 @@ asio::awaitable<void> Daemon::patch_network_available() {
                      << kv("hint", "needs RBAC: patch nodes/status");
     timer.expires_after(delay);
     co_await timer.async_wait(asio::use_awaitable);
-    delay = std::min(delay * 2, std::chrono::milliseconds(60000));
   }
 }
 

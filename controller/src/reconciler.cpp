@@ -224,11 +224,11 @@ asio::awaitable<void> Reconciler::pass() {
   DesiredRoutes desired =
       desired_routes(view_.nodes(), options_.node_name, connected.networks, options_.routes, dump.routes);
   log_skips(desired.skipped);
+  // The wanted routes' owners: for this pass's log and, kept, for the next pass
+  // (a route deleted then belongs to a node that left the wanted set now).
   std::map<routing::IpPrefix, std::string> route_nodes;
   for (std::size_t i = 0; i < desired.routes.size(); ++i)
     route_nodes.emplace(desired.routes[i].destination, desired.route_nodes[i]);
-  // Keep the names of nodes whose routes are about to be deleted, for the log.
-  for (const auto& [destination, node] : route_nodes_) route_nodes.try_emplace(destination, node);
 
   RouteDiff changes = diff(desired.routes, dump.routes);
   std::map<routing::RouteKey, const Route*> installed;
@@ -252,8 +252,9 @@ asio::awaitable<void> Reconciler::pass() {
   std::erase_if(retries_, [&](const auto& entry) { return !wanted_changes.contains(entry.first); });
 
   auto node_of = [&](const Route& route) -> std::string {
-    auto it = route_nodes.find(route.destination);
-    return it == route_nodes.end() ? std::string("unknown") : it->second;
+    if (auto it = route_nodes.find(route.destination); it != route_nodes.end()) return it->second;
+    auto it = route_nodes_.find(route.destination);
+    return it == route_nodes_.end() ? std::string("unknown") : it->second;
   };
 
   PassReport report;
@@ -303,10 +304,7 @@ asio::awaitable<void> Reconciler::pass() {
   }
   next_retry_ = earliest_retry;
 
-  // Node names for the next pass: the wanted routes' owners.
-  route_nodes_.clear();
-  for (std::size_t i = 0; i < desired.routes.size(); ++i)
-    route_nodes_.emplace(desired.routes[i].destination, desired.route_nodes[i]);
+  route_nodes_ = std::move(route_nodes);
 
   metrics_.routes_desired.set(static_cast<double>(desired.routes.size()));
   metrics_.routes_installed.set(static_cast<double>(static_cast<std::ptrdiff_t>(dump.routes.size()) + installed_delta));

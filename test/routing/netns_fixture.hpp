@@ -61,7 +61,12 @@ class ScopedNetns {
     }
     close(target);
     entered_ = true;
-    must("link set lo up");
+    try {
+      must("link set lo up");
+    } catch (...) {
+      cleanup();  // the destructor does not run for a throwing constructor
+      throw;
+    }
   }
   ~ScopedNetns() { cleanup(); }
   ScopedNetns(const ScopedNetns&) = delete;
