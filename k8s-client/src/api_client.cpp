@@ -527,8 +527,7 @@ struct ApiClient::Impl {
           if (gzipped) {
             decoded.clear();
             if (!decoder.decode(raw, decoded, limit)) {
-              response.error = decoder.error().find("more than") != std::string::npos ? ApiErrc::response_too_large
-                                                                                       : ApiErrc::bad_response;
+              response.error = decoder.too_large() ? ApiErrc::response_too_large : ApiErrc::bad_response;
               response.error_message = what + ": " + decoder.error();
               body_ok = false;
               break;

@@ -25,6 +25,7 @@ bool GzipDecoder::decode(std::string_view input, std::string& output, std::size_
     std::size_t produced = sizeof buffer - stream_.avail_out;
     total_ += produced;
     if (total_ > max_total) {
+      too_large_ = true;
       error_ = "gzip body decodes to more than " + std::to_string(max_total) + " bytes";
       return false;
     }

@@ -22,12 +22,15 @@ class GzipDecoder {
   // corrupt data or when the decoded total would pass `max_total`.
   bool decode(std::string_view input, std::string& output, std::size_t max_total);
   const std::string& error() const { return error_; }
+  // The failure was the size limit, not corrupt data.
+  bool too_large() const { return too_large_; }
   bool finished() const { return finished_; }
 
  private:
   z_stream stream_{};
   std::size_t total_ = 0;
   bool finished_ = false;
+  bool too_large_ = false;
   std::string error_;
 };
 

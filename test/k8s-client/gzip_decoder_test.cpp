@@ -53,6 +53,7 @@ TEST(GzipDecoderTest, RefusesCorruptData) {
   EXPECT_NE(decoder.error().find("gzip body is corrupt"), std::string::npos) << decoder.error();
   GzipDecoder not_gzip;
   EXPECT_FALSE(not_gzip.decode("plain text, not gzip", out, 1 << 30));
+  EXPECT_FALSE(not_gzip.too_large());
 }
 
 TEST(GzipDecoderTest, StopsAtTheSizeLimit) {
@@ -63,6 +64,7 @@ TEST(GzipDecoderTest, StopsAtTheSizeLimit) {
   std::string out;
   EXPECT_FALSE(decoder.decode(compressed, out, 1 << 20));
   EXPECT_EQ(decoder.error(), "gzip body decodes to more than 1048576 bytes");
+  EXPECT_TRUE(decoder.too_large());
   EXPECT_LE(out.size(), (1u << 20) + 16384u);
 }
 
