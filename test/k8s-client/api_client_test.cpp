@@ -73,6 +73,16 @@ TEST_F(ApiClientTest, LargeResponsesArriveGzippedAndAreDecoded) {
   EXPECT_EQ(page.nodes.size(), 60u);
 }
 
+TEST_F(ApiClientTest, GzippedBodyOverTheLimitIsTooLargeNotCorrupt) {
+  for (int i = 0; i < 60; ++i) server_.create_node(make_node_json(node_spec(i, /*realistic=*/true)));
+  ApiClientOptions options;
+  options.max_body_bytes = 64 * 1024;  // the list decodes to well over 128 KiB
+  ApiClient client(io_.get_executor(), config_for(server_), options);
+  ApiResponse response = get(client, "/api/v1/nodes");
+  EXPECT_EQ(response.error, make_error_code(ApiErrc::response_too_large)) << response.error_message;
+  EXPECT_NE(response.error_message.find("more than 65536 bytes"), std::string::npos) << response.error_message;
+}
+
 TEST_F(ApiClientTest, ClientCertificateAuthenticates) {
   ClusterConfig config = config_for(server_, "");
   config.client_cert_pem = shared_pki().client_cert_pem;
