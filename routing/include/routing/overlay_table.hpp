@@ -73,6 +73,11 @@ struct VxlanDeviceSpec {
   friend bool operator==(const VxlanDeviceSpec&, const VxlanDeviceSpec&) = default;
 };
 
+// Empty if the kernel would accept `spec`; else what is wrong with which field
+// ("VNI 0 is outside 1-16777215"). Both OverlayTables refuse such a spec
+// with EINVAL and this text before touching anything.
+std::string check_device_spec(const VxlanDeviceSpec& spec);
+
 struct EnsureDeviceResult {
   std::error_code error;       // set if the device could not be made to match
   std::string message;         // what went wrong, naming the attribute / kernel text
