@@ -1,0 +1,231 @@
+#include "routing/netlink_overlay_message.hpp"
+
+#include <gtest/gtest.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace hostgw::routing::netlink {
+namespace {
+
+VxlanDeviceSpec spec() {
+  VxlanDeviceSpec s;
+  s.vni = 4097;
+  s.port = 4790;
+  s.local = IpAddress::parse("198.51.100.11");
+  s.underlay_oif = 7;
+  s.mtu = 1450;
+  s.mac = *vtep_mac(s.local);
+  s.address = IpPrefix::parse("10.244.1.0/32");
+  return s;
+}
+
+nlmsghdr header_of(const std::vector<std::uint8_t>& bytes) {
+  nlmsghdr header;
+  std::memcpy(&header, bytes.data(), sizeof header);
+  return header;
+}
+
+TEST(NetlinkOverlayMessageTest, VxlanCreateCarriesEveryAttributeAndParsesBack) {
+  std::vector<std::uint8_t> buffer = {1, 2, 3, 4};  // appended after what is there
+  const std::size_t length = append_vxlan_create(buffer, spec(), 42);
+  ASSERT_EQ(buffer.size(), 4 + length);
+  EXPECT_EQ(length % 4, 0u);
+  std::vector<std::uint8_t> message(buffer.begin() + 4, buffer.end());
+  nlmsghdr header = header_of(message);
+  EXPECT_EQ(header.nlmsg_type, RTM_NEWLINK);
+  EXPECT_EQ(header.nlmsg_len, length);
+  EXPECT_EQ(header.nlmsg_seq, 42u);
+  EXPECT_EQ(header.nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+
+  auto details = parse_link_details(message);
+  ASSERT_TRUE(details);
+  EXPECT_EQ(details->link.name, "hostgw.vxlan");
+  EXPECT_EQ(details->link.mtu, 1450u);
+  EXPECT_TRUE(details->link.flags & IFF_UP);
+  EXPECT_EQ(details->mac, spec().mac);
+  EXPECT_EQ(details->kind, "vxlan");
+  EXPECT_EQ(details->vni, 4097u);
+  EXPECT_EQ(details->port, 4790);
+  EXPECT_EQ(details->local, IpAddress::parse("198.51.100.11"));
+  EXPECT_EQ(details->underlay_oif, 7u);
+  EXPECT_EQ(details->learning, false);
+
+  // The port travels in network byte order: 4790 = 0x12b6 -> bytes 12 b6.
+  const std::uint8_t port_bytes[] = {0x12, 0xb6};
+  bool found = false;
+  for (std::size_t i = 0; i + 6 <= message.size(); ++i) {
+    std::uint16_t len, type;
+    std::memcpy(&len, &message[i], 2);
+    std::memcpy(&type, &message[i + 2], 2);
+    if (len == 6 && type == IFLA_VXLAN_PORT && std::memcmp(&message[i + 4], port_bytes, 2) == 0) found = true;
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(NetlinkOverlayMessageTest, LinkUpdateSetsOnlyWhatIsGiven) {
+  std::vector<std::uint8_t> buffer;
+  append_link_update(buffer, 9, 1400u, std::nullopt, false, 5);
+  nlmsghdr header = header_of(buffer);
+  EXPECT_EQ(header.nlmsg_type, RTM_NEWLINK);
+  EXPECT_EQ(header.nlmsg_flags & NLM_F_CREATE, 0);
+  auto details = parse_link_details(buffer);
+  ASSERT_TRUE(details);
+  EXPECT_EQ(details->link.index, 9u);
+  EXPECT_EQ(details->link.mtu, 1400u);
+  EXPECT_FALSE(details->mac);
+  EXPECT_EQ(details->link.change, 0u) << "up state untouched";
+  EXPECT_TRUE(details->kind.empty());
+
+  buffer.clear();
+  append_link_update(buffer, 9, std::nullopt, MacAddress::parse("0e:68:01:02:03:04"), true, 6);
+  details = parse_link_details(buffer);
+  ASSERT_TRUE(details);
+  EXPECT_EQ(details->link.mtu, 0u);
+  EXPECT_EQ(details->mac, MacAddress::parse("0e:68:01:02:03:04"));
+  EXPECT_EQ(details->link.change, static_cast<std::uint32_t>(IFF_UP));
+  EXPECT_EQ(details->link.flags, static_cast<std::uint32_t>(IFF_UP));
+}
+
+TEST(NetlinkOverlayMessageTest, DeleteAndAddressMessages) {
+  std::vector<std::uint8_t> buffer;
+  append_link_delete(buffer, 12, 3);
+  EXPECT_EQ(header_of(buffer).nlmsg_type, RTM_DELLINK);
+  auto deleted = parse_link_message(buffer);
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->index, 12u);
+
+  buffer.clear();
+  append_address_change(buffer, true, 12, IpPrefix::parse("10.244.1.0/32"), 4);
+  EXPECT_EQ(header_of(buffer).nlmsg_flags & (NLM_F_CREATE | NLM_F_REPLACE), NLM_F_CREATE | NLM_F_REPLACE);
+  auto address = parse_address_message(buffer);
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->index, 12u);
+  EXPECT_EQ(address->prefix_length, 32);
+  EXPECT_EQ(address->local, IpAddress::parse("10.244.1.0"));
+  buffer.clear();
+  append_address_change(buffer, false, 12, IpPrefix::parse("10.244.1.0/32"), 4);
+  EXPECT_EQ(header_of(buffer).nlmsg_type, RTM_DELADDR);
+}
+
+TEST(NetlinkOverlayMessageTest, NeighbourAndFdbChangesParseBack) {
+  const IpAddress node = IpAddress::parse("203.0.113.9");
+  const MacAddress mac = *vtep_mac(node);
+  std::vector<std::uint8_t> buffer;
+  const std::size_t first =
+      append_overlay_change(buffer, 5, {ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"), mac}}, 100);
+  append_overlay_change(buffer, 5, {ChangeKind::remove, FdbEntry{mac, node}}, 101);
+
+  std::vector<NeighbourMessage> parsed;
+  std::vector<std::uint16_t> flags;
+  ASSERT_TRUE(for_each_message(buffer, [&](const MessageHeader& header, std::span<const std::uint8_t> message) {
+    flags.push_back(header.flags);
+    auto entry = parse_neighbour_message(message);
+    ASSERT_TRUE(entry);
+    parsed.push_back(*entry);
+  }));
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(header_of(buffer).nlmsg_len, first);
+  EXPECT_EQ(parsed[0].header.type, RTM_NEWNEIGH);
+  EXPECT_EQ(flags[0], NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+  EXPECT_EQ(parsed[0].family, AF_INET);
+  EXPECT_EQ(parsed[0].index, 5u);
+  EXPECT_EQ(parsed[0].state, NUD_PERMANENT);
+  EXPECT_EQ(parsed[0].destination, IpAddress::parse("10.244.9.0"));
+  EXPECT_EQ(parsed[0].lladdr, mac);
+
+  EXPECT_EQ(parsed[1].header.type, RTM_DELNEIGH);
+  EXPECT_EQ(parsed[1].header.seq, 101u);
+  EXPECT_EQ(flags[1], NLM_F_REQUEST | NLM_F_ACK);
+  EXPECT_EQ(parsed[1].family, AF_BRIDGE);
+  EXPECT_EQ(parsed[1].flags, NTF_SELF);
+  EXPECT_EQ(parsed[1].destination, node);
+  EXPECT_EQ(parsed[1].lladdr, mac);
+  EXPECT_EQ(neighbour_message_index(std::span<const std::uint8_t>(buffer).first(first)), 5u);
+}
+
+TEST(NetlinkOverlayMessageTest, OnlyIpv4EntriesAreSent) {
+  const MacAddress mac = MacAddress::parse("0e:68:cb:00:71:09");
+  EXPECT_EQ(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"), mac}}), "");
+  EXPECT_EQ(check_overlay_change({ChangeKind::add, FdbEntry{mac, IpAddress::parse("203.0.113.9")}}), "");
+  EXPECT_NE(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("2001:db8:9::"), mac}}).find("IPv6"),
+            std::string::npos);
+  EXPECT_NE(check_overlay_change({ChangeKind::add, FdbEntry{mac, IpAddress::parse("2001:db8::9")}}).find("IPv6"),
+            std::string::npos);
+  EXPECT_NE(check_overlay_change(
+                {ChangeKind::add, FdbEntry{MacAddress::parse("01:00:5e:00:00:01"), IpAddress::parse("203.0.113.9")}})
+                .find("multicast"),
+            std::string::npos);
+}
+
+TEST(NetlinkOverlayMessageTest, DumpRequestsFilterTheDevice) {
+  auto neighbours = neighbour_dump_request(AF_INET, 17, 9);
+  nlmsghdr header = header_of(neighbours);
+  EXPECT_EQ(header.nlmsg_type, RTM_GETNEIGH);
+  EXPECT_EQ(header.nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
+  ndmsg ndm;
+  std::memcpy(&ndm, neighbours.data() + NLMSG_HDRLEN, sizeof ndm);
+  EXPECT_EQ(ndm.ndm_family, AF_INET);
+  EXPECT_EQ(ndm.ndm_ifindex, 0) << "strict checking refuses a neighbour dump with ndm_ifindex";
+  ASSERT_EQ(neighbours.size(), NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg)) + 8);
+  std::uint16_t type;
+  std::uint32_t value;
+  std::memcpy(&type, neighbours.data() + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg)) + 2, 2);
+  std::memcpy(&value, neighbours.data() + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg)) + 4, 4);
+  EXPECT_EQ(type, NDA_IFINDEX);
+  EXPECT_EQ(value, 17u);
+
+  auto fdb = neighbour_dump_request(AF_BRIDGE, 17, 10);
+  std::memcpy(&ndm, fdb.data() + NLMSG_HDRLEN, sizeof ndm);
+  EXPECT_EQ(ndm.ndm_family, AF_BRIDGE);
+  EXPECT_EQ(ndm.ndm_ifindex, 17);
+
+  auto get = link_get_request("hostgw.vxlan", 11);
+  EXPECT_EQ(header_of(get).nlmsg_type, RTM_GETLINK);
+  EXPECT_EQ(header_of(get).nlmsg_flags, NLM_F_REQUEST);
+}
+
+TEST(NetlinkOverlayMessageTest, MalformedRepliesAreRefusedWithAReason) {
+  std::vector<std::uint8_t> buffer;
+  append_vxlan_create(buffer, spec(), 1);
+  // Corrupt the length of the last attribute so it runs past the message.
+  // (The create message ends inside IFLA_LINKINFO; grow its nest length.)
+  std::vector<std::uint8_t> corrupt = buffer;
+  const std::size_t attributes = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg));
+  std::uint16_t length;
+  std::memcpy(&length, &corrupt[attributes], 2);
+  length = 0xfff0;
+  std::memcpy(&corrupt[attributes], &length, 2);
+  std::string error;
+  EXPECT_FALSE(parse_link_details(corrupt, &error));
+  EXPECT_NE(error.find("past the"), std::string::npos) << error;
+
+  std::vector<std::uint8_t> short_neighbour(NLMSG_HDRLEN + 4, 0);
+  nlmsghdr header{};
+  header.nlmsg_len = static_cast<std::uint32_t>(short_neighbour.size());
+  header.nlmsg_type = RTM_NEWNEIGH;
+  std::memcpy(short_neighbour.data(), &header, sizeof header);
+  EXPECT_FALSE(parse_neighbour_message(short_neighbour, &error));
+  EXPECT_NE(error.find("shorter than"), std::string::npos) << error;
+  EXPECT_FALSE(neighbour_message_index(short_neighbour));
+
+  // An NDA_DST of 3 bytes (padded to 4, so the next attribute still lines
+  // up) is neither IPv4 nor IPv6.
+  std::vector<std::uint8_t> odd;
+  append_overlay_change(
+      odd, 5, {ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"), MacAddress::parse("0e:68:00:00:00:01")}},
+      1);
+  const std::size_t dst = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg));
+  std::uint16_t three = 4 + 3;
+  std::memcpy(&odd[dst], &three, 2);
+  EXPECT_FALSE(parse_neighbour_message(odd, &error));
+  EXPECT_NE(error.find("NDA_DST of 3 bytes"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace hostgw::routing::netlink
