@@ -139,6 +139,20 @@ khg_wait_for 10 "node2's entries for node3 and node4 to come back" bash -c "$(de
   khg_fail "node2's entries were not restored"
 khg_all_pods_ping 2 3 4 || khg_fail "node2's pods cannot reach node3/node4's pods after the repair"
 
+khg_step "kube-hostgw on node3 restarted: it adopts the device, its entries and the overlay routes"
+index3=$(dev_index 3)
+khg_hostgw_stop 3 || khg_fail "node3's kube-hostgw did not exit cleanly on SIGTERM"
+has_device 3 && mesh_ok 1 2 3 4 || khg_fail "the stop changed node3's device or routes"
+lines_before=$(wc -l <"$KHG_RUN_DIR/node3.log")
+khg_hostgw_start 3
+khg_wait_for 20 "node3 ready again" khg_ready 3 || khg_fail "node3 is not ready after the restart"
+restart_log=$(tail -n +"$((lines_before + 1))" "$KHG_RUN_DIR/node3.log")
+grep -q '"First sync complete".*changes="0"' <<<"$restart_log" || khg_fail "node3's first pass after the restart changed routes: $(grep '"First sync' <<<"$restart_log")"
+grep -qE '"VXLAN device (created|fixed)"|"Overlay entry (added|replaced|deleted)"' <<<"$restart_log" &&
+  khg_fail "node3 rebuilt what it should have adopted: $(grep -E 'VXLAN device|Overlay entry' <<<"$restart_log" | head -n 3)"
+[[ "$(dev_index 3)" == "$index3" ]] || khg_fail "node3's device was recreated by the restart"
+khg_all_pods_ping 3 1 2 || khg_fail "node3's pods cannot reach node1/node2's pods after the restart"
+
 khg_step "node4 removed from the API: its overlay route and entries are gone on every peer"
 khg_api_delete_node node4
 khg_wait_for 15 "the 3 remaining nodes to route exactly each other" mesh_ok 1 2 3 || khg_fail "routes did not follow node4's removal: $(khg_routes 1 | jq -c .)"
