@@ -198,10 +198,13 @@ std::optional<Problem> check_prefix(const IpPrefix& cidr, const std::vector<IpPr
 using InstalledGateways = std::multimap<IpPrefix, IpAddress>;
 
 // True if a route to `cidr` via one of the node's addresses is installed: the
-// node already has this podCIDR routed (it was accepted before).
+// node already has this podCIDR routed (it was accepted before). An overlay
+// route (via the VTEP address, the first address of the podCIDR, which no
+// direct gateway can be) counts for every node claiming exactly that prefix.
 bool holds(const k8s::NodeInfo& node, const IpPrefix& cidr, const InstalledGateways& installed) {
   auto [begin, end] = installed.equal_range(cidr);
   for (auto it = begin; it != end; ++it) {
+    if (it->second == routing::vtep_address(cidr)) return true;
     for (const auto* list : {&node.internal_ips, &node.external_ips}) {
       for (const auto& text : *list) {
         if (auto address = IpAddress::try_parse(text); address && *address == it->second) return true;

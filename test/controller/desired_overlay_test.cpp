@@ -190,6 +190,21 @@ TEST(CrossSubnetTest, OverlayPeerChecksStillApply) {
   EXPECT_EQ(find_skip(result, "node-d", Family::v4)->reason, SkipReason::overlaps_own_pod_cidr);
 }
 
+TEST(CrossSubnetTest, AnEstablishedOverlayPeerKeepsItsRouteAgainstANestedNewcomer) {
+  std::vector<k8s::NodeInfo> nodes = {self_node(), node("node-c", {"10.244.3.0/24"}, {"203.0.113.13"}),
+                                      node("node-x", {"10.244.3.0/25"}, {"198.51.100.40"})};
+  std::vector<const k8s::NodeInfo*> view;
+  for (const auto& n : nodes) view.push_back(&n);
+  auto result = desired_routes(view, "node-a", host_networks(), vxlan_options(), {overlay("10.244.3.0/24", "10.244.3.0")});
+  EXPECT_EQ(result.routes, (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
+  ASSERT_NE(find_skip(result, "node-x", Family::v4), nullptr);
+  EXPECT_EQ(find_skip(result, "node-x", Family::v4)->reason, SkipReason::overlaps_other_node);
+  EXPECT_EQ(find_skip(result, "node-c", Family::v4), nullptr);
+  // Without the installed route neither is trusted.
+  auto fresh = compute(nodes);
+  EXPECT_TRUE(fresh.routes.empty());
+}
+
 // --- desired_overlay ----------------------------------------------------------
 
 OverlaySelf self_side(std::uint32_t mtu = 1500) {
