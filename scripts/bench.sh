@@ -5,7 +5,7 @@
 #
 # Runs the bench/ programs (build them first:
 #   cmake -S . -B build-bench -G Ninja -DKHG_BENCH=ON && cmake --build build-bench --target \
-#     kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench)
+#     kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench cross_subnet_bench)
 # and writes the figures as tables, with the machine and the date.
 #
 # Safety: everything that touches routes runs in network namespaces this script creates
@@ -40,7 +40,7 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 2
 fi
 BIN=$BUILD_DIR/bin
-for tool in kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench; do
+for tool in kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench cross_subnet_bench; do
   [[ -x $BIN/$tool ]] || {
     echo "bench.sh: $BIN/$tool is missing: cmake -S . -B $BUILD_DIR -G Ninja -DKHG_BENCH=ON && cmake --build $BUILD_DIR --target $tool" >&2
     exit 2
@@ -153,6 +153,10 @@ done
 step "routing_apply_bench: 5000 routes, $ROUTING_REPS repetitions"
 nice -n "$NICE" "$BIN/routing_apply_bench" "$ROUTING_REPS" 5000 | tee "$RUN_DIR/routing.txt"
 
+# --- cross-subnet (VXLAN) first pass vs direct routes ----------------------------------
+step "cross_subnet_bench: 1000 peers, $ROUTING_REPS runs each"
+nice -n "$NICE" "$BIN/cross_subnet_bench" 1000 "$ROUTING_REPS" | tee "$RUN_DIR/cross-subnet.txt"
+
 # --- paged vs unpaged LIST -------------------------------------------------------------
 step "k8s_list_bench: 5000 nodes, paged 500 vs unpaged, $LIST_RUNS runs each"
 ip netns exec "$API_NS" nice -n "$NICE" "$BIN/k8s_list_bench" --nodes 5000 --runs "$LIST_RUNS" --page-size 500 | tee "$RUN_DIR/list.txt"
@@ -238,6 +242,20 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo '```'
   grep -vE '^$' "$RUN_DIR/routing.txt" || true
+  echo '```'
+  echo
+  echo "Cross-subnet apply (cross_subnet_bench, real netlink tables, one namespace per run): the"
+  echo "Reconciler's first pass for 1000 peers on another subnet (\`--cross-subnet=vxlan\`: create"
+  echo "\`hostgw.vxlan\`, 1000 neighbour + 1000 FDB entries, 1000 onlink routes) vs 1000 peers on the"
+  echo "same subnet (1000 direct routes), complete node list → end of the pass, then a no-op pass:"
+  echo
+  echo "| figure | direct | vxlan |"
+  echo "|---|---|---|"
+  echo "| first pass, 1000 peers, median ms | $(f1 "$(fig cross-subnet.txt direct_first_pass_1000_peers_ms)") | $(f1 "$(fig cross-subnet.txt vxlan_first_pass_1000_peers_ms)") |"
+  echo "| no-op pass, 1000 peers, median ms | $(f2 "$(fig cross-subnet.txt direct_noop_pass_1000_peers_ms)") | $(f2 "$(fig cross-subnet.txt vxlan_noop_pass_1000_peers_ms)") |"
+  echo
+  echo '```'
+  grep -v '^FIGURE' "$RUN_DIR/cross-subnet.txt" || true
   echo '```'
   echo
   echo "## How the figures grow: 100 → 1000 → 5000 nodes"
