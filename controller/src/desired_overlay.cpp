@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <variant>
 
 namespace hostgw::controller {
 
@@ -73,6 +74,13 @@ OverlayDiff overlay_diff(const DesiredOverlay& desired, const routing::OverlayDu
   for (const auto& entry : actual.fdb)
     if (!want_fdb.contains(entry.mac)) out.removals.push_back({ChangeKind::remove, entry});
   return out;
+}
+
+std::string to_string(const routing::OverlayEntry& entry) {
+  if (const auto* neighbour = std::get_if<NeighbourEntry>(&entry))
+    return "neighbour " + neighbour->address.to_string() + " lladdr " + neighbour->mac.to_string();
+  const auto& fdb = std::get<FdbEntry>(entry);
+  return "fdb " + fdb.mac.to_string() + " dst " + fdb.destination.to_string();
 }
 
 }  // namespace hostgw::controller

@@ -6,13 +6,6 @@ namespace hostgw::controller {
 
 using log::kv;
 
-std::string to_string(const routing::OverlayEntry& entry) {
-  if (const auto* neighbour = std::get_if<routing::NeighbourEntry>(&entry))
-    return "neighbour " + neighbour->address.to_string() + " lladdr " + neighbour->mac.to_string();
-  const auto& fdb = std::get<routing::FdbEntry>(entry);
-  return "fdb " + fdb.mac.to_string() + " dst " + fdb.destination.to_string();
-}
-
 boost::asio::awaitable<routing::EnsureDeviceResult> DryRunOverlayTable::ensure_device(routing::VxlanDeviceSpec spec) {
   routing::EnsureDeviceResult result;
   auto index = co_await real_.device_index(spec.name);

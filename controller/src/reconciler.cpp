@@ -5,7 +5,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <set>
 
-#include "controller/dry_run_overlay_table.hpp"
 #include "controller/route_diff.hpp"
 #include "k8s-client/log.hpp"
 

@@ -278,6 +278,13 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+TEST(DesiredOverlayTest, EntriesPrintForLogs) {
+  EXPECT_EQ(to_string(routing::OverlayEntry{NeighbourEntry{IpAddress::parse("10.244.4.0"), mac("0e:68:cb:00:71:0e")}}),
+            "neighbour 10.244.4.0 lladdr 0e:68:cb:00:71:0e");
+  EXPECT_EQ(to_string(routing::OverlayEntry{FdbEntry{mac("0e:68:cb:00:71:0e"), IpAddress::parse("203.0.113.14")}}),
+            "fdb 0e:68:cb:00:71:0e dst 203.0.113.14");
+}
+
 TEST(DesiredOverlayTest, TinyUnderlayMtuGivesZeroForTheKernelToRefuse) {
   auto plan = desired_overlay(self_side(40), {peer("c", "203.0.113.13", "10.244.3.0")}, 4244, 4789);
   ASSERT_TRUE(plan.device);

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "controller/desired_routes.hpp"
@@ -60,5 +61,8 @@ struct OverlayDiff {
 // keys them: a different value is a replace, never a remove plus an add
 // (removing the old value would delete the new one).
 OverlayDiff overlay_diff(const DesiredOverlay& desired, const routing::OverlayDump& actual);
+
+// For logs: "neighbour 10.244.4.0 lladdr 0e:68:cb:00:71:0e", "fdb 0e:68:cb:00:71:0e dst 203.0.113.14".
+std::string to_string(const routing::OverlayEntry& entry);
 
 }  // namespace hostgw::controller

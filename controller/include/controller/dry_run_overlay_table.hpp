@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "controller/desired_overlay.hpp"
 #include "routing/overlay_table.hpp"
 
 namespace hostgw::controller {
@@ -30,8 +31,5 @@ class DryRunOverlayTable final : public routing::OverlayTable {
   std::size_t changes_logged_ = 0;
   std::string last_device_message_;  // logged once until it changes
 };
-
-// "neighbour 10.244.4.0 lladdr 0e:68:cb:00:71:0e" / "fdb 0e:68:cb:00:71:0e dst 203.0.113.14"
-std::string to_string(const routing::OverlayEntry& entry);
 
 }  // namespace hostgw::controller
