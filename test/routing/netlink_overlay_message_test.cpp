@@ -149,7 +149,7 @@ TEST(NetlinkOverlayMessageTest, NeighbourAndFdbChangesParseBack) {
   EXPECT_EQ(neighbour_message_index(std::span<const std::uint8_t>(buffer).first(first)), 5u);
 }
 
-TEST(NetlinkOverlayMessageTest, OnlyIpv4EntriesAreSent) {
+TEST(CheckOverlayChangeTest, OnlyIpv4EntriesAreSent) {
   const MacAddress mac = MacAddress::parse("0e:68:cb:00:71:09");
   EXPECT_EQ(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"), mac}}), "");
   EXPECT_EQ(check_overlay_change({ChangeKind::add, FdbEntry{mac, IpAddress::parse("203.0.113.9")}}), "");
@@ -188,6 +188,11 @@ TEST(NetlinkOverlayMessageTest, DumpRequestsFilterTheDevice) {
   auto get = link_get_request("hostgw.vxlan", 11);
   EXPECT_EQ(header_of(get).nlmsg_type, RTM_GETLINK);
   EXPECT_EQ(header_of(get).nlmsg_flags, NLM_F_REQUEST);
+  auto by_index = link_get_request(std::uint32_t{23}, 12);
+  EXPECT_EQ(header_of(by_index).nlmsg_flags, NLM_F_REQUEST);
+  ifinfomsg ifi;
+  std::memcpy(&ifi, by_index.data() + NLMSG_HDRLEN, sizeof ifi);
+  EXPECT_EQ(ifi.ifi_index, 23);
 }
 
 TEST(NetlinkOverlayMessageTest, MalformedRepliesAreRefusedWithAReason) {

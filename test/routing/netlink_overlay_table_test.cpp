@@ -194,6 +194,8 @@ TEST_F(NetlinkOverlayTableTest, RecreatedOnVniPortOrLocalChangeAndOverAForeignDe
 
   netns_->must("link del " + kDevice);
   netns_->must("link add " + kDevice + " type veth peer name hv1");
+  EXPECT_EQ(run(table_->delete_device(kDevice)).value(), EMEDIUMTYPE) << "delete_device leaves a veth alone";
+  EXPECT_TRUE(run(table_->device_index(kDevice)));
   result = ensure(spec());
   EXPECT_TRUE(result.created);
   EXPECT_EQ(read_back(kDevice)->kind, "vxlan");
@@ -313,6 +315,8 @@ TEST_F(NetlinkOverlayTableTest, EntriesAddedReplacedRemovedAndDumped) {
   EXPECT_NE(results[0].message.find("IPv6"), std::string::npos);
   results = apply(index + 100, {{ChangeKind::add, neighbour("10.244.4.0", "203.0.113.4")}});
   EXPECT_EQ(results[0].error, ENODEV) << results[0].message;
+  OverlayDump missing = run(table_->dump(index + 100));
+  EXPECT_EQ(missing.error.value(), ENODEV) << missing.error.message();
 }
 
 TEST_F(NetlinkOverlayTableTest, DumpIgnoresEntriesOfOtherLinksAndDynamicOnes) {
