@@ -187,6 +187,16 @@ asio::awaitable<EnsureDeviceResult> NetlinkOverlayTable::ensure_device(VxlanDevi
       co_return result;
     }
     index = created.link->link.index;
+    if (created.link->link.mtu != spec.mtu) {
+      // The kernel clamps a new VXLAN device's MTU to the underlay's minus
+      // the overhead without saying so (a later change to it is EINVAL).
+      result.index = index;
+      result.error = errno_code(EINVAL);
+      result.message = "device " + spec.name + ": the kernel created it with MTU " +
+                       std::to_string(created.link->link.mtu) + ", not " + std::to_string(spec.mtu) +
+                       " (at most the underlay link's MTU minus " + std::to_string(kVxlanOverheadV4) + ")";
+      co_return result;
+    }
   } else {
     const netlink::LinkDetails& link = *found.link;
     index = link.link.index;

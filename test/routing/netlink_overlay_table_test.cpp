@@ -245,6 +245,19 @@ TEST_F(NetlinkOverlayTableTest, RefusalsCarryTheFieldOrTheKernelsText) {
   EXPECT_NE(result.message.find("VNI 0"), std::string::npos) << result.message;
   EXPECT_FALSE(run(table_->device_index(kDevice)));
 
+  // The kernel clamps a new device's MTU to the underlay's minus 50 silently;
+  // an MTU it cannot have is an error, not a device that never matches.
+  bad = spec();
+  bad.mtu = 9000;
+  result = run(table_->ensure_device(bad));
+  EXPECT_EQ(result.error.value(), EINVAL);
+  EXPECT_NE(result.message.find("MTU 1450, not 9000"), std::string::npos) << result.message;
+  result = run(table_->ensure_device(bad));
+  EXPECT_EQ(result.error.value(), EINVAL) << "in place too";
+  EXPECT_NE(result.message.find("setting MTU 9000 (was 1450)"), std::string::npos) << result.message;
+  EXPECT_FALSE(run(table_->ensure_device(spec())).error);
+  EXPECT_FALSE(run(table_->delete_device(kDevice)));
+
   bad = spec();
   bad.underlay_oif = 999;
   result = run(table_->ensure_device(bad));
