@@ -61,7 +61,10 @@ boost::asio::awaitable<EnsureDeviceResult> FakeOverlayTable::ensure_device(Vxlan
 
 boost::asio::awaitable<std::error_code> FakeOverlayTable::delete_device(std::string name) {
   if (next_delete_error_) co_return std::exchange(next_delete_error_, {});
-  devices_.erase(name);
+  auto it = devices_.find(name);
+  if (it == devices_.end()) co_return std::error_code();
+  if (!it->second.is_vxlan) co_return errno_code(EMEDIUMTYPE);
+  devices_.erase(it);
   co_return std::error_code();
 }
 
@@ -109,6 +112,11 @@ OverlayChangeResult FakeOverlayTable::apply_one(FakeVxlanDevice* device, const O
     failures_.erase(failure);
     return result;
   }
+  if (std::string problem = check_overlay_change(change); !problem.empty()) {
+    result.error = EINVAL;
+    result.message = std::move(problem);
+    return result;
+  }
   if (!device) {
     result.error = ENODEV;
     result.message = "Cannot find device";
@@ -128,11 +136,6 @@ OverlayChangeResult FakeOverlayTable::apply_one(FakeVxlanDevice* device, const O
     return result;
   }
   const auto& fdb = std::get<FdbEntry>(change.entry);
-  if (!fdb.destination.is_v4()) {
-    result.error = EAFNOSUPPORT;
-    result.message = "fake: FDB destination " + fdb.destination.to_string() + " is not IPv4 like the device";
-    return result;
-  }
   auto existing = device->fdb.find(fdb.mac);
   if (!remove) {
     device->fdb[fdb.mac] = fdb.destination;

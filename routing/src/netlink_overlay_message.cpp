@@ -126,6 +126,18 @@ std::vector<std::uint8_t> link_get_request(std::string_view name, std::uint32_t 
   return buffer;
 }
 
+std::vector<std::uint8_t> link_get_request(std::uint32_t index, std::uint32_t seq) {
+  std::vector<std::uint8_t> buffer;
+  std::size_t start = 0;
+  nlmsghdr* header = begin_message(buffer, start, RTM_GETLINK, NLM_F_REQUEST, seq);
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = static_cast<int>(index);
+  mnl_attr_put_u32(header, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  end_message(buffer, start, header);
+  return buffer;
+}
+
 std::size_t append_vxlan_create(std::vector<std::uint8_t>& buffer, const VxlanDeviceSpec& spec, std::uint32_t seq) {
   std::size_t start = 0;
   nlmsghdr* header =
@@ -297,22 +309,6 @@ std::optional<std::uint32_t> neighbour_message_index(std::span<const std::uint8_
   auto ndm = fixed_part<ndmsg>(message, nullptr, "neighbour");
   if (!ndm) return std::nullopt;
   return static_cast<std::uint32_t>(ndm->ndm_ifindex);
-}
-
-std::string check_overlay_change(const OverlayChange& change) {
-  if (const auto* neighbour = std::get_if<NeighbourEntry>(&change.entry)) {
-    if (!neighbour->address.is_v4()) {
-      return "neighbour " + neighbour->address.to_string() + " is IPv6; the overlay carries IPv4 only";
-    }
-    return {};
-  }
-  const auto& fdb = std::get<FdbEntry>(change.entry);
-  if (!fdb.destination.is_v4()) {
-    return "FDB entry " + fdb.mac.to_string() + " has IPv6 destination " + fdb.destination.to_string() +
-           "; the overlay's underlay is IPv4 only";
-  }
-  if (fdb.mac.bytes()[0] & 0x01) return "FDB entry " + fdb.mac.to_string() + " is a multicast MAC";
-  return {};
 }
 
 std::size_t append_overlay_change(std::vector<std::uint8_t>& buffer, std::uint32_t index, const OverlayChange& change,

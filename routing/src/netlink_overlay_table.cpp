@@ -187,6 +187,16 @@ asio::awaitable<EnsureDeviceResult> NetlinkOverlayTable::ensure_device(VxlanDevi
       co_return result;
     }
     index = created.link->link.index;
+    if (created.link->link.mtu != spec.mtu) {
+      // The kernel clamps a new VXLAN device's MTU to the underlay's minus
+      // the overhead without saying so (a later change to it is EINVAL).
+      result.index = index;
+      result.error = errno_code(EINVAL);
+      result.message = "device " + spec.name + ": the kernel created it with MTU " +
+                       std::to_string(created.link->link.mtu) + ", not " + std::to_string(spec.mtu) +
+                       " (at most the underlay link's MTU minus " + std::to_string(kVxlanOverheadV4) + ")";
+      co_return result;
+    }
   } else {
     const netlink::LinkDetails& link = *found.link;
     index = link.link.index;
@@ -261,6 +271,8 @@ asio::awaitable<std::error_code> NetlinkOverlayTable::delete_device(std::string 
   Lookup found = co_await find_link(name);
   if (found.error) co_return found.error;
   if (!found.link) co_return std::error_code();
+  // Never delete what is not a VXLAN device (a typo'd name, someone else's link).
+  if (found.link->kind != "vxlan") co_return errno_code(EMEDIUMTYPE);
   std::vector<std::uint8_t> message;
   netlink::append_link_delete(message, found.link->link.index, 0);
   auto [error, text] = co_await transact_one(std::move(message));
@@ -319,6 +331,20 @@ asio::awaitable<OverlayDump> NetlinkOverlayTable::dump(std::uint32_t index) {
     result.fdb.clear();
     co_return result;
   }
+  // The kernel answers a dump filtered to a link that does not exist with
+  // nothing at all: make sure the device is (still) there, so an empty dump
+  // means "no entries", never "wrong index".
+  {
+    const std::uint32_t seq = socket_->reserve_sequence(1);
+    const std::vector<std::uint8_t> request = netlink::link_get_request(index, seq);
+    const netlink::MessageVisitor ignore = [](const netlink::MessageHeader&, std::span<const std::uint8_t>) {};
+    if (std::error_code error = co_await socket_->query(request, seq, ignore)) {
+      result.error = error;
+      result.neighbours.clear();
+      result.fdb.clear();
+      co_return result;
+    }
+  }
   std::sort(result.neighbours.begin(), result.neighbours.end());
   result.neighbours.erase(std::unique(result.neighbours.begin(), result.neighbours.end()), result.neighbours.end());
   std::sort(result.fdb.begin(), result.fdb.end());
@@ -333,7 +359,7 @@ asio::awaitable<std::vector<OverlayChangeResult>> NetlinkOverlayTable::apply(std
   sent.reserve(changes.size());
   for (std::size_t i = 0; i < changes.size(); ++i) {
     results[i].change = changes[i];
-    if (std::string problem = netlink::check_overlay_change(changes[i]); !problem.empty()) {
+    if (std::string problem = check_overlay_change(changes[i]); !problem.empty()) {
       results[i].error = EINVAL;
       results[i].message = std::move(problem);
     } else {

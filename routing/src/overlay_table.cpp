@@ -123,4 +123,20 @@ std::string check_device_spec(const VxlanDeviceSpec& spec) {
   return {};
 }
 
+std::string check_overlay_change(const OverlayChange& change) {
+  if (const auto* neighbour = std::get_if<NeighbourEntry>(&change.entry)) {
+    if (!neighbour->address.is_v4()) {
+      return "neighbour " + neighbour->address.to_string() + " is IPv6; the overlay carries IPv4 only";
+    }
+    return {};
+  }
+  const auto& fdb = std::get<FdbEntry>(change.entry);
+  if (!fdb.destination.is_v4()) {
+    return "FDB entry " + fdb.mac.to_string() + " has IPv6 destination " + fdb.destination.to_string() +
+           "; the overlay's underlay is IPv4 only";
+  }
+  if (fdb.mac.bytes()[0] & 0x01) return "FDB entry " + fdb.mac.to_string() + " is a multicast MAC";
+  return {};
+}
+
 }  // namespace hostgw::routing

@@ -8,7 +8,11 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <libmnl/libmnl.h>
+
 #include <cstring>
+
+#include "routing/netlink_change_monitor.hpp"
 
 namespace hostgw::routing::netlink {
 namespace {
@@ -149,7 +153,7 @@ TEST(NetlinkOverlayMessageTest, NeighbourAndFdbChangesParseBack) {
   EXPECT_EQ(neighbour_message_index(std::span<const std::uint8_t>(buffer).first(first)), 5u);
 }
 
-TEST(NetlinkOverlayMessageTest, OnlyIpv4EntriesAreSent) {
+TEST(CheckOverlayChangeTest, OnlyIpv4EntriesAreSent) {
   const MacAddress mac = MacAddress::parse("0e:68:cb:00:71:09");
   EXPECT_EQ(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"), mac}}), "");
   EXPECT_EQ(check_overlay_change({ChangeKind::add, FdbEntry{mac, IpAddress::parse("203.0.113.9")}}), "");
@@ -188,6 +192,11 @@ TEST(NetlinkOverlayMessageTest, DumpRequestsFilterTheDevice) {
   auto get = link_get_request("hostgw.vxlan", 11);
   EXPECT_EQ(header_of(get).nlmsg_type, RTM_GETLINK);
   EXPECT_EQ(header_of(get).nlmsg_flags, NLM_F_REQUEST);
+  auto by_index = link_get_request(std::uint32_t{23}, 12);
+  EXPECT_EQ(header_of(by_index).nlmsg_flags, NLM_F_REQUEST);
+  ifinfomsg ifi;
+  std::memcpy(&ifi, by_index.data() + NLMSG_HDRLEN, sizeof ifi);
+  EXPECT_EQ(ifi.ifi_index, 23);
 }
 
 TEST(NetlinkOverlayMessageTest, MalformedRepliesAreRefusedWithAReason) {
@@ -225,6 +234,84 @@ TEST(NetlinkOverlayMessageTest, MalformedRepliesAreRefusedWithAReason) {
   std::memcpy(&odd[dst], &three, 2);
   EXPECT_FALSE(parse_neighbour_message(odd, &error));
   EXPECT_NE(error.find("NDA_DST of 3 bytes"), std::string::npos) << error;
+}
+
+// --- ChangeFilter's overlay events (pure, no socket) ------------------------------
+
+std::vector<std::uint8_t> link_event(std::uint16_t type, std::uint32_t index, const char* name, std::uint32_t flags) {
+  std::vector<std::uint8_t> buffer(256, 0);
+  nlmsghdr* header = mnl_nlmsg_put_header(buffer.data());
+  header->nlmsg_type = type;
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
+  ifi->ifi_index = static_cast<int>(index);
+  ifi->ifi_flags = flags;
+  mnl_attr_put_strz(header, IFLA_IFNAME, name);
+  buffer.resize(header->nlmsg_len);
+  return buffer;
+}
+
+std::vector<std::uint8_t> neighbour_event(std::uint16_t type, std::uint32_t index, const OverlayEntry& entry) {
+  std::vector<std::uint8_t> buffer;
+  append_overlay_change(buffer, index, {ChangeKind::add, entry}, 0);
+  nlmsghdr header;
+  std::memcpy(&header, buffer.data(), sizeof header);
+  header.nlmsg_type = type;
+  header.nlmsg_flags = 0;
+  std::memcpy(buffer.data(), &header, sizeof header);
+  return buffer;
+}
+
+std::optional<std::string> feed(ChangeFilter& filter, const std::vector<std::uint8_t>& message) {
+  auto header = parse_header(message);
+  EXPECT_TRUE(header);
+  return filter.relevant(*header, message);
+}
+
+TEST(OverlayChangeFilterTest, DeletedEntriesOnTheWatchedDeviceWakeOthersDoNot) {
+  const MacAddress mac = MacAddress::parse("0e:68:cb:00:71:09");
+  const NeighbourEntry neighbour{IpAddress::parse("10.244.9.0"), mac};
+  const FdbEntry fdb{mac, IpAddress::parse("203.0.113.9")};
+  ChangeFilter filter(kDefaultRouteProtocol, kMainTable);
+  filter.watch_overlay_device("hostgw.vxlan");
+  EXPECT_FALSE(feed(filter, neighbour_event(RTM_DELNEIGH, 9, neighbour))) << "index not known yet";
+
+  feed(filter, link_event(RTM_NEWLINK, 9, "hostgw.vxlan", IFF_UP));
+  EXPECT_EQ(filter.overlay_index(), 9u);
+  auto woke = feed(filter, neighbour_event(RTM_DELNEIGH, 9, neighbour));
+  ASSERT_TRUE(woke);
+  EXPECT_EQ(*woke, "RTM_DELNEIGH 0e:68:cb:00:71:09 10.244.9.0 dev hostgw.vxlan");
+  woke = feed(filter, neighbour_event(RTM_DELNEIGH, 9, fdb));
+  ASSERT_TRUE(woke);
+  EXPECT_EQ(*woke, "RTM_DELNEIGH fdb 0e:68:cb:00:71:09 203.0.113.9 dev hostgw.vxlan");
+  EXPECT_FALSE(feed(filter, neighbour_event(RTM_NEWNEIGH, 9, neighbour))) << "adds and state changes do not wake";
+  EXPECT_FALSE(feed(filter, neighbour_event(RTM_DELNEIGH, 3, neighbour))) << "another link's churn";
+
+  // A deleted entry we cannot read still wakes (something changed).
+  auto broken = neighbour_event(RTM_DELNEIGH, 9, neighbour);
+  const std::size_t first_attribute = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg));
+  std::uint16_t too_long = 200;
+  std::memcpy(&broken[first_attribute], &too_long, 2);
+  woke = feed(filter, broken);
+  ASSERT_TRUE(woke);
+  EXPECT_NE(woke->find("unreadable"), std::string::npos) << *woke;
+
+  // The device goes away (that RTM_DELLINK wakes as any link's does), then
+  // comes back with another index: the filter follows it.
+  EXPECT_TRUE(feed(filter, link_event(RTM_DELLINK, 9, "hostgw.vxlan", 0)));
+  EXPECT_EQ(filter.overlay_index(), 0u);
+  EXPECT_FALSE(feed(filter, neighbour_event(RTM_DELNEIGH, 9, neighbour)));
+  feed(filter, link_event(RTM_NEWLINK, 14, "hostgw.vxlan", IFF_UP));
+  EXPECT_EQ(filter.overlay_index(), 14u);
+  EXPECT_TRUE(feed(filter, neighbour_event(RTM_DELNEIGH, 14, neighbour)));
+}
+
+TEST(OverlayChangeFilterTest, WithoutAWatchedDeviceNeighbourEventsNeverWake) {
+  ChangeFilter filter(kDefaultRouteProtocol, kMainTable);
+  feed(filter, link_event(RTM_NEWLINK, 9, "hostgw.vxlan", IFF_UP));
+  EXPECT_EQ(filter.overlay_index(), 0u);
+  EXPECT_FALSE(feed(
+      filter, neighbour_event(RTM_DELNEIGH, 9,
+                              NeighbourEntry{IpAddress::parse("10.244.9.0"), MacAddress::parse("0e:68:cb:00:71:09")})));
 }
 
 }  // namespace

@@ -194,6 +194,8 @@ TEST_F(NetlinkOverlayTableTest, RecreatedOnVniPortOrLocalChangeAndOverAForeignDe
 
   netns_->must("link del " + kDevice);
   netns_->must("link add " + kDevice + " type veth peer name hv1");
+  EXPECT_EQ(run(table_->delete_device(kDevice)).value(), EMEDIUMTYPE) << "delete_device leaves a veth alone";
+  EXPECT_TRUE(run(table_->device_index(kDevice)));
   result = ensure(spec());
   EXPECT_TRUE(result.created);
   EXPECT_EQ(read_back(kDevice)->kind, "vxlan");
@@ -242,6 +244,19 @@ TEST_F(NetlinkOverlayTableTest, RefusalsCarryTheFieldOrTheKernelsText) {
   EXPECT_EQ(result.error.value(), EINVAL);
   EXPECT_NE(result.message.find("VNI 0"), std::string::npos) << result.message;
   EXPECT_FALSE(run(table_->device_index(kDevice)));
+
+  // The kernel clamps a new device's MTU to the underlay's minus 50 silently;
+  // an MTU it cannot have is an error, not a device that never matches.
+  bad = spec();
+  bad.mtu = 9000;
+  result = run(table_->ensure_device(bad));
+  EXPECT_EQ(result.error.value(), EINVAL);
+  EXPECT_NE(result.message.find("MTU 1450, not 9000"), std::string::npos) << result.message;
+  result = run(table_->ensure_device(bad));
+  EXPECT_EQ(result.error.value(), EINVAL) << "in place too";
+  EXPECT_NE(result.message.find("setting MTU 9000 (was 1450)"), std::string::npos) << result.message;
+  EXPECT_FALSE(run(table_->ensure_device(spec())).error);
+  EXPECT_FALSE(run(table_->delete_device(kDevice)));
 
   bad = spec();
   bad.underlay_oif = 999;
@@ -313,6 +328,8 @@ TEST_F(NetlinkOverlayTableTest, EntriesAddedReplacedRemovedAndDumped) {
   EXPECT_NE(results[0].message.find("IPv6"), std::string::npos);
   results = apply(index + 100, {{ChangeKind::add, neighbour("10.244.4.0", "203.0.113.4")}});
   EXPECT_EQ(results[0].error, ENODEV) << results[0].message;
+  OverlayDump missing = run(table_->dump(index + 100));
+  EXPECT_EQ(missing.error.value(), ENODEV) << missing.error.message();
 }
 
 TEST_F(NetlinkOverlayTableTest, DumpIgnoresEntriesOfOtherLinksAndDynamicOnes) {

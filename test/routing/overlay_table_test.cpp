@@ -231,6 +231,9 @@ TEST_F(FakeOverlayTableTest, FixesMtuMacAddressAndUpStateInPlace) {
 
 TEST_F(FakeOverlayTableTest, ReplacesAForeignDeviceOfThatName) {
   const std::uint32_t foreign = table_.seed_foreign_device(std::string(kVxlanDeviceName));
+  EXPECT_EQ(run(table_.delete_device(std::string(kVxlanDeviceName))).value(), EMEDIUMTYPE)
+      << "delete_device leaves a non-VXLAN device alone";
+  EXPECT_NE(table_.device(foreign), nullptr);
   EnsureDeviceResult result = ensure(good_spec());
   EXPECT_TRUE(result.created);
   EXPECT_NE(result.index, foreign);
@@ -302,8 +305,12 @@ TEST_F(FakeOverlayTableTest, UnknownDeviceAndIpv6DestinationAreRefused) {
   auto results = apply(index + 100, {{ChangeKind::add, fdb("203.0.113.9")}});
   EXPECT_EQ(results[0].error, ENODEV);
   results = apply(index, {{ChangeKind::add, FdbEntry{fdb("203.0.113.9").mac, IpAddress::parse("2001:db8:2::1")}}});
-  EXPECT_EQ(results[0].error, EAFNOSUPPORT);
+  EXPECT_EQ(results[0].error, EINVAL);
   EXPECT_NE(results[0].message.find("2001:db8:2::1"), std::string::npos);
+  results = apply(index, {{ChangeKind::add, NeighbourEntry{IpAddress::parse("2001:db8:9::"), fdb("203.0.113.9").mac}}});
+  EXPECT_EQ(results[0].error, EINVAL);
+  EXPECT_NE(results[0].message.find("IPv4 only"), std::string::npos) << results[0].message;
+  EXPECT_TRUE(dump(index).neighbours.empty());
   EXPECT_TRUE(dump(index).fdb.empty());
 }
 

@@ -17,8 +17,9 @@
 //   - remove of an absent entry -> ENOENT; an FDB remove whose destination
 //     differs from the MAC's remote -> ENOENT, as the kernel answers;
 //   - every operation on an unknown ifindex -> ENODEV;
-//   - an FDB destination that is not IPv4 -> EAFNOSUPPORT (the device's
-//     local address is IPv4).
+//   - a change check_overlay_change() refuses (IPv6, multicast MAC) -> EINVAL
+//     with its text, before anything else, as NetlinkOverlayTable does;
+//   - delete_device of a seeded foreign (non-VXLAN) device -> EMEDIUMTYPE.
 // It never touches the network; it owns no sockets. One thread, like the rest.
 // It does not post change notices: tests that simulate "someone deleted the
 // device" call remove_device_externally() and post the notice on their

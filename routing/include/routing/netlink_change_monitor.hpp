@@ -54,16 +54,16 @@ class ChangeFilter {
     dump_seq_ = seq;
   }
 
-  // A description ("RTM_DELROUTE 10.244.2.0/24 proto 44 table 254") if the
-  // message should wake the caller, nullopt otherwise. Malformed messages
-  // count as relevant (something changed that we cannot read).
-  std::optional<std::string> relevant(const netlink::MessageHeader& header, std::span<const std::uint8_t> message);
-
   // Wake on RTM_DELNEIGH for entries on the link named `name` (its index is
   // learned from link messages: the monitor's dump and later RTM_NEWLINKs).
   void watch_overlay_device(std::string name) { overlay_device_ = std::move(name); }
   // The watched device's index as last seen, 0 if none (tests).
   std::uint32_t overlay_index() const { return overlay_index_; }
+
+  // A description ("RTM_DELROUTE 10.244.2.0/24 proto 44 table 254") if the
+  // message should wake the caller, nullopt otherwise. Malformed messages
+  // count as relevant (something changed that we cannot read).
+  std::optional<std::string> relevant(const netlink::MessageHeader& header, std::span<const std::uint8_t> message);
 
   // The last flags seen for a link (tests).
   std::optional<std::uint32_t> link_flags(std::uint32_t index) const;
@@ -71,12 +71,12 @@ class ChangeFilter {
  private:
   std::uint8_t protocol_;
   std::uint32_t table_;
+  std::string overlay_device_;
+  std::uint32_t overlay_index_ = 0;
   std::set<std::uint32_t> ignored_ports_;
   std::uint32_t dump_port_ = 0;
   std::uint32_t dump_seq_ = 0;
   std::unordered_map<std::uint32_t, std::uint32_t> link_flags_;
-  std::string overlay_device_;
-  std::uint32_t overlay_index_ = 0;
 };
 
 struct NetlinkChangeMonitorOptions {

@@ -25,6 +25,8 @@ namespace hostgw::routing::netlink {
 
 // RTM_GETLINK (not a dump) for the link named `name`, without statistics.
 std::vector<std::uint8_t> link_get_request(std::string_view name, std::uint32_t seq);
+// RTM_GETLINK (not a dump) for the link with ifindex `index`, without statistics.
+std::vector<std::uint8_t> link_get_request(std::uint32_t index, std::uint32_t seq);
 
 // RTM_NEWLINK with NLM_F_CREATE|NLM_F_EXCL creating the VXLAN device `spec`
 // describes, up: IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_LINKINFO
@@ -83,15 +85,11 @@ std::optional<NeighbourMessage> parse_neighbour_message(std::span<const std::uin
 // monitor's cheap pre-filter); nullopt if the message is too short.
 std::optional<std::uint32_t> neighbour_message_index(std::span<const std::uint8_t> message);
 
-// Empty if `change` can be sent; else why not (IPv6 entries: the overlay is
-// IPv4 only in this version).
-std::string check_overlay_change(const OverlayChange& change);
-
 // Appends one RTM_NEWNEIGH (NLM_F_CREATE|NLM_F_REPLACE, NUD_PERMANENT) or
 // RTM_DELNEIGH for an entry on link `index`, with NLM_F_REQUEST|NLM_F_ACK:
 //   neighbour: AF_INET, NDA_DST = VTEP address, NDA_LLADDR = MAC;
 //   FDB:       AF_BRIDGE, NTF_SELF, NDA_LLADDR = MAC, NDA_DST = underlay address.
-// The change must pass check_overlay_change(). Returns the message's length.
+// The change must pass check_overlay_change() (overlay_table.hpp). Returns the message's length.
 std::size_t append_overlay_change(std::vector<std::uint8_t>& buffer, std::uint32_t index, const OverlayChange& change,
                                   std::uint32_t seq);
 

@@ -112,6 +112,12 @@ struct OverlayChange {
   friend bool operator==(const OverlayChange&, const OverlayChange&) = default;
 };
 
+// Empty if `change` can be sent; else why not. The overlay is IPv4 only in
+// this version: IPv6 neighbour addresses or FDB destinations are refused, as
+// are multicast FDB MACs. Both OverlayTables answer such a change with EINVAL
+// and this text without sending it.
+std::string check_overlay_change(const OverlayChange& change);
+
 struct OverlayChangeResult {
   OverlayChange change;
   int error = 0;         // 0 or a positive errno
@@ -135,13 +141,15 @@ class OverlayTable {
   virtual boost::asio::awaitable<EnsureDeviceResult> ensure_device(VxlanDeviceSpec spec) = 0;
 
   // Deletes the device named `name` if it exists (and with it every entry and
-  // route on it). Not an error if it does not exist.
+  // route on it). Not an error if it does not exist. A device of that name
+  // that is not a VXLAN device is left alone: EMEDIUMTYPE.
   virtual boost::asio::awaitable<std::error_code> delete_device(std::string name) = 0;
 
   // The ifindex of the device, if it exists.
   virtual boost::asio::awaitable<std::optional<std::uint32_t>> device_index(std::string name) = 0;
 
-  // Permanent neighbour and FDB entries on device `index`.
+  // Permanent neighbour and FDB entries on device `index`; ENODEV if no
+  // device has that index (any more).
   virtual boost::asio::awaitable<OverlayDump> dump(std::uint32_t index) = 0;
 
   // Applies the changes to device `index` as one batch; one result per change,
