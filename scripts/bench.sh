@@ -5,7 +5,7 @@
 #
 # Runs the bench/ programs (build them first:
 #   cmake -S . -B build-bench -G Ninja -DKHG_BENCH=ON && cmake --build build-bench --target \
-#     kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench)
+#     kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench cross_subnet_bench)
 # and writes the figures as tables, with the machine and the date.
 #
 # Safety: everything that touches routes runs in network namespaces this script creates
@@ -40,12 +40,17 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 2
 fi
 BIN=$BUILD_DIR/bin
-for tool in kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench; do
+for tool in kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench cross_subnet_bench; do
   [[ -x $BIN/$tool ]] || {
     echo "bench.sh: $BIN/$tool is missing: cmake -S . -B $BUILD_DIR -G Ninja -DKHG_BENCH=ON && cmake --build $BUILD_DIR --target $tool" >&2
     exit 2
   }
 done
+# overlay_apply_bench (cross-subnet apply, 1000 peers) is built by the same -DKHG_BENCH=ON.
+[[ -x $BIN/overlay_apply_bench ]] || {
+  echo "bench.sh: $BIN/overlay_apply_bench is missing: cmake --build $BUILD_DIR --target overlay_apply_bench" >&2
+  exit 2
+}
 command -v valgrind >/dev/null || { echo "bench.sh: valgrind is missing (apt-get install valgrind)" >&2; exit 2; }
 
 PREFIX="khgb$$-"
@@ -153,9 +158,17 @@ done
 step "routing_apply_bench: 5000 routes, $ROUTING_REPS repetitions"
 nice -n "$NICE" "$BIN/routing_apply_bench" "$ROUTING_REPS" 5000 | tee "$RUN_DIR/routing.txt"
 
+# --- cross-subnet (VXLAN) first pass vs direct routes ----------------------------------
+step "cross_subnet_bench: 1000 peers, $ROUTING_REPS runs each"
+nice -n "$NICE" "$BIN/cross_subnet_bench" 1000 "$ROUTING_REPS" | tee "$RUN_DIR/cross-subnet.txt"
+
 # --- paged vs unpaged LIST -------------------------------------------------------------
 step "k8s_list_bench: 5000 nodes, paged 500 vs unpaged, $LIST_RUNS runs each"
 ip netns exec "$API_NS" nice -n "$NICE" "$BIN/k8s_list_bench" --nodes 5000 --runs "$LIST_RUNS" --page-size 500 | tee "$RUN_DIR/list.txt"
+
+# --- cross-subnet apply, 1000 peers -------------------------------------------------------
+step "overlay_apply_bench: cross-subnet apply, 1000 peers, $ROUTING_REPS repetitions"
+nice -n "$NICE" "$BIN/overlay_apply_bench" "$ROUTING_REPS" 1000 | tee "$RUN_DIR/overlay.txt"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 BENCH_SECONDS=$(($(date +%s) - BENCH_START))
@@ -220,6 +233,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "| owned route deleted by hand → restored, p50 / p99 over $(f0 "$(fig $C repair_n)") | $(f2 "$(fig $C repair_p50_ms)") / $(f2 "$(fig $C repair_p99_ms)") ms (max $(f2 "$(fig $C repair_max_ms)")) | ≤ 20 / ≤ 100 ms | p50 $(verdict "$(fig $C repair_p50_ms)" '<=' 20), p99 $(verdict "$(fig $C repair_p99_ms)" '<=' 100) |"
   echo "| controller CPU per repair | $(f2 "$(fig $C repair_cpu_ms)") ms | — | |"
   echo "| netlink apply of 5000 routes vs \`ip -batch\`, same run (median ratio, add / delete) | $(f2 "$add_ratio") / $(f2 "$del_ratio") | ≤ 1.0 | add $(verdict "$add_ratio" '<=' 1), delete $(verdict "$del_ratio" '<=' 1) |"
+  echo "| cross-subnet apply, 1000 peers: VXLAN device + 1000 neighbour + 1000 FDB entries + 1000 onlink routes, median (ours/\`ip\`+\`bridge -batch\`) | $(f1 "$(fig overlay.txt overlay_apply_ms)") ms ($(f2 "$(fig overlay.txt overlay_ratio)")) | — | |"
   echo "| peak RSS (VmHWM) during start, median (max) | $(f1 "$(fig $C start_hwm_mib)") ($(f1 "$(fig $C start_hwm_max_mib)")) MiB | ≤ 16 MB | $(verdict "$(fig $C start_hwm_max_mib)" '<=' 15.26) |"
   echo "| after $(f0 "$(fig $C heartbeats)") MODIFIED heartbeats: VmHWM; VmRSS before → after | $(f1 "$(fig $C churn_hwm_mib)") MiB; $(f1 "$(fig $C churn_rss_before_mib)") → $(f1 "$(fig $C churn_rss_after_mib)") MiB | ≤ 16 MB, flat | $(verdict "$(fig $C churn_hwm_mib)" '<=' 15.26), growth $(f2 "$(fig $C churn_rss_growth_mib)") MiB |"
   echo "| irrelevant MODIFIED event (~$(f0 "$(fig heartbeat-5000.txt heartbeat_event_bytes)") B): callgrind instructions per event, framer + parse + watcher step + reconciler/view, view of 5000 | $(f0 "$hb5000") | ≤ 60,000 | $(verdict "$hb5000" '<=' 60000) |"
@@ -234,10 +248,31 @@ mkdir -p "$(dirname "$OUT")"
   grep -E '^(k8s_list_bench|parse only|mode|paged-|unpaged)' "$RUN_DIR/list.txt" || true
   echo '```'
   echo
+  echo "Cross-subnet apply, 1000 peers (overlay_apply_bench, one namespace, 100.64.0.0/16 on one veth; from no"
+  echo "device to device + entries + routes, then steady state):"
+  echo
+  echo '```'
+  grep -vE '^(FIGURE|$)' "$RUN_DIR/overlay.txt" || true
+  echo '```'
+  echo
   echo "Netlink apply vs \`ip -batch\` (routing_apply_bench, one namespace, 5000 routes on one veth):"
   echo
   echo '```'
   grep -vE '^$' "$RUN_DIR/routing.txt" || true
+  echo '```'
+  echo
+  echo "Cross-subnet apply (cross_subnet_bench, real netlink tables, one namespace per run): the"
+  echo "Reconciler's first pass for 1000 peers on another subnet (\`--cross-subnet=vxlan\`: create"
+  echo "\`hostgw.vxlan\`, 1000 neighbour + 1000 FDB entries, 1000 onlink routes) vs 1000 peers on the"
+  echo "same subnet (1000 direct routes), complete node list → end of the pass, then a no-op pass:"
+  echo
+  echo "| figure | direct | vxlan |"
+  echo "|---|---|---|"
+  echo "| first pass, 1000 peers, median ms | $(f1 "$(fig cross-subnet.txt direct_first_pass_1000_peers_ms)") | $(f1 "$(fig cross-subnet.txt vxlan_first_pass_1000_peers_ms)") |"
+  echo "| no-op pass, 1000 peers, median ms | $(f2 "$(fig cross-subnet.txt direct_noop_pass_1000_peers_ms)") | $(f2 "$(fig cross-subnet.txt vxlan_noop_pass_1000_peers_ms)") |"
+  echo
+  echo '```'
+  grep -v '^FIGURE' "$RUN_DIR/cross-subnet.txt" || true
   echo '```'
   echo
   echo "## How the figures grow: 100 → 1000 → 5000 nodes"

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "controller/dry_run_overlay_table.hpp"
 #include "controller/dry_run_route_table.hpp"
 #include "controller/subnet_file.hpp"
 #include "k8s-client/log.hpp"
@@ -31,7 +32,19 @@ ReconcilerOptions reconciler_options(const Options& options) {
   out.routes.table = options.route_table;
   out.routes.protocol = options.route_protocol;
   out.resync_period = options.resync_period;
+  out.routes.cross_subnet = options.cross_subnet;
+  out.vxlan_vni = options.vxlan_vni;
+  out.vxlan_port = options.vxlan_port;
   return out;
+}
+
+// The overlay table the reconciler uses: none, the real one, or (--dry-run) a logging wrapper.
+routing::OverlayTable* overlay_for(const Options& options, const DaemonParts& parts,
+                                   std::unique_ptr<routing::OverlayTable>& dry_run) {
+  if (!parts.overlay_table) return nullptr;
+  if (!options.dry_run) return parts.overlay_table;
+  dry_run = std::make_unique<DryRunOverlayTable>(*parts.overlay_table);
+  return dry_run.get();
 }
 
 routing::RouteTable& table_for(const Options& options, const DaemonParts& parts,
@@ -65,7 +78,8 @@ Daemon::Daemon(asio::any_io_executor executor, const Options& options, DaemonPar
       options_(options),
       parts_(parts),
       metrics_(registry),
-      reconciler_(executor, table_for(options, parts, dry_run_table_), reconciler_options(options), metrics_) {
+      reconciler_(executor, table_for(options, parts, dry_run_table_), reconciler_options(options), metrics_,
+                  overlay_for(options, parts, dry_run_overlay_)) {
   if (!parts_.nodes) throw std::invalid_argument("Daemon: no node source");
   if (options_.set_node_network_available && !parts_.status_writer)
     throw std::invalid_argument("Daemon: --set-node-network-available without a status writer");
@@ -109,6 +123,8 @@ void Daemon::start() {
   KHG_LOG(info) << "Starting kube-hostgw" << kv("node", options_.node_name) << kv("table", options_.route_table)
                 << kv("protocol", static_cast<int>(options_.route_protocol))
                 << kv("dry_run", options_.dry_run ? "true" : "false")
+                << kv("cross_subnet", parts_.overlay_table ? to_string(options_.cross_subnet) : "skip")
+                << kv("vxlan_vni", options_.vxlan_vni) << kv("vxlan_port", options_.vxlan_port)
                 << kv("healthz", options_.healthz ? options_.healthz->to_string() : std::string("disabled"));
   spawn(reconciler_.run(), "reconciler");
   if (parts_.change_monitor) spawn(reconciler_.watch_kernel(*parts_.change_monitor), "kernel monitor");

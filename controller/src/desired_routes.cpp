@@ -43,6 +43,10 @@ std::string_view to_string(SkipReason reason) {
   return "unknown";
 }
 
+std::string_view to_string(CrossSubnet mode) {
+  return mode == CrossSubnet::vxlan ? "vxlan" : "skip";
+}
+
 namespace {
 
 constexpr Family kFamilies[] = {Family::v4, Family::v6};
@@ -85,15 +89,24 @@ std::optional<std::string> bad_address_kind(const IpAddress& address) {
 
 struct AddressChoice {
   IpAddress address;
+  // nullptr: not on a connected network, reached through the overlay.
   const ConnectedNetwork* network = nullptr;
 };
 
+// What choose_address() may do with an address that is not on a connected
+// network: nullopt = route it through the overlay; otherwise the sentence
+// ending the unreachable_address detail.
+using OverlayVerdict = std::optional<std::string>;
+
 // Picks the first usable address of `family` (InternalIPs, then ExternalIPs
-// when allowed); on failure, the problem of the first address tried.
+// when allowed) on a connected network; failing that, when `overlay` allows
+// it, the first usable address anywhere (an overlay peer); on failure, the
+// problem of the first address tried.
 std::variant<AddressChoice, Problem> choose_address(const k8s::NodeInfo& node, Family family,
                                                     const std::vector<ConnectedNetwork>& connected,
                                                     const std::set<IpAddress>& own_addresses,
-                                                    AddressTypes address_types) {
+                                                    AddressTypes address_types, const OverlayVerdict& overlay) {
+  std::optional<IpAddress> overlay_address;
   std::optional<Problem> first_problem;
   auto note = [&](SkipReason reason, std::string detail) {
     if (!first_problem) first_problem = Problem{reason, std::move(detail)};
@@ -119,9 +132,12 @@ std::variant<AddressChoice, Problem> choose_address(const k8s::NodeInfo& node, F
       }
       const ConnectedNetwork* network = network_reaching(connected, *address);
       if (!network) {
+        if (!overlay) {
+          if (!overlay_address) overlay_address = *address;
+          continue;
+        }
         note(SkipReason::unreachable_address,
-             std::string(type) + " " + address->to_string() +
-                 " is not on a directly connected network; host-gw needs the nodes on one layer-2 network");
+             std::string(type) + " " + address->to_string() + " is not on a directly connected network; " + *overlay);
         continue;
       }
       return AddressChoice{*address, network};
@@ -132,6 +148,7 @@ std::variant<AddressChoice, Problem> choose_address(const k8s::NodeInfo& node, F
   if (address_types == AddressTypes::internal_then_external) {
     if (auto choice = try_list(node.external_ips, "ExternalIP")) return *choice;
   }
+  if (overlay_address) return AddressChoice{*overlay_address, nullptr};
   if (first_problem) return *first_problem;
   return Problem{SkipReason::no_address,
                  std::string("node has no ") +
@@ -181,10 +198,13 @@ std::optional<Problem> check_prefix(const IpPrefix& cidr, const std::vector<IpPr
 using InstalledGateways = std::multimap<IpPrefix, IpAddress>;
 
 // True if a route to `cidr` via one of the node's addresses is installed: the
-// node already has this podCIDR routed (it was accepted before).
+// node already has this podCIDR routed (it was accepted before). An overlay
+// route (via the VTEP address, the first address of the podCIDR, which no
+// direct gateway can be) counts for every node claiming exactly that prefix.
 bool holds(const k8s::NodeInfo& node, const IpPrefix& cidr, const InstalledGateways& installed) {
   auto [begin, end] = installed.equal_range(cidr);
   for (auto it = begin; it != end; ++it) {
+    if (it->second == routing::vtep_address(cidr)) return true;
     for (const auto* list : {&node.internal_ips, &node.external_ips}) {
       for (const auto& text : *list) {
         if (auto address = IpAddress::try_parse(text); address && *address == it->second) return true;
@@ -311,6 +331,46 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std
     }
   }
 
+  // This node's side of the overlay, or why it cannot have one.
+  std::string no_overlay_reason;
+  if (options.cross_subnet == CrossSubnet::vxlan) {
+    const k8s::NodeInfo* own = nullptr;
+    for (const auto* node : sorted)
+      if (node->name == self) own = node;
+    std::optional<IpPrefix> own_v4;
+    for (const auto& cidr : own_cidrs)
+      if (cidr.family() == Family::v4 && !own_v4) own_v4 = cidr;
+    std::optional<AddressChoice> underlay;
+    if (own) {
+      std::vector<const std::vector<std::string>*> lists{&own->internal_ips};
+      if (options.address_types == AddressTypes::internal_then_external) lists.push_back(&own->external_ips);
+      for (const auto* list : lists) {
+        for (const auto& text : *list) {
+          auto address = IpAddress::try_parse(text);
+          if (!address || !address->is_v4() || underlay) continue;
+          if (const ConnectedNetwork* network = network_reaching(connected, *address)) underlay = {*address, network};
+        }
+      }
+    }
+    if (!own) {
+      no_overlay_reason = "this node is not in the node list (check --node-name)";
+    } else if (!own_v4) {
+      no_overlay_reason = "this node has no IPv4 podCIDR for its VXLAN address";
+    } else if (!underlay) {
+      no_overlay_reason = "this node has no IPv4 InternalIP on a connected network for the VXLAN device";
+    } else {
+      result.overlay_self =
+          OverlaySelf{underlay->address, underlay->network->oif, underlay->network->mtu, *own_v4};
+    }
+  }
+  auto overlay_verdict = [&](Family family) -> OverlayVerdict {
+    if (options.cross_subnet == CrossSubnet::skip)
+      return std::string("host-gw needs the nodes on one layer-2 network (--cross-subnet=skip)");
+    if (family == Family::v6) return std::string("--cross-subnet=vxlan carries IPv4 only, so IPv6 is not routed");
+    if (!result.overlay_self) return "no VXLAN route either: " + no_overlay_reason;
+    return std::nullopt;
+  };
+
   std::vector<Candidate> candidates;
   for (const auto* node : sorted) {
     if (node->name == self) {
@@ -362,7 +422,8 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std
   for (auto& candidate : candidates) {
     std::optional<AddressChoice> choice;
     if (!candidate.problem) {
-      auto chosen = choose_address(*candidate.node, candidate.family, connected, own_addresses, options.address_types);
+      auto chosen = choose_address(*candidate.node, candidate.family, connected, own_addresses, options.address_types,
+                                   overlay_verdict(candidate.family));
       if (auto* problem = std::get_if<Problem>(&chosen)) {
         candidate.problem = std::move(*problem);
       } else {
@@ -372,6 +433,22 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std
     if (candidate.problem) {
       result.skipped.push_back(
           {candidate.node->name, candidate.family, candidate.problem->reason, std::move(candidate.problem->detail)});
+      continue;
+    }
+    if (!choice->network) {
+      // An overlay peer: every podCIDR via the VTEP address of its first one.
+      const IpAddress vtep = routing::vtep_address(candidate.cidrs.front());
+      result.overlay_peers.push_back({candidate.node->name, choice->address, vtep});
+      for (const auto& cidr : candidate.cidrs) {
+        Route route;
+        route.destination = cidr;
+        route.gateway = vtep;
+        route.oif = options.overlay_oif;
+        route.onlink = true;
+        route.table = options.table;
+        route.protocol = options.protocol;
+        planned.push_back({route, candidate.node->name});
+      }
       continue;
     }
     for (const auto& cidr : candidate.cidrs) {

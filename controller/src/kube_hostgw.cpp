@@ -19,6 +19,7 @@
 #include "k8s-client/node_watcher.hpp"
 #include "kube-hostgw/version.hpp"
 #include "routing/netlink_change_monitor.hpp"
+#include "routing/netlink_overlay_table.hpp"
 #include "routing/netlink_route_table.hpp"
 
 namespace hostgw::controller {
@@ -32,13 +33,18 @@ int run_kube_hostgw(const Options& options) {
 
   std::unique_ptr<routing::NetlinkRouteTable> table;
   std::unique_ptr<routing::NetlinkChangeMonitor> monitor;
+  // Also with --cross-subnet=skip: a device left by an earlier vxlan run is deleted.
+  std::unique_ptr<routing::NetlinkOverlayTable> overlay;
   try {
     table = std::make_unique<routing::NetlinkRouteTable>(io.get_executor());
+    overlay = std::make_unique<routing::NetlinkOverlayTable>(io.get_executor());
     routing::NetlinkChangeMonitorOptions monitor_options;
     monitor_options.protocol = options.route_protocol;
     monitor_options.table = options.route_table;
+    if (options.cross_subnet == CrossSubnet::vxlan) monitor_options.overlay_device = routing::kVxlanDeviceName;
     monitor = std::make_unique<routing::NetlinkChangeMonitor>(io.get_executor(), monitor_options);
     monitor->ignore_port(table->port_id());
+    monitor->ignore_port(overlay->port_id());
   } catch (const std::exception& error) {
     KHG_LOG(error) << "Cannot open the netlink sockets" << kv("error", error.what())
                    << kv("hint", "kube-hostgw needs CAP_NET_ADMIN in the host network namespace");
@@ -59,7 +65,7 @@ int run_kube_hostgw(const Options& options) {
 
   std::unique_ptr<Daemon> daemon;
   try {
-    daemon = std::make_unique<Daemon>(io.get_executor(), options, DaemonParts{table.get(), monitor.get(), &api, &api},
+    daemon = std::make_unique<Daemon>(io.get_executor(), options, DaemonParts{table.get(), monitor.get(), &api, &api, overlay.get()},
                                       registry);
   } catch (const std::exception& error) {
     KHG_LOG(error) << "Cannot start" << kv("error", error.what());

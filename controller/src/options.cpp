@@ -129,6 +129,16 @@ po::options_description describe() {
       "address-type", po::value<std::string>()->value_name("TYPES"),
       "Node addresses to route via: \"InternalIP\", or \"InternalIP,ExternalIP\" to fall back to the "
       "ExternalIP. Default: InternalIP.")(
+      "cross-subnet", po::value<std::string>()->value_name("MODE"),
+      "Peers whose address is not on a directly connected network: \"vxlan\" routes IPv4 ones through the "
+      "VXLAN device hostgw.vxlan (same-subnet peers keep direct routes; IPv6 ones are skipped), \"skip\" "
+      "skips them as plain host-gw does. Default: vxlan.")(
+      "vxlan-vni", po::value<std::string>()->value_name("N"),
+      "VXLAN network identifier of hostgw.vxlan (1-16777215); the same on every node. Default: 4244 "
+      "(flannel uses 1, Calico 4096).")(
+      "vxlan-port", po::value<std::string>()->value_name("PORT"),
+      "UDP port of the VXLAN traffic between nodes (1-65535); the same on every node, open it in the "
+      "firewall. Default: 4789 (IANA; flannel and Cilium use 8472).")(
       "healthz-bind-address", po::value<std::string>()->value_name("ADDR:PORT"),
       "Where to serve /healthz, /readyz and /metrics over plain HTTP; empty disables. Default: 0.0.0.0:2401.")(
       "subnet-file", po::value<std::string>()->value_name("FILE"),
@@ -161,7 +171,8 @@ std::string help_text() {
   std::ostringstream out;
   out << "Usage: kube-hostgw [flags]\n"
          "Routes every other Kubernetes node's podCIDR via that node's address on a shared layer-2 network\n"
-         "(like flannel's host-gw backend), watching Node objects on the API server.\n\n"
+         "(like flannel's host-gw backend), and nodes on other subnets through VXLAN (--cross-subnet), watching\n"
+         "Node objects on the API server.\n\n"
       << describe();
   return out.str();
 }
@@ -285,6 +296,27 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
     } else {
       throw OptionsError("--address-type: " + quoted(*value) + " is not \"InternalIP\" or \"InternalIP,ExternalIP\"");
     }
+  }
+  if (auto value = text("cross-subnet")) {
+    if (*value == "vxlan") {
+      options.cross_subnet = CrossSubnet::vxlan;
+    } else if (*value == "skip") {
+      options.cross_subnet = CrossSubnet::skip;
+    } else {
+      throw OptionsError("--cross-subnet: " + quoted(*value) + " is not \"vxlan\" or \"skip\"");
+    }
+  }
+  if (auto value = text("vxlan-vni")) {
+    auto number = parse_number<std::uint32_t>(*value);
+    if (!number || *number == 0 || *number > 0xFFFFFF)
+      throw OptionsError("--vxlan-vni: " + quoted(*value) + " is not a VNI from 1 to 16777215");
+    options.vxlan_vni = *number;
+  }
+  if (auto value = text("vxlan-port")) {
+    auto number = parse_number<unsigned>(*value);
+    if (!number || *number == 0 || *number > 65535)
+      throw OptionsError("--vxlan-port: " + quoted(*value) + " is not a UDP port from 1 to 65535");
+    options.vxlan_port = static_cast<std::uint16_t>(*number);
   }
   {
     std::string value = text("healthz-bind-address").value_or("0.0.0.0:2401");

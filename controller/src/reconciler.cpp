@@ -55,8 +55,10 @@ double unix_seconds() {
 }  // namespace
 
 Reconciler::Reconciler(asio::any_io_executor executor, routing::RouteTable& table, ReconcilerOptions options,
-                       ControllerMetrics& metrics)
-    : wake_(std::move(executor)), table_(table), options_(std::move(options)), metrics_(metrics) {}
+                       ControllerMetrics& metrics, routing::OverlayTable* overlay)
+    : wake_(std::move(executor)), table_(table), options_(std::move(options)), metrics_(metrics), overlay_(overlay) {
+  if (!overlay_) options_.routes.cross_subnet = CrossSubnet::skip;
+}
 
 void Reconciler::on_node_event(const k8s::NodeEvent& event) {
   bool first_list = event.type == k8s::NodeEvent::Type::resynced && !view_.has_full_list();
@@ -224,6 +226,8 @@ asio::awaitable<void> Reconciler::pass() {
   DesiredRoutes desired =
       desired_routes(view_.nodes(), options_.node_name, connected.networks, options_.routes, dump.routes);
   log_skips(desired.skipped);
+  // The device and entries the overlay routes need (awaits: uses no view pointer).
+  co_await reconcile_overlay(desired);
   // The wanted routes' owners: for this pass's log and, kept, for the next pass
   // (a route deleted then belongs to a node that left the wanted set now).
   std::map<routing::IpPrefix, std::string> route_nodes;
@@ -302,6 +306,8 @@ asio::awaitable<void> Reconciler::pass() {
                      << kv("attempt", retry.failures) << kv("retry_in_ms", delay.count());
     }
   }
+  co_await finish_overlay();
+  if (overlay_retry_ && (!earliest_retry || *overlay_retry_ < *earliest_retry)) earliest_retry = overlay_retry_;
   next_retry_ = earliest_retry;
 
   route_nodes_ = std::move(route_nodes);
@@ -331,6 +337,160 @@ asio::awaitable<void> Reconciler::pass() {
     report.self = view_.find(options_.node_name);
     report.connected = &connected.networks;
     observer_(report);
+  }
+}
+
+void Reconciler::overlay_failed(std::string_view step, const std::string& error) {
+  ++overlay_failures_;
+  auto delay = retry_delay(overlay_failures_, options_.retry_initial, options_.retry_max);
+  overlay_retry_ = Clock::now() + delay;
+  std::string problem = std::string(step) + ": " + error;
+  // The same problem again is logged at -v=1 only (it recurs on every retry).
+  if (problem != overlay_problem_) {
+    overlay_problem_ = problem;
+    KHG_LOG(error) << "VXLAN overlay not in place" << kv("device", routing::kVxlanDeviceName) << kv("step", step)
+                   << kv("error", error) << kv("retry_in_ms", delay.count());
+  } else {
+    KHG_VLOG(1) << "VXLAN overlay still not in place" << kv("step", step) << kv("error", error)
+                << kv("retry_in_ms", delay.count());
+  }
+}
+
+asio::awaitable<void> Reconciler::reconcile_overlay(DesiredRoutes& desired) {
+  overlay_after_ = {};
+  overlay_retry_.reset();
+  if (!overlay_) co_return;
+  const std::string name(routing::kVxlanDeviceName);
+  DesiredOverlay plan =
+      desired_overlay(desired.overlay_self, desired.overlay_peers, options_.vxlan_vni, options_.vxlan_port);
+  metrics_.registry()
+      .gauge("kube_hostgw_overlay_peers", "Peers on other subnets routed through the VXLAN device.")
+      .set(static_cast<double>(plan.neighbours.size()));
+
+  if (!plan.device) {
+    // No overlay peer (or --cross-subnet=skip): a device of ours goes, after
+    // the routes through it. Deleting rather than keeping it idle closes its
+    // UDP socket; recreating it when a peer comes back is one message.
+    auto index = co_await overlay_->device_index(name);
+    if (index) {
+      overlay_after_.index = *index;
+      overlay_after_.delete_device = true;
+    }
+    co_return;
+  }
+
+  // Without a device the overlay routes cannot be installed: leave them out.
+  auto drop_overlay_routes = [&] {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < desired.routes.size(); ++i) {
+      if (desired.routes[i].onlink) continue;
+      if (kept != i) {
+        desired.routes[kept] = std::move(desired.routes[i]);
+        desired.route_nodes[kept] = std::move(desired.route_nodes[i]);
+      }
+      ++kept;
+    }
+    desired.routes.resize(kept);
+    desired.route_nodes.resize(kept);
+  };
+
+  routing::EnsureDeviceResult ensured = co_await overlay_->ensure_device(*plan.device);
+  if (ensured.error) {
+    overlay_failed("ensure device", ensured.message.empty() ? ensured.error.message() : ensured.message);
+    drop_overlay_routes();
+    co_return;
+  }
+  const auto& device = *plan.device;
+  if (ensured.created) {
+    metrics_.registry()
+        .counter("kube_hostgw_overlay_device_creations_total",
+                 "Times the VXLAN device was created (at start, or after it was deleted by someone else).")
+        .inc();
+    KHG_LOG(info) << "VXLAN device created" << kv("device", device.name) << kv("index", ensured.index)
+                  << kv("vni", device.vni) << kv("port", device.port) << kv("local", device.local.to_string())
+                  << kv("mtu", device.mtu) << kv("address", device.address.to_string())
+                  << kv("mac", device.mac.to_string());
+  } else if (ensured.changed) {
+    KHG_LOG(info) << "VXLAN device fixed" << kv("device", device.name) << kv("index", ensured.index)
+                  << kv("mtu", device.mtu) << kv("address", device.address.to_string());
+  }
+  for (auto& route : desired.routes)
+    if (route.onlink) route.oif = ensured.index;
+  options_.routes.overlay_oif = ensured.index;
+
+  routing::OverlayDump dump = co_await overlay_->dump(ensured.index);
+  if (dump.error) {
+    overlay_failed("dump neighbour/FDB entries", dump.error.message());
+    co_return;
+  }
+  OverlayDiff changes = overlay_diff(plan, dump);
+  overlay_after_.index = ensured.index;
+  overlay_after_.removals = std::move(changes.removals);
+  if (changes.upserts.empty()) {
+    if (overlay_failures_ == 0) overlay_problem_.clear();
+    co_return;
+  }
+  auto results = co_await overlay_->apply(ensured.index, std::move(changes.upserts));
+  bool failed = false;
+  for (const auto& result : results) {
+    metrics_.registry()
+        .counter("kube_hostgw_overlay_entry_changes_total",
+                 "Neighbour/FDB entry changes on the VXLAN device, by operation and result.",
+                 {{"op", std::string(routing::to_string(result.change.kind))}, {"result", result.ok() ? "ok" : "error"}})
+        .inc();
+    if (result.ok()) {
+      KHG_LOG(info) << (result.change.kind == ChangeKind::add ? "Overlay entry added" : "Overlay entry replaced")
+                    << kv("entry", to_string(result.change.entry));
+      continue;
+    }
+    failed = true;
+    KHG_LOG(error) << "Overlay entry change failed" << kv("op", routing::to_string(result.change.kind))
+                   << kv("entry", to_string(result.change.entry)) << kv("errno", errno_name(result.error))
+                   << kv("error", result.message.empty() ? std::generic_category().message(result.error) : result.message);
+  }
+  if (failed) {
+    overlay_failed("add neighbour/FDB entries", "see the errors above");
+  } else {
+    overlay_failures_ = 0;
+    overlay_problem_.clear();
+  }
+}
+
+asio::awaitable<void> Reconciler::finish_overlay() {
+  if (!overlay_) co_return;
+  OverlayAfterRoutes after = std::move(overlay_after_);
+  overlay_after_ = {};
+  if (!after.removals.empty()) {
+    auto results = co_await overlay_->apply(after.index, std::move(after.removals));
+    for (const auto& result : results) {
+      // An entry already gone is what we wanted.
+      bool ok = result.ok() || result.error == ENOENT;
+      metrics_.registry()
+          .counter("kube_hostgw_overlay_entry_changes_total",
+                   "Neighbour/FDB entry changes on the VXLAN device, by operation and result.",
+                   {{"op", std::string(routing::to_string(result.change.kind))}, {"result", ok ? "ok" : "error"}})
+          .inc();
+      if (ok) {
+        KHG_LOG(info) << "Overlay entry deleted" << kv("entry", to_string(result.change.entry));
+      } else {
+        KHG_LOG(error) << "Overlay entry deletion failed" << kv("entry", to_string(result.change.entry))
+                       << kv("errno", errno_name(result.error))
+                       << kv("error",
+                             result.message.empty() ? std::generic_category().message(result.error) : result.message);
+        overlay_failed("delete neighbour/FDB entries", "see the errors above");
+      }
+    }
+  }
+  if (after.delete_device) {
+    std::error_code error = co_await overlay_->delete_device(std::string(routing::kVxlanDeviceName));
+    if (error) {
+      overlay_failed("delete device", error.message());
+    } else {
+      options_.routes.overlay_oif = 0;
+      KHG_LOG(info) << "VXLAN device deleted" << kv("device", routing::kVxlanDeviceName)
+                    << kv("reason", options_.routes.cross_subnet == CrossSubnet::skip ? "--cross-subnet=skip"
+                                                                                     : "no peer on another subnet");
+    }
   }
 }
 

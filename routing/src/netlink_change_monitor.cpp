@@ -13,6 +13,7 @@
 #include <boost/system/system_error.hpp>
 #include <cerrno>
 
+#include "routing/netlink_overlay_message.hpp"
 #include "routing/netlink_socket.hpp"
 
 namespace hostgw::routing {
@@ -23,6 +24,13 @@ namespace {
 // Flags whose change moves routes: administrative state, operational state, carrier.
 constexpr std::uint32_t kStateFlags = IFF_UP | IFF_RUNNING | IFF_LOWER_UP;
 constexpr std::size_t kMaxRememberedEvents = 64;
+
+std::vector<unsigned> event_groups(const NetlinkChangeMonitorOptions& options) {
+  std::vector<unsigned> groups{RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
+                               RTNLGRP_IPV6_IFADDR};
+  if (!options.overlay_device.empty()) groups.push_back(RTNLGRP_NEIGH);
+  return groups;
+}
 
 std::string link_label(std::uint32_t index, const std::string& name) {
   return "link " + std::to_string(index) + (name.empty() ? "" : " (" + name + ")");
@@ -47,6 +55,9 @@ std::optional<std::string> ChangeFilter::relevant(const netlink::MessageHeader& 
     case RTM_DELLINK: {
       auto link = netlink::parse_link_message(message, &error);
       if (!link) return netlink::message_type_name(header.type) + " unreadable: " + error;
+      if (!overlay_device_.empty() && link->name == overlay_device_) {
+        overlay_index_ = header.type == RTM_DELLINK ? 0 : link->index;
+      }
       if (header.type == RTM_NEWLINK && header.port == dump_port_ && header.seq == dump_seq_ && dump_seq_ != 0) {
         link_flags_[link->index] = link->flags;  // our own dump: learn, do not wake
         return std::nullopt;
@@ -75,6 +86,18 @@ std::optional<std::string> ChangeFilter::relevant(const netlink::MessageHeader& 
       return netlink::message_type_name(header.type) + " " + address->local.to_string() + "/" +
              std::to_string(address->prefix_length) + " link " + std::to_string(address->index);
     }
+    case RTM_NEWNEIGH:
+    case RTM_DELNEIGH: {
+      // Cheap first: most neighbour churn is ARP/NDP on other links.
+      if (overlay_index_ == 0 || header.type != RTM_DELNEIGH) return std::nullopt;
+      if (netlink::neighbour_message_index(message).value_or(0) != overlay_index_) return std::nullopt;
+      auto entry = netlink::parse_neighbour_message(message, &error);
+      if (!entry) return "RTM_DELNEIGH unreadable: " + error;
+      std::string what = entry->family == AF_BRIDGE ? "RTM_DELNEIGH fdb" : "RTM_DELNEIGH";
+      if (entry->lladdr) what += " " + entry->lladdr->to_string();
+      if (entry->destination) what += " " + entry->destination->to_string();
+      return what + " dev " + overlay_device_;
+    }
     default:
       return std::nullopt;
   }
@@ -88,13 +111,12 @@ std::optional<std::uint32_t> ChangeFilter::link_flags(std::uint32_t index) const
 
 NetlinkChangeMonitor::NetlinkChangeMonitor(asio::any_io_executor executor, NetlinkChangeMonitorOptions options)
     : socket_(std::make_unique<netlink::Socket>(
-          executor, netlink::SocketOptions{{RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
-                                            RTNLGRP_IPV6_IFADDR},
-                                           options.receive_buffer,
-                                           0,
-                                           std::chrono::milliseconds(5000)})),
+          executor,
+          netlink::SocketOptions{event_groups(options), options.receive_buffer, 0, std::chrono::milliseconds(5000)})),
       filter_(options.protocol, options.table),
-      backoff_(executor) {}
+      backoff_(executor) {
+  if (!options.overlay_device.empty()) filter_.watch_overlay_device(options.overlay_device);
+}
 
 NetlinkChangeMonitor::~NetlinkChangeMonitor() = default;
 

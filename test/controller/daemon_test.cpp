@@ -15,6 +15,7 @@
 
 #include "http_get.hpp"
 #include "k8s-client/log.hpp"
+#include "routing/fake_overlay_table.hpp"
 #include "routing/fake_route_table.hpp"
 
 namespace hostgw::controller {
@@ -224,6 +225,65 @@ TEST_F(DaemonTest, DryRunLogsThePlanAndChangesNothing) {
   EXPECT_EQ(planned, 3u);  // two adds, one delete
   EXPECT_FALSE(std::filesystem::exists(options_.subnet_file));
   EXPECT_TRUE(status_.patches.empty());
+}
+
+TEST_F(DaemonTest, DryRunLeavesTheVxlanDeviceAlone) {
+  options_.dry_run = true;
+  routing::FakeOverlayTable overlay;
+  daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_,
+                                     DaemonParts{&table_, &table_, &nodes_, &status_, &overlay}, registry_);
+  daemon_->start();
+  auto nodes = three_nodes();
+  nodes.push_back(node("node-far", "10.244.7.0/24", "203.0.113.17"));
+  nodes_.push(resynced(nodes));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
+  run_until([] { return false; }, 50ms);
+  EXPECT_EQ(overlay.device_count(), 0u);
+  EXPECT_EQ(overlay.ensure_calls(), 0u);
+  EXPECT_EQ(overlay.writes(), 0u);
+  EXPECT_EQ(table_.writes(), 0u);
+  std::size_t device = 0, entries = 0, overlay_route = 0;
+  for (const auto& line : log_) {
+    if (line.find("\"Dry run: VXLAN device would be created\"") != std::string::npos) ++device;
+    if (line.find("\"Dry run: overlay entry would be added\"") != std::string::npos) ++entries;
+    if (line.find("\"Dry run: route would be added\" route=\"10.244.7.0/24 via 10.244.7.0") != std::string::npos)
+      ++overlay_route;
+  }
+  EXPECT_EQ(device, 1u);
+  EXPECT_EQ(entries, 2u);  // neighbour + FDB
+  EXPECT_EQ(overlay_route, 1u);
+  // `overlay` dies with this scope: end the daemon first.
+  daemon_->stop();
+  io_.restart();
+  io_.run_for(50ms);
+  daemon_.reset();
+}
+
+TEST_F(DaemonTest, OverlayTableMakesOtherSubnetPeersReachable) {
+  routing::FakeOverlayTable overlay;
+  // The device the fake will create first (index 10), as the kernel would list it.
+  table_.set_connected_networks(
+      {{IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1450},
+       {IpPrefix::parse("10.244.1.0/32"), IpAddress::parse("10.244.1.0"), 10, "hostgw.vxlan", 1400}});
+  daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_,
+                                     DaemonParts{&table_, &table_, &nodes_, &status_, &overlay}, registry_);
+  daemon_->start();
+  auto nodes = three_nodes();
+  nodes.push_back(node("node-far", "10.244.7.0/24", "203.0.113.17"));
+  nodes_.push(resynced(nodes));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
+  const auto* device = overlay.device("hostgw.vxlan");
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(device->spec.mtu, 1400u);  // eth0's 1450 - 50
+  const routing::Route* route = table_.find({routing::kMainTable, IpPrefix::parse("10.244.7.0/24"), 0});
+  ASSERT_NE(route, nullptr);
+  EXPECT_EQ(route->oif, device->index);
+  EXPECT_TRUE(route->onlink);
+  // `overlay` dies with this scope: end the daemon first.
+  daemon_->stop();
+  io_.restart();
+  io_.run_for(50ms);
+  daemon_.reset();
 }
 
 TEST_F(DaemonTest, NodeConditionPatchIsRetriedAfterFailures) {

@@ -168,7 +168,32 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--v=11"}, "--v: \"11\" is not a level from 0 to 10"},
         BadCase{{"--node-name="}, "--node-name: empty name"},
         BadCase{{"--route-protocol=1", "--route-protocol=2"}, "--route-protocol: given more than once"},
-        BadCase{{"--kubeconfig"}, "the required argument for option '--kubeconfig' is missing"}));
+        BadCase{{"--kubeconfig"}, "the required argument for option '--kubeconfig' is missing"},
+        BadCase{{"--cross-subnet=ipip"}, "--cross-subnet: \"ipip\" is not \"vxlan\" or \"skip\""},
+        BadCase{{"--vxlan-vni=0"}, "--vxlan-vni: \"0\" is not a VNI from 1 to 16777215"},
+        BadCase{{"--vxlan-vni=16777216"}, "--vxlan-vni: \"16777216\" is not a VNI from 1 to 16777215"},
+        BadCase{{"--vxlan-port=0"}, "--vxlan-port: \"0\" is not a UDP port from 1 to 65535"},
+        BadCase{{"--vxlan-port=65536"}, "--vxlan-port: \"65536\" is not a UDP port from 1 to 65535"}));
+
+TEST(OptionsTest, CrossSubnetFlags) {
+  Options defaults = parse({});
+  EXPECT_EQ(defaults.cross_subnet, CrossSubnet::vxlan);
+  EXPECT_EQ(defaults.vxlan_vni, 4244u);
+  EXPECT_EQ(defaults.vxlan_port, 4789);
+  // Not flannel's VNI 1 / UDP 8472, not Calico's VNI 4096.
+  EXPECT_NE(defaults.vxlan_vni, 1u);
+  EXPECT_NE(defaults.vxlan_vni, 4096u);
+  EXPECT_NE(defaults.vxlan_port, 8472);
+  Options options = parse({"--cross-subnet=skip", "--vxlan-vni=16777215", "--vxlan-port", "8999"});
+  EXPECT_EQ(options.cross_subnet, CrossSubnet::skip);
+  EXPECT_EQ(options.vxlan_vni, 16777215u);
+  EXPECT_EQ(options.vxlan_port, 8999);
+  EXPECT_EQ(parse({"--cross-subnet=vxlan"}).cross_subnet, CrossSubnet::vxlan);
+  std::string help = help_text();
+  for (const char* text : {"--cross-subnet", "--vxlan-vni", "--vxlan-port", "Default: vxlan.", "Default: 4244",
+                           "Default: 4789"})
+    EXPECT_NE(help.find(text), std::string::npos) << text;
+}
 
 TEST(DurationTest, GoSyntax) {
   EXPECT_EQ(parse_duration("500ms"), 500ms);

@@ -36,6 +36,10 @@
 #   KHG_QUIET=1                     no step lines
 #   KHG_LEAVE_UP=1                  on success, leave everything running (demo.sh --keep)
 #   KHG_RUN_DIR                     run folder (default: a new mktemp folder)
+#   KHG_CLUSTER_CIDRS               --cluster-cidr given to kube-hostgw (default 10.244.0.0/16;
+#                                   dual stack: "10.244.0.0/16,2001:db8:244::/48")
+#   KHG_HOSTGW_ARGS                 bash array of extra flags for every kube-hostgw start
+#                                   (e.g. KHG_HOSTGW_ARGS=(--cross-subnet=skip))
 
 set -euo pipefail
 
@@ -58,6 +62,12 @@ readonly KHG_ROUTER_NEAR_IP=198.51.100.1
 readonly KHG_ROUTER_FAR_IP=203.0.113.1
 readonly KHG_CLUSTER_CIDR=10.244.0.0/16
 readonly KHG_HEALTH=127.0.0.1:2401
+# IPv6 (dual stack): node addresses on the LAN 2001:db8:100::(10+I)/64, podCIDRs
+# 2001:db8:244:I::/64, pods 2001:db8:244:I::(10+J).
+readonly KHG_LAN6_PREFIX=2001:db8:100
+readonly KHG_CLUSTER_CIDR6=2001:db8:244::/48
+: "${KHG_CLUSTER_CIDRS:=$KHG_CLUSTER_CIDR}"
+if ! declare -p KHG_HOSTGW_ARGS >/dev/null 2>&1; then KHG_HOSTGW_ARGS=(); fi
 
 KHG_NAME=e2e
 KHG_RUN_DIR=${KHG_RUN_DIR:-}
@@ -198,6 +208,7 @@ khg__dump_state() {
     ns=$(khg_node_ns "$i")
     echo "node$i routes:" >&2
     ip -n "$ns" route show 2>&1 | sed 's/^/    /' >&2 || true
+    ip -n "$ns" -6 route show proto 44 2>&1 | sed 's/^/    /' >&2 || true
     if [[ -f "$KHG_RUN_DIR/node$i.log" ]]; then
       echo "node$i kube-hostgw log (last 15 lines):" >&2
       tail -n 15 "$KHG_RUN_DIR/node$i.log" | sed 's/^/    /' >&2
@@ -375,6 +386,85 @@ khg_pods_add() {
 khg_nodes() { printf '%s\n' "${!KHG_NODE_SIDE[@]}" | sort -n; }
 
 # ---------------------------------------------------------------------------------------
+# IPv6 (dual stack). Addresses are added with `nodad` so they are usable at once.
+
+khg_node_pod_cidr6() { echo "2001:db8:244:$1::/64"; }
+khg_pod_ip6() { echo "2001:db8:244:$1::$((10 + $2))"; }
+khg_node_ip6() { echo "$KHG_LAN6_PREFIX::$((10 + $1))"; }
+
+# khg_node_add_v6 I: gives node I (on the LAN) an IPv6 address on eth0, 2001:db8:244:I::1/64
+# on cni0 and IPv6 forwarding. Call after khg_node_add.
+khg_node_add_v6() {
+  local i=$1 ns
+  ns=$(khg_node_ns "$i")
+  khg_sysctl "$ns" net.ipv6.conf.all.forwarding=1
+  ip -n "$ns" addr add "$(khg_node_ip6 "$i")/64" dev eth0 nodad
+  ip -n "$ns" addr add "2001:db8:244:$i::1/64" dev cni0 nodad
+}
+
+# khg_pods_add_v6 I: gives every pod of node I an IPv6 address and an IPv6 default route
+# via the bridge (cni0 must have its IPv6 address: khg_node_add_v6, or khg_cni_add_v6).
+khg_pods_add_v6() {
+  local i=$1 j pod
+  for ((j = 1; j <= KHG_NODE_PODS[$i]; j++)); do
+    pod=$(khg_pod_ns "$i" "$j")
+    ip -n "$pod" addr add "$(khg_pod_ip6 "$i" "$j")/64" dev eth0 nodad
+    ip -n "$pod" -6 route add default via "2001:db8:244:$i::1"
+  done
+}
+
+# khg_cni_add_v6 I: only the pod side of IPv6 on node I (cni0 address, forwarding), for a
+# node whose own address is IPv4 only.
+khg_cni_add_v6() {
+  local i=$1 ns
+  ns=$(khg_node_ns "$i")
+  khg_sysctl "$ns" net.ipv6.conf.all.forwarding=1
+  ip -n "$ns" addr add "2001:db8:244:$i::1/64" dev cni0 nodad
+}
+
+# khg_ping6 FROM_NS IP [WAIT_SECONDS]: one ICMPv6 echo request; succeeds on a reply.
+khg_ping6() {
+  ip netns exec "$1" ping -6 -c 1 -W "${3:-1}" -q "$2" >/dev/null 2>&1
+}
+
+# Like khg_all_pods_ping, over IPv6 (pods' 2001:db8:244:I::(10+J) addresses).
+khg_all_pods_ping6() {
+  local nodes=("$@") i j k l out dests n
+  local -a outs=() pids=() sources=()
+  ((${#nodes[@]} > 0)) || mapfile -t nodes < <(khg_nodes)
+  for i in "${nodes[@]}"; do
+    for ((j = 1; j <= KHG_NODE_PODS[$i]; j++)); do
+      dests=()
+      for k in "${nodes[@]}"; do
+        [[ "$k" == "$i" ]] && continue
+        for ((l = 1; l <= KHG_NODE_PODS[$k]; l++)); do dests+=("$(khg_pod_ip6 "$k" "$l")"); done
+      done
+      ((${#dests[@]} > 0)) || continue
+      out=$(mktemp "$KHG_RUN_DIR/ping6.XXXXXX")
+      ip netns exec "$(khg_pod_ns "$i" "$j")" bash -c \
+        'for ip; do (ping -6 -c 1 -W 1 -q "$ip" >/dev/null 2>&1 || echo "$ip") & done; wait' _ "${dests[@]}" >"$out" 2>&1 &
+      pids+=("$!")
+      outs+=("$out")
+      sources+=("node$i/pod$j ($(khg_pod_ip6 "$i" "$j"))")
+    done
+  done
+  local failed=0
+  for n in "${!pids[@]}"; do
+    wait "${pids[n]}" || true
+    while read -r ip; do
+      [[ -n "$ip" ]] || continue
+      echo "no reply: ${sources[n]} -> $ip"
+      failed=1
+    done <"${outs[n]}"
+    rm -f "${outs[n]}"
+  done
+  return "$failed"
+}
+
+# khg_routes6 I: node I's IPv6 routes that carry protocol 44, as JSON.
+khg_routes6() { ip -n "$(khg_node_ns "$1")" -6 -j route show proto 44; }
+
+# ---------------------------------------------------------------------------------------
 # The fake API server
 
 # Starts (or restarts) fake-apiserver in its namespace. The first call creates the
@@ -489,7 +579,8 @@ khg_kubectl() {
 
 # khg_node_json NAME POD_CIDR INTERNAL_IP: a realistic v1 Node object (labels,
 # annotations, conditions, capacity, images), the way a kubelet writes it.
-# POD_CIDR may be "" (no podCIDR yet) or a comma-separated list (dual stack).
+# POD_CIDR may be "" (no podCIDR yet) or a comma-separated list (dual stack);
+# INTERNAL_IP too (one InternalIP entry per address).
 khg_node_json() {
   local name=$1 cidrs=$2 ip=$3
   jq -n --arg name "$name" --arg cidrs "$cidrs" --arg ip "$ip" '
@@ -519,7 +610,7 @@ khg_node_json() {
           {type: "PIDPressure", status: "False", reason: "KubeletHasSufficientPID", message: "kubelet has sufficient PID available", lastHeartbeatTime: "2026-11-27T00:00:00Z", lastTransitionTime: "2026-11-27T00:00:00Z"},
           {type: "Ready", status: "True", reason: "KubeletReady", message: "kubelet is posting ready status", lastHeartbeatTime: "2026-11-27T00:00:00Z", lastTransitionTime: "2026-11-27T00:00:00Z"}
         ],
-        addresses: ((if $ip != "" then [{type: "InternalIP", address: $ip}] else [] end) + [{type: "Hostname", address: $name}]),
+        addresses: (($ip | split(",") | map(select(length > 0)) | map({type: "InternalIP", address: .})) + [{type: "Hostname", address: $name}]),
         daemonEndpoints: {kubeletEndpoint: {Port: 10250}},
         nodeInfo: {
           architecture: "amd64", bootID: "00000000-0000-0000-0000-000000000000",
@@ -625,10 +716,10 @@ khg_hostgw_start() {
   ip netns exec "$ns" "$KHG_HOSTGW" \
     --kubeconfig "$KHG_RUN_DIR/node.kubeconfig" \
     --node-name "node$i" \
-    --cluster-cidr "$KHG_CLUSTER_CIDR" \
+    --cluster-cidr "$KHG_CLUSTER_CIDRS" \
     --resync-period "$KHG_RESYNC" \
     --healthz-bind-address "$KHG_HEALTH" \
-    -v "${KHG_VERBOSITY:-2}" "$@" >>"$KHG_RUN_DIR/node$i.log" 2>&1 &
+    -v "${KHG_VERBOSITY:-2}" ${KHG_HOSTGW_ARGS[@]+"${KHG_HOSTGW_ARGS[@]}"} "$@" >>"$KHG_RUN_DIR/node$i.log" 2>&1 &
   KHG_HOSTGW_PID[$i]=$!
   khg__bg "$!"
 }
@@ -696,7 +787,9 @@ khg_route_count() { khg_routes "$1" | jq 'length'; }
 
 # khg_route_present I PREFIX VIA: node I has "PREFIX via VIA proto 44".
 khg_route_present() {
-  khg_routes "$1" | jq -e --arg dst "$2" --arg via "$3" 'any(.[]; .dst == $dst and .gateway == $via)' >/dev/null
+  local routes=khg_routes
+  [[ "$2" == *:* ]] && routes=khg_routes6
+  "$routes" "$1" | jq -e --arg dst "$2" --arg via "$3" 'any(.[]; .dst == $dst and .gateway == $via)' >/dev/null
 }
 
 # khg_route_absent I PREFIX: node I has no route at all for PREFIX.

@@ -2,8 +2,12 @@
 # Scenario 7 — a node on another subnet (behind a router) cannot be reached by a
 # host-gw route: every peer skips it with a clear log line and a metric, and the
 # nodes on the shared LAN are routed as usual.
+#
+# Runs with --cross-subnet=skip (the plain host-gw behaviour); cross_subnet_vxlan_test.sh
+# covers the default, --cross-subnet=vxlan.
 source "$(dirname "$0")/lib.sh"
 khg_init other-subnet
+KHG_HOSTGW_ARGS=(--cross-subnet=skip)
 
 khg_step "cluster: node1..node3 on 198.51.100.0/24, node4 on 203.0.113.0/24 behind a router"
 khg_cluster_up 3 1 1
@@ -32,5 +36,7 @@ khg_all_pods_ping 1 2 3 || khg_fail "pods on the LAN nodes cannot reach each oth
 if khg_ping "$(khg_pod_ns 1 1)" "$(khg_pod_ip 4 1)" 1; then
   khg_fail "node1's pod reached node4's pod: there should be no route (test set-up)"
 fi
+
+ip -n "$(khg_node_ns 1)" link show hostgw.vxlan >/dev/null 2>&1 && khg_fail "node1 has a VXLAN device with --cross-subnet=skip"
 
 khg_pass

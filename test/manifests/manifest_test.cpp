@@ -288,6 +288,17 @@ TEST(Manifest, EveryFlagPassedExistsInTheBinary) {
   }
 }
 
+TEST(Manifest, CrossSubnetFlagsAreConsistent) {
+  const auto passed = args(load_manifest());
+  const auto mode = flag_value(passed, "--cross-subnet");
+  EXPECT_TRUE(mode == "vxlan" || mode == "skip") << "--cross-subnet=" << mode;
+  if (mode == "vxlan") {
+    // Not flannel's VNI 1 / UDP 8472: a flannel left on the node keeps working.
+    EXPECT_NE(flag_value(passed, "--vxlan-vni"), "1");
+    EXPECT_NE(flag_value(passed, "--vxlan-port"), "8472");
+  }
+}
+
 TEST(Manifest, FlagMatchingIsWholeWord) {
   EXPECT_TRUE(mentions_flag("  --resync-period arg (=5m)", "--resync-period"));
   EXPECT_TRUE(mentions_flag("--dry-run", "--dry-run"));

@@ -23,6 +23,7 @@
 #include "controller/options.hpp"
 #include "controller/reconciler.hpp"
 #include "k8s-client/node_info.hpp"
+#include "routing/overlay_table.hpp"
 #include "routing/route_table.hpp"
 
 namespace hostgw::controller {
@@ -48,6 +49,7 @@ struct DaemonParts {
   routing::ChangeMonitor* change_monitor = nullptr;  // optional
   NodeSource* nodes = nullptr;                       // required
   NodeStatusWriter* status_writer = nullptr;         // required for --set-node-network-available
+  routing::OverlayTable* overlay_table = nullptr;    // optional: without it --cross-subnet=vxlan acts as skip
 };
 
 // The NetworkUnavailable=False patch, with `now` as RFC 3339 time.
@@ -84,6 +86,7 @@ class Daemon {
   Options options_;
   DaemonParts parts_;
   std::unique_ptr<routing::RouteTable> dry_run_table_;
+  std::unique_ptr<routing::OverlayTable> dry_run_overlay_;
   ControllerMetrics metrics_;
   Reconciler reconciler_;
   std::unique_ptr<HealthServer> health_;

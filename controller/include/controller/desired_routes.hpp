@@ -17,6 +17,7 @@
 
 #include "k8s-client/node_info.hpp"
 #include "routing/ip.hpp"
+#include "routing/overlay_table.hpp"
 #include "routing/route.hpp"
 #include "routing/route_table.hpp"
 
@@ -68,6 +69,14 @@ struct SkippedNode {
   friend bool operator==(const SkippedNode&, const SkippedNode&) = default;
 };
 
+// What to do with a peer whose address is not on a directly connected network.
+enum class CrossSubnet : std::uint8_t {
+  skip,   // skip it (SkipReason::unreachable_address), as plain host-gw does
+  vxlan,  // IPv4: route it through the VXLAN device hostgw.vxlan (an overlay peer)
+};
+
+std::string_view to_string(CrossSubnet mode);
+
 enum class AddressTypes : std::uint8_t {
   internal_only,           // InternalIP
   internal_then_external,  // InternalIP, else ExternalIP
@@ -80,6 +89,27 @@ struct DesiredRoutesOptions {
   AddressTypes address_types = AddressTypes::internal_only;
   std::uint32_t table = routing::kMainTable;
   std::uint8_t protocol = routing::kDefaultRouteProtocol;
+  CrossSubnet cross_subnet = CrossSubnet::skip;
+  // The ifindex of hostgw.vxlan when it exists (0: not yet); the overlay
+  // routes name it. The Reconciler fixes it up after ensuring the device.
+  std::uint32_t overlay_oif = 0;
+};
+
+// A peer reached through the VXLAN device (--cross-subnet=vxlan).
+struct OverlayPeer {
+  std::string node;
+  routing::IpAddress underlay;  // its node address (the FDB destination)
+  routing::IpAddress vtep;      // vtep_address() of its first IPv4 podCIDR
+  friend bool operator==(const OverlayPeer&, const OverlayPeer&) = default;
+};
+
+// This node's side of the overlay: what the device is built from.
+struct OverlaySelf {
+  routing::IpAddress underlay;    // this node's IPv4 InternalIP (on a connected network)
+  std::uint32_t underlay_oif = 0;  // the link of that network
+  std::uint32_t underlay_mtu = 0;  // its MTU
+  routing::IpPrefix pod_cidr;     // this node's first IPv4 podCIDR
+  friend bool operator==(const OverlaySelf&, const OverlaySelf&) = default;
 };
 
 // The kernel stores IPv6 routes added with metric 0 as metric 1024
@@ -94,8 +124,19 @@ struct DesiredRoutes {
   std::vector<std::string> route_nodes;
   // Sorted by node name, then family.
   std::vector<SkippedNode> skipped;
+  // --cross-subnet=vxlan: the peers routed through the device (sorted by
+  // node name; their routes are in `routes`, onlink via the peer's VTEP
+  // address, oif = options.overlay_oif), and this node's side when it can
+  // have a device at all (its IPv4 podCIDR and InternalIP are known).
+  std::vector<OverlayPeer> overlay_peers;
+  std::optional<OverlaySelf> overlay_self;
 };
 
+// With CrossSubnet::vxlan, an IPv4 podCIDR whose node has no address on a
+// connected network but a usable IPv4 one elsewhere becomes an overlay peer
+// (when this node can have a device: see OverlaySelf); IPv6 stays skipped as
+// unreachable_address, with a detail saying VXLAN carries IPv4 only.
+//
 // `nodes` is the cluster view (any order, unique names); `self` this node's
 // name (it may be absent from `nodes`); `connected` what
 // RouteTable::connected_networks() returned; `installed` the owned routes

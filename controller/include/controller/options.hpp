@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/desired_overlay.hpp"
 #include "controller/desired_routes.hpp"
 #include "routing/ip.hpp"
 
@@ -37,6 +38,9 @@ struct Options {
   std::uint8_t route_protocol = 44;
   std::uint32_t route_table = 254;
   AddressTypes address_types = AddressTypes::internal_only;
+  CrossSubnet cross_subnet = CrossSubnet::vxlan;
+  std::uint32_t vxlan_vni = kDefaultVxlanVni;
+  std::uint16_t vxlan_port = kDefaultVxlanPort;
   std::optional<BindAddress> healthz;  // nullopt: disabled
   std::string subnet_file;             // empty: not written
   bool set_node_network_available = false;

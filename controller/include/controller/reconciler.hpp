@@ -25,9 +25,11 @@
 #include <vector>
 
 #include "controller/cluster_view.hpp"
+#include "controller/desired_overlay.hpp"
 #include "controller/desired_routes.hpp"
 #include "controller/metrics.hpp"
 #include "k8s-client/node_info.hpp"
+#include "routing/overlay_table.hpp"
 #include "routing/route_table.hpp"
 
 namespace hostgw::controller {
@@ -45,6 +47,9 @@ struct ReconcilerOptions {
   // kernel's state): initial, doubling per failure, capped.
   std::chrono::milliseconds retry_initial{1000};
   std::chrono::milliseconds retry_max{60000};
+  // --cross-subnet=vxlan (routes.cross_subnet): the device's VNI and UDP port.
+  std::uint32_t vxlan_vni = kDefaultVxlanVni;
+  std::uint16_t vxlan_port = kDefaultVxlanPort;
 };
 
 // The wait before retry number `failures` (1 = after the first failure):
@@ -65,8 +70,10 @@ class Reconciler {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // `overlay` (optional) is the VXLAN device's table: without it no device is
+  // managed and options.routes.cross_subnet is treated as skip.
   Reconciler(boost::asio::any_io_executor executor, routing::RouteTable& table, ReconcilerOptions options,
-             ControllerMetrics& metrics);
+             ControllerMetrics& metrics, routing::OverlayTable* overlay = nullptr);
 
   // Feeds a watch event into the view; requests a pass only if it can change
   // a route (a heartbeat costs nothing).
@@ -106,6 +113,14 @@ class Reconciler {
   };
 
   boost::asio::awaitable<void> pass();
+  // Cross-subnet peers (--cross-subnet=vxlan), called from pass(): before the
+  // routes, ensures the device (or notes it for deletion when no overlay peer
+  // is left), points the overlay routes in `desired` at it (or drops them if
+  // it cannot be made) and adds/replaces neighbour and FDB entries; after the
+  // routes, removes stale entries and deletes an unwanted device.
+  boost::asio::awaitable<void> reconcile_overlay(DesiredRoutes& desired);
+  boost::asio::awaitable<void> finish_overlay();
+  void overlay_failed(std::string_view step, const std::string& error);
   void log_skips(const std::vector<SkippedNode>& skipped);
   void note_self(const k8s::NodeInfo* self);
 
@@ -130,6 +145,18 @@ class Reconciler {
   std::map<std::pair<std::string, int>, SkipState> skips_;  // (node, family or 0) -> state
   std::map<routing::IpPrefix, std::string> route_nodes_;    // destination -> node, from the last pass
   std::string self_state_;                                  // last logged state of this node
+
+  // Overlay (cross-subnet) state.
+  struct OverlayAfterRoutes {
+    std::uint32_t index = 0;
+    std::vector<routing::OverlayChange> removals;
+    bool delete_device = false;
+  };
+  routing::OverlayTable* overlay_ = nullptr;
+  OverlayAfterRoutes overlay_after_;
+  unsigned overlay_failures_ = 0;
+  std::optional<Clock::time_point> overlay_retry_;
+  std::string overlay_problem_;  // last logged overlay problem
 };
 
 }  // namespace hostgw::controller

@@ -10,7 +10,11 @@
 //   - a link going up or down (IFF_UP/IFF_RUNNING/IFF_LOWER_UP changing, not
 //     every RTM_NEWLINK statistics update) or disappearing: the kernel drops
 //     IPv4 routes on link-down and address removal WITHOUT an RTM_DELROUTE;
-//   - an address added or removed (not host scope).
+//   - an address added or removed (not host scope);
+//   - with NetlinkChangeMonitorOptions::overlay_device set (RTNLGRP_NEIGH
+//     joined): a neighbour or FDB entry deleted on that device (RTM_DELNEIGH;
+//     other links' neighbour churn is dropped on ndm_ifindex before any
+//     attribute is parsed). The device's own deletion is an RTM_DELLINK.
 // Routes of other protocols are consumed silently. Lost events (ENOBUFS)
 // become a notice with resync_needed. It never changes anything in the kernel.
 //
@@ -50,6 +54,12 @@ class ChangeFilter {
     dump_seq_ = seq;
   }
 
+  // Wake on RTM_DELNEIGH for entries on the link named `name` (its index is
+  // learned from link messages: the monitor's dump and later RTM_NEWLINKs).
+  void watch_overlay_device(std::string name) { overlay_device_ = std::move(name); }
+  // The watched device's index as last seen, 0 if none (tests).
+  std::uint32_t overlay_index() const { return overlay_index_; }
+
   // A description ("RTM_DELROUTE 10.244.2.0/24 proto 44 table 254") if the
   // message should wake the caller, nullopt otherwise. Malformed messages
   // count as relevant (something changed that we cannot read).
@@ -61,6 +71,8 @@ class ChangeFilter {
  private:
   std::uint8_t protocol_;
   std::uint32_t table_;
+  std::string overlay_device_;
+  std::uint32_t overlay_index_ = 0;
   std::set<std::uint32_t> ignored_ports_;
   std::uint32_t dump_port_ = 0;
   std::uint32_t dump_seq_ = 0;
@@ -73,6 +85,9 @@ struct NetlinkChangeMonitorOptions {
   // SO_RCVBUF asked for (SO_RCVBUFFORCE when allowed): route floods of a few
   // thousand events must fit before we read them.
   int receive_buffer = 8 * 1024 * 1024;
+  // The VXLAN device whose neighbour/FDB deletions wake the caller (joins
+  // RTNLGRP_NEIGH); empty: neighbour events are not subscribed to at all.
+  std::string overlay_device;
 };
 
 class NetlinkChangeMonitor final : public ChangeMonitor {

@@ -1,0 +1,55 @@
+#include "controller/dry_run_overlay_table.hpp"
+
+#include "k8s-client/log.hpp"
+
+namespace hostgw::controller {
+
+using log::kv;
+
+boost::asio::awaitable<routing::EnsureDeviceResult> DryRunOverlayTable::ensure_device(routing::VxlanDeviceSpec spec) {
+  routing::EnsureDeviceResult result;
+  auto index = co_await real_.device_index(spec.name);
+  result.index = index.value_or(0);
+  std::string message = index ? "Dry run: VXLAN device would be checked and fixed" : "Dry run: VXLAN device would be created";
+  if (message != last_device_message_) {
+    last_device_message_ = message;
+    KHG_LOG(info) << message << kv("device", spec.name) << kv("vni", spec.vni) << kv("port", spec.port)
+                  << kv("local", spec.local.to_string()) << kv("mtu", spec.mtu)
+                  << kv("address", spec.address.to_string());
+  }
+  co_return result;
+}
+
+boost::asio::awaitable<std::error_code> DryRunOverlayTable::delete_device(std::string name) {
+  std::string message = "Dry run: VXLAN device would be deleted";
+  if (message != last_device_message_) {
+    last_device_message_ = message;
+    KHG_LOG(info) << message << kv("device", name);
+  }
+  co_return std::error_code{};
+}
+
+boost::asio::awaitable<std::optional<std::uint32_t>> DryRunOverlayTable::device_index(std::string name) {
+  co_return co_await real_.device_index(std::move(name));
+}
+
+boost::asio::awaitable<routing::OverlayDump> DryRunOverlayTable::dump(std::uint32_t index) {
+  if (index == 0) co_return routing::OverlayDump{};
+  co_return co_await real_.dump(index);
+}
+
+boost::asio::awaitable<std::vector<routing::OverlayChangeResult>> DryRunOverlayTable::apply(
+    std::uint32_t /*index*/, std::vector<routing::OverlayChange> changes) {
+  std::vector<routing::OverlayChangeResult> results;
+  results.reserve(changes.size());
+  for (auto& change : changes) {
+    KHG_LOG(info) << (change.kind == routing::ChangeKind::remove ? "Dry run: overlay entry would be deleted"
+                                                                  : "Dry run: overlay entry would be added")
+                  << kv("entry", to_string(change.entry));
+    ++changes_logged_;
+    results.push_back({std::move(change), 0, {}});
+  }
+  co_return results;
+}
+
+}  // namespace hostgw::controller

@@ -1,0 +1,388 @@
+#include "routing/netlink_overlay_table.hpp"
+
+// glibc's <net/if.h> first: <linux/if.h> then adds only what glibc lacks.
+#include <net/if.h>
+
+#include <linux/if.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <functional>
+
+#include "routing/netlink_message.hpp"
+#include "routing/netlink_overlay_message.hpp"
+#include "routing/netlink_socket.hpp"
+
+namespace hostgw::routing {
+
+namespace asio = boost::asio;
+
+namespace {
+std::error_code errno_code(int value) {
+  return {value, std::system_category()};
+}
+
+using RequestBuilder = std::function<std::vector<std::uint8_t>(std::uint32_t seq)>;
+using DumpVisitor = std::function<bool(const netlink::MessageHeader& header, std::span<const std::uint8_t> message)>;
+
+// As in netlink_route_table.cpp: repeats a dump the kernel flagged
+// NLM_F_DUMP_INTR, at most `attempts` times; EBADMSG if a reply did not parse,
+// EAGAIN if every attempt was interrupted. Named locals as arguments (GCC 12
+// may destroy a temporary bound to a coroutine's reference parameter twice).
+asio::awaitable<std::error_code> consistent_dump(netlink::Socket& socket, int attempts, const RequestBuilder& request,
+                                                 const std::function<void()>& restart, const DumpVisitor& visit) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    restart();
+    const std::uint32_t seq = socket.reserve_sequence(1);
+    const std::vector<std::uint8_t> bytes = request(seq);
+    bool malformed = false;
+    bool interrupted = false;
+    const netlink::MessageVisitor gather = [&](const netlink::MessageHeader& header,
+                                               std::span<const std::uint8_t> message) {
+      if (!visit(header, message)) malformed = true;
+    };
+    std::error_code error = co_await socket.dump(bytes, seq, gather, interrupted);
+    if (error) co_return error;
+    if (malformed) co_return errno_code(EBADMSG);
+    if (!interrupted) co_return std::error_code();
+  }
+  co_return errno_code(EAGAIN);
+}
+
+// Why an existing device cannot be kept (empty: it can).
+std::string identity_mismatch(const netlink::LinkDetails& have, const VxlanDeviceSpec& want) {
+  if (have.kind != "vxlan") {
+    return "is a " + (have.kind.empty() ? std::string("device without a kind") : have.kind + " device") + ", not vxlan";
+  }
+  if (have.vni != want.vni) return "has VNI " + std::to_string(have.vni) + ", want " + std::to_string(want.vni);
+  if (have.port != want.port) {
+    return "has UDP port " + std::to_string(have.port) + ", want " + std::to_string(want.port);
+  }
+  if (have.local != want.local) {
+    return "has local address " + (have.local ? have.local->to_string() : std::string("(none)")) + ", want " +
+           want.local.to_string();
+  }
+  if (have.underlay_oif != want.underlay_oif) {
+    return "has underlay link " + std::to_string(have.underlay_oif) + ", want " + std::to_string(want.underlay_oif);
+  }
+  if (have.learning.value_or(true)) return "has learning on, want off";
+  return {};
+}
+}  // namespace
+
+struct NetlinkOverlayTable::Lookup {
+  std::error_code error;                     // other than "no such device"
+  std::optional<netlink::LinkDetails> link;  // nullopt: no device of that name
+  std::string message;
+};
+
+NetlinkOverlayTable::NetlinkOverlayTable(asio::any_io_executor executor, NetlinkOverlayTableOptions options)
+    : options_(options),
+      socket_(std::make_unique<netlink::Socket>(
+          std::move(executor),
+          netlink::SocketOptions{{}, options.receive_buffer, options.send_buffer, options.timeout})) {}
+
+NetlinkOverlayTable::~NetlinkOverlayTable() = default;
+
+std::uint32_t NetlinkOverlayTable::port_id() const {
+  return socket_->port_id();
+}
+
+asio::awaitable<NetlinkOverlayTable::Lookup> NetlinkOverlayTable::find_link(const std::string& name) {
+  Lookup result;
+  const std::uint32_t seq = socket_->reserve_sequence(1);
+  const std::vector<std::uint8_t> request = netlink::link_get_request(name, seq);
+  std::string parse_error;
+  bool malformed = false;
+  const netlink::MessageVisitor visit = [&](const netlink::MessageHeader& header,
+                                            std::span<const std::uint8_t> message) {
+    if (header.type != RTM_NEWLINK) return;
+    auto details = netlink::parse_link_details(message, &parse_error);
+    if (!details) {
+      malformed = true;
+      return;
+    }
+    result.link = std::move(*details);
+  };
+  std::error_code error = co_await socket_->query(request, seq, visit);
+  if (error.value() == ENODEV) co_return result;  // no such device
+  if (error) {
+    result.error = error;
+    result.message = "RTM_GETLINK " + name + ": " + error.message();
+  } else if (malformed) {
+    result.error = errno_code(EBADMSG);
+    result.message = "RTM_GETLINK " + name + ": unreadable reply: " + parse_error;
+  } else if (result.link && result.link->link.name != name) {
+    // Should not happen; never act on another device.
+    result.error = errno_code(EBADMSG);
+    result.message = "RTM_GETLINK " + name + " answered with link " + result.link->link.name;
+    result.link.reset();
+  }
+  co_return result;
+}
+
+asio::awaitable<std::pair<int, std::string>> NetlinkOverlayTable::transact_one(std::vector<std::uint8_t> message) {
+  const std::uint32_t seq = socket_->reserve_sequence(1);
+  // The builders were given seq 0: stamp the reserved one.
+  reinterpret_cast<nlmsghdr*>(message.data())->nlmsg_seq = seq;
+  const std::vector<std::size_t> ends{message.size()};
+  std::vector<netlink::MessageResult> answers = co_await socket_->transact(message, ends, seq);
+  co_return std::make_pair(answers.at(0).error, std::move(answers.at(0).message));
+}
+
+asio::awaitable<EnsureDeviceResult> NetlinkOverlayTable::ensure_device(VxlanDeviceSpec spec) {
+  EnsureDeviceResult result;
+  auto fail = [&](int error, std::string what, const std::string& kernel_text) {
+    result.error = errno_code(error);
+    result.message = "device " + spec.name + ": " + std::move(what) + ": " + errno_code(error).message() +
+                     (kernel_text.empty() ? std::string() : " (" + kernel_text + ")");
+  };
+  if (std::string problem = check_device_spec(spec); !problem.empty()) {
+    result.error = errno_code(EINVAL);
+    result.message = "device " + spec.name + ": " + problem;
+    co_return result;
+  }
+
+  Lookup found = co_await find_link(spec.name);
+  if (found.error) {
+    result.error = found.error;
+    result.message = found.message;
+    co_return result;
+  }
+  if (found.link) {
+    if (std::string why = identity_mismatch(*found.link, spec); !why.empty()) {
+      std::vector<std::uint8_t> message;
+      netlink::append_link_delete(message, found.link->link.index, 0);
+      auto [error, text] = co_await transact_one(std::move(message));
+      if (error != 0 && error != ENODEV) {
+        fail(error, "deleting it to recreate it (it " + why + ")", text);
+        co_return result;
+      }
+      found.link.reset();
+    }
+  }
+  std::uint32_t index = 0;
+  if (!found.link) {
+    std::vector<std::uint8_t> message;
+    netlink::append_vxlan_create(message, spec, 0);
+    auto [error, text] = co_await transact_one(std::move(message));
+    if (error != 0) {
+      fail(error,
+           "creating the vxlan device (VNI " + std::to_string(spec.vni) + ", port " + std::to_string(spec.port) +
+               ", local " + spec.local.to_string() + ", link " + std::to_string(spec.underlay_oif) + ", MTU " +
+               std::to_string(spec.mtu) + ")",
+           text);
+      co_return result;
+    }
+    result.created = true;
+    result.changed = true;
+    Lookup created = co_await find_link(spec.name);
+    if (created.error || !created.link) {
+      result.error = created.error ? created.error : errno_code(ENODEV);
+      result.message = created.error ? created.message : "device " + spec.name + " vanished right after its creation";
+      co_return result;
+    }
+    index = created.link->link.index;
+    if (created.link->link.mtu != spec.mtu) {
+      // The kernel clamps a new VXLAN device's MTU to the underlay's minus
+      // the overhead without saying so (a later change to it is EINVAL).
+      result.index = index;
+      result.error = errno_code(EINVAL);
+      result.message = "device " + spec.name + ": the kernel created it with MTU " +
+                       std::to_string(created.link->link.mtu) + ", not " + std::to_string(spec.mtu) +
+                       " (at most the underlay link's MTU minus " + std::to_string(kVxlanOverheadV4) + ")";
+      co_return result;
+    }
+  } else {
+    const netlink::LinkDetails& link = *found.link;
+    index = link.link.index;
+    const bool fix_mtu = link.link.mtu != spec.mtu;
+    const bool fix_mac = link.mac != spec.mac;
+    const bool fix_up = !(link.link.flags & IFF_UP);
+    if (fix_mtu || fix_mac || fix_up) {
+      std::vector<std::uint8_t> message;
+      netlink::append_link_update(message, index, fix_mtu ? std::optional(spec.mtu) : std::nullopt,
+                                  fix_mac ? std::optional(spec.mac) : std::nullopt, fix_up, 0);
+      auto [error, text] = co_await transact_one(std::move(message));
+      if (error != 0) {
+        std::string what = "setting";
+        if (fix_mtu) what += " MTU " + std::to_string(spec.mtu) + " (was " + std::to_string(link.link.mtu) + ")";
+        if (fix_mac) what += " MAC " + spec.mac.to_string();
+        if (fix_up) what += " up";
+        fail(error, what, text);
+        co_return result;
+      }
+      result.changed = true;
+    }
+  }
+  result.index = index;
+
+  // The VTEP address: exactly spec.address among the device's IPv4 addresses.
+  std::vector<IpPrefix> present;
+  const RequestBuilder request = [](std::uint32_t seq) { return netlink::address_dump_request(seq); };
+  const std::function<void()> restart = [&] { present.clear(); };
+  const DumpVisitor visit = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+    if (header.type != RTM_NEWADDR) return true;
+    auto address = netlink::parse_address_message(message);
+    if (!address) return false;
+    if (address->index == index && address->local.is_v4()) {
+      present.push_back(IpPrefix::containing(address->local, address->prefix_length));
+    }
+    return true;
+  };
+  if (std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit)) {
+    result.error = error;
+    result.message = "device " + spec.name + ": dumping its addresses: " + error.message();
+    co_return result;
+  }
+  bool have = false;
+  for (const IpPrefix& address : present) {
+    if (address == spec.address) {
+      have = true;
+      continue;
+    }
+    std::vector<std::uint8_t> message;
+    netlink::append_address_change(message, false, index, address, 0);
+    auto [error, text] = co_await transact_one(std::move(message));
+    if (error != 0 && error != EADDRNOTAVAIL) {
+      fail(error, "removing the stale address " + address.to_string(), text);
+      co_return result;
+    }
+    result.changed = true;
+  }
+  if (!have) {
+    std::vector<std::uint8_t> message;
+    netlink::append_address_change(message, true, index, spec.address, 0);
+    auto [error, text] = co_await transact_one(std::move(message));
+    if (error != 0) {
+      fail(error, "adding the VTEP address " + spec.address.to_string(), text);
+      co_return result;
+    }
+    result.changed = true;
+  }
+  co_return result;
+}
+
+asio::awaitable<std::error_code> NetlinkOverlayTable::delete_device(std::string name) {
+  Lookup found = co_await find_link(name);
+  if (found.error) co_return found.error;
+  if (!found.link) co_return std::error_code();
+  // Never delete what is not a VXLAN device (a typo'd name, someone else's link).
+  if (found.link->kind != "vxlan") co_return errno_code(EMEDIUMTYPE);
+  std::vector<std::uint8_t> message;
+  netlink::append_link_delete(message, found.link->link.index, 0);
+  auto [error, text] = co_await transact_one(std::move(message));
+  if (error != 0 && error != ENODEV) co_return errno_code(error);
+  co_return std::error_code();
+}
+
+asio::awaitable<std::optional<std::uint32_t>> NetlinkOverlayTable::device_index(std::string name) {
+  Lookup found = co_await find_link(name);
+  if (!found.link) co_return std::nullopt;
+  co_return found.link->link.index;
+}
+
+asio::awaitable<OverlayDump> NetlinkOverlayTable::dump(std::uint32_t index) {
+  OverlayDump result;
+  const RequestBuilder neighbour_request = [&](std::uint32_t seq) {
+    return netlink::neighbour_dump_request(AF_INET, index, seq);
+  };
+  const std::function<void()> restart_neighbours = [&] { result.neighbours.clear(); };
+  const DumpVisitor visit_neighbour = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+    if (header.type != RTM_NEWNEIGH) return true;
+    auto parsed = netlink::parse_neighbour_message(message);
+    if (!parsed) return false;
+    // The kernel filters on NDA_IFINDEX; kept here too for kernels that do not.
+    if (parsed->index != index || parsed->family != AF_INET || !(parsed->state & NUD_PERMANENT)) return true;
+    if (!parsed->destination || !parsed->lladdr) return true;
+    result.neighbours.push_back({*parsed->destination, *parsed->lladdr});
+    return true;
+  };
+  if (std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, neighbour_request,
+                                                       restart_neighbours, visit_neighbour)) {
+    result.error = error;
+    result.neighbours.clear();
+    co_return result;
+  }
+
+  const RequestBuilder fdb_request = [&](std::uint32_t seq) {
+    return netlink::neighbour_dump_request(AF_BRIDGE, index, seq);
+  };
+  const std::function<void()> restart_fdb = [&] { result.fdb.clear(); };
+  const DumpVisitor visit_fdb = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+    if (header.type != RTM_NEWNEIGH) return true;
+    auto parsed = netlink::parse_neighbour_message(message);
+    if (!parsed) return false;
+    // Entries without NDA_DST (the device's own and multicast addresses) are
+    // not remotes: not ours.
+    if (parsed->index != index || parsed->family != AF_BRIDGE || !(parsed->state & NUD_PERMANENT)) return true;
+    if (!parsed->destination || !parsed->lladdr) return true;
+    result.fdb.push_back({*parsed->lladdr, *parsed->destination});
+    return true;
+  };
+  if (std::error_code error =
+          co_await consistent_dump(*socket_, options_.dump_attempts, fdb_request, restart_fdb, visit_fdb)) {
+    result.error = error;
+    result.neighbours.clear();
+    result.fdb.clear();
+    co_return result;
+  }
+  // The kernel answers a dump filtered to a link that does not exist with
+  // nothing at all: make sure the device is (still) there, so an empty dump
+  // means "no entries", never "wrong index".
+  {
+    const std::uint32_t seq = socket_->reserve_sequence(1);
+    const std::vector<std::uint8_t> request = netlink::link_get_request(index, seq);
+    const netlink::MessageVisitor ignore = [](const netlink::MessageHeader&, std::span<const std::uint8_t>) {};
+    if (std::error_code error = co_await socket_->query(request, seq, ignore)) {
+      result.error = error;
+      result.neighbours.clear();
+      result.fdb.clear();
+      co_return result;
+    }
+  }
+  std::sort(result.neighbours.begin(), result.neighbours.end());
+  result.neighbours.erase(std::unique(result.neighbours.begin(), result.neighbours.end()), result.neighbours.end());
+  std::sort(result.fdb.begin(), result.fdb.end());
+  result.fdb.erase(std::unique(result.fdb.begin(), result.fdb.end()), result.fdb.end());
+  co_return result;
+}
+
+asio::awaitable<std::vector<OverlayChangeResult>> NetlinkOverlayTable::apply(std::uint32_t index,
+                                                                             std::vector<OverlayChange> changes) {
+  std::vector<OverlayChangeResult> results(changes.size());
+  std::vector<std::size_t> sent;
+  sent.reserve(changes.size());
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    results[i].change = changes[i];
+    if (std::string problem = check_overlay_change(changes[i]); !problem.empty()) {
+      results[i].error = EINVAL;
+      results[i].message = std::move(problem);
+    } else {
+      sent.push_back(i);
+    }
+  }
+  if (sent.empty()) co_return results;
+
+  std::vector<std::uint8_t> batch;
+  batch.reserve(sent.size() * 48);
+  std::vector<std::size_t> ends;
+  ends.reserve(sent.size());
+  const std::uint32_t first_seq = socket_->reserve_sequence(sent.size());
+  for (std::size_t n = 0; n < sent.size(); ++n) {
+    netlink::append_overlay_change(batch, index, changes[sent[n]], first_seq + static_cast<std::uint32_t>(n));
+    ends.push_back(batch.size());
+  }
+  std::vector<netlink::MessageResult> answers = co_await socket_->transact(batch, ends, first_seq);
+  for (std::size_t n = 0; n < sent.size(); ++n) {
+    results[sent[n]].error = answers[n].error;
+    results[sent[n]].message = std::move(answers[n].message);
+  }
+  co_return results;
+}
+
+}  // namespace hostgw::routing

@@ -1,0 +1,319 @@
+// The Reconciler with --cross-subnet=vxlan: the device, its neighbour/FDB
+// entries and the overlay routes, against FakeRouteTable + FakeOverlayTable.
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "controller/reconciler.hpp"
+#include "k8s-client/log.hpp"
+#include "routing/fake_overlay_table.hpp"
+#include "routing/fake_route_table.hpp"
+
+namespace hostgw::controller {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using routing::ConnectedNetwork;
+using routing::FdbEntry;
+using routing::IpAddress;
+using routing::IpPrefix;
+using routing::NeighbourEntry;
+using routing::Route;
+using Type = k8s::NodeEvent::Type;
+
+k8s::NodeInfo node(std::string name, std::string cidr, std::string address) {
+  k8s::NodeInfo info;
+  info.name = std::move(name);
+  info.resource_version = "1";
+  info.pod_cidrs = {std::move(cidr)};
+  info.internal_ips = {std::move(address)};
+  return info;
+}
+
+k8s::NodeEvent resynced(std::vector<k8s::NodeInfo> nodes) {
+  k8s::NodeEvent e;
+  e.type = Type::resynced;
+  e.nodes = std::move(nodes);
+  return e;
+}
+
+k8s::NodeEvent deleted(k8s::NodeInfo info) {
+  k8s::NodeEvent e;
+  e.type = Type::deleted;
+  e.node = std::move(info);
+  return e;
+}
+
+routing::MacAddress mac_of(const char* address) { return *routing::vtep_mac(IpAddress::parse(address)); }
+
+class ReconcilerOverlayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // eth0 (#2, MTU 1500) on 198.51.100.0/24. The fake route table only accepts
+    // routes on links it knows: the device's future indexes (the fake overlay
+    // numbers devices from 10) are listed with its /32, as the kernel would.
+    std::vector<ConnectedNetwork> networks = {
+        {IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1500}};
+    for (std::uint32_t index = 10; index < 16; ++index)
+      networks.push_back({IpPrefix::parse("10.244.1.0/32"), IpAddress::parse("10.244.1.0"), index, "hostgw.vxlan", 1450});
+    routes_.set_connected_networks(networks);
+    log::set_sink([this](std::string_view line) { log_.emplace_back(line); });
+  }
+  void TearDown() override {
+    if (reconciler_) reconciler_->stop();
+    settle();
+    log::set_sink(nullptr);
+  }
+
+  static ReconcilerOptions options(CrossSubnet mode = CrossSubnet::vxlan) {
+    ReconcilerOptions out;
+    out.node_name = "node-a";
+    out.resync_period = 3600s;
+    out.min_pass_interval = 0ms;
+    out.retry_initial = 50ms;
+    out.retry_max = 400ms;
+    out.routes.cross_subnet = mode;
+    return out;
+  }
+
+  void start(ReconcilerOptions opts = options()) {
+    reconciler_ = std::make_unique<Reconciler>(io_.get_executor(), routes_, std::move(opts), metrics_, &overlay_);
+    asio::co_spawn(io_, reconciler_->run(), asio::detached);
+    asio::co_spawn(io_, reconciler_->watch_kernel(routes_), asio::detached);
+    settle();
+  }
+
+  void settle() {
+    io_.restart();
+    while (io_.poll() > 0) {
+    }
+  }
+
+  template <typename Predicate>
+  bool run_until(Predicate predicate, std::chrono::milliseconds timeout = 2000ms) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    io_.restart();
+    while (!predicate()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io_.run_one_for(5ms);
+    }
+    return true;
+  }
+
+  // node-a (us) and node-b on the LAN, node-c and node-d on 203.0.113.0/24.
+  static std::vector<k8s::NodeInfo> cluster() {
+    return {node("node-a", "10.244.1.0/24", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12"),
+            node("node-c", "10.244.3.0/24", "203.0.113.13"), node("node-d", "10.244.4.0/24", "203.0.113.14")};
+  }
+
+  const Route* route_to(const char* destination) {
+    return routes_.find({routing::kMainTable, IpPrefix::parse(destination), 0});
+  }
+
+  bool overlay_route(const char* destination, const char* vtep) {
+    const Route* route = route_to(destination);
+    const auto* device = overlay_.device("hostgw.vxlan");
+    return route && device && route->gateway == IpAddress::parse(vtep) && route->onlink &&
+           route->oif == device->index;
+  }
+
+  bool has_peer_entries(const char* vtep, const char* underlay) {
+    const auto* device = overlay_.device("hostgw.vxlan");
+    if (!device) return false;
+    auto n = device->neighbours.find(IpAddress::parse(vtep));
+    auto f = device->fdb.find(mac_of(underlay));
+    return n != device->neighbours.end() && n->second == mac_of(underlay) && f != device->fdb.end() &&
+           f->second == IpAddress::parse(underlay);
+  }
+
+  // Index of the first log line containing `text` (log_.size() if none).
+  std::size_t first_line(std::string_view text) {
+    for (std::size_t i = 0; i < log_.size(); ++i)
+      if (log_[i].find(text) != std::string::npos) return i;
+    return log_.size();
+  }
+
+  asio::io_context io_;
+  routing::FakeRouteTable routes_{io_.get_executor()};
+  routing::FakeOverlayTable overlay_;
+  MetricsRegistry registry_;
+  ControllerMetrics metrics_{registry_};
+  std::unique_ptr<Reconciler> reconciler_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(ReconcilerOverlayTest, OtherSubnetPeersGoThroughTheDeviceSameSubnetPeersStayDirect) {
+  start();
+  reconciler_->on_node_event(resynced(cluster()));
+  settle();
+  ASSERT_TRUE(reconciler_->ready());
+  const auto* device = overlay_.device("hostgw.vxlan");
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(device->spec.vni, kDefaultVxlanVni);
+  EXPECT_EQ(device->spec.port, kDefaultVxlanPort);
+  EXPECT_EQ(device->spec.local, IpAddress::parse("198.51.100.11"));
+  EXPECT_EQ(device->spec.underlay_oif, 2u);
+  EXPECT_EQ(device->spec.mtu, 1450u);
+  EXPECT_EQ(device->spec.address, IpPrefix::parse("10.244.1.0/32"));
+  EXPECT_EQ(device->spec.mac, mac_of("198.51.100.11"));
+
+  const Route* direct = route_to("10.244.2.0/24");
+  ASSERT_NE(direct, nullptr);
+  EXPECT_EQ(direct->gateway, IpAddress::parse("198.51.100.12"));
+  EXPECT_EQ(direct->oif, 2u);
+  EXPECT_FALSE(direct->onlink);
+  EXPECT_TRUE(overlay_route("10.244.3.0/24", "10.244.3.0"));
+  EXPECT_TRUE(overlay_route("10.244.4.0/24", "10.244.4.0"));
+  EXPECT_TRUE(has_peer_entries("10.244.3.0", "203.0.113.13"));
+  EXPECT_TRUE(has_peer_entries("10.244.4.0", "203.0.113.14"));
+  EXPECT_EQ(device->neighbours.size(), 2u);
+  EXPECT_EQ(device->fdb.size(), 2u);
+  EXPECT_EQ(metrics_.skipped(SkipReason::unreachable_address).value(), 0);
+  // Entries before the routes that need them.
+  EXPECT_LT(first_line("\"Overlay entry added\""), first_line("\"Route added\" node=\"node-c\""));
+  EXPECT_EQ(first_line("\"VXLAN device created\"") < log_.size(), true);
+
+  // A second pass changes nothing.
+  const auto route_writes = routes_.writes(), overlay_writes = overlay_.writes();
+  reconciler_->request_pass("test");
+  settle();
+  EXPECT_EQ(routes_.writes(), route_writes);
+  EXPECT_EQ(overlay_.writes(), overlay_writes);
+  EXPECT_EQ(overlay_.creations(), 1u);
+}
+
+TEST_F(ReconcilerOverlayTest, DeviceDeletedByHandIsRecreatedAndRoutesFollowIt) {
+  start();
+  reconciler_->on_node_event(resynced(cluster()));
+  settle();
+  const std::uint32_t first_index = overlay_.device("hostgw.vxlan")->index;
+  ASSERT_TRUE(overlay_.remove_device_externally("hostgw.vxlan"));
+  routes_.post_notice({true, false, "RTM_DELLINK hostgw.vxlan"});
+  settle();
+  const auto* device = overlay_.device("hostgw.vxlan");
+  ASSERT_NE(device, nullptr);
+  EXPECT_NE(device->index, first_index);
+  EXPECT_EQ(overlay_.creations(), 2u);
+  EXPECT_TRUE(overlay_route("10.244.3.0/24", "10.244.3.0"));
+  EXPECT_TRUE(has_peer_entries("10.244.3.0", "203.0.113.13"));
+  EXPECT_TRUE(has_peer_entries("10.244.4.0", "203.0.113.14"));
+  EXPECT_EQ(registry_.counter("kube_hostgw_overlay_device_creations_total", "").value(), 2);
+}
+
+TEST_F(ReconcilerOverlayTest, EntriesDeletedByHandAreRestoredOnTheNextPass) {
+  start();
+  reconciler_->on_node_event(resynced(cluster()));
+  settle();
+  const std::uint32_t index = overlay_.device("hostgw.vxlan")->index;
+  ASSERT_TRUE(overlay_.remove_externally(index, NeighbourEntry{IpAddress::parse("10.244.3.0"), mac_of("203.0.113.13")}));
+  ASSERT_TRUE(overlay_.remove_externally(index, FdbEntry{mac_of("203.0.113.14"), IpAddress::parse("203.0.113.14")}));
+  // A wrong entry someone put there goes too.
+  ASSERT_TRUE(overlay_.seed(index, FdbEntry{routing::MacAddress::parse("0e:68:01:02:03:04"), IpAddress::parse("203.0.113.99")}));
+  reconciler_->request_pass("resync");
+  settle();
+  EXPECT_TRUE(has_peer_entries("10.244.3.0", "203.0.113.13"));
+  EXPECT_TRUE(has_peer_entries("10.244.4.0", "203.0.113.14"));
+  EXPECT_EQ(overlay_.device(index)->fdb.size(), 2u);
+  EXPECT_EQ(overlay_.creations(), 1u);
+}
+
+TEST_F(ReconcilerOverlayTest, PeerLeavingTakesItsRouteAndEntriesLastPeerTakesTheDevice) {
+  start();
+  reconciler_->on_node_event(resynced(cluster()));
+  settle();
+  reconciler_->on_node_event(deleted(node("node-c", "10.244.3.0/24", "203.0.113.13")));
+  settle();
+  EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
+  const auto* device = overlay_.device("hostgw.vxlan");
+  ASSERT_NE(device, nullptr);
+  EXPECT_FALSE(device->neighbours.contains(IpAddress::parse("10.244.3.0")));
+  EXPECT_FALSE(device->fdb.contains(mac_of("203.0.113.13")));
+  EXPECT_TRUE(has_peer_entries("10.244.4.0", "203.0.113.14"));
+  // Route first, then its entries.
+  EXPECT_LT(first_line("\"Route deleted\" node=\"node-c\""), first_line("\"Overlay entry deleted\""));
+
+  reconciler_->on_node_event(deleted(node("node-d", "10.244.4.0/24", "203.0.113.14")));
+  settle();
+  EXPECT_EQ(route_to("10.244.4.0/24"), nullptr);
+  EXPECT_EQ(overlay_.device("hostgw.vxlan"), nullptr);
+  EXPECT_NE(route_to("10.244.2.0/24"), nullptr);  // the direct route stays
+  EXPECT_LT(first_line("\"Route deleted\" node=\"node-d\""), first_line("\"VXLAN device deleted\""));
+}
+
+TEST_F(ReconcilerOverlayTest, SkipModeDeletesALeftoverDeviceAndSkipsOtherSubnetPeers) {
+  routing::VxlanDeviceSpec spec;
+  spec.vni = kDefaultVxlanVni;
+  spec.port = kDefaultVxlanPort;
+  spec.local = IpAddress::parse("198.51.100.11");
+  spec.underlay_oif = 2;
+  spec.mtu = 1450;
+  spec.address = IpPrefix::parse("10.244.1.0/32");
+  overlay_.seed_device(spec);
+  start(options(CrossSubnet::skip));
+  reconciler_->on_node_event(resynced(cluster()));
+  settle();
+  EXPECT_EQ(overlay_.device("hostgw.vxlan"), nullptr);
+  EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
+  EXPECT_EQ(metrics_.skipped(SkipReason::unreachable_address).value(), 2);
+  EXPECT_NE(first_line("reason=\"--cross-subnet=skip\""), log_.size());
+}
+
+TEST_F(ReconcilerOverlayTest, NoOverlayPeerNoDevice) {
+  start();
+  reconciler_->on_node_event(resynced({cluster()[0], cluster()[1]}));
+  settle();
+  EXPECT_EQ(overlay_.device_count(), 0u);
+  EXPECT_EQ(overlay_.ensure_calls(), 0u);
+  EXPECT_NE(route_to("10.244.2.0/24"), nullptr);
+}
+
+TEST_F(ReconcilerOverlayTest, DeviceThatCannotBeMadeLeavesOverlayRoutesOutAndIsRetried) {
+  overlay_.fail_next_ensure(std::make_error_code(std::errc::operation_not_permitted), "Operation not permitted");
+  start();
+  reconciler_->on_node_event(resynced(cluster()));
+  settle();
+  EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
+  EXPECT_NE(route_to("10.244.2.0/24"), nullptr);
+  EXPECT_NE(first_line("\"VXLAN overlay not in place\""), log_.size());
+  // The retry (50 ms) creates it.
+  ASSERT_TRUE(run_until([&] { return overlay_route("10.244.3.0/24", "10.244.3.0"); }));
+  EXPECT_TRUE(has_peer_entries("10.244.3.0", "203.0.113.13"));
+}
+
+TEST_F(ReconcilerOverlayTest, RestartAdoptsDeviceEntriesAndRoutesWithoutWrites) {
+  start();
+  reconciler_->on_node_event(resynced(cluster()));
+  settle();
+  reconciler_->stop();
+  settle();
+  const auto route_writes = routes_.writes(), overlay_writes = overlay_.writes();
+  const auto creations = overlay_.creations();
+  MetricsRegistry registry;
+  ControllerMetrics metrics(registry);
+  Reconciler second(io_.get_executor(), routes_, options(), metrics, &overlay_);
+  asio::co_spawn(io_, second.run(), asio::detached);
+  second.on_node_event(resynced(cluster()));
+  settle();
+  EXPECT_TRUE(second.ready());
+  EXPECT_EQ(routes_.writes(), route_writes);
+  EXPECT_EQ(overlay_.writes(), overlay_writes);
+  EXPECT_EQ(overlay_.creations(), creations);
+  second.stop();
+  settle();
+}
+
+TEST_F(ReconcilerOverlayTest, WithoutAnOverlayTableVxlanModeActsAsSkip) {
+  reconciler_ = std::make_unique<Reconciler>(io_.get_executor(), routes_, options(), metrics_);
+  asio::co_spawn(io_, reconciler_->run(), asio::detached);
+  reconciler_->on_node_event(resynced(cluster()));
+  settle();
+  EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
+  EXPECT_EQ(metrics_.skipped(SkipReason::unreachable_address).value(), 2);
+}
+
+}  // namespace
+}  // namespace hostgw::controller
