@@ -18,7 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${1:-60}
 shift || true
-all_targets=(ip_prefix netlink_dump node_json watch_framer kubeconfig)
+all_targets=(ip_prefix netlink_dump node_json watch_framer kubeconfig netlink_overlay)
 targets=("$@")
 ((${#targets[@]})) || targets=("${all_targets[@]}")
 build_dir=${BUILD_DIR:-build-fuzz}
@@ -37,7 +37,7 @@ fi
 cmake --build "$build_dir" -j "${JOBS:-$(nproc)}" --target "${targets[@]/%/_fuzzer}"
 
 # Input size bounds per target: big enough for the structures each parses.
-declare -A max_len=([ip_prefix]=128 [netlink_dump]=2048 [node_json]=8192 [watch_framer]=8192 [kubeconfig]=4096)
+declare -A max_len=([ip_prefix]=128 [netlink_dump]=2048 [node_json]=8192 [watch_framer]=8192 [kubeconfig]=4096 [netlink_overlay]=2048)
 
 passed=0
 failed=0
