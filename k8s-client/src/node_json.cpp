@@ -619,6 +619,9 @@ std::string run(Handler& handler, rapidjson::MemoryStream& stream) {
   return run<rapidjson::kParseNoFlags>(handler, stream);
 }
 
+// parse_watch_event() keeps its copy buffer up to this size between calls.
+constexpr std::size_t kKeptParseBufferBytes = 64 * 1024;
+
 std::string too_large(std::size_t size, std::size_t limit) {
   return "object is " + std::to_string(size) + " bytes, more than the limit of " + std::to_string(limit);
 }
@@ -662,15 +665,15 @@ NodeParseResult parse_node(std::string_view json, const NodeJsonLimits& limits) 
   return result;
 }
 
-WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLimits& limits) {
+namespace {
+
+// The watch event parse over either stream: MemoryStream (strings copied) or
+// InsituStringStream (strings unescaped in place, nothing copied).
+template <unsigned kFlags, typename Stream>
+WatchEventParseResult parse_watch_event_from(Stream& stream, const NodeJsonLimits& limits) {
   WatchEventParseResult result;
-  if (json.size() > limits.max_object_bytes) {
-    result.error = "watch event: " + too_large(json.size(), limits.max_object_bytes);
-    return result;
-  }
-  rapidjson::MemoryStream stream(json.data(), json.size());
   Handler handler(Mode::event, limits, position_of(stream));
-  std::string fatal = run(handler, stream);
+  std::string fatal = run<kFlags>(handler, stream);
   result.node_name = handler.object_.info.name;
   auto fail = [&](const std::string& what) {
     std::string where = "watch event";
@@ -715,6 +718,37 @@ WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLim
   }
   result.event = std::move(event);
   return result;
+}
+
+}  // namespace
+
+WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLimits& limits) {
+  if (json.size() > limits.max_object_bytes) {
+    WatchEventParseResult result;
+    result.error = "watch event: " + too_large(json.size(), limits.max_object_bytes);
+    return result;
+  }
+  // In situ over a private copy: RapidJSON then hands out strings where they
+  // lie instead of copying every one (most of a heartbeat's bytes are strings
+  // nobody reads). The copy ends with a NUL, where MemoryStream reports its end
+  // as NUL too, so offsets and messages are the same as parse_watch_event_copying().
+  // One thread (one io_context) per process: the buffer is reused.
+  thread_local std::string buffer;
+  buffer.assign(json);
+  rapidjson::InsituStringStream stream(buffer.data());
+  WatchEventParseResult result = parse_watch_event_from<rapidjson::kParseInsituFlag>(stream, limits);
+  if (buffer.capacity() > kKeptParseBufferBytes) std::string().swap(buffer);  // a rare big object: give it back
+  return result;
+}
+
+WatchEventParseResult parse_watch_event_copying(std::string_view json, const NodeJsonLimits& limits) {
+  if (json.size() > limits.max_object_bytes) {
+    WatchEventParseResult result;
+    result.error = "watch event: " + too_large(json.size(), limits.max_object_bytes);
+    return result;
+  }
+  rapidjson::MemoryStream stream(json.data(), json.size());
+  return parse_watch_event_from<rapidjson::kParseNoFlags>(stream, limits);
 }
 
 bool parse_node_list(std::string_view json, NodeListPage& page, std::string& error, const NodeJsonLimits& limits) {
