@@ -124,8 +124,10 @@ asio::awaitable<void> Reconciler::run() {
       auto earliest_start = last_pass_start_ ? *last_pass_start_ + options_.min_pass_interval : now;
       if (wanted && now >= earliest_start) {
         if (!pending_) metrics_.triggers(resync_due ? "resync" : "retry").inc();
+        // Only work that triggers asked for paces the next triggers: an event
+        // right after a periodic resync is still isolated, not part of a burst.
+        if (pending_) last_pass_start_ = now;
         pending_ = false;
-        last_pass_start_ = now;
         co_await pass();
         next_resync_ = Clock::now() + options_.resync_period;
         continue;

@@ -403,6 +403,22 @@ TEST_F(ReconcilerTest, IsolatedEventDoesNotWaitForTheMinimumPassInterval) {
   EXPECT_EQ(reconciler_->incremental_steps(), 1u);
 }
 
+TEST_F(ReconcilerTest, EventRightAfterAPeriodicResyncIsStillIsolated) {
+  auto options = fast_options();
+  options.min_pass_interval = 100ms;
+  options.resync_period = 150ms;
+  start(options);
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  // Right after the second periodic resync (~300 ms after the triggered first pass).
+  ASSERT_TRUE(run_until([&] { return reconciler_->passes() == 3; }));
+  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  settle();  // no wait for the interval: resyncs do not pace triggers
+  EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
+  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
+  EXPECT_EQ(reconciler_->passes(), 3u);
+}
+
 TEST_F(ReconcilerTest, OverlappingNewcomerFallsBackToAFullPass) {
   start();
   reconciler_->on_node_event(resynced(three_nodes()));
