@@ -61,9 +61,34 @@ struct Problem {
   std::string detail;
 };
 
+// A node's address texts, parsed once per pass (both families and the
+// overlap check read them).
+struct ParsedAddress {
+  const std::string* text = nullptr;
+  std::optional<IpAddress> address;
+  std::string error;  // when it does not parse
+};
+struct ParsedAddresses {
+  std::vector<ParsedAddress> internal;
+  std::vector<ParsedAddress> external;
+};
+
+std::vector<ParsedAddress> parse_addresses(const std::vector<std::string>& texts) {
+  std::vector<ParsedAddress> out;
+  out.reserve(texts.size());
+  for (const auto& text : texts) {
+    ParsedAddress parsed;
+    parsed.text = &text;
+    parsed.address = IpAddress::try_parse(text, &parsed.error);
+    out.push_back(std::move(parsed));
+  }
+  return out;
+}
+
 // One (node, family) to route.
 struct Candidate {
   const k8s::NodeInfo* node = nullptr;
+  const ParsedAddresses* addresses = nullptr;
   Family family = Family::v4;
   std::vector<IpPrefix> cidrs;
   std::optional<Problem> problem;
@@ -102,7 +127,7 @@ using OverlayVerdict = std::optional<std::string>;
 // when allowed) on a connected network; failing that, when `overlay` allows
 // it, the first usable address anywhere (an overlay peer); on failure, the
 // problem of the first address tried.
-std::variant<AddressChoice, Problem> choose_address(const k8s::NodeInfo& node, Family family,
+std::variant<AddressChoice, Problem> choose_address(const ParsedAddresses& node, Family family,
                                                     const std::vector<ConnectedNetwork>& connected,
                                                     const std::set<IpAddress>& own_addresses,
                                                     AddressTypes address_types, const OverlayVerdict& overlay) {
@@ -111,12 +136,11 @@ std::variant<AddressChoice, Problem> choose_address(const k8s::NodeInfo& node, F
   auto note = [&](SkipReason reason, std::string detail) {
     if (!first_problem) first_problem = Problem{reason, std::move(detail)};
   };
-  auto try_list = [&](const std::vector<std::string>& texts, std::string_view type) -> std::optional<AddressChoice> {
-    for (const auto& text : texts) {
-      std::string error;
-      auto address = IpAddress::try_parse(text, &error);
+  auto try_list = [&](const std::vector<ParsedAddress>& parsed, std::string_view type) -> std::optional<AddressChoice> {
+    for (const auto& entry : parsed) {
+      const auto& address = entry.address;
       if (!address) {
-        if (guess_family(text) == family) note(SkipReason::invalid_address, std::string(type) + " " + error);
+        if (guess_family(*entry.text) == family) note(SkipReason::invalid_address, std::string(type) + " " + entry.error);
         continue;
       }
       if (address->family() != family) continue;
@@ -144,9 +168,9 @@ std::variant<AddressChoice, Problem> choose_address(const k8s::NodeInfo& node, F
     }
     return std::nullopt;
   };
-  if (auto choice = try_list(node.internal_ips, "InternalIP")) return *choice;
+  if (auto choice = try_list(node.internal, "InternalIP")) return *choice;
   if (address_types == AddressTypes::internal_then_external) {
-    if (auto choice = try_list(node.external_ips, "ExternalIP")) return *choice;
+    if (auto choice = try_list(node.external, "ExternalIP")) return *choice;
   }
   if (overlay_address) return AddressChoice{*overlay_address, nullptr};
   if (first_problem) return *first_problem;
@@ -201,13 +225,13 @@ using InstalledGateways = std::multimap<IpPrefix, IpAddress>;
 // node already has this podCIDR routed (it was accepted before). An overlay
 // route (via the VTEP address, the first address of the podCIDR, which no
 // direct gateway can be) counts for every node claiming exactly that prefix.
-bool holds(const k8s::NodeInfo& node, const IpPrefix& cidr, const InstalledGateways& installed) {
+bool holds(const ParsedAddresses& node, const IpPrefix& cidr, const InstalledGateways& installed) {
   auto [begin, end] = installed.equal_range(cidr);
   for (auto it = begin; it != end; ++it) {
     if (it->second == routing::vtep_address(cidr)) return true;
-    for (const auto* list : {&node.internal_ips, &node.external_ips}) {
-      for (const auto& text : *list) {
-        if (auto address = IpAddress::try_parse(text); address && *address == it->second) return true;
+    for (const auto* list : {&node.internal, &node.external}) {
+      for (const auto& entry : *list) {
+        if (entry.address && *entry.address == it->second) return true;
       }
     }
   }
@@ -235,7 +259,7 @@ void mark_overlapping_nodes(std::vector<Candidate>& candidates, const std::vecto
     for (std::size_t i = 0; i < candidates.size(); ++i) {
       if (candidates[i].family != family) continue;
       for (const auto& cidr : candidates[i].cidrs) {
-        if (!cidr.is_default()) entries.push_back({cidr, i, holds(*candidates[i].node, cidr, installed)});
+        if (!cidr.is_default()) entries.push_back({cidr, i, holds(*candidates[i].addresses, cidr, installed)});
       }
     }
     if (entries.size() < 2) continue;
@@ -372,6 +396,8 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std
   };
 
   std::vector<Candidate> candidates;
+  std::vector<ParsedAddresses> parsed_addresses;  // one per node with candidates; stable (reserved)
+  parsed_addresses.reserve(sorted.size());
   for (const auto* node : sorted) {
     if (node->name == self) {
       result.skipped.push_back({node->name, std::nullopt, SkipReason::self, "this is the node kube-hostgw runs on"});
@@ -382,16 +408,28 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std
           {node->name, std::nullopt, SkipReason::no_pod_cidr, "node has no spec.podCIDRs (not allocated yet?)"});
       continue;
     }
+    parsed_addresses.push_back({parse_addresses(node->internal_ips), parse_addresses(node->external_ips)});
+    struct ParsedCidr {
+      std::optional<IpPrefix> cidr;
+      std::string error;
+    };
+    std::vector<ParsedCidr> cidrs;
+    cidrs.reserve(node->pod_cidrs.size());
+    for (const auto& text : node->pod_cidrs) {
+      ParsedCidr parsed;
+      parsed.cidr = IpPrefix::try_parse(text, &parsed.error);
+      cidrs.push_back(std::move(parsed));
+    }
     for (Family family : kFamilies) {
-      Candidate candidate{node, family, {}, std::nullopt};
+      Candidate candidate{node, &parsed_addresses.back(), family, {}, std::nullopt};
       bool any = false;
-      for (const auto& text : node->pod_cidrs) {
-        std::string error;
-        auto cidr = IpPrefix::try_parse(text, &error);
+      for (std::size_t c = 0; c < cidrs.size(); ++c) {
+        const std::string& text = node->pod_cidrs[c];
+        const auto& cidr = cidrs[c].cidr;
         if (!cidr) {
           if (guess_family(text) != family) continue;
           any = true;
-          if (!candidate.problem) candidate.problem = Problem{SkipReason::invalid_pod_cidr, "podCIDR " + error};
+          if (!candidate.problem) candidate.problem = Problem{SkipReason::invalid_pod_cidr, "podCIDR " + cidrs[c].error};
           continue;
         }
         if (cidr->family() != family) continue;
@@ -422,8 +460,8 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std
   for (auto& candidate : candidates) {
     std::optional<AddressChoice> choice;
     if (!candidate.problem) {
-      auto chosen = choose_address(*candidate.node, candidate.family, connected, own_addresses, options.address_types,
-                                   overlay_verdict(candidate.family));
+      auto chosen = choose_address(*candidate.addresses, candidate.family, connected, own_addresses,
+                                   options.address_types, overlay_verdict(candidate.family));
       if (auto* problem = std::get_if<Problem>(&chosen)) {
         candidate.problem = std::move(*problem);
       } else {

@@ -48,6 +48,10 @@ std::string route_text(const Route& route) {
   return text;
 }
 
+// A pass logs its first route changes one by one; the rest only at -v=2,
+// and one summary line counts them all (a start installs thousands).
+constexpr std::size_t kRouteLinesPerPass = 10;
+
 double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -70,20 +74,37 @@ void Reconciler::on_node_event(const k8s::NodeEvent& event) {
     wake_.cancel();
   }
   if (event.type == k8s::NodeEvent::Type::resynced) {
+    pod_cidrs_.rebuild(view_);
+    incremental_.invalidate();
     request_pass("relist");
   } else if (relevant) {
-    request_pass("node");
+    if (const auto* node = view_.find(event.node.name)) {
+      pod_cidrs_.set(node->name, node->pod_cidrs);
+    } else {
+      pod_cidrs_.erase(event.node.name);
+    }
+    metrics_.triggers("node").inc();
+    request_node_step(event.node.name);
   }
 }
 
 void Reconciler::on_kernel_change(const routing::ChangeNotice& notice) {
   if (!notice.relevant && !notice.resync_needed) return;
   KHG_VLOG(1) << "Kernel change" << kv("what", notice.what) << kv("resync", notice.resync_needed);
+  if (notice.only_owned_routes && !notice.resync_needed && !notice.owned_routes.empty()) {
+    metrics_.triggers("kernel").inc();
+    request_route_step(notice.owned_routes);
+    return;
+  }
   request_pass("kernel");
 }
 
 void Reconciler::request_pass(std::string_view source) {
   metrics_.triggers(source).inc();
+  want_full_pass();
+}
+
+void Reconciler::want_full_pass() {
   if (pending_) return;
   pending_ = true;
   wake_.cancel();
@@ -105,11 +126,25 @@ asio::awaitable<void> Reconciler::run() {
       auto earliest_start = last_pass_start_ ? *last_pass_start_ + options_.min_pass_interval : now;
       if (wanted && now >= earliest_start) {
         if (!pending_) metrics_.triggers(resync_due ? "resync" : "retry").inc();
+        // Only work that triggers asked for paces the next triggers: an event
+        // right after a periodic resync is still isolated, not part of a burst.
+        if (pending_) last_pass_start_ = now;
         pending_ = false;
-        last_pass_start_ = now;
         co_await pass();
         next_resync_ = Clock::now() + options_.resync_period;
         continue;
+      }
+      if (!wanted && step_wanted()) {
+        if (now >= earliest_start) {
+          // Isolated: handled at once, without a dump.
+          last_pass_start_ = now;
+          co_await incremental_step();
+          continue;
+        }
+        // Part of a burst: one full pass after the interval takes all of it.
+        dirty_nodes_.clear();
+        route_events_.clear();
+        pending_ = wanted = true;
       }
       auto deadline = next_resync_;
       if (next_retry_) deadline = std::min(deadline, *next_retry_);
@@ -206,6 +241,11 @@ asio::awaitable<void> Reconciler::pass() {
                    << kv("retry_in_ms", delay.count());
   };
 
+  // This pass covers every change queued so far; later ones stay queued.
+  dirty_nodes_.clear();
+  route_events_.clear();
+  incremental_.invalidate();
+
   routing::ConnectedResult connected = co_await table_.connected_networks();
   if (connected.error) {
     fail_pass("read connected networks", connected.error);
@@ -263,6 +303,9 @@ asio::awaitable<void> Reconciler::pass() {
 
   PassReport report;
   std::ptrdiff_t installed_delta = 0;
+  std::vector<routing::RouteChange> applied;  // succeeded, for the incremental model
+  std::size_t route_lines = 0;
+  std::map<ChangeKind, std::size_t> kinds_ok;
   if (!batch.empty()) {
     std::vector<routing::ChangeResult> results = co_await table_.apply(batch);
     const auto applied_at = Clock::now();
@@ -275,9 +318,12 @@ asio::awaitable<void> Reconciler::pass() {
       metrics_.route_changes(change.kind, ok).inc();
       if (ok) {
         ++report.changes_ok;
+        ++kinds_ok[change.kind];
         retries_.erase(id);
+        applied.push_back(change);
         if (change.kind == ChangeKind::add) ++installed_delta;
         if (change.kind == ChangeKind::remove) --installed_delta;
+        if (route_lines++ >= kRouteLinesPerPass && log::verbosity() < 2) continue;
         if (change.kind == ChangeKind::replace) {
           auto previous = installed.find(key_of(change.route));
           KHG_LOG(info) << past_tense(change.kind) << kv("node", node_of(change.route))
@@ -309,8 +355,18 @@ asio::awaitable<void> Reconciler::pass() {
   co_await finish_overlay();
   if (overlay_retry_ && (!earliest_retry || *overlay_retry_ < *earliest_retry)) earliest_retry = overlay_retry_;
   next_retry_ = earliest_retry;
+  if (report.changes_ok > kRouteLinesPerPass) {
+    KHG_LOG(info) << "Routes changed" << kv("added", kinds_ok[ChangeKind::add])
+                  << kv("replaced", kinds_ok[ChangeKind::replace]) << kv("deleted", kinds_ok[ChangeKind::remove])
+                  << kv("logged", kRouteLinesPerPass) << kv("hint", "-v=2 logs every route change");
+  }
 
   route_nodes_ = std::move(route_nodes);
+  // A clean pass (nothing refused, nothing waiting for a retry) is the model
+  // the incremental path plans against until the next full pass.
+  if (report.changes_failed == 0 && retries_.empty() && !overlay_retry_) {
+    incremental_.reset(connected.networks, dump.routes, desired, applied);
+  }
 
   metrics_.routes_desired.set(static_cast<double>(desired.routes.size()));
   metrics_.routes_installed.set(static_cast<double>(static_cast<std::ptrdiff_t>(dump.routes.size()) + installed_delta));
@@ -492,6 +548,103 @@ asio::awaitable<void> Reconciler::finish_overlay() {
                                                                                      : "no peer on another subnet");
     }
   }
+}
+
+// --- incremental path -------------------------------------------------------
+
+void Reconciler::request_node_step(const std::string& name) {
+  if (pending_) return;  // the coming full pass covers it
+  if (!incremental_.valid()) {
+    want_full_pass();
+    return;
+  }
+  dirty_nodes_.insert(name);
+  wake_.cancel();
+}
+
+void Reconciler::request_route_step(const std::vector<routing::OwnedRouteEvent>& events) {
+  if (pending_) return;
+  if (!incremental_.valid()) {
+    want_full_pass();
+    return;
+  }
+  route_events_.insert(route_events_.end(), events.begin(), events.end());
+  wake_.cancel();
+}
+
+asio::awaitable<void> Reconciler::incremental_step() {
+  const std::set<std::string> nodes = std::exchange(dirty_nodes_, {});
+  const std::vector<routing::OwnedRouteEvent> events = std::exchange(route_events_, {});
+  auto fall_back = [&](std::string_view why) {
+    KHG_VLOG(1) << "Full reconcile pass instead of an incremental step" << kv("reason", why);
+    incremental_.invalidate();
+    want_full_pass();
+  };
+  if (!incremental_.valid() || !retries_.empty()) {
+    fall_back("no clean full pass to build on");
+    co_return;
+  }
+  std::vector<PlannedChange> planned;
+  if (!events.empty()) {
+    auto changes = incremental_.plan_route_events(events);
+    if (!changes) {
+      fall_back("an owned route was added or replaced by someone else");
+      co_return;
+    }
+    planned = std::move(*changes);
+  }
+  for (const auto& name : nodes) {
+    auto changes = incremental_.plan_node(name, view_.find(name), view_, options_.node_name, options_.routes,
+                                          pod_cidrs_);
+    if (!changes) {
+      fall_back("node " + name + " is this node, skipped, or overlaps another node");
+      co_return;
+    }
+    planned.insert(planned.end(), std::make_move_iterator(changes->begin()), std::make_move_iterator(changes->end()));
+  }
+  ++incremental_steps_;
+  if (planned.empty()) co_return;
+
+  const auto started = Clock::now();
+  pass_started_ = started;
+  std::vector<routing::RouteChange> batch;
+  batch.reserve(planned.size());
+  for (auto& entry : planned) {
+    if (entry.node.empty()) {
+      auto it = route_nodes_.find(entry.change.route.destination);
+      entry.node = it == route_nodes_.end() ? std::string("unknown") : it->second;
+    } else if (entry.change.kind != ChangeKind::remove) {
+      route_nodes_[entry.change.route.destination] = entry.node;
+    }
+    batch.push_back(entry.change);
+  }
+  std::vector<routing::ChangeResult> results = co_await table_.apply(batch);
+  bool failed = false;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& result = results[i];
+    const auto& change = result.change;
+    const std::string& node = planned[i].node;
+    bool ok = result.ok() || (change.kind == ChangeKind::remove && result.error == ESRCH);
+    metrics_.route_changes(change.kind, ok).inc();
+    if (ok) {
+      KHG_LOG(info) << past_tense(change.kind) << kv("node", node) << kv("route", route_text(change.route));
+      continue;
+    }
+    failed = true;
+    metrics_.netlink_errors(result.error).inc();
+    KHG_LOG(error) << "Route change failed" << kv("op", routing::to_string(change.kind)) << kv("node", node)
+                   << kv("route", route_text(change.route)) << kv("errno", errno_name(result.error))
+                   << kv("error",
+                         result.message.empty() ? std::generic_category().message(result.error) : result.message)
+                   << kv("retry", "full reconcile pass");
+  }
+  // The full pass reads the kernel again and retries with backoff.
+  if (failed) fall_back("a route change failed");
+  metrics_.routes_desired.set(static_cast<double>(incremental_.wanted_routes()));
+  metrics_.routes_installed.set(static_cast<double>(incremental_.installed_routes()));
+  metrics_.last_sync.set(unix_seconds());
+  metrics_.pass_duration.observe(std::chrono::duration<double>(Clock::now() - started).count());
+  pass_started_.reset();
 }
 
 }  // namespace hostgw::controller

@@ -1,6 +1,7 @@
 #include "k8s-client/json_framer.hpp"
 
 #include <cstdio>
+#include <cstring>
 
 namespace hostgw::k8s {
 
@@ -38,20 +39,39 @@ bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame)
       ++i;
       ++offset_;
     }
-    // Inside an object: scan for the byte that closes it.
+    // Inside an object: scan for the byte that closes it. Most of an object's
+    // bytes are inside strings, which are crossed with memchr: `quote` caches
+    // the next '"' so a string full of escapes is still scanned once.
     std::size_t start = i;
     bool closed = false;
-    for (; i < n; ++i) {
-      char c = data[i];
+    const char* base = data.data();
+    constexpr std::size_t kUnknown = std::string_view::npos;
+    std::size_t quote = kUnknown;  // next '"' at or after i, valid while >= i (n: none)
+    while (i < n) {
       if (in_string_) {
-        if (escape_)
+        if (escape_) {
           escape_ = false;
-        else if (c == '\\')
+          ++i;
+          continue;
+        }
+        if (quote == kUnknown || quote < i) {
+          const void* found = std::memchr(base + i, '"', n - i);
+          quote = found ? static_cast<std::size_t>(static_cast<const char*>(found) - base) : n;
+        }
+        if (const void* backslash = std::memchr(base + i, '\\', quote - i)) {
+          i = static_cast<std::size_t>(static_cast<const char*>(backslash) - base) + 1;
           escape_ = true;
-        else if (c == '"')
-          in_string_ = false;
+          continue;
+        }
+        if (quote == n) {
+          i = n;
+          break;
+        }
+        i = quote + 1;
+        in_string_ = false;
         continue;
       }
+      const char c = base[i++];
       if (c == '"') {
         in_string_ = true;
       } else if (c == '{' || c == '[') {
@@ -59,7 +79,6 @@ bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame)
       } else if (c == '}' || c == ']') {
         // Mismatched brackets are the parser's business; the framer only counts.
         if (--depth_ == 0) {
-          ++i;
           closed = true;
           break;
         }

@@ -72,6 +72,11 @@ bool FakeRouteTable::remove_externally(const Route& route) {
   ChangeNotice notice;
   notice.relevant = true;
   notice.what = "RTM_DELROUTE " + it->second.destination.to_string() + " proto " + std::to_string(it->second.protocol);
+  // Like the kernel monitor: an owned route (protocol 44, main table) is named.
+  if (it->second.protocol == kDefaultRouteProtocol && it->second.table == kMainTable) {
+    notice.owned_routes.push_back({true, it->second});
+    notice.only_owned_routes = true;
+  }
   routes_.erase(it);
   post_notice(std::move(notice));
   return true;

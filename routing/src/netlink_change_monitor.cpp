@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <cerrno>
+#include <cstring>
 
 #include "routing/netlink_overlay_message.hpp"
 #include "routing/netlink_socket.hpp"
@@ -40,15 +41,24 @@ std::string link_label(std::uint32_t index, const std::string& name) {
 std::optional<std::string> ChangeFilter::relevant(const netlink::MessageHeader& header,
                                                   std::span<const std::uint8_t> message) {
   std::string error;
+  last_owned_route_.reset();
   switch (header.type) {
     case RTM_NEWROUTE:
     case RTM_DELROUTE: {
       if (ignored_ports_.count(header.port)) return std::nullopt;
+      // Most route events are other protocols' (kernel, dhcp, other agents):
+      // rtm_protocol sits in the fixed header, so skip them before parsing attributes.
+      if (message.size() >= NLMSG_HDRLEN + sizeof(rtmsg)) {
+        rtmsg fixed;
+        std::memcpy(&fixed, message.data() + NLMSG_HDRLEN, sizeof fixed);
+        if (fixed.rtm_protocol != protocol_) return std::nullopt;
+      }
       auto route = netlink::parse_route_message(message, &error);
       if (!route) return netlink::message_type_name(header.type) + " unreadable: " + error;
       if (!route->is_plain_unicast() || route->route.protocol != protocol_ || route->route.table != table_) {
         return std::nullopt;
       }
+      last_owned_route_ = OwnedRouteEvent{header.type == RTM_DELROUTE, route->route};
       return netlink::message_type_name(header.type) + " " + route->route.to_string();
     }
     case RTM_NEWLINK:
@@ -136,6 +146,7 @@ asio::awaitable<ChangeNotice> NetlinkChangeMonitor::next_change() {
   }
   for (;;) {
     ChangeNotice notice;
+    notice.only_owned_routes = true;
     std::uint64_t relevant = 0;
     last_events_.clear();
     std::error_code error = co_await socket_->receive_burst(
@@ -144,6 +155,12 @@ asio::awaitable<ChangeNotice> NetlinkChangeMonitor::next_change() {
           if (auto what = filter_.relevant(header, message)) {
             if (last_events_.size() < kMaxRememberedEvents) last_events_.push_back(*what);
             if (relevant++ == 0) notice.what = std::move(*what);
+            const auto& owned = filter_.last_owned_route();
+            if (owned && notice.owned_routes.size() < kMaxOwnedRouteEvents) {
+              notice.owned_routes.push_back(*owned);
+            } else {
+              notice.only_owned_routes = false;
+            }
           }
         });
     counters_.relevant += relevant;
@@ -152,6 +169,7 @@ asio::awaitable<ChangeNotice> NetlinkChangeMonitor::next_change() {
       ++counters_.overruns;
       notice.relevant = true;
       notice.resync_needed = true;
+      notice.only_owned_routes = false;
       notice.what = "netlink event socket overrun (ENOBUFS): events were lost" +
                     (notice.what.empty() ? std::string() : "; last seen: " + notice.what);
       co_return notice;
@@ -165,6 +183,7 @@ asio::awaitable<ChangeNotice> NetlinkChangeMonitor::next_change() {
       co_await backoff_.async_wait(asio::as_tuple(asio::use_awaitable));
       notice.relevant = true;
       notice.resync_needed = true;
+      notice.only_owned_routes = false;
       notice.what = "netlink event socket receive failed: " + error.message();
       co_return notice;
     }

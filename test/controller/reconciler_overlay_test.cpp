@@ -41,6 +41,13 @@ k8s::NodeEvent resynced(std::vector<k8s::NodeInfo> nodes) {
   return e;
 }
 
+k8s::NodeEvent added(k8s::NodeInfo info) {
+  k8s::NodeEvent e;
+  e.type = Type::added;
+  e.node = std::move(info);
+  return e;
+}
+
 k8s::NodeEvent deleted(k8s::NodeInfo info) {
   k8s::NodeEvent e;
   e.type = Type::deleted;
@@ -242,6 +249,28 @@ TEST_F(ReconcilerOverlayTest, PeerLeavingTakesItsRouteAndEntriesLastPeerTakesThe
   EXPECT_EQ(overlay_.device("hostgw.vxlan"), nullptr);
   EXPECT_NE(route_to("10.244.2.0/24"), nullptr);  // the direct route stays
   EXPECT_LT(first_line("\"Route deleted\" node=\"node-d\""), first_line("\"VXLAN device deleted\""));
+}
+
+TEST_F(ReconcilerOverlayTest, PeerAddedLaterOnAnotherSubnetGetsEntriesSameSubnetPeerIsAnIncrementalStep) {
+  start();
+  reconciler_->on_node_event(resynced(cluster()));
+  settle();
+  ASSERT_TRUE(overlay_route("10.244.3.0/24", "10.244.3.0"));
+  const std::size_t passes = reconciler_->passes();
+  const std::size_t steps = reconciler_->incremental_steps();
+
+  // Same subnet: one incremental step, no full pass.
+  reconciler_->on_node_event(added(node("node-e", "10.244.5.0/24", "198.51.100.15")));
+  ASSERT_TRUE(run_until([&] { return route_to("10.244.5.0/24") != nullptr; }));
+  EXPECT_EQ(reconciler_->passes(), passes);
+  EXPECT_EQ(reconciler_->incremental_steps(), steps + 1);
+  EXPECT_FALSE(route_to("10.244.5.0/24")->onlink);
+
+  // Another subnet: the neighbour/FDB entries come with the route, so a full pass.
+  reconciler_->on_node_event(added(node("node-f", "10.244.6.0/24", "203.0.113.16")));
+  ASSERT_TRUE(run_until([&] { return overlay_route("10.244.6.0/24", "10.244.6.0"); }));
+  EXPECT_TRUE(has_peer_entries("10.244.6.0", "203.0.113.16"));
+  EXPECT_EQ(reconciler_->passes(), passes + 1);
 }
 
 TEST_F(ReconcilerOverlayTest, SkipModeDeletesALeftoverDeviceAndSkipsOtherSubnetPeers) {

@@ -333,10 +333,219 @@ TEST_F(ReconcilerTest, RouteDeletedBySomeoneElseComesBack) {
   start();
   reconciler_->on_node_event(resynced(three_nodes()));
   settle();
+  auto dumps = table_.dumps();
   ASSERT_TRUE(table_.remove_externally(owned("10.244.2.0/24", "198.51.100.12")));
   settle();
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+  // Repaired by an incremental step: one add, no dump, no full pass.
+  EXPECT_EQ(reconciler_->passes(), 1u);
+  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
+  EXPECT_EQ(table_.dumps(), dumps);
+  EXPECT_EQ(log_lines_with("\"Route added\" node=\"node-b\""), 2u);
+}
+
+// --- incremental path ---------------------------------------------------------
+
+TEST_F(ReconcilerTest, SingleNodeEventsAreAppliedWithoutADumpOrFullPass) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  const auto dumps = table_.dumps();
+  const auto connected_calls = table_.connected_calls();
+  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  settle();
+  EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
+  reconciler_->on_node_event(event(Type::modified, node("node-d", "10.244.4.0/24", "198.51.100.24", "2")));
+  settle();
+  EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.24"));
+  EXPECT_EQ(log_lines_with("\"Route replaced\" node=\"node-d\""), 1u);
+  reconciler_->on_node_event(event(Type::modified, node("node-d", "10.244.40.0/24", "198.51.100.24", "3")));
+  settle();
+  EXPECT_FALSE(has_route("10.244.4.0/24", "198.51.100.24"));
+  EXPECT_TRUE(has_route("10.244.40.0/24", "198.51.100.24"));
+  reconciler_->on_node_event(event(Type::deleted, node("node-d", "10.244.40.0/24", "198.51.100.24", "4")));
+  settle();
+  EXPECT_FALSE(has_route("10.244.40.0/24", "198.51.100.24"));
+  EXPECT_EQ(log_lines_with("\"Route deleted\" node=\"node-d\""), 2u);
+  EXPECT_EQ(table_.routes().size(), 2u);
+  EXPECT_EQ(reconciler_->passes(), 1u);
+  EXPECT_EQ(reconciler_->incremental_steps(), 4u);
+  EXPECT_EQ(table_.dumps(), dumps);
+  EXPECT_EQ(table_.connected_calls(), connected_calls);
+  EXPECT_EQ(metrics_.routes_installed.value(), 2);
+  EXPECT_EQ(metrics_.routes_desired.value(), 2);
+  // A resync afterwards finds nothing to change: the model matched the kernel.
+  const auto writes = table_.writes();
+  reconciler_->request_pass("test");
+  settle();
+  EXPECT_EQ(table_.writes(), writes);
+}
+
+TEST_F(ReconcilerTest, IsolatedEventDoesNotWaitForTheMinimumPassInterval) {
+  auto options = fast_options();
+  options.min_pass_interval = 100ms;
+  start(options);
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  run_for(120ms);
+  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  settle();  // no timer has to expire
+  EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
+  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
+  // A second one right after is part of a burst: it waits for one full pass.
+  reconciler_->on_node_event(event(Type::added, node("node-e", "10.244.5.0/24", "198.51.100.15")));
+  reconciler_->on_node_event(event(Type::added, node("node-f", "10.244.6.0/24", "198.51.100.16")));
+  settle();
+  EXPECT_FALSE(has_route("10.244.5.0/24", "198.51.100.15"));
+  ASSERT_TRUE(run_until([&] { return has_route("10.244.6.0/24", "198.51.100.16"); }));
+  EXPECT_TRUE(has_route("10.244.5.0/24", "198.51.100.15"));
   EXPECT_EQ(reconciler_->passes(), 2u);
+  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
+}
+
+TEST_F(ReconcilerTest, EventRightAfterAPeriodicResyncIsStillIsolated) {
+  auto options = fast_options();
+  options.min_pass_interval = 100ms;
+  options.resync_period = 150ms;
+  start(options);
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  // Right after the second periodic resync (~300 ms after the triggered first pass).
+  ASSERT_TRUE(run_until([&] { return reconciler_->passes() == 3; }));
+  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  settle();  // no wait for the interval: resyncs do not pace triggers
+  EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
+  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
+  EXPECT_EQ(reconciler_->passes(), 3u);
+}
+
+TEST_F(ReconcilerTest, OverlappingNewcomerFallsBackToAFullPass) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  // Inside node-b's podCIDR: only a full pass can decide (and log) who keeps it.
+  reconciler_->on_node_event(event(Type::added, node("evil", "10.244.2.128/25", "198.51.100.43")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 2u);
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+  EXPECT_FALSE(table_.find({routing::kMainTable, IpPrefix::parse("10.244.2.128/25"), 0}));
+  EXPECT_EQ(log_lines_with("\"Node skipped\" node=\"evil\""), 1u);
+  // node-b gives up a podCIDR containing evil's: evil may be routed now -> full pass.
+  reconciler_->on_node_event(event(Type::deleted, node("node-b", "10.244.2.0/24", "198.51.100.12")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 3u);
+  EXPECT_FALSE(has_route("10.244.2.0/24", "198.51.100.12"));
+  EXPECT_TRUE(has_route("10.244.2.128/25", "198.51.100.43"));
+  // A newcomer whose podCIDR contains other nodes' podCIDRs -> full pass.
+  reconciler_->on_node_event(event(Type::added, node("node-z", "10.244.0.0/16", "198.51.100.50")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 4u);
+  EXPECT_EQ(reconciler_->incremental_steps(), 0u);
+}
+
+TEST_F(ReconcilerTest, ThisNodeSkippedNodesAndNodesWithoutPodCidrFallBack) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  // This host's own podCIDR changes: every other node's checks move.
+  reconciler_->on_node_event(event(Type::modified, node("node-a", "10.244.11.0/24", "198.51.100.11", "2")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 2u);
+  // A node without a podCIDR yet is a skip the full pass logs and counts.
+  reconciler_->on_node_event(event(Type::added, node("node-n", "", "198.51.100.19")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 3u);
+  EXPECT_EQ(metrics_.skipped(SkipReason::no_pod_cidr).value(), 1);
+  // Its podCIDR arrives: it was skipped, so again a full pass, which logs the recovery.
+  reconciler_->on_node_event(event(Type::modified, node("node-n", "10.244.19.0/24", "198.51.100.19", "2")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 4u);
+  EXPECT_TRUE(has_route("10.244.19.0/24", "198.51.100.19"));
+  EXPECT_EQ(metrics_.skipped(SkipReason::no_pod_cidr).value(), 0);
+  // An address not on a connected network: skipped by a full pass.
+  reconciler_->on_node_event(event(Type::added, node("node-y", "10.244.25.0/24", "203.0.113.5")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 5u);
+  EXPECT_EQ(metrics_.skipped(SkipReason::unreachable_address).value(), 1);
+  EXPECT_EQ(reconciler_->incremental_steps(), 0u);
+  // Now a plain newcomer is incremental again.
+  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 5u);
+  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
+  EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
+}
+
+TEST_F(ReconcilerTest, KernelNoticesOtherThanOwnedRouteDeletionsFallBack) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  // Link and address events, overruns: full pass.
+  table_.post_notice({true, false, "RTM_NEWLINK eth0 down"});
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 2u);
+  routing::ChangeNotice overrun{true, true, "ENOBUFS"};
+  overrun.owned_routes.push_back({true, owned("10.244.2.0/24", "198.51.100.12")});
+  overrun.only_owned_routes = true;
+  table_.post_notice(overrun);
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 3u);
+  // Someone else replaced an owned route: what it displaced is unknown.
+  table_.seed(owned("10.244.2.0/24", "198.51.100.99"));
+  routing::ChangeNotice replaced{true, false, "RTM_NEWROUTE 10.244.2.0/24 via 198.51.100.99 proto 44"};
+  replaced.owned_routes.push_back({false, owned("10.244.2.0/24", "198.51.100.99")});
+  replaced.only_owned_routes = true;
+  table_.post_notice(replaced);
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 4u);
+  EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
+  // A plain deletion is repaired incrementally.
+  ASSERT_TRUE(table_.remove_externally(owned("10.244.3.0/24", "198.51.100.13")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 4u);
+  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
+  EXPECT_TRUE(has_route("10.244.3.0/24", "198.51.100.13"));
+}
+
+TEST_F(ReconcilerTest, FailedIncrementalChangeFallsBackToFullPassWithRetries) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  table_.fail_next(IpPrefix::parse("10.244.4.0/24"), ENETUNREACH, "Nexthop has invalid gateway");
+  table_.fail_next(IpPrefix::parse("10.244.4.0/24"), ENETUNREACH, "Nexthop has invalid gateway");
+  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  settle();
+  // The step failed; the full pass right after failed too and holds it for a retry.
+  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
+  EXPECT_EQ(reconciler_->passes(), 2u);
+  EXPECT_FALSE(has_route("10.244.4.0/24", "198.51.100.14"));
+  EXPECT_EQ(reconciler_->backlog(), 1u);
+  EXPECT_EQ(log_lines_with("\"Route change failed\""), 2u);
+  // While a retry waits, the model is not trusted: another event is a full pass.
+  reconciler_->on_node_event(event(Type::added, node("node-e", "10.244.5.0/24", "198.51.100.15")));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 3u);
+  EXPECT_TRUE(has_route("10.244.5.0/24", "198.51.100.15"));
+  ASSERT_TRUE(run_until([&] { return has_route("10.244.4.0/24", "198.51.100.14"); }));
+  EXPECT_EQ(reconciler_->backlog(), 0u);
+  // Clean again: incremental.
+  reconciler_->on_node_event(event(Type::deleted, node("node-e", "10.244.5.0/24", "198.51.100.15")));
+  settle();
+  EXPECT_EQ(reconciler_->incremental_steps(), 2u);
+  EXPECT_FALSE(has_route("10.244.5.0/24", "198.51.100.15"));
+}
+
+TEST_F(ReconcilerTest, RelistIsAFullPass) {
+  start();
+  reconciler_->on_node_event(resynced(three_nodes()));
+  settle();
+  auto nodes = three_nodes();
+  nodes.push_back(node("node-d", "10.244.4.0/24", "198.51.100.14"));
+  reconciler_->on_node_event(resynced(nodes));
+  settle();
+  EXPECT_EQ(reconciler_->passes(), 2u);
+  EXPECT_EQ(reconciler_->incremental_steps(), 0u);
+  EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
 }
 
 TEST_F(ReconcilerTest, SkippedNodeIsLoggedOnceAndCounted) {

@@ -109,6 +109,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   WatchEventParseResult event = parse_watch_event(json, limits);
   KHG_FUZZ_CHECK(event.ok() == event.error.empty(), "watch event ok=%d error=\"%s\"", event.ok(), event.error.c_str());
+  // The in-place fast path and the copying reference agree exactly.
+  WatchEventParseResult reference = parse_watch_event_copying(json, limits);
+  KHG_FUZZ_CHECK(reference.error == event.error && reference.node_name == event.node_name,
+                 "in-place watch event parse differs: \"%s\" vs \"%s\"", event.error.c_str(), reference.error.c_str());
+  KHG_FUZZ_CHECK(!event.ok() || (event.event->type == reference.event->type && event.event->node == reference.event->node &&
+                                 event.event->status.code == reference.event->status.code &&
+                                 event.event->status.reason == reference.event->status.reason &&
+                                 event.event->status.message == reference.event->status.message),
+                 "in-place watch event parse gives another event");
   if (event.ok() && (event.event->type == WatchEvent::Type::added || event.event->type == WatchEvent::Type::modified ||
                      event.event->type == WatchEvent::Type::deleted)) {
     KHG_FUZZ_CHECK(!event.event->node.name.empty(), "watch event with a node without a name");

@@ -84,6 +84,26 @@ TEST(JsonObjectFramerTest, OneByteAtATime) {
   EXPECT_EQ(out.objects, kObjects);
 }
 
+TEST(JsonObjectFramerTest, LongStringsOfEscapesAcrossManyChunks) {
+  // Escaped quotes and backslashes, braces in between: the bulk string scan
+  // must stop at every escape and never take an escaped quote for the end.
+  std::string value;
+  for (int i = 0; i < 20000; ++i) value += (i % 3 == 0) ? "\\\"}" : (i % 3 == 1) ? "\\\\{" : "ab\\\"";
+  const std::string object = R"({"a":")" + value + R"(","b":[1,{"c":"}"}]})";
+  const std::string text = object + "\n" + object;
+  for (std::size_t chunk : {1u, 7u, 4096u, 65536u}) {
+    JsonObjectFramer framer;
+    Collected got;
+    std::vector<std::string_view> chunks;
+    for (std::size_t at = 0; at < text.size(); at += chunk) chunks.push_back(std::string_view(text).substr(at, chunk));
+    ASSERT_TRUE(feed_all(framer, chunks, got)) << framer.error();
+    ASSERT_EQ(got.objects.size(), 2u) << "chunk " << chunk;
+    EXPECT_EQ(got.objects[0], object);
+    EXPECT_EQ(got.objects[1], object);
+    EXPECT_FALSE(framer.in_object());
+  }
+}
+
 TEST(JsonObjectFramerTest, PartialObjectIsHeldUntilComplete) {
   JsonObjectFramer framer;
   Collected out;

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace hostgw::k8s {
 namespace {
@@ -248,6 +252,79 @@ TEST(NodeListTest, InPlaceParseGivesTheSameResultIncludingEscapes) {
   std::string broken = R"({"items":[{"metadata":{"name":"x"}})";
   EXPECT_FALSE(parse_node_list_in_place(broken, in_place, error));
   EXPECT_NE(error.find("invalid JSON"), std::string::npos) << error;
+}
+
+// --- parse_watch_event (in place over a copy) vs parse_watch_event_copying ---
+
+// Empty when both parses give the same result, else what differs.
+std::string disagreement(std::string_view json, const NodeJsonLimits& limits = {}) {
+  WatchEventParseResult fast = parse_watch_event(json, limits);
+  WatchEventParseResult reference = parse_watch_event_copying(json, limits);
+  if (fast.error != reference.error) return "error \"" + fast.error + "\" vs \"" + reference.error + "\"";
+  if (fast.node_name != reference.node_name) return "node_name " + fast.node_name + " vs " + reference.node_name;
+  if (fast.ok() != reference.ok()) return "ok differs";
+  if (!fast.ok()) return {};
+  const WatchEvent& a = *fast.event;
+  const WatchEvent& b = *reference.event;
+  if (a.type != b.type) return "type differs";
+  if (!(a.node == b.node)) return "node differs";
+  if (a.status.code != b.status.code || a.status.reason != b.status.reason || a.status.message != b.status.message)
+    return "status differs";
+  return {};
+}
+
+std::vector<std::string> differential_inputs() {
+  std::vector<std::string> inputs;
+  const std::string node = kNode;
+  for (const char* type : {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR", "BOGUS"})
+    inputs.push_back(std::string(R"({"type":")") + type + R"(","object":)" + node + "}");
+  inputs.push_back(R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old \"rv\""}})");
+  inputs.push_back(R"({"type":"MODIFIED","object":{"metadata":{"name":"n\u00e9\ud83d\ude00","resourceVersion":"7"},)"
+                   R"("spec":{"podCIDRs":["10.244.1.0/24"]},"status":{"addresses":[{"type":"InternalIP","address":"1.2.3.4"}]}}})");
+  for (const auto& entry : std::filesystem::directory_iterator(KHG_NODE_JSON_CORPUS)) {
+    std::ifstream file(entry.path(), std::ios::binary);
+    std::ostringstream text;
+    text << file.rdbuf();
+    inputs.push_back(text.str());
+  }
+  return inputs;
+}
+
+TEST(WatchEventInPlaceTest, AgreesWithTheCopyingParseOnValidAndBrokenInput) {
+  const auto inputs = differential_inputs();
+  ASSERT_GE(inputs.size(), 15u);
+  std::size_t checked = 0;
+  for (const auto& input : inputs) {
+    EXPECT_EQ(disagreement(input), "") << input;
+    // Every prefix (truncated streams), and damaged bytes: NUL, quote, brace, backslash.
+    for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+      EXPECT_EQ(disagreement(std::string_view(input).substr(0, cut)), "") << input.substr(0, cut);
+      ++checked;
+    }
+    for (std::size_t at = 0; at < input.size(); at += 3) {
+      for (char bad : {'\0', '"', '}', '\\', '\x01'}) {
+        std::string damaged = input;
+        damaged[at] = bad;
+        EXPECT_EQ(disagreement(damaged), "") << damaged;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 5000u);
+}
+
+TEST(WatchEventInPlaceTest, AgreesUnderTightLimitsAndOnOversizedObjects) {
+  NodeJsonLimits limits;
+  limits.max_object_bytes = 600;
+  limits.max_depth = 4;
+  limits.max_pod_cidrs = 1;
+  for (const auto& input : differential_inputs()) EXPECT_EQ(disagreement(input, limits), "") << input;
+  // Bigger than the kept buffer, then small again: still the same results.
+  std::string big = std::string(R"({"type":"MODIFIED","object":{"metadata":{"name":"big","resourceVersion":"1","x":")") +
+                    std::string(200000, 'a') + R"("},"spec":{"podCIDRs":["10.244.1.0/24"]}}})";
+  EXPECT_EQ(disagreement(big), "");
+  EXPECT_TRUE(parse_watch_event(big).ok());
+  EXPECT_EQ(disagreement(differential_inputs()[1]), "");
 }
 
 }  // namespace

@@ -103,5 +103,42 @@ TEST(ChangeFilterTest, UnreadableRouteMessageWakesTheCaller) {
   EXPECT_NE(what->find("unreadable"), std::string::npos) << *what;
 }
 
+TEST(ChangeFilterTest, OwnedRouteEventNamesTheRoute) {
+  ChangeFilter filter(44, kMainTable);
+  ASSERT_TRUE(feed(filter, route_event(ChangeKind::remove, 44)));
+  ASSERT_TRUE(filter.last_owned_route());
+  EXPECT_TRUE(filter.last_owned_route()->deleted);
+  EXPECT_EQ(filter.last_owned_route()->route.destination, IpPrefix::parse("10.244.2.0/24"));
+  EXPECT_EQ(filter.last_owned_route()->route.protocol, 44);
+  ASSERT_TRUE(feed(filter, route_event(ChangeKind::replace, 44)));
+  ASSERT_TRUE(filter.last_owned_route());
+  EXPECT_FALSE(filter.last_owned_route()->deleted);
+  EXPECT_EQ(filter.last_owned_route()->route.gateway, IpAddress::parse("198.51.100.12"));
+  EXPECT_EQ(filter.last_owned_route()->route.oif, 3u);
+  // Anything else leaves it empty.
+  EXPECT_FALSE(feed(filter, route_event(ChangeKind::remove, 4)));
+  EXPECT_FALSE(filter.last_owned_route());
+  EXPECT_TRUE(feed(filter, link_message(RTM_NEWLINK, 9, 0, IFF_UP, "v9")));
+  EXPECT_FALSE(filter.last_owned_route());
+}
+
+TEST(ChangeFilterTest, ForeignProtocolIsSkippedBeforeItsAttributesAreRead) {
+  ChangeFilter filter(44, kMainTable);
+  // A route of protocol 4 whose attributes are garbage: its fixed header says
+  // it is not ours, so it is not even parsed (and so not "unreadable").
+  auto bytes = route_event(ChangeKind::remove, 4);
+  bytes.resize(bytes.size() + 4, 0xff);
+  const auto length = static_cast<std::uint32_t>(bytes.size());
+  std::memcpy(bytes.data(), &length, 4);
+  EXPECT_FALSE(feed(filter, bytes));
+  // The same garbage on one of ours is reported.
+  bytes = route_event(ChangeKind::remove, 44);
+  bytes.resize(bytes.size() + 4, 0xff);
+  std::memcpy(bytes.data(), &length, 4);
+  auto what = feed(filter, bytes);
+  ASSERT_TRUE(what);
+  EXPECT_NE(what->find("unreadable"), std::string::npos) << *what;
+}
+
 }  // namespace
 }  // namespace hostgw::routing

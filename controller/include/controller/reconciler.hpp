@@ -7,7 +7,10 @@
 // deadlines) only mark a pass as pending; the run() loop does one pass for any
 // number of triggers that arrived while it was pending or running. A pass:
 // read connected networks, dump owned routes, desired_routes(), diff(), apply
-// in one batch. Per-route failures are retried with exponential backoff on
+// in one batch. An isolated single-node change or owned-route deletion is
+// handled by a step of the incremental path instead (incremental_routes.hpp:
+// no dump, only that node's routes), whenever its model is valid and the case
+// simple; everything else falls back to a full pass. Per-route failures are retried with exponential backoff on
 // later passes and never hold back the other routes. It never runs a pass (and
 // so never deletes) before the first complete node list has arrived, and it
 // never touches routes on shutdown.
@@ -21,12 +24,14 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "controller/cluster_view.hpp"
 #include "controller/desired_overlay.hpp"
 #include "controller/desired_routes.hpp"
+#include "controller/incremental_routes.hpp"
 #include "controller/metrics.hpp"
 #include "k8s-client/node_info.hpp"
 #include "routing/overlay_table.hpp"
@@ -94,7 +99,10 @@ class Reconciler {
   void set_pass_observer(std::function<void(const PassReport&)> observer) { observer_ = std::move(observer); }
 
   bool ready() const { return ready_; }
+  // Full passes run so far.
   std::size_t passes() const { return passes_; }
+  // Incremental steps run so far (each one apply batch, no dump).
+  std::size_t incremental_steps() const { return incremental_steps_; }
   // Since when the current pass runs, if one does (for /healthz).
   std::optional<Clock::time_point> pass_started() const { return pass_started_; }
   const ClusterView& view() const { return view_; }
@@ -121,6 +129,15 @@ class Reconciler {
   boost::asio::awaitable<void> reconcile_overlay(DesiredRoutes& desired);
   boost::asio::awaitable<void> finish_overlay();
   void overlay_failed(std::string_view step, const std::string& error);
+  // --- incremental path (see incremental_routes.hpp) ---
+  // Queues node `name` (or owned-route events) for an incremental step, or
+  // requests a full pass when the incremental model cannot serve it.
+  void want_full_pass();
+  void request_node_step(const std::string& name);
+  void request_route_step(const std::vector<routing::OwnedRouteEvent>& events);
+  bool step_wanted() const { return !dirty_nodes_.empty() || !route_events_.empty(); }
+  // Plans and applies the queued work; falls back to a full pass (pending_) when it cannot.
+  boost::asio::awaitable<void> incremental_step();
   void log_skips(const std::vector<SkippedNode>& skipped);
   void note_self(const k8s::NodeInfo* self);
 
@@ -157,6 +174,12 @@ class Reconciler {
   unsigned overlay_failures_ = 0;
   std::optional<Clock::time_point> overlay_retry_;
   std::string overlay_problem_;  // last logged overlay problem
+  // Incremental path.
+  IncrementalRoutes incremental_;
+  PodCidrIndex pod_cidrs_;
+  std::set<std::string> dirty_nodes_;
+  std::vector<routing::OwnedRouteEvent> route_events_;
+  std::size_t incremental_steps_ = 0;
 };
 
 }  // namespace hostgw::controller

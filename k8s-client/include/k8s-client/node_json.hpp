@@ -63,7 +63,12 @@ struct WatchEventParseResult {
 };
 
 // One watch event: {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":{...}}.
+// It parses a private copy in place (no per-string copies); results, limits
+// and messages are exactly those of parse_watch_event_copying().
 WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLimits& limits = {});
+// The same parse over the caller's bytes, copying every string: the reference
+// the fast path is tested against (differential test, fuzz target).
+WatchEventParseResult parse_watch_event_copying(std::string_view json, const NodeJsonLimits& limits = {});
 
 struct NodeListPage {
   std::string resource_version;  // metadata.resourceVersion of the list

@@ -61,7 +61,9 @@ class FakeRouteTable final : public RouteTable, public ChangeMonitor {
 
   // Deletes the route with route's key (any protocol), as `ip route del` by
   // someone else would, and posts a relevant ChangeNotice ("RTM_DELROUTE ...")
-  // for next_change(). Returns false (and posts nothing) if no such route.
+  // for next_change(); a route of protocol 44 in the main table is listed in
+  // its owned_routes, as NetlinkChangeMonitor would. Returns false (and posts
+  // nothing) if no such route.
   bool remove_externally(const Route& route);
 
   // Queues a notice for next_change() (link down, address removed, resync...).

@@ -65,6 +65,10 @@ class ChangeFilter {
   // count as relevant (something changed that we cannot read).
   std::optional<std::string> relevant(const netlink::MessageHeader& header, std::span<const std::uint8_t> message);
 
+  // The owned route behind the last relevant() call, when it returned a
+  // description for a readable owned-route message; nullopt otherwise.
+  const std::optional<OwnedRouteEvent>& last_owned_route() const { return last_owned_route_; }
+
   // The last flags seen for a link (tests).
   std::optional<std::uint32_t> link_flags(std::uint32_t index) const;
 
@@ -77,6 +81,7 @@ class ChangeFilter {
   std::uint32_t dump_port_ = 0;
   std::uint32_t dump_seq_ = 0;
   std::unordered_map<std::uint32_t, std::uint32_t> link_flags_;
+  std::optional<OwnedRouteEvent> last_owned_route_;
 };
 
 struct NetlinkChangeMonitorOptions {
@@ -116,6 +121,9 @@ class NetlinkChangeMonitor final : public ChangeMonitor {
     std::uint64_t overruns = 0;  // ENOBUFS seen
   };
   const Counters& counters() const { return counters_; }
+  // Owned-route events a notice lists at most; beyond, it is only_owned_routes = false.
+  static constexpr std::size_t kMaxOwnedRouteEvents = 64;
+
   // Descriptions of every relevant event behind the last notice (at most 64),
   // for logs at high verbosity and for tests.
   const std::vector<std::string>& last_events() const { return last_events_; }

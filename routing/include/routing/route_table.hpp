@@ -82,8 +82,22 @@ class RouteTable {
   virtual boost::asio::awaitable<ConnectedResult> connected_networks() = 0;
 };
 
+// One owned route (our protocol, our table) that someone else added, changed
+// or deleted, as the kernel announced it.
+struct OwnedRouteEvent {
+  bool deleted = false;  // RTM_DELROUTE; false: RTM_NEWROUTE (added or replaced)
+  Route route;
+
+  friend bool operator==(const OwnedRouteEvent&, const OwnedRouteEvent&) = default;
+};
+
 // Kernel events, reduced to what the controller acts upon.
 struct ChangeNotice {
+  ChangeNotice() = default;
+  // The three original fields, so `{true, false, "link eth0 down"}` keeps working.
+  ChangeNotice(bool is_relevant, bool needs_resync, std::string summary)
+      : relevant(is_relevant), resync_needed(needs_resync), what(std::move(summary)) {}
+
   // An owned route was deleted or changed by someone else, a link went
   // down/up, or an address changed: reconcile soon.
   bool relevant = false;
@@ -91,6 +105,12 @@ struct ChangeNotice {
   bool resync_needed = false;
   // Human-readable summary for the log, e.g. "RTM_DELROUTE 10.244.2.0/24 proto 44".
   std::string what;
+  // The owned-route events behind this notice, in order. When
+  // `only_owned_routes` is true they are ALL its relevant events (no link or
+  // address event, nothing unreadable, nothing lost), so a consumer may repair
+  // exactly these routes; otherwise it must reconcile everything.
+  std::vector<OwnedRouteEvent> owned_routes;
+  bool only_owned_routes = false;
 };
 
 class ChangeMonitor {
