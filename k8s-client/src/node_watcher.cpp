@@ -204,6 +204,7 @@ asio::awaitable<void> NodeWatcher::run() {
   bool need_list = true;
   bool first_list = true;
   int list_failures = 0;
+  int quick_gones = 0;  // watches in a row refused with 410 at once, without events
   for (;;) {
     if (need_list) {
       Result result = co_await list(first_list);
@@ -230,12 +231,26 @@ asio::awaitable<void> NodeWatcher::run() {
     auto started = Backoff::Clock::now();
     Result result = co_await watch();
     auto lasted = Backoff::Clock::now() - started;
+    const bool quick_gone =
+        result.outcome == Outcome::gone && !result.had_events && lasted < options_.min_healthy_watch;
+    quick_gones = quick_gone ? quick_gones + 1 : 0;
     switch (result.outcome) {
-      case Outcome::gone:
-        KHG_LOG(info) << "Relisting nodes" << log::kv("reason", result.reason)
-                      << log::kv("resourceVersion", resource_version_);
+      case Outcome::gone: {
         need_list = true;
+        if (quick_gones < 2) {
+          KHG_LOG(info) << "Relisting nodes" << log::kv("reason", result.reason)
+                        << log::kv("resourceVersion", resource_version_);
+          continue;
+        }
+        // The fresh list's resourceVersion was refused too: a server answering every
+        // watch with 410 must not turn this into a LIST loop; back off like other failures.
+        auto delay = backoff_.next_delay(Backoff::Clock::now());
+        KHG_LOG(warning) << "Relisting nodes after a backoff: the watch from a fresh list was refused again"
+                         << log::kv("reason", result.reason) << log::kv("resourceVersion", resource_version_)
+                         << log::kv("delay", describe_delay(delay));
+        co_await sleep(delay);
         continue;
+      }
       case Outcome::ok:
         if (result.had_events || lasted >= options_.min_healthy_watch) {
           KHG_LOG(info) << "Restarting node watch" << log::kv("reason", result.reason)
