@@ -14,6 +14,14 @@ namespace asio = boost::asio;
 
 namespace {
 
+// kube-apiserver's answer to a WATCH from a resourceVersion it has not reached (504
+// "Too large resource version", e.g. after a restart on a restored store): like
+// client-go, relist (consistently) instead of retrying the same resourceVersion forever.
+bool too_large_resource_version(int code, std::string_view text) {
+  return code == 504 && (text.find("Too large resource version") != std::string_view::npos ||
+                         text.find("ResourceVersionTooLarge") != std::string_view::npos);
+}
+
 std::string describe_delay(std::chrono::milliseconds delay) {
   return std::to_string(delay.count() / 1000) + "." + std::to_string(delay.count() % 1000 / 100) + "s";
 }
@@ -147,7 +155,9 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
         return;
       case WatchEvent::Type::error:
         stop = true;
-        stop_outcome = event.status.code == 410 ? Outcome::gone : Outcome::failed;
+        stop_outcome = event.status.code == 410 || too_large_resource_version(event.status.code, event.status.message)
+                           ? Outcome::gone
+                           : Outcome::failed;
         stop_reason = "watch ERROR event: " + std::to_string(event.status.code) + " " + event.status.reason +
                       (event.status.message.empty() ? "" : ": " + event.status.message);
         return;
@@ -185,7 +195,9 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
   }
   if (response.error) {
     ++stats_.errors;
-    result.outcome = response.status == 410 ? Outcome::gone : Outcome::failed;
+    result.outcome = response.status == 410 || too_large_resource_version(response.status, response.body)
+                         ? Outcome::gone
+                         : Outcome::failed;
     result.reason = response.error_message;
     result.retry_after = response.retry_after;
     co_return result;

@@ -264,6 +264,26 @@ TEST_F(NodeWatcherTest, WatchGoneStormBacksOffInsteadOfRelistingInALoop) {
   EXPECT_EQ(consumer_.names(), server.node_names());
 }
 
+TEST_F(NodeWatcherTest, TooLargeResourceVersionAfterAFreshServerLeadsToRelist) {
+  auto server = std::make_unique<FakeApiServer>(fake_options());
+  for (int i = 0; i < 10; ++i) server->create_node(make_node_json(node_spec(i)));
+  start(*server);
+  ASSERT_TRUE(wait([&] { return watcher_->stats().watch_starts >= 1 && server->open_connections() >= 1; }));
+  // Replaced by a fresh server on the same port: its resourceVersions are behind the watcher's.
+  auto options = fake_options();
+  options.port = server->port();
+  server.reset();
+  server = std::make_unique<FakeApiServer>(options);
+  server->create_node(make_node_json(node_spec(50)));
+  ASSERT_LT(std::stoull(server->resource_version()), std::stoull(watcher_->resource_version()));
+  ASSERT_TRUE(wait([&] { return watcher_->stats().relists == 1; }, 10s)) << "504 Too large resource version must relist";
+  EXPECT_EQ(consumer_.names(), server->node_names());
+  EXPECT_GE(count_log("Too large resource version"), 1u);
+  // The watch goes on from the fresh server's resourceVersion.
+  server->create_node(make_node_json(node_spec(51)));
+  ASSERT_TRUE(wait([&] { return consumer_.nodes.count("node-51") == 1; }));
+}
+
 TEST_F(NodeWatcherTest, HttpGoneOnListRestartsTheList) {
   FakeApiServer server(fake_options());
   server.create_node(make_node_json(node_spec(1)));

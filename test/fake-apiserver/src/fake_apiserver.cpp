@@ -729,6 +729,14 @@ awaitable<bool> FakeApiServer::Impl::serve_watch(Connection& conn, const http::r
     if (!value || *value < 0)
       throw ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv_param + "\": not a number", {}};
     start_rv = static_cast<std::uint64_t>(*value);
+    // Like kube-apiserver's watch cache (after its wait for the resourceVersion): a
+    // resourceVersion the store has not reached, e.g. from before a restart on a fresh
+    // store, is refused rather than silently skipping the events up to it.
+    if (*start_rv > store_.resource_version())
+      throw ApiError{504, "Timeout",
+                     "Too large resource version: " + rv_param + ", current: " +
+                         std::to_string(store_.resource_version()),
+                     {}};
   }
   if (send_initial_events && !bookmarks)
     throw ApiError{400, "BadRequest", "sendInitialEvents requires allowWatchBookmarks=true", {}};

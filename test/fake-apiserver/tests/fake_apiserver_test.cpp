@@ -634,6 +634,18 @@ TEST_F(FakeApiServerTest, ExpireWatchesAnswersEveryWatchWith410ForAWhile) {
   EXPECT_EQ(client().request("POST", "/admin/expire-watches?seconds=0").status, 200);
 }
 
+TEST_F(FakeApiServerTest, WatchFromAResourceVersionNotReachedYetIs504TooLarge) {
+  start();
+  const std::string rv = server_->create_node(small_node("node-a"));
+  auto c = client();
+  auto res = c.request("GET", "/api/v1/nodes?watch=1&resourceVersion=" + std::to_string(std::stoull(rv) + 5));
+  EXPECT_EQ(res.status, 504);
+  EXPECT_NE(res.body.find("Too large resource version"), std::string::npos) << res.body;
+  // The current resourceVersion is fine.
+  auto w = client();
+  EXPECT_EQ(w.start_watch("/api/v1/nodes?watch=1&resourceVersion=" + rv), 200);
+}
+
 TEST_F(FakeApiServerTest, TokensCanBeAddedAndRevokedAtRuntime) {
   start();
   const std::string fresh = "fresh-token-77c1";
