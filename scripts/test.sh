@@ -12,7 +12,11 @@
 # Extra stages after the main suites (on by default for a full run, i.e. without
 # ctest arguments; off when arguments are given unless set explicitly):
 #   KHG_CI_SANITIZE=1|0        unit + integration suites built with ASan+UBSan in
-#                              build-asan (skipped when KHG_SANITIZE=1 already did that)
+#                              build-asan (skipped when KHG_SANITIZE=1 already did that);
+#                              builds only their targets (khg_suite_targets), then, as
+#                              root, one e2e scenario with the sanitized kube-hostgw
+#   KHG_CI_SANITIZE_E2E=NAME|off  that scenario (default pods_ping; test/e2e/sanitized_e2e.sh
+#                              fails on any ASan/UBSan/LSan report)
 #   KHG_CI_FUZZ_SECONDS=N|off  libFuzzer smoke run, N seconds per target after a corpus
 #                              replay (scripts/fuzz.sh, clang, build-fuzz); 0 = replay only
 # The last line is "Summary: N passed, N failed" over every stage (CI reads it).
@@ -47,7 +51,9 @@ if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
 else
   cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
 fi
+build_start=$(date +%s)
 cmake --build "$build_dir" -j "$jobs"
+echo "test.sh: main build took $(( $(date +%s) - build_start )) s"
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "test.sh: not root: the netns suites will report themselves skipped (they need root to create network namespaces)" >&2
@@ -98,7 +104,10 @@ if [[ "$ci_sanitize" == 1 ]]; then
     else
       cmake -S . -B build-asan -DKHG_SANITIZE=ON >/dev/null
     fi
-    cmake --build build-asan -j "$jobs"
+    asan_build_start=$(date +%s)
+    # Only what the suites and the sanitized e2e scenario run (not netns-only tests, benches).
+    cmake --build build-asan -j "$jobs" --target khg_suite_targets
+    echo "test.sh: sanitized build took $(( $(date +%s) - asan_build_start )) s"
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
       ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 900 -L 'unit|integration'
   ) 2>&1 | tee "$log_dir/asan.log"
@@ -106,6 +115,22 @@ if [[ "$ci_sanitize" == 1 ]]; then
   set -e
   count_ctest "$log_dir/asan.log"
   ((stage_status == 0)) || status=1
+  sanitize_e2e=${KHG_CI_SANITIZE_E2E:-pods_ping}
+  if [[ "$sanitize_e2e" != off && $(id -u) -eq 0 && -x build-asan/bin/kube-hostgw ]]; then
+    e2e_start=$(date +%s)
+    set +e
+    ASAN_BUILD_DIR="$root/build-asan" KHG_FAKE_APISERVER="$root/$build_dir/bin/fake-apiserver" \
+      test/e2e/sanitized_e2e.sh "$sanitize_e2e" 2>&1 | tee "$log_dir/asan-e2e.log"
+    e2e_status=${PIPESTATUS[0]}
+    set -e
+    if ((e2e_status == 0)); then
+      total_passed=$((total_passed + 1))
+    else
+      total_failed=$((total_failed + 1))
+      status=1
+    fi
+    echo "test.sh: sanitized e2e ($sanitize_e2e) took $(( $(date +%s) - e2e_start )) s (exit $e2e_status)"
+  fi
   echo "test.sh: sanitized suites (ASan+UBSan) took $(( $(date +%s) - stage_start )) s (exit $stage_status)"
 fi
 

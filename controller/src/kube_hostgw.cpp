@@ -2,6 +2,7 @@
 // monitor, the API client and node watcher, signals. Everything here is thin;
 // the logic lives in Daemon / Reconciler and is tested there.
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -61,7 +62,11 @@ int run_kube_hostgw(const Options& options) {
     registry.counter("kube_hostgw_netlink_overruns_total", "Kernel events lost (ENOBUFS); each forces a full pass.")
         .set_total(static_cast<double>(counters.overruns));
   });
-  ApiNodeSource api(io.get_executor(), k8s::ConfigOptions{options.kubeconfig, options.context}, registry);
+  k8s::NodeWatcherOptions watcher_options;
+  watcher_options.backoff.max = options.api_backoff_max;
+  watcher_options.backoff.initial = std::min(watcher_options.backoff.initial, options.api_backoff_max);
+  ApiNodeSource api(io.get_executor(), k8s::ConfigOptions{options.kubeconfig, options.context}, registry,
+                    watcher_options);
 
   std::unique_ptr<Daemon> daemon;
   try {

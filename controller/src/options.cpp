@@ -121,6 +121,9 @@ po::options_description describe() {
       "(any podCIDR is accepted).")(
       "resync-period", po::value<std::string>()->value_name("DURATION"),
       "Full reconcile at least this often, even without events (e.g. 30s, 5m). Default: 60s.")(
+      "api-backoff-max", po::value<std::string>()->value_name("DURATION"),
+      "Longest wait between attempts to reach the API server after failures (delays start at 0.8 s, double "
+      "per failure up to this, each drawn from [d, 2d]). Default: 30s.")(
       "route-protocol", po::value<std::string>()->value_name("N"),
       "rtm_protocol number marking the routes kube-hostgw owns (5-255); only routes with it are ever "
       "deleted. Default: 44.")(
@@ -265,6 +268,12 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
     if (!duration)
       throw OptionsError("--resync-period: " + quoted(*value) + " is not a positive duration (e.g. 60s, 5m, 1m30s)");
     options.resync_period = *duration;
+  }
+  if (auto value = text("api-backoff-max")) {
+    auto duration = parse_duration(*value);
+    if (!duration)
+      throw OptionsError("--api-backoff-max: " + quoted(*value) + " is not a positive duration (e.g. 30s, 2s, 500ms)");
+    options.api_backoff_max = *duration;
   }
   if (auto value = text("route-protocol")) {
     auto number = parse_number<unsigned>(*value);

@@ -14,6 +14,14 @@ namespace asio = boost::asio;
 
 namespace {
 
+// kube-apiserver's answer to a WATCH from a resourceVersion it has not reached (504
+// "Too large resource version", e.g. after a restart on a restored store): like
+// client-go, relist (consistently) instead of retrying the same resourceVersion forever.
+bool too_large_resource_version(int code, std::string_view text) {
+  return code == 504 && (text.find("Too large resource version") != std::string_view::npos ||
+                         text.find("ResourceVersionTooLarge") != std::string_view::npos);
+}
+
 std::string describe_delay(std::chrono::milliseconds delay) {
   return std::to_string(delay.count() / 1000) + "." + std::to_string(delay.count() % 1000 / 100) + "s";
 }
@@ -147,7 +155,9 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
         return;
       case WatchEvent::Type::error:
         stop = true;
-        stop_outcome = event.status.code == 410 ? Outcome::gone : Outcome::failed;
+        stop_outcome = event.status.code == 410 || too_large_resource_version(event.status.code, event.status.message)
+                           ? Outcome::gone
+                           : Outcome::failed;
         stop_reason = "watch ERROR event: " + std::to_string(event.status.code) + " " + event.status.reason +
                       (event.status.message.empty() ? "" : ": " + event.status.message);
         return;
@@ -185,7 +195,9 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
   }
   if (response.error) {
     ++stats_.errors;
-    result.outcome = response.status == 410 ? Outcome::gone : Outcome::failed;
+    result.outcome = response.status == 410 || too_large_resource_version(response.status, response.body)
+                         ? Outcome::gone
+                         : Outcome::failed;
     result.reason = response.error_message;
     result.retry_after = response.retry_after;
     co_return result;
@@ -204,6 +216,7 @@ asio::awaitable<void> NodeWatcher::run() {
   bool need_list = true;
   bool first_list = true;
   int list_failures = 0;
+  int quick_gones = 0;  // watches in a row refused with 410 at once, without events
   for (;;) {
     if (need_list) {
       Result result = co_await list(first_list);
@@ -230,12 +243,26 @@ asio::awaitable<void> NodeWatcher::run() {
     auto started = Backoff::Clock::now();
     Result result = co_await watch();
     auto lasted = Backoff::Clock::now() - started;
+    const bool quick_gone =
+        result.outcome == Outcome::gone && !result.had_events && lasted < options_.min_healthy_watch;
+    quick_gones = quick_gone ? quick_gones + 1 : 0;
     switch (result.outcome) {
-      case Outcome::gone:
-        KHG_LOG(info) << "Relisting nodes" << log::kv("reason", result.reason)
-                      << log::kv("resourceVersion", resource_version_);
+      case Outcome::gone: {
         need_list = true;
+        if (quick_gones < 2) {
+          KHG_LOG(info) << "Relisting nodes" << log::kv("reason", result.reason)
+                        << log::kv("resourceVersion", resource_version_);
+          continue;
+        }
+        // The fresh list's resourceVersion was refused too: a server answering every
+        // watch with 410 must not turn this into a LIST loop; back off like other failures.
+        auto delay = backoff_.next_delay(Backoff::Clock::now());
+        KHG_LOG(warning) << "Relisting nodes after a backoff: the watch from a fresh list was refused again"
+                         << log::kv("reason", result.reason) << log::kv("resourceVersion", resource_version_)
+                         << log::kv("delay", describe_delay(delay));
+        co_await sleep(delay);
         continue;
+      }
       case Outcome::ok:
         if (result.had_events || lasted >= options_.min_healthy_watch) {
           KHG_LOG(info) << "Restarting node watch" << log::kv("reason", result.reason)

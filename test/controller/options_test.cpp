@@ -207,5 +207,17 @@ TEST(DurationTest, GoSyntax) {
   EXPECT_FALSE(parse_duration("s"));
 }
 
+TEST(OptionsTest, ApiBackoffMax) {
+  EXPECT_EQ(parse({}).api_backoff_max, 30s);
+  EXPECT_EQ(parse({"--api-backoff-max=2s"}).api_backoff_max, 2s);
+  EXPECT_EQ(parse({"--api-backoff-max", "500ms"}).api_backoff_max, 500ms);
+  try {
+    parse({"--api-backoff-max=0s"});
+    FAIL() << "a zero backoff must be refused";
+  } catch (const OptionsError& e) {
+    EXPECT_NE(std::string(e.what()).find("--api-backoff-max"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace hostgw::controller

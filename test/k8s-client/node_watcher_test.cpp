@@ -241,6 +241,49 @@ TEST_F(NodeWatcherTest, RetryAfterIsHonouredOnTooManyRequests) {
   EXPECT_EQ(watcher_->stats().errors, 1u);
 }
 
+TEST_F(NodeWatcherTest, WatchGoneStormBacksOffInsteadOfRelistingInALoop) {
+  FakeApiServer server(fake_options());
+  server.create_node(make_node_json(node_spec(1)));
+  start(server);
+  ASSERT_TRUE(wait([&] { return watcher_->stats().watch_starts >= 1 && server.open_connections() >= 1; }));
+  // Every watch from a resourceVersion gets ERROR 410 for 2 s.
+  server.clear_requests();
+  server.expire_watches(2s);
+  server.drop_connections();
+  run_until(io_, [] { return false; }, 2s);
+  std::size_t lists = 0;
+  for (const auto& request : server.requests())
+    lists += request.target.find("watch=") == std::string::npos && request.target.starts_with("/api/v1/nodes");
+  // Without backoff this is hundreds of LISTs; with 50 ms .. 400 ms (jittered x1-2) at most ~12.
+  EXPECT_GE(lists, 2u);
+  EXPECT_LE(lists, 15u) << "a 410 storm turned into a LIST loop";
+  EXPECT_GE(count_log("Relisting nodes after a backoff"), 1u);
+  // After the storm the watch works again and nothing was lost.
+  server.create_node(make_node_json(node_spec(2)));
+  ASSERT_TRUE(wait([&] { return consumer_.nodes.size() == 2; }, 10s));
+  EXPECT_EQ(consumer_.names(), server.node_names());
+}
+
+TEST_F(NodeWatcherTest, TooLargeResourceVersionAfterAFreshServerLeadsToRelist) {
+  auto server = std::make_unique<FakeApiServer>(fake_options());
+  for (int i = 0; i < 10; ++i) server->create_node(make_node_json(node_spec(i)));
+  start(*server);
+  ASSERT_TRUE(wait([&] { return watcher_->stats().watch_starts >= 1 && server->open_connections() >= 1; }));
+  // Replaced by a fresh server on the same port: its resourceVersions are behind the watcher's.
+  auto options = fake_options();
+  options.port = server->port();
+  server.reset();
+  server = std::make_unique<FakeApiServer>(options);
+  server->create_node(make_node_json(node_spec(50)));
+  ASSERT_LT(std::stoull(server->resource_version()), std::stoull(watcher_->resource_version()));
+  ASSERT_TRUE(wait([&] { return watcher_->stats().relists == 1; }, 10s)) << "504 Too large resource version must relist";
+  EXPECT_EQ(consumer_.names(), server->node_names());
+  EXPECT_GE(count_log("Too large resource version"), 1u);
+  // The watch goes on from the fresh server's resourceVersion.
+  server->create_node(make_node_json(node_spec(51)));
+  ASSERT_TRUE(wait([&] { return consumer_.nodes.count("node-51") == 1; }));
+}
+
 TEST_F(NodeWatcherTest, HttpGoneOnListRestartsTheList) {
   FakeApiServer server(fake_options());
   server.create_node(make_node_json(node_spec(1)));

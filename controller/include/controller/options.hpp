@@ -35,6 +35,8 @@ struct Options {
   std::string node_name;
   std::vector<routing::IpPrefix> cluster_cidrs;
   std::chrono::milliseconds resync_period{60000};
+  // Longest wait between attempts to reach the API server (client-go's reflector: 30 s).
+  std::chrono::milliseconds api_backoff_max{30000};
   std::uint8_t route_protocol = 44;
   std::uint32_t route_table = 254;
   AddressTypes address_types = AddressTypes::internal_only;

@@ -238,9 +238,31 @@ class FakeApiServer::Impl {
   ssl::context ssl_{ssl::context::tls_server};
   bool authentication_enabled_ = false;
 
-  mutable std::mutex mutex_;  // guards tokens_, failures and requests_
+  mutable std::mutex mutex_;  // guards tokens_, failures, injected faults and requests_
   std::vector<std::string> tokens_;
   int fail_status_ = 0, fail_count_ = 0, fail_retry_after_ = 0;
+  int cut_watch_count_ = 0;
+  std::size_t cut_after_bytes_ = 0;
+  std::chrono::steady_clock::time_point stall_until_{}, expire_watches_until_{};
+
+  // Bytes of `chunk` to send before cutting the watch, if a cut is due (always
+  // inside the chunk's first event).
+  std::optional<std::size_t> take_watch_cut(const std::string& chunk) {
+    std::lock_guard lock(mutex_);
+    if (cut_watch_count_ <= 0) return std::nullopt;
+    --cut_watch_count_;
+    const std::size_t first = std::min(chunk.find('\n'), chunk.size());
+    std::size_t bytes = cut_after_bytes_ ? std::min(cut_after_bytes_, first - 1) : first / 2;
+    return std::max<std::size_t>(bytes, 1);
+  }
+  std::chrono::steady_clock::time_point stall_until() const {
+    std::lock_guard lock(mutex_);
+    return stall_until_;
+  }
+  bool watches_expired() const {
+    std::lock_guard lock(mutex_);
+    return std::chrono::steady_clock::now() < expire_watches_until_;
+  }
   std::deque<Request> requests_;
 
   std::atomic<bool> wake_pending_{false};
@@ -405,6 +427,19 @@ awaitable<void> FakeApiServer::Impl::session(std::shared_ptr<Connection> conn) {
     }
   } cleanup{this, conn};
   auto& stream = conn->stream;
+  {
+    // An injected stall: the TCP connection is accepted, then nothing is said until it ends.
+    net::steady_timer stall(io_);
+    for (auto until = stall_until(); !conn->closed && std::chrono::steady_clock::now() < until;
+         until = stall_until()) {
+      conn->wake = &stall;
+      stall.expires_at(until);
+      auto [stall_ec] = co_await stall.async_wait(kTuple);
+      (void)stall_ec;
+      conn->wake = nullptr;
+    }
+    if (conn->closed) co_return;
+  }
   beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
   auto [handshake_ec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple);
   if (handshake_ec) {
@@ -694,6 +729,14 @@ awaitable<bool> FakeApiServer::Impl::serve_watch(Connection& conn, const http::r
     if (!value || *value < 0)
       throw ApiError{400, "BadRequest", "invalid resourceVersion \"" + rv_param + "\": not a number", {}};
     start_rv = static_cast<std::uint64_t>(*value);
+    // Like kube-apiserver's watch cache (after its wait for the resourceVersion): a
+    // resourceVersion the store has not reached, e.g. from before a restart on a fresh
+    // store, is refused rather than silently skipping the events up to it.
+    if (*start_rv > store_.resource_version())
+      throw ApiError{504, "Timeout",
+                     "Too large resource version: " + rv_param + ", current: " +
+                         std::to_string(store_.resource_version()),
+                     {}};
   }
   if (send_initial_events && !bookmarks)
     throw ApiError{400, "BadRequest", "sendInitialEvents requires allowWatchBookmarks=true", {}};
@@ -753,11 +796,14 @@ awaitable<bool> FakeApiServer::Impl::serve_watch(Connection& conn, const http::r
   } else {
     cursor = *start_rv;
     conn.delivered_rv = cursor;
-    if (cursor < store_.oldest_resource_version()) {
+    const bool storm = watches_expired();
+    if (storm || cursor < store_.oldest_resource_version()) {
       append_event(out, "ERROR",
                    status_json(410, "Expired",
                                "too old resource version: " + std::to_string(cursor) + " (" +
-                                   std::to_string(store_.oldest_resource_version()) + ")"));
+                                   std::to_string(storm ? store_.resource_version() + 1
+                                                        : store_.oldest_resource_version()) +
+                                   ")"));
       if (co_await write_chunk(conn, out)) {
         beast::get_lowest_layer(conn.stream).expires_after(kWriteTimeout);
         co_await net::async_write(conn.stream, http::make_chunk_last(), kTuple);
@@ -783,6 +829,23 @@ awaitable<bool> FakeApiServer::Impl::serve_watch(Connection& conn, const http::r
       if (matches(event.name)) append_event(out, to_string(event.type), *event.object);
     if (!events.empty()) cursor = events.back().resource_version;
     if (!out.empty()) {
+      if (auto cut = take_watch_cut(out)) {
+        // Injected fault: half an event, then the end of the connection (FIN, no TLS close_notify).
+        KHG_LOG(info) << "Cutting a watch event short" << log::kv("sent", *cut) << log::kv("of", out.size());
+        out.resize(*cut);
+        if (co_await write_chunk(conn, out)) {
+          net::steady_timer pause(io_, std::chrono::milliseconds(100));  // let the client read the half
+          co_await pause.async_wait(kTuple);
+        }
+        if (!conn.closed) {
+          conn.closed = true;
+          boost::system::error_code ignored;
+          auto& socket = beast::get_lowest_layer(conn.stream).socket();
+          socket.shutdown(tcp::socket::shutdown_both, ignored);
+          socket.close(ignored);
+        }
+        co_return false;
+      }
       // Like the watch cache: events handed to the connection no longer count as
       // lag; what piles up behind a blocked write does.
       conn.delivered_rv = cursor;
@@ -860,6 +923,55 @@ awaitable<bool> FakeApiServer::Impl::serve_admin(Connection& conn, const http::r
     std::string body =
         R"({"resourceVersion":")" + std::to_string(rv) + R"(","count":)" + std::to_string(options.count) + "}";
     co_return co_await respond(conn, req, http::status::ok, std::move(body));
+  }
+  if (path == "/admin/tokens") {
+    std::size_t count = 0;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [key, value] : query.params) {
+        if (value.empty()) throw ApiError{400, "BadRequest", "/admin/tokens: empty " + key, {}};
+        if (key == "add" && std::find(tokens_.begin(), tokens_.end(), value) == tokens_.end())
+          tokens_.push_back(value);
+        else if (key == "remove")
+          std::erase(tokens_, value);
+        else if (key != "add")
+          throw ApiError{400, "BadRequest", "/admin/tokens takes add=TOKEN and remove=TOKEN, not " + key, {}};
+      }
+      count = tokens_.size();
+    }
+    // Never echo tokens back.
+    std::string body = ok(std::to_string(count) + " tokens accepted");
+    co_return co_await respond(conn, req, http::status::ok, std::move(body));
+  }
+  if (path == "/admin/cut-watch") {
+    const int count = static_cast<int>(integer_param(query, "count", 1, 0, 1'000'000));
+    const auto after = static_cast<std::size_t>(integer_param(query, "after", 0, 0, 1'000'000'000));
+    {
+      std::lock_guard lock(mutex_);
+      cut_watch_count_ = count;
+      cut_after_bytes_ = after;
+    }
+    std::string body = ok("the next " + std::to_string(count) + " watch event writes are cut short");
+    co_return co_await respond(conn, req, http::status::ok, std::move(body));
+  }
+  if (path == "/admin/stall" || path == "/admin/expire-watches") {
+    const auto seconds = integer_param(query, "seconds", 0, 0, 86400);
+    const auto ms = integer_param(query, "ms", seconds * 1000, 0, 86'400'000);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    {
+      std::lock_guard lock(mutex_);
+      (path == "/admin/stall" ? stall_until_ : expire_watches_until_) = until;
+    }
+    std::string body = ok(std::string(path == "/admin/stall" ? "new connections get no TLS handshake"
+                                                             : "every watch from a resourceVersion gets 410") +
+                          " for " + std::to_string(ms) + " ms");
+    if (!query.flag("drop")) co_return co_await respond(conn, req, http::status::ok, std::move(body));
+    // drop=true: and every open connection is cut, so that the clients reconnect into the fault.
+    http::request<http::string_body> closing = req;
+    closing.keep_alive(false);
+    co_await respond(conn, closing, http::status::ok, std::move(body));
+    drop_all();
+    co_return false;
   }
   if (path == "/admin/touch") {
     std::uint64_t rv = 0;
@@ -954,6 +1066,68 @@ void FakeApiServer::drop_connections() {
 void FakeApiServer::set_tokens(std::vector<std::string> tokens) {
   std::lock_guard lock(impl_->mutex_);
   impl_->tokens_ = std::move(tokens);
+}
+
+void FakeApiServer::add_token(const std::string& token) {
+  std::lock_guard lock(impl_->mutex_);
+  if (std::find(impl_->tokens_.begin(), impl_->tokens_.end(), token) == impl_->tokens_.end())
+    impl_->tokens_.push_back(token);
+}
+
+void FakeApiServer::remove_token(const std::string& token) {
+  std::lock_guard lock(impl_->mutex_);
+  std::erase(impl_->tokens_, token);
+}
+
+void FakeApiServer::cut_next_watch_events(int count, std::size_t after_bytes) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->cut_watch_count_ = std::max(count, 0);
+  impl_->cut_after_bytes_ = after_bytes;
+}
+
+void FakeApiServer::stall_handshakes(std::chrono::milliseconds duration) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->stall_until_ = std::chrono::steady_clock::now() + std::max(duration, std::chrono::milliseconds(0));
+}
+
+void FakeApiServer::expire_watches(std::chrono::milliseconds duration) {
+  std::lock_guard lock(impl_->mutex_);
+  impl_->expire_watches_until_ = std::chrono::steady_clock::now() + std::max(duration, std::chrono::milliseconds(0));
+}
+
+std::string FakeApiServer::state_json() const {
+  auto [rv, snapshot] = impl_->store_.snapshot();
+  std::size_t size = 128;
+  for (const auto& item : *snapshot) size += item.second->size() + 1;
+  std::string out;
+  out.reserve(size);
+  out += R"({"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":")" + std::to_string(rv) +
+         R"("},"items":[)";
+  for (std::size_t i = 0; i < snapshot->size(); ++i) {
+    if (i) out += ',';
+    out += *(*snapshot)[i].second;
+  }
+  out += "]}";
+  return out;
+}
+
+void FakeApiServer::restore_state(const std::string& state) {
+  rapidjson::Document doc;
+  doc.Parse(state.data(), state.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    throw std::invalid_argument("FakeApiServer::restore_state: not a JSON object");
+  auto metadata = doc.FindMember("metadata");
+  auto items = doc.FindMember("items");
+  if (metadata == doc.MemberEnd() || !metadata->value.IsObject() || !metadata->value.HasMember("resourceVersion") ||
+      !metadata->value["resourceVersion"].IsString() || items == doc.MemberEnd() || !items->value.IsArray())
+    throw std::invalid_argument(
+        "FakeApiServer::restore_state: expected a NodeList with metadata.resourceVersion (a string) and items");
+  auto rv = parse_integer(metadata->value["resourceVersion"].GetString());
+  if (!rv || *rv <= 0)
+    throw std::invalid_argument("FakeApiServer::restore_state: metadata.resourceVersion is not a positive number");
+  std::vector<std::string> objects;
+  for (const auto& item : items->value.GetArray()) objects.push_back(to_json(item));
+  translate_errors([&] { impl_->store_.restore(static_cast<std::uint64_t>(*rv), objects); });
 }
 
 void FakeApiServer::stop() {

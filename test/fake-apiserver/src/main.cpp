@@ -3,6 +3,7 @@
 //
 //   fake-apiserver --listen ADDR --port P --cert FILE --key FILE [--client-ca FILE]
 //                  --token TOKEN... [--history N] [--bookmark-interval-ms N] [--nodes-file FILE.json]
+//                  [--state-file FILE.json]
 //   fake-apiserver pki --out DIR --san IP_OR_NAME... [--client-cn NAME]
 
 #include <rapidjson/document.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 
 #include <boost/program_options.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -95,7 +97,7 @@ std::vector<std::string> load_nodes(const std::string& path) {
 int serve_main(int argc, char** argv) {
   po::options_description desc("fake-apiserver: a fake kube-apiserver serving /api/v1/nodes over HTTPS");
   FakeApiServerOptions options;
-  std::string cert_file, key_file, client_ca_file, nodes_file;
+  std::string cert_file, key_file, client_ca_file, nodes_file, state_file;
   long long bookmark_ms = 60000;
   unsigned port = 0;
   desc.add_options()("help,h", "show this help")(
@@ -108,6 +110,9 @@ int serve_main(int argc, char** argv) {
       "history", po::value(&options.history_limit)->default_value(10000), "watch events kept")(
       "bookmark-interval-ms", po::value(&bookmark_ms)->default_value(60000), "BOOKMARK interval")(
       "nodes-file", po::value(&nodes_file), "initial nodes: a JSON array of Nodes or a NodeList")(
+      "state-file", po::value(&state_file),
+      "keep the store here across restarts (like etcd): loaded at start when it exists (then --nodes-file is "
+      "ignored), rewritten within 20 ms of every change")(
       "no-gzip", "never gzip responses");
   po::variables_map vm;
   po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -135,6 +140,21 @@ int serve_main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   FakeApiServer server(options);
+  bool restored = false;
+  if (!state_file.empty()) {
+    std::ifstream in(state_file, std::ios::binary);
+    if (in) {
+      std::ostringstream text;
+      text << in.rdbuf();
+      try {
+        server.restore_state(text.str());
+      } catch (const std::exception& e) {
+        throw std::runtime_error("--state-file " + state_file + ": " + e.what());
+      }
+      restored = true;
+    }
+  }
+  if (restored) nodes.clear();
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     try {
       server.create_node(nodes[i]);
@@ -143,8 +163,27 @@ int serve_main(int argc, char** argv) {
     }
   }
   std::cout << "fake-apiserver: listening on " << server.url() << std::endl;
+  // Saves the store whenever its resourceVersion moved (write to a temporary file, then rename).
+  std::string saved_rv;
+  auto save_state = [&] {
+    if (state_file.empty() || server.resource_version() == saved_rv) return;
+    const std::string state = server.state_json();
+    const std::string temporary = state_file + ".tmp";
+    write_file(temporary, state, 0600);
+    if (std::rename(temporary.c_str(), state_file.c_str()) != 0)
+      throw std::runtime_error("--state-file " + state_file + ": cannot rename " + temporary);
+    saved_rv = server.resource_version();
+  };
+  save_state();
   int signal = 0;
-  sigwait(&signals, &signal);
+  const timespec poll{0, 20'000'000};
+  for (;;) {
+    signal = sigtimedwait(&signals, nullptr, &poll);
+    if (signal > 0) break;
+    if (errno != EAGAIN && errno != EINTR) throw std::runtime_error("sigtimedwait failed");
+    save_state();
+  }
+  save_state();
   std::cout << "fake-apiserver: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping" << std::endl;
   return 0;
 }

@@ -529,4 +529,35 @@ void NodeStore::compact() {
   snapshots_.clear();
 }
 
+void NodeStore::restore(std::uint64_t resource_version, const std::vector<std::string>& objects) {
+  std::map<std::string, Stored, std::less<>> restored;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    const std::string where = "saved node " + std::to_string(i);
+    Document doc = parse_json(objects[i], where.c_str());
+    const std::string name = node_name(doc);
+    const std::string_view rv_text = string_member(*find_metadata(doc), "resourceVersion");
+    std::uint64_t rv = 0;
+    auto [end, ec] = std::from_chars(rv_text.data(), rv_text.data() + rv_text.size(), rv);
+    if (ec != std::errc() || end != rv_text.data() + rv_text.size() || rv == 0 || rv > resource_version)
+      throw StoreError(400, "BadRequest",
+                       where + " (" + name + "): metadata.resourceVersion \"" + std::string(rv_text) +
+                           "\" is not a number from 1 to the saved resourceVersion " +
+                           std::to_string(resource_version));
+    if (restored.count(name)) throw StoreError(400, "BadRequest", where + ": " + quoted(name) + " appears twice");
+    restored.emplace(name, Stored{rv, std::make_shared<const std::string>(objects[i])});
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (!nodes_.empty() || resource_version_ != kInitialResourceVersion)
+      throw StoreError(409, "Conflict", "restore needs an empty store");
+    nodes_ = std::move(restored);
+    resource_version_ = std::max(resource_version, kInitialResourceVersion);
+    oldest_resource_version_ = resource_version_;
+    history_.clear();
+    snapshots_.clear();
+    cached_snapshot_.reset();
+  }
+  notify();
+}
+
 }  // namespace hostgw::testing

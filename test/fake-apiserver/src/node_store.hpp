@@ -115,6 +115,14 @@ class NodeStore {
   // Drops all history and every list snapshot (continue tokens expire).
   void compact();
 
+  // Loads a saved state into an empty store, like a restarted kube-apiserver on the
+  // same etcd: the objects keep their text (and metadata.resourceVersion), the
+  // counter continues from `resource_version`, and the history starts there (a
+  // watch from an older resourceVersion gets 410). Throws StoreError 400 for an
+  // object that is not a Node, one newer than `resource_version` or a duplicate,
+  // 409 if the store is not empty.
+  void restore(std::uint64_t resource_version, const std::vector<std::string>& objects);
+
  private:
   struct Stored {
     std::uint64_t resource_version;

@@ -565,6 +565,133 @@ TEST_F(FakeApiServerTest, AdminEndpoints) {
   EXPECT_EQ(client().request("GET", "/api/v1/nodes?limit=1").status, 200);
 }
 
+TEST_F(FakeApiServerTest, CutWatchSendsHalfAnEventThenEndsTheStream) {
+  start();
+  const std::string rv = server_->create_node(small_node("node-a"));
+  auto admin = client();
+  ASSERT_EQ(admin.request("POST", "/admin/cut-watch?count=1").status, 200);
+  auto c = client();
+  ASSERT_EQ(c.start_watch("/api/v1/nodes?watch=1&resourceVersion=" + rv), 200);
+  server_->touch_node("node-a");
+  // Only half of the MODIFIED event arrives (no complete line), then the connection ends.
+  EXPECT_FALSE(c.next_line(3s));
+  EXPECT_TRUE(c.ended());
+  EXPECT_FALSE(c.ended_cleanly());
+  // The cut is spent: a new watch from the same resourceVersion gets the whole event.
+  auto again = client();
+  ASSERT_EQ(again.start_watch("/api/v1/nodes?watch=1&resourceVersion=" + rv), 200);
+  auto line = again.next_line(3s);
+  ASSERT_TRUE(line);
+  EXPECT_STREQ(parse(*line)["type"].GetString(), "MODIFIED");
+  // after=BYTES bounds the half (never a whole event); bad values are refused.
+  EXPECT_EQ(admin.request("POST", "/admin/cut-watch?count=1&after=5").status, 200);
+  EXPECT_EQ(admin.request("POST", "/admin/cut-watch?count=-1").status, 400);
+}
+
+TEST_F(FakeApiServerTest, StallLeavesNewConnectionsWithoutAHandshakeUntilItEnds) {
+  start();
+  server_->create_node(small_node("node-a"));
+  auto admin = client();
+  ASSERT_EQ(admin.request("GET", "/api/v1/nodes").status, 200);  // connected before the stall
+  ASSERT_EQ(admin.request("POST", "/admin/stall?ms=1500").status, 200);
+  auto options = client_options(*server_);
+  options.timeout = 500ms;
+  HttpsClient stalled(options);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_THROW(stalled.request("GET", "/api/v1/nodes"), std::runtime_error) << "the handshake must not complete";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1400ms) << "the client's own deadline ends the wait";
+  // An established connection is not affected.
+  EXPECT_EQ(admin.request("GET", "/api/v1/nodes").status, 200);
+  std::this_thread::sleep_for(1200ms);
+  HttpsClient after(options);
+  EXPECT_EQ(after.request("GET", "/api/v1/nodes").status, 200) << "served normally once the stall ended";
+}
+
+TEST_F(FakeApiServerTest, ExpireWatchesAnswersEveryWatchWith410ForAWhile) {
+  start();
+  const std::string rv = server_->create_node(small_node("node-a"));
+  server_->expire_watches(1s);
+  for (int i = 0; i < 2; ++i) {
+    auto c = client();
+    ASSERT_EQ(c.start_watch("/api/v1/nodes?watch=1&resourceVersion=" + server_->resource_version()), 200);
+    auto line = c.next_line(3s);
+    ASSERT_TRUE(line);
+    auto event = parse(*line);
+    EXPECT_STREQ(event["type"].GetString(), "ERROR");
+    EXPECT_EQ(event["object"]["code"].GetInt(), 410);
+    EXPECT_FALSE(c.next_line(3s));
+    EXPECT_TRUE(c.ended_cleanly());
+  }
+  // Lists are served throughout; after the storm watches work again.
+  EXPECT_EQ(client().request("GET", "/api/v1/nodes").status, 200);
+  std::this_thread::sleep_for(1100ms);
+  auto c = client();
+  ASSERT_EQ(c.start_watch("/api/v1/nodes?watch=1&resourceVersion=" + rv), 200);
+  server_->touch_node("node-a");
+  auto line = c.next_line(3s);
+  ASSERT_TRUE(line);
+  EXPECT_STREQ(parse(*line)["type"].GetString(), "MODIFIED");
+  EXPECT_EQ(client().request("POST", "/admin/expire-watches?seconds=0").status, 200);
+}
+
+TEST_F(FakeApiServerTest, WatchFromAResourceVersionNotReachedYetIs504TooLarge) {
+  start();
+  const std::string rv = server_->create_node(small_node("node-a"));
+  auto c = client();
+  auto res = c.request("GET", "/api/v1/nodes?watch=1&resourceVersion=" + std::to_string(std::stoull(rv) + 5));
+  EXPECT_EQ(res.status, 504);
+  EXPECT_NE(res.body.find("Too large resource version"), std::string::npos) << res.body;
+  // The current resourceVersion is fine.
+  auto w = client();
+  EXPECT_EQ(w.start_watch("/api/v1/nodes?watch=1&resourceVersion=" + rv), 200);
+}
+
+TEST_F(FakeApiServerTest, TokensCanBeAddedAndRevokedAtRuntime) {
+  start();
+  const std::string fresh = "fresh-token-77c1";
+  EXPECT_EQ(client(fresh).request("GET", "/api/v1/nodes").status, 401);
+  auto admin = client();
+  auto res = admin.request("POST", "/admin/tokens?add=" + fresh + "&remove=" + std::string(kToken));
+  ASSERT_EQ(res.status, 200);
+  EXPECT_EQ(res.body.find(fresh), std::string::npos) << "tokens are never echoed";
+  EXPECT_EQ(client(fresh).request("GET", "/api/v1/nodes").status, 200);
+  EXPECT_EQ(client().request("GET", "/api/v1/nodes").status, 401) << "the revoked token is refused";
+  EXPECT_EQ(client(fresh).request("POST", "/admin/tokens?bogus=x").status, 400);
+  server_->add_token(kToken);
+  server_->remove_token(fresh);
+  EXPECT_EQ(client().request("GET", "/api/v1/nodes").status, 200);
+  EXPECT_EQ(client(fresh).request("GET", "/api/v1/nodes").status, 401);
+}
+
+TEST_F(FakeApiServerTest, StateRoundTripsIntoAFreshServer) {
+  start();
+  server_->create_node(small_node("node-a"));
+  server_->create_node(small_node("node-b", "10.244.2.0/24"));
+  const std::string rv = server_->touch_node("node-a");
+  const std::string state = server_->state_json();
+  const std::string node_a = server_->node_json("node-a");
+  server_.reset();
+  start();
+  server_->restore_state(state);
+  EXPECT_EQ(server_->resource_version(), rv);
+  EXPECT_EQ(server_->node_names(), (std::vector<std::string>{"node-a", "node-b"}));
+  EXPECT_EQ(server_->node_json("node-a"), node_a);
+  // A watch from the saved resourceVersion is served; the next write continues the counter.
+  auto c = client();
+  ASSERT_EQ(c.start_watch("/api/v1/nodes?watch=1&resourceVersion=" + rv), 200);
+  EXPECT_EQ(std::stoull(server_->touch_node("node-b")), std::stoull(rv) + 1);
+  auto line = c.next_line(3s);
+  ASSERT_TRUE(line);
+  EXPECT_STREQ(parse(*line)["object"]["metadata"]["name"].GetString(), "node-b");
+  // Bad states are refused with a reason; a server with data refuses a restore.
+  EXPECT_THROW(server_->restore_state(state), std::runtime_error);
+  FakeApiServer other(default_options());
+  EXPECT_THROW(other.restore_state("[]"), std::invalid_argument);
+  EXPECT_THROW(other.restore_state(R"({"metadata":{"resourceVersion":"1001"},"items":[{"metadata":{"name":"x",)"
+                                   R"("resourceVersion":"5000"}}]})"),
+               std::invalid_argument);
+}
+
 TEST_F(FakeApiServerTest, RequestLogRecordsEveryRequest) {
   start();
   auto c = client();

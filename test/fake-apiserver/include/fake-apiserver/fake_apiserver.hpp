@@ -114,6 +114,28 @@ class FakeApiServer {
   void fail_next(int http_status, int count, int retry_after_seconds = 0);
   void drop_connections();  // abruptly close every open connection (mid-stream)
   void set_tokens(std::vector<std::string> tokens);
+  void add_token(const std::string& token);     // accepted from now on (no-op if already)
+  void remove_token(const std::string& token);  // revoked: requests carrying it get 401
+
+  // Fault injection (e2e fault scenarios).
+  // The next `count` watch writes of change events (not the initial ADDED events, not
+  // bookmarks) send only the first `after_bytes` bytes of the chunk (0: half of it, at
+  // least 1 byte, always short of a whole event), then close the connection: the
+  // client sees half a JSON object and then the end of the stream.
+  void cut_next_watch_events(int count, std::size_t after_bytes = 0);
+  // For `duration` from now, new connections are accepted and then left without a
+  // word (no TLS handshake) until the stall ends; then they are served normally.
+  // A zero duration ends a stall at once.
+  void stall_handshakes(std::chrono::milliseconds duration);
+  // For `duration` from now, every WATCH from a resourceVersion is answered with
+  // one ERROR event carrying a 410 Expired Status (a "410 storm").
+  void expire_watches(std::chrono::milliseconds duration);
+
+  // The whole store as a NodeList with metadata.resourceVersion (for --state-file),
+  // and its inverse for a freshly started, empty server (throws std::invalid_argument
+  // for a malformed state, std::runtime_error if the server already has nodes).
+  std::string state_json() const;
+  void restore_state(const std::string& state_json);
   void stop();     // stop listening and close every connection; data is kept
   void restart();  // listen again on the same port (no-op if listening)
 
