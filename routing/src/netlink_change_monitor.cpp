@@ -92,7 +92,9 @@ std::optional<std::string> ChangeFilter::relevant(const netlink::MessageHeader& 
     case RTM_DELADDR: {
       auto address = netlink::parse_address_message(message, &error);
       if (!address) return netlink::message_type_name(header.type) + " unreadable: " + error;
-      if (address->scope == RT_SCOPE_HOST) return std::nullopt;
+      // Only global addresses make connected networks (connected_networks()
+      // ignores the rest): link-local addresses coming and going change nothing.
+      if (address->scope != RT_SCOPE_UNIVERSE) return std::nullopt;
       return netlink::message_type_name(header.type) + " " + address->local.to_string() + "/" +
              std::to_string(address->prefix_length) + " link " + std::to_string(address->index);
     }

@@ -80,7 +80,7 @@ TEST(ChangeFilterTest, LinkUpDownIsRelevantStatisticsUpdatesAreNot) {
   EXPECT_FALSE(feed(filter, link_message(RTM_NEWLINK, 1, IFF_LOOPBACK, IFF_UP, "lo")));
 }
 
-TEST(ChangeFilterTest, AddressChangesAreRelevantExceptHostScope) {
+TEST(ChangeFilterTest, GlobalAddressChangesAreRelevantOtherScopesAreNot) {
   ChangeFilter filter(44, kMainTable);
   in_addr v4{};
   inet_pton(AF_INET, "198.51.100.1", &v4);
@@ -90,6 +90,11 @@ TEST(ChangeFilterTest, AddressChangesAreRelevantExceptHostScope) {
   in_addr loopback{};
   inet_pton(AF_INET, "127.0.0.1", &loopback);
   EXPECT_FALSE(feed(filter, address_message(RTM_NEWADDR, AF_INET, &loopback, 4, 8, RT_SCOPE_HOST, 1)));
+  // A link-local address (a veth coming up, DAD finishing) makes no connected network.
+  in6_addr link_local{};
+  inet_pton(AF_INET6, "fe80::1", &link_local);
+  EXPECT_FALSE(feed(filter, address_message(RTM_NEWADDR, AF_INET6, &link_local, 16, 64, RT_SCOPE_LINK, 3)));
+  EXPECT_FALSE(feed(filter, address_message(RTM_DELADDR, AF_INET6, &link_local, 16, 64, RT_SCOPE_LINK, 3)));
 }
 
 TEST(ChangeFilterTest, UnreadableRouteMessageWakesTheCaller) {

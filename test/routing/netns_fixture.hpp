@@ -92,6 +92,15 @@ class ScopedNetns {
     must("link set v1 up");
     must("addr add 198.51.100.1/24 dev v0");
     must("addr add 2001:db8:1::1/64 dev v0 nodad");
+    // Carrier comes up asynchronously (linkwatch); wait for it so that tests
+    // starting a change monitor now do not see it arrive later.
+    for (int i = 0; i < 200; ++i) {
+      if (must("-o link show v0").find("LOWER_UP") != std::string::npos &&
+          must("-o link show v1").find("LOWER_UP") != std::string::npos)
+        return;
+      ::usleep(10000);
+    }
+    throw std::runtime_error("veth v0/v1 in " + name_ + " did not get a carrier within 2 s");
   }
 
  private:
