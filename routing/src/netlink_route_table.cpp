@@ -19,41 +19,15 @@
 namespace hostgw::routing {
 
 namespace asio = boost::asio;
+using netlink::consistent_dump;
+using netlink::DumpVisitor;
+using netlink::RequestBuilder;
 
 namespace {
 std::error_code errno_code(int value) {
   return {value, std::system_category()};
 }
 
-using RequestBuilder = std::function<std::vector<std::uint8_t>(std::uint32_t seq)>;
-// Gathers one reply message of a dump; false if it does not parse.
-using DumpVisitor = std::function<bool(const netlink::MessageHeader& header, std::span<const std::uint8_t> message)>;
-
-// Runs a dump until one attempt completes without NLM_F_DUMP_INTR (the table
-// changed under it), at most `attempts` times; `restart` drops what the
-// previous attempt gathered. Returns the kernel's or the socket's error,
-// EBADMSG if a reply did not parse, EAGAIN if every attempt was interrupted.
-// The callers pass named locals: GCC 12 may destroy a temporary bound to a
-// coroutine's reference parameter twice.
-asio::awaitable<std::error_code> consistent_dump(netlink::Socket& socket, int attempts, const RequestBuilder& request,
-                                                 const std::function<void()>& restart, const DumpVisitor& visit) {
-  for (int attempt = 0; attempt < attempts; ++attempt) {
-    restart();
-    const std::uint32_t seq = socket.reserve_sequence(1);
-    const std::vector<std::uint8_t> bytes = request(seq);
-    bool malformed = false;
-    bool interrupted = false;
-    const netlink::MessageVisitor gather = [&](const netlink::MessageHeader& header,
-                                               std::span<const std::uint8_t> message) {
-      if (!visit(header, message)) malformed = true;
-    };
-    std::error_code error = co_await socket.dump(bytes, seq, gather, interrupted);
-    if (error) co_return error;
-    if (malformed) co_return errno_code(EBADMSG);
-    if (!interrupted) co_return std::error_code();
-  }
-  co_return errno_code(EAGAIN);
-}
 }  // namespace
 
 NetlinkRouteTable::NetlinkRouteTable(asio::any_io_executor executor, NetlinkRouteTableOptions options)

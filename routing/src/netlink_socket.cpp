@@ -376,4 +376,23 @@ asio::awaitable<std::error_code> Socket::receive_burst(const MessageVisitor& vis
   co_return overrun ? errno_code(ENOBUFS) : std::error_code();
 }
 
+asio::awaitable<std::error_code> consistent_dump(Socket& socket, int attempts, const RequestBuilder& request,
+                                                 const std::function<void()>& restart, const DumpVisitor& visit) {
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    restart();
+    const std::uint32_t seq = socket.reserve_sequence(1);
+    const std::vector<std::uint8_t> bytes = request(seq);
+    bool malformed = false;
+    bool interrupted = false;
+    const MessageVisitor gather = [&](const MessageHeader& header, std::span<const std::uint8_t> message) {
+      if (!visit(header, message)) malformed = true;
+    };
+    std::error_code error = co_await socket.dump(bytes, seq, gather, interrupted);
+    if (error) co_return error;
+    if (malformed) co_return errno_code(EBADMSG);
+    if (!interrupted) co_return std::error_code();
+  }
+  co_return errno_code(EAGAIN);
+}
+
 }  // namespace hostgw::routing::netlink

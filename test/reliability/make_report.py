@@ -22,10 +22,11 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FUZZ_TARGETS = ["ip_prefix", "netlink_dump", "node_json", "watch_framer", "kubeconfig"]
+FUZZ_TARGETS = ["ip_prefix", "netlink_dump", "netlink_overlay", "node_json", "watch_framer", "kubeconfig"]
 FUZZ_WHAT = {
     "ip_prefix": "IP/prefix text and raw bytes; parse -> to_string -> parse round trip",
     "netlink_dump": "rtnetlink reply datagrams; parsed routes re-encoded and parsed back",
+    "netlink_overlay": "VXLAN link details and neighbour/FDB messages; refusals carry a reason, valid ones round-trip",
     "node_json": "Node JSON as node, watch event and LIST page; NodeInfo re-written and parsed back",
     "watch_framer": "watch stream with fuzzer-chosen chunk boundaries; chunked == one read",
     "kubeconfig": "kubeconfig YAML from a string; only ConfigError escapes, token never in describe()",

@@ -145,4 +145,18 @@ class Socket {
   bool busy_ = false;
 };
 
+// One consistent dump: sends the request `request(seq)` builds and hands every
+// reply message to `visit` (false = it did not parse), repeating the whole
+// dump while the kernel flags it NLM_F_DUMP_INTR (the table changed under it),
+// at most `attempts` times; `restart` drops what the previous attempt
+// gathered. Returns the kernel's or the socket's error, EBADMSG if a reply
+// did not parse, EAGAIN if every attempt was interrupted. Callers pass named
+// locals: GCC 12 may destroy a temporary bound to a coroutine's reference
+// parameter twice.
+using RequestBuilder = std::function<std::vector<std::uint8_t>(std::uint32_t seq)>;
+using DumpVisitor = std::function<bool(const MessageHeader& header, std::span<const std::uint8_t> message)>;
+boost::asio::awaitable<std::error_code> consistent_dump(Socket& socket, int attempts, const RequestBuilder& request,
+                                                        const std::function<void()>& restart,
+                                                        const DumpVisitor& visit);
+
 }  // namespace hostgw::routing::netlink
