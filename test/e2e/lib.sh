@@ -428,38 +428,7 @@ khg_ping6() {
 }
 
 # Like khg_all_pods_ping, over IPv6 (pods' 2001:db8:244:I::(10+J) addresses).
-khg_all_pods_ping6() {
-  local nodes=("$@") i j k l out dests n
-  local -a outs=() pids=() sources=()
-  ((${#nodes[@]} > 0)) || mapfile -t nodes < <(khg_nodes)
-  for i in "${nodes[@]}"; do
-    for ((j = 1; j <= KHG_NODE_PODS[$i]; j++)); do
-      dests=()
-      for k in "${nodes[@]}"; do
-        [[ "$k" == "$i" ]] && continue
-        for ((l = 1; l <= KHG_NODE_PODS[$k]; l++)); do dests+=("$(khg_pod_ip6 "$k" "$l")"); done
-      done
-      ((${#dests[@]} > 0)) || continue
-      out=$(mktemp "$KHG_RUN_DIR/ping6.XXXXXX")
-      ip netns exec "$(khg_pod_ns "$i" "$j")" bash -c \
-        'for ip; do (ping -6 -c 1 -W 1 -q "$ip" >/dev/null 2>&1 || echo "$ip") & done; wait' _ "${dests[@]}" >"$out" 2>&1 &
-      pids+=("$!")
-      outs+=("$out")
-      sources+=("node$i/pod$j ($(khg_pod_ip6 "$i" "$j"))")
-    done
-  done
-  local failed=0
-  for n in "${!pids[@]}"; do
-    wait "${pids[n]}" || true
-    while read -r ip; do
-      [[ -n "$ip" ]] || continue
-      echo "no reply: ${sources[n]} -> $ip"
-      failed=1
-    done <"${outs[n]}"
-    rm -f "${outs[n]}"
-  done
-  return "$failed"
-}
+khg_all_pods_ping6() { khg__all_pods_ping 6 "$@"; }
 
 # khg_routes6 I: node I's IPv6 routes that carry protocol 44, as JSON.
 khg_routes6() { ip -n "$(khg_node_ns "$1")" -6 -j route show proto 44; }
@@ -881,8 +850,14 @@ khg_ping() {
 
 # Every pod pings every pod on the other nodes of the set (default: all nodes), all in
 # parallel (one `ip netns exec` per source pod). Prints the failed pairs; returns 1 if any failed.
-khg_all_pods_ping() {
-  local nodes=("$@") i j k l out dests n
+khg_all_pods_ping() { khg__all_pods_ping 4 "$@"; }
+
+# khg__all_pods_ping FAMILY [NODE...]: FAMILY 4 (khg_pod_ip) or 6 (khg_pod_ip6).
+khg__all_pods_ping() {
+  local family=$1
+  shift
+  local nodes=("$@") i j k l out dests n pod_ip=khg_pod_ip
+  [[ "$family" == 6 ]] && pod_ip=khg_pod_ip6
   local -a outs=() pids=() sources=()
   ((${#nodes[@]} > 0)) || mapfile -t nodes < <(khg_nodes)
   for i in "${nodes[@]}"; do
@@ -890,15 +865,16 @@ khg_all_pods_ping() {
       dests=()
       for k in "${nodes[@]}"; do
         [[ "$k" == "$i" ]] && continue
-        for ((l = 1; l <= KHG_NODE_PODS[$k]; l++)); do dests+=("$(khg_pod_ip "$k" "$l")"); done
+        for ((l = 1; l <= KHG_NODE_PODS[$k]; l++)); do dests+=("$("$pod_ip" "$k" "$l")"); done
       done
       ((${#dests[@]} > 0)) || continue
       out=$(mktemp "$KHG_RUN_DIR/ping.XXXXXX")
       ip netns exec "$(khg_pod_ns "$i" "$j")" bash -c \
-        'for ip; do (ping -c 1 -W 1 -q "$ip" >/dev/null 2>&1 || echo "$ip") & done; wait' _ "${dests[@]}" >"$out" 2>&1 &
+        'f=$1; shift; for ip; do (ping "-$f" -c 1 -W 1 -q "$ip" >/dev/null 2>&1 || echo "$ip") & done; wait' \
+        _ "$family" "${dests[@]}" >"$out" 2>&1 &
       pids+=("$!")
       outs+=("$out")
-      sources+=("node$i/pod$j ($(khg_pod_ip "$i" "$j"))")
+      sources+=("node$i/pod$j ($("$pod_ip" "$i" "$j"))")
     done
   done
   local failed=0
