@@ -299,8 +299,9 @@ mkdir -p "$(dirname "$OUT")"
   row "VmRSS growth over the heartbeat churn, MiB" cluster churn_rss_growth_mib f2
   echo
   echo "Per-node cost: start time and memory above the fixed baseline divide by N; a heartbeat touches"
-  echo "one node (its cost should not depend on N); a repair or an added node runs one reconcile pass"
-  echo "(dump + diff of all owned routes), so its latency grows with N by design of the pass."
+  echo "one node (its cost should not depend on N); an added node or a repaired route is an incremental"
+  echo "step (that node's routes only, no dump) unless it overlaps another node or needs the overlay, and"
+  echo "the full pass (dump + diff of all owned routes, the resync) grows with N by design."
   echo
   echo "## Method notes"
   echo
