@@ -331,35 +331,11 @@ asio::awaitable<OverlayDump> NetlinkOverlayTable::dump(std::uint32_t index) {
 
 asio::awaitable<std::vector<OverlayChangeResult>> NetlinkOverlayTable::apply(std::uint32_t index,
                                                                              std::vector<OverlayChange> changes) {
-  std::vector<OverlayChangeResult> results(changes.size());
-  std::vector<std::size_t> sent;
-  sent.reserve(changes.size());
-  for (std::size_t i = 0; i < changes.size(); ++i) {
-    results[i].change = changes[i];
-    if (std::string problem = check_overlay_change(changes[i]); !problem.empty()) {
-      results[i].error = EINVAL;
-      results[i].message = std::move(problem);
-    } else {
-      sent.push_back(i);
-    }
-  }
-  if (sent.empty()) co_return results;
-
-  std::vector<std::uint8_t> batch;
-  batch.reserve(sent.size() * 48);
-  std::vector<std::size_t> ends;
-  ends.reserve(sent.size());
-  const std::uint32_t first_seq = socket_->reserve_sequence(sent.size());
-  for (std::size_t n = 0; n < sent.size(); ++n) {
-    netlink::append_overlay_change(batch, index, changes[sent[n]], first_seq + static_cast<std::uint32_t>(n));
-    ends.push_back(batch.size());
-  }
-  std::vector<netlink::MessageResult> answers = co_await socket_->transact(batch, ends, first_seq);
-  for (std::size_t n = 0; n < sent.size(); ++n) {
-    results[sent[n]].error = answers[n].error;
-    results[sent[n]].message = std::move(answers[n].message);
-  }
-  co_return results;
+  co_return co_await netlink::checked_batch<OverlayChangeResult>(
+      *socket_, std::move(changes), [](const OverlayChange& change) { return check_overlay_change(change); },
+      [index](std::vector<std::uint8_t>& batch, const OverlayChange& change, std::uint32_t seq) {
+        netlink::append_overlay_change(batch, index, change, seq);
+      });
 }
 
 }  // namespace hostgw::routing

@@ -82,35 +82,11 @@ asio::awaitable<DumpResult> NetlinkRouteTable::dump_routes(std::uint32_t table, 
 }
 
 asio::awaitable<std::vector<ChangeResult>> NetlinkRouteTable::apply(std::vector<RouteChange> changes) {
-  std::vector<ChangeResult> results(changes.size());
-  std::vector<std::size_t> sent;  // indexes of changes that went out
-  sent.reserve(changes.size());
-  for (std::size_t i = 0; i < changes.size(); ++i) {
-    results[i].change = changes[i];
-    if (std::string problem = netlink::check_route(changes[i].route); !problem.empty()) {
-      results[i].error = EINVAL;
-      results[i].message = std::move(problem);
-    } else {
-      sent.push_back(i);
-    }
-  }
-  if (sent.empty()) co_return results;
-
-  std::vector<std::uint8_t> batch;
-  batch.reserve(sent.size() * 80);
-  std::vector<std::size_t> ends;
-  ends.reserve(sent.size());
-  const std::uint32_t first_seq = socket_->reserve_sequence(sent.size());
-  for (std::size_t n = 0; n < sent.size(); ++n) {
-    netlink::append_route_change(batch, changes[sent[n]], first_seq + static_cast<std::uint32_t>(n));
-    ends.push_back(batch.size());
-  }
-  std::vector<netlink::MessageResult> answers = co_await socket_->transact(batch, ends, first_seq);
-  for (std::size_t n = 0; n < sent.size(); ++n) {
-    results[sent[n]].error = answers[n].error;
-    results[sent[n]].message = std::move(answers[n].message);
-  }
-  co_return results;
+  co_return co_await netlink::checked_batch<ChangeResult>(
+      *socket_, std::move(changes), [](const RouteChange& change) { return netlink::check_route(change.route); },
+      [](std::vector<std::uint8_t>& batch, const RouteChange& change, std::uint32_t seq) {
+        netlink::append_route_change(batch, change, seq);
+      });
 }
 
 asio::awaitable<ConnectedResult> NetlinkRouteTable::connected_networks() {

@@ -20,6 +20,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -158,5 +159,44 @@ using DumpVisitor = std::function<bool(const MessageHeader& header, std::span<co
 boost::asio::awaitable<std::error_code> consistent_dump(Socket& socket, int attempts, const RequestBuilder& request,
                                                         const std::function<void()>& restart,
                                                         const DumpVisitor& visit);
+
+// One acknowledged batch: every change `check(change)` accepts (an empty
+// text) is encoded by `append(batch, change, seq)` and sent; a refused one
+// gets EINVAL with the text and is not sent. One Result (a struct with
+// `change`, `error`, `message`) per change, in order; a failed message never
+// stops the others. Arguments by value: they live in the coroutine frame.
+template <typename Result, typename Change, typename Check, typename Append>
+boost::asio::awaitable<std::vector<Result>> checked_batch(Socket& socket, std::vector<Change> changes, Check check,
+                                                          Append append) {
+  std::vector<Result> results(changes.size());
+  std::vector<std::size_t> sent;  // indexes of the changes that go out
+  sent.reserve(changes.size());
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    results[i].change = changes[i];
+    if (std::string problem = check(changes[i]); !problem.empty()) {
+      results[i].error = EINVAL;
+      results[i].message = std::move(problem);
+    } else {
+      sent.push_back(i);
+    }
+  }
+  if (sent.empty()) co_return results;
+
+  std::vector<std::uint8_t> batch;
+  batch.reserve(sent.size() * 80);
+  std::vector<std::size_t> ends;
+  ends.reserve(sent.size());
+  const std::uint32_t first_seq = socket.reserve_sequence(sent.size());
+  for (std::size_t n = 0; n < sent.size(); ++n) {
+    append(batch, changes[sent[n]], first_seq + static_cast<std::uint32_t>(n));
+    ends.push_back(batch.size());
+  }
+  std::vector<MessageResult> answers = co_await socket.transact(batch, ends, first_seq);
+  for (std::size_t n = 0; n < sent.size(); ++n) {
+    results[sent[n]].error = answers[n].error;
+    results[sent[n]].message = std::move(answers[n].message);
+  }
+  co_return results;
+}
 
 }  // namespace hostgw::routing::netlink
