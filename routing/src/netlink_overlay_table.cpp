@@ -22,12 +22,10 @@ namespace hostgw::routing {
 namespace asio = boost::asio;
 using netlink::consistent_dump;
 using netlink::DumpVisitor;
+using netlink::errno_code;
 using netlink::RequestBuilder;
 
 namespace {
-std::error_code errno_code(int value) {
-  return {value, std::system_category()};
-}
 
 
 // Why an existing device cannot be kept (empty: it can).

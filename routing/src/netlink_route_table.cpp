@@ -21,14 +21,8 @@ namespace hostgw::routing {
 namespace asio = boost::asio;
 using netlink::consistent_dump;
 using netlink::DumpVisitor;
+using netlink::errno_code;
 using netlink::RequestBuilder;
-
-namespace {
-std::error_code errno_code(int value) {
-  return {value, std::system_category()};
-}
-
-}  // namespace
 
 NetlinkRouteTable::NetlinkRouteTable(asio::any_io_executor executor, NetlinkRouteTableOptions options)
     : options_(options),

@@ -36,10 +36,6 @@ constexpr std::size_t kBytesPerAck = 1024;
 // so a flood cannot starve the caller.
 constexpr std::size_t kMaxBurstDatagrams = 4096;
 
-std::error_code errno_code(int value) {
-  return {value, std::system_category()};
-}
-
 [[noreturn]] void throw_errno(int value, const std::string& what) {
   throw std::system_error(errno_code(value), "netlink socket: " + what);
 }

@@ -36,6 +36,9 @@ struct mnl_socket;
 
 namespace hostgw::routing::netlink {
 
+// A positive errno as an error code (system category).
+inline std::error_code errno_code(int value) { return {value, std::system_category()}; }
+
 struct SocketOptions {
   // RTNLGRP_* multicast groups to join (events); empty for a request socket.
   std::vector<unsigned> groups;
