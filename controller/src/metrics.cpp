@@ -213,6 +213,10 @@ ControllerMetrics::ControllerMetrics(MetricsRegistry& registry)
                                "Unix time of the last reconcile pass that completed.")),
       routes_in_backoff(
           registry.gauge("kube_hostgw_routes_in_backoff", "Route changes the kernel refused, waiting for a retry.")),
+      overlay_peers(registry.gauge("kube_hostgw_overlay_peers", "Peers on other subnets routed through the VXLAN device.")),
+      overlay_device_creations(
+          registry.counter("kube_hostgw_overlay_device_creations_total",
+                           "Times the VXLAN device was created (at start, or after it was deleted by someone else).")),
       registry_(registry) {
   for (SkipReason reason : kAllSkipReasons) skipped(reason);
 }
@@ -237,6 +241,12 @@ Counter& ControllerMetrics::triggers(std::string_view source) {
   return registry_.counter("kube_hostgw_reconcile_triggers_total",
                            "Reasons a reconcile pass was asked for (coalesced: many triggers, few passes).",
                            {{"source", std::string(source)}});
+}
+
+Counter& ControllerMetrics::overlay_entry_changes(routing::ChangeKind kind, bool ok) {
+  return registry_.counter("kube_hostgw_overlay_entry_changes_total",
+                           "Neighbour/FDB entry changes on the VXLAN device, by operation and result.",
+                           {{"op", std::string(routing::to_string(kind))}, {"result", ok ? "ok" : "error"}});
 }
 
 }  // namespace hostgw::controller

@@ -419,9 +419,7 @@ asio::awaitable<void> Reconciler::reconcile_overlay(DesiredRoutes& desired) {
   const std::string name(routing::kVxlanDeviceName);
   DesiredOverlay plan =
       desired_overlay(desired.overlay_self, desired.overlay_peers, options_.vxlan_vni, options_.vxlan_port);
-  metrics_.registry()
-      .gauge("kube_hostgw_overlay_peers", "Peers on other subnets routed through the VXLAN device.")
-      .set(static_cast<double>(plan.neighbours.size()));
+  metrics_.overlay_peers.set(static_cast<double>(plan.neighbours.size()));
 
   if (!plan.device) {
     // No overlay peer (or --cross-subnet=skip): a device of ours goes, after
@@ -458,10 +456,7 @@ asio::awaitable<void> Reconciler::reconcile_overlay(DesiredRoutes& desired) {
   }
   const auto& device = *plan.device;
   if (ensured.created) {
-    metrics_.registry()
-        .counter("kube_hostgw_overlay_device_creations_total",
-                 "Times the VXLAN device was created (at start, or after it was deleted by someone else).")
-        .inc();
+    metrics_.overlay_device_creations.inc();
     KHG_LOG(info) << "VXLAN device created" << kv("device", device.name) << kv("index", ensured.index)
                   << kv("vni", device.vni) << kv("port", device.port) << kv("local", device.local.to_string())
                   << kv("mtu", device.mtu) << kv("address", device.address.to_string())
@@ -489,11 +484,7 @@ asio::awaitable<void> Reconciler::reconcile_overlay(DesiredRoutes& desired) {
   auto results = co_await overlay_->apply(ensured.index, std::move(changes.upserts));
   bool failed = false;
   for (const auto& result : results) {
-    metrics_.registry()
-        .counter("kube_hostgw_overlay_entry_changes_total",
-                 "Neighbour/FDB entry changes on the VXLAN device, by operation and result.",
-                 {{"op", std::string(routing::to_string(result.change.kind))}, {"result", result.ok() ? "ok" : "error"}})
-        .inc();
+    metrics_.overlay_entry_changes(result.change.kind, result.ok()).inc();
     if (result.ok()) {
       KHG_LOG(info) << (result.change.kind == ChangeKind::add ? "Overlay entry added" : "Overlay entry replaced")
                     << kv("entry", to_string(result.change.entry));
@@ -521,11 +512,7 @@ asio::awaitable<void> Reconciler::finish_overlay() {
     for (const auto& result : results) {
       // An entry already gone is what we wanted.
       bool ok = result.ok() || result.error == ENOENT;
-      metrics_.registry()
-          .counter("kube_hostgw_overlay_entry_changes_total",
-                   "Neighbour/FDB entry changes on the VXLAN device, by operation and result.",
-                   {{"op", std::string(routing::to_string(result.change.kind))}, {"result", ok ? "ok" : "error"}})
-          .inc();
+      metrics_.overlay_entry_changes(result.change.kind, ok).inc();
       if (ok) {
         KHG_LOG(info) << "Overlay entry deleted" << kv("entry", to_string(result.change.entry));
       } else {

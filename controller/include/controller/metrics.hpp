@@ -123,8 +123,6 @@ class ControllerMetrics {
  public:
   explicit ControllerMetrics(MetricsRegistry& registry);
 
-  MetricsRegistry& registry() { return registry_; }
-
   Gauge& nodes;              // kube_hostgw_nodes
   Gauge& routes_desired;     // kube_hostgw_routes_desired
   Gauge& routes_installed;   // kube_hostgw_routes_installed
@@ -134,6 +132,8 @@ class ControllerMetrics {
   Gauge& ready;              // kube_hostgw_ready
   Gauge& last_sync;          // kube_hostgw_last_sync_timestamp_seconds
   Gauge& routes_in_backoff;  // kube_hostgw_routes_in_backoff
+  Gauge& overlay_peers;             // kube_hostgw_overlay_peers
+  Counter& overlay_device_creations;  // kube_hostgw_overlay_device_creations_total
 
   // kube_hostgw_nodes_skipped{reason}
   Gauge& skipped(SkipReason reason);
@@ -143,6 +143,8 @@ class ControllerMetrics {
   Counter& netlink_errors(int error);
   // kube_hostgw_reconcile_triggers_total{source}
   Counter& triggers(std::string_view source);
+  // kube_hostgw_overlay_entry_changes_total{op,result}
+  Counter& overlay_entry_changes(routing::ChangeKind kind, bool ok);
 
  private:
   MetricsRegistry& registry_;
