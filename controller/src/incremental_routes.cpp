@@ -77,6 +77,8 @@ void IncrementalRoutes::reset(std::vector<routing::ConnectedNetwork> connected, 
     }
     if (routes.empty()) installed_.erase(key_of(change.route));
   }
+  installed_count_ = 0;
+  for (const auto& [key, routes] : installed_) installed_count_ += routes.size();
   for (std::size_t i = 0; i < desired.routes.size(); ++i) {
     const RouteKey key = key_of(desired.routes[i]);
     wanted_.insert_or_assign(key, Wanted{desired.routes[i], desired.route_nodes[i]});
@@ -88,12 +90,6 @@ void IncrementalRoutes::reset(std::vector<routing::ConnectedNetwork> connected, 
   valid_ = true;
 }
 
-std::size_t IncrementalRoutes::installed_routes() const {
-  std::size_t count = 0;
-  for (const auto& [key, routes] : installed_) count += routes.size();
-  return count;
-}
-
 void IncrementalRoutes::plan_key(const RouteKey& key, std::vector<PlannedChange>& out) {
   auto wanted = wanted_.find(key);
   auto installed = installed_.find(key);
@@ -101,6 +97,7 @@ void IncrementalRoutes::plan_key(const RouteKey& key, std::vector<PlannedChange>
     if (installed == installed_.end()) return;
     // The route's node is not known here any more; the Reconciler remembers it.
     for (const auto& route : installed->second) out.push_back({{ChangeKind::remove, route}, {}});
+    installed_count_ -= installed->second.size();
     installed_.erase(installed);
     return;
   }
@@ -109,6 +106,7 @@ void IncrementalRoutes::plan_key(const RouteKey& key, std::vector<PlannedChange>
   if (installed == installed_.end()) {
     out.push_back({{ChangeKind::add, route}, node});
     installed_[key] = {route};
+    ++installed_count_;
     return;
   }
   auto& routes = installed->second;
@@ -122,6 +120,7 @@ void IncrementalRoutes::plan_key(const RouteKey& key, std::vector<PlannedChange>
     if (other != route) out.push_back({{ChangeKind::remove, other}, node});
   }
   if (!present) out.push_back({{ChangeKind::add, route}, node});
+  installed_count_ = installed_count_ + 1 - routes.size();
   routes = {route};
 }
 
@@ -204,7 +203,9 @@ std::optional<std::vector<PlannedChange>> IncrementalRoutes::plan_route_events(
       // Not exactly as the model has it (an attribute read differently):
       // assume the key lost every route; an add that meets one gets EEXIST,
       // which makes the full pass look.
+      const std::size_t before = it->second.size();
       if (std::erase(it->second, event.route) == 0) it->second.clear();
+      installed_count_ -= before - it->second.size();
       if (it->second.empty()) installed_.erase(it);
     }
     keys.push_back(key);

@@ -190,11 +190,14 @@ TEST_F(IncrementalRoutesTest, SkippedNodeOfTheFullPassFallsBack) {
 }
 
 TEST_F(IncrementalRoutesTest, DeletedOwnedRouteIsAddedBackOtherEventsFallBack) {
+  const std::size_t installed = model_.installed_routes();
+  ASSERT_GT(installed, 0u);
   auto changes = model_.plan_route_events({{true, route("10.244.2.0/24", "198.51.100.12")}});
   ASSERT_TRUE(changes);
   ASSERT_EQ(changes->size(), 1u);
   EXPECT_EQ((*changes)[0].change, (routing::RouteChange{ChangeKind::add, route("10.244.2.0/24", "198.51.100.12")}));
   EXPECT_EQ((*changes)[0].node, "b");
+  EXPECT_EQ(model_.installed_routes(), installed);  // deleted, then planned back
   // A deletion that does not match the model's route exactly (here: no
   // gateway) empties the key: the wanted route is added again.
   Route bare = route("10.244.3.0/24", "198.51.100.13");
@@ -203,10 +206,12 @@ TEST_F(IncrementalRoutesTest, DeletedOwnedRouteIsAddedBackOtherEventsFallBack) {
   ASSERT_TRUE(changes);
   ASSERT_EQ(changes->size(), 1u);
   EXPECT_EQ((*changes)[0].change, (routing::RouteChange{ChangeKind::add, route("10.244.3.0/24", "198.51.100.13")}));
+  EXPECT_EQ(model_.installed_routes(), installed);
   // A stale route nobody wants any more, deleted by someone else: nothing to do.
   changes = model_.plan_route_events({{true, route("10.244.77.0/24", "198.51.100.77")}});
   ASSERT_TRUE(changes);
   EXPECT_TRUE(changes->empty());
+  EXPECT_EQ(model_.installed_routes(), installed);
   // An owned route added by someone else: unknown what it displaced.
   EXPECT_FALSE(model_.plan_route_events({{false, route("10.244.2.0/24", "198.51.100.99")}}));
 }

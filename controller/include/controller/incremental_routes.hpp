@@ -84,7 +84,7 @@ class IncrementalRoutes {
   std::optional<std::vector<PlannedChange>> plan_route_events(const std::vector<routing::OwnedRouteEvent>& events);
 
   std::size_t wanted_routes() const { return wanted_.size(); }
-  std::size_t installed_routes() const;
+  std::size_t installed_routes() const { return installed_count_; }
 
  private:
   struct Wanted {
@@ -98,6 +98,7 @@ class IncrementalRoutes {
   bool valid_ = false;
   std::vector<routing::ConnectedNetwork> connected_;
   std::map<routing::RouteKey, std::vector<routing::Route>> installed_;
+  std::size_t installed_count_ = 0;  // routes in installed_ (kept for the per-step metric)
   std::map<routing::RouteKey, Wanted> wanted_;
   std::map<std::string, std::vector<routing::RouteKey>> node_keys_;  // node -> keys of its wanted routes
   std::set<std::string> skipped_;                                    // nodes the last full pass skipped
