@@ -130,6 +130,8 @@ if [[ "$ci_sanitize" == 1 ]]; then
       status=1
     fi
     echo "test.sh: sanitized e2e ($sanitize_e2e) took $(( $(date +%s) - e2e_start )) s (exit $e2e_status)"
+  elif [[ "$sanitize_e2e" != off ]]; then
+    echo "test.sh: sanitized e2e skipped: it needs root and build-asan/bin/kube-hostgw" >&2
   fi
   echo "test.sh: sanitized suites (ASan+UBSan) took $(( $(date +%s) - stage_start )) s (exit $stage_status)"
 fi
