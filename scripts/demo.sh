@@ -3,9 +3,11 @@
 # machine, 2 pods per node, a stand-in Kubernetes API server, and kube-hostgw on every
 # node. Shows the problem (pods on different nodes cannot talk), then the fix.
 #
-#   sudo scripts/demo.sh           run the demo, then remove everything it created
-#   sudo scripts/demo.sh --keep    leave the cluster running to look around
-#   sudo scripts/demo.sh --clean   remove a cluster left by --keep
+#   scripts/demo.sh           run the demo, then remove everything it created
+#   scripts/demo.sh --keep    leave the cluster running to look around
+#   scripts/demo.sh --clean   remove a cluster left by --keep
+#
+# Needs root (it creates network namespaces): run it as root, or prefix sudo.
 #
 # BUILD_DIR=DIR uses (and builds) the binaries in DIR instead of build/.
 #
@@ -21,7 +23,7 @@ for arg in "$@"; do
     --keep) keep=1 ;;
     --clean) clean=1 ;;
     -h | --help)
-      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -32,7 +34,7 @@ for arg in "$@"; do
 done
 
 if [[ $(id -u) -ne 0 ]]; then
-  echo "demo.sh: needs root to create network namespaces: run  sudo scripts/demo.sh" >&2
+  echo "demo.sh: needs root to create network namespaces: run it as root, or as  sudo $0 $*" >&2
   exit 1
 fi
 
@@ -185,16 +187,18 @@ khg_http 1 /metrics | grep -E '^kube_hostgw_(routes_desired|routes_installed|nod
 khg_pass >/dev/null
 if ((keep)); then
   say "The cluster stays up (--keep). Look around:"
-  explain "sudo ip netns list | grep $KHG_PREFIX                           # the namespaces" \
-    "sudo ip -n ${KHG_PREFIX}n1 route                                  # node1's routes" \
-    "sudo ip netns exec ${KHG_PREFIX}n1p1 ping $(khg_pod_ip 3 2)                 # a pod pings another" \
-    "sudo ip netns exec ${KHG_PREFIX}n1 curl -s http://$KHG_HEALTH/metrics   # node1's metrics" \
-    "sudo ip -n ${KHG_PREFIX}n2 route del 10.244.1.0/24                 # break a route: it comes back" \
+  # The commands need root: shown with sudo only to someone who came through sudo.
+  sudo=${SUDO_USER:+sudo }
+  explain "${sudo}ip netns list | grep $KHG_PREFIX                           # the namespaces" \
+    "${sudo}ip -n ${KHG_PREFIX}n1 route                                  # node1's routes" \
+    "${sudo}ip netns exec ${KHG_PREFIX}n1p1 ping $(khg_pod_ip 3 2)                 # a pod pings another" \
+    "${sudo}ip netns exec ${KHG_PREFIX}n1 curl -s http://$KHG_HEALTH/metrics   # node1's metrics" \
+    "${sudo}ip -n ${KHG_PREFIX}n2 route del 10.244.1.0/24                 # break a route: it comes back" \
     "less $KHG_RUN_DIR/node1.log                      # node1's kube-hostgw log"
   if khg_have_kubectl; then
-    explain "sudo ip netns exec ${KHG_PREFIX}api kubectl --kubeconfig $KHG_RUN_DIR/admin.kubeconfig get nodes"
+    explain "${sudo}ip netns exec ${KHG_PREFIX}api kubectl --kubeconfig $KHG_RUN_DIR/admin.kubeconfig get nodes"
   fi
-  explain "" "Remove everything:  sudo scripts/demo.sh --clean"
+  explain "" "Remove everything:  ${sudo}scripts/demo.sh --clean"
 else
   say "Cleaning up: stopping kube-hostgw and the API server, deleting the namespaces"
   explain "(run with --keep to leave the cluster up and look around)"

@@ -13,9 +13,18 @@ namespace hostgw::controller {
 namespace asio = boost::asio;
 using log::kv;
 
+std::unique_ptr<k8s::ApiClient> make_api_client(asio::any_io_executor executor, const k8s::ConfigOptions& config) {
+  k8s::ClusterConfig cluster = k8s::load_cluster_config(config);
+  KHG_LOG(info) << "API server configuration" << kv("config", cluster.describe());
+  return std::make_unique<k8s::ApiClient>(std::move(executor), std::move(cluster));
+}
+
 ApiNodeSource::ApiNodeSource(asio::any_io_executor executor, k8s::ConfigOptions config, MetricsRegistry& registry,
-                             k8s::NodeWatcherOptions watcher_options)
-    : executor_(std::move(executor)), config_(std::move(config)), watcher_options_(std::move(watcher_options)) {
+                             k8s::NodeWatcherOptions watcher_options, std::unique_ptr<k8s::ApiClient> client)
+    : executor_(std::move(executor)),
+      config_(std::move(config)),
+      watcher_options_(std::move(watcher_options)),
+      client_(std::move(client)) {
   registry.add_collector([this, &registry] { collect(registry); });
 }
 
@@ -27,9 +36,7 @@ asio::awaitable<void> ApiNodeSource::run(std::function<void(const k8s::NodeEvent
   while (!client_) {
     std::optional<std::chrono::milliseconds> retry_in;
     try {
-      k8s::ClusterConfig config = k8s::load_cluster_config(config_);
-      KHG_LOG(info) << "API server configuration" << kv("config", config.describe());
-      client_ = std::make_unique<k8s::ApiClient>(executor_, std::move(config));
+      client_ = make_api_client(executor_, config_);
     } catch (const std::exception& error) {
       retry_in = backoff.next_delay(k8s::Backoff::Clock::now());
       KHG_LOG(error) << "Cannot load the API server configuration" << kv("error", error.what())

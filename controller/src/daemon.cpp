@@ -120,7 +120,7 @@ void Daemon::spawn(asio::awaitable<void> task, const char* name) {
 void Daemon::start() {
   if (started_) return;
   started_ = true;
-  KHG_LOG(info) << "Starting kube-hostgw" << kv("node", options_.node_name) << kv("table", options_.route_table)
+  KHG_LOG(info) << "Starting the controller" << kv("node", options_.node_name) << kv("table", options_.route_table)
                 << kv("protocol", static_cast<int>(options_.route_protocol))
                 << kv("dry_run", options_.dry_run ? "true" : "false")
                 << kv("cross_subnet", parts_.overlay_table ? to_string(options_.cross_subnet) : "skip")

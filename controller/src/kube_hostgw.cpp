@@ -2,6 +2,8 @@
 // monitor, the API client and node watcher, signals. Everything here is thin;
 // the logic lives in Daemon / Reconciler and is tested there.
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
@@ -30,7 +32,32 @@ using log::kv;
 
 int run_kube_hostgw(const Options& options) {
   log::set_verbosity(options.verbosity);
+  KHG_LOG(info) << "Starting kube-hostgw" << kv("version", kVersion) << kv("node", options.node_name)
+                << kv("pid", getpid());
   asio::io_context io(1);
+
+  // The API server configuration first, before any netlink socket is opened: one
+  // that can never work (a missing, unreadable or invalid kubeconfig, none at all
+  // outside a pod) ends the process here, having touched nothing. Inside a pod the
+  // service account files may not be mounted yet: ApiNodeSource retries those.
+  const k8s::ConfigOptions config_options{options.kubeconfig, options.context};
+  std::unique_ptr<k8s::ApiClient> client;
+  try {
+    client = make_api_client(io.get_executor(), config_options);
+  } catch (const k8s::ConfigError& error) {
+    if (!error.may_heal()) {
+      KHG_LOG(error) << "Cannot load the API server configuration; exiting" << kv("error", error.what())
+                     << kv("hint", error.hint().empty()
+                                       ? std::string("fix the configuration it names, or pass a working kubeconfig "
+                                                     "with --kubeconfig")
+                                       : error.hint());
+      return 1;
+    }
+    // ApiNodeSource logs the error and the retry delay on its first attempt.
+  } catch (const std::exception& error) {
+    KHG_LOG(error) << "Cannot load the API server configuration; exiting" << kv("error", error.what());
+    return 1;
+  }
 
   std::unique_ptr<routing::NetlinkRouteTable> table;
   std::unique_ptr<routing::NetlinkChangeMonitor> monitor;
@@ -65,8 +92,7 @@ int run_kube_hostgw(const Options& options) {
   k8s::NodeWatcherOptions watcher_options;
   watcher_options.backoff.max = options.api_backoff_max;
   watcher_options.backoff.initial = std::min(watcher_options.backoff.initial, options.api_backoff_max);
-  ApiNodeSource api(io.get_executor(), k8s::ConfigOptions{options.kubeconfig, options.context}, registry,
-                    watcher_options);
+  ApiNodeSource api(io.get_executor(), config_options, registry, watcher_options, std::move(client));
 
   std::unique_ptr<Daemon> daemon;
   try {
@@ -88,7 +114,6 @@ int run_kube_hostgw(const Options& options) {
     daemon->stop();
   });
 
-  KHG_LOG(info) << "kube-hostgw " << kv("version", kVersion);
   daemon->start();
   // Runs until every task has ended after a signal; a task slow to notice the
   // cancellation is cut off after 900 ms (nothing it holds must be cleaned up:

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (options.show_help) {
-    std::cout << help_text();
+    std::cout << help_text(current_help_width());
     return 0;
   }
   if (options.show_version) {

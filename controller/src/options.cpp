@@ -1,9 +1,13 @@
 #include "controller/options.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <charconv>
+#include <cstdint>
+#include <limits>
 #include <cstdlib>
 #include <sstream>
 
@@ -24,49 +28,95 @@ Environment current_environment() {
   return environment;
 }
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  auto number_end = [&](std::size_t from) {
-    std::size_t i = from;
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
-    return i;
+namespace {
+
+constexpr std::string_view kDurationUnits = "ns, us, ms, s, m, h";
+
+// Nanoseconds per unit of Go's time.ParseDuration; 0 if `unit` is not one.
+std::int64_t nanoseconds_per(std::string_view unit) {
+  if (unit == "ns") return 1;
+  if (unit == "us" || unit == "\u00b5s" || unit == "\u03bcs") return 1000;  // us, µs (micro sign), μs (mu)
+  if (unit == "ms") return 1000 * 1000;
+  if (unit == "s") return 1000 * 1000 * 1000;
+  if (unit == "m") return 60LL * 1000 * 1000 * 1000;
+  if (unit == "h") return 3600LL * 1000 * 1000 * 1000;
+  return 0;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+}  // namespace
+
+std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view text, std::string* error) {
+  auto fail = [&](std::string message) -> std::optional<std::chrono::nanoseconds> {
+    if (error) *error = std::move(message);
+    return std::nullopt;
   };
-  // A bare number: seconds.
-  if (number_end(0) == text.size()) {
-    double seconds = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-    if (ec != std::errc() || ptr != text.data() + text.size() || seconds <= 0 || seconds > 1e9) return std::nullopt;
-    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+  const std::string quoted_text = "\"" + std::string(text) + "\"";
+  std::string_view rest = text;
+  bool negative = false;
+  if (!rest.empty() && (rest.front() == '-' || rest.front() == '+')) {
+    negative = rest.front() == '-';
+    rest.remove_prefix(1);
   }
-  double total_ms = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    std::size_t end = number_end(i);
-    if (end == i) return std::nullopt;
-    double value = 0;
-    auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + end, value);
-    if (ec != std::errc() || ptr != text.data() + end) return std::nullopt;
-    std::size_t unit_end = end;
-    while (unit_end < text.size() && !((text[unit_end] >= '0' && text[unit_end] <= '9') || text[unit_end] == '.'))
-      ++unit_end;
-    std::string_view unit = text.substr(end, unit_end - end);
-    double scale = 0;
-    if (unit == "ms") {
-      scale = 1;
-    } else if (unit == "s") {
-      scale = 1000;
-    } else if (unit == "m") {
-      scale = 60000;
-    } else if (unit == "h") {
-      scale = 3600000;
-    } else {
-      return std::nullopt;
+  if (rest == "0") return std::chrono::nanoseconds(0);  // the one number Go takes without a unit
+  if (rest.empty()) return fail(quoted_text + " is not a duration (e.g. 60s, 5m, 1m30s)");
+  // Exact integer arithmetic like Go's; __int128 cannot overflow on the way to the int64 check.
+  __int128 total = 0;
+  constexpr __int128 kMax = std::numeric_limits<std::int64_t>::max();
+  while (!rest.empty()) {
+    __int128 whole = 0;
+    __int128 fraction = 0;
+    __int128 fraction_scale = 1;
+    std::size_t i = 0;
+    bool digits = false;
+    for (; i < rest.size() && is_digit(rest[i]); ++i) {
+      digits = true;
+      whole = whole * 10 + (rest[i] - '0');
+      if (whole > kMax) return fail(quoted_text + " is too large");
     }
-    total_ms += value * scale;
-    i = unit_end;
+    if (i < rest.size() && rest[i] == '.') {
+      for (++i; i < rest.size() && is_digit(rest[i]); ++i) {
+        digits = true;
+        // Digits beyond nanoseconds cannot change the result.
+        if (fraction_scale < 1'000'000'000'000'000'000LL) {
+          fraction = fraction * 10 + (rest[i] - '0');
+          fraction_scale *= 10;
+        }
+      }
+    }
+    if (!digits) return fail(quoted_text + " is not a duration (e.g. 60s, 5m, 1m30s)");
+    std::size_t unit_end = i;
+    while (unit_end < rest.size() && !is_digit(rest[unit_end]) && rest[unit_end] != '.') ++unit_end;
+    std::string_view unit = rest.substr(i, unit_end - i);
+    if (unit.empty()) {
+      std::string number(rest.substr(0, i));
+      return fail(quoted_text + " has no unit: write " + number + "s for seconds (units: " +
+                  std::string(kDurationUnits) + "; only 0 may go without one)");
+    }
+    std::int64_t scale = nanoseconds_per(unit);
+    if (scale == 0)
+      return fail(quoted_text + ": unknown unit \"" + std::string(unit) + "\" (units: " + std::string(kDurationUnits) +
+                  ")");
+    total += whole * scale + fraction * scale / fraction_scale;
+    if (total > kMax) return fail(quoted_text + " is too large");
+    rest.remove_prefix(unit_end);
   }
-  if (total_ms < 1 || total_ms > 1e12) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<long long>(total_ms));
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(negative ? -total : total));
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, std::string* error) {
+  std::string go_error;
+  auto duration = parse_go_duration(text, &go_error);
+  auto fail = [&](std::string message) -> std::optional<std::chrono::milliseconds> {
+    if (error) *error = std::move(message);
+    return std::nullopt;
+  };
+  if (!duration) return fail(go_error);
+  const std::string quoted_text = "\"" + std::string(text) + "\"";
+  if (duration->count() <= 0) return fail(quoted_text + " is not a positive duration (e.g. 60s, 5m, 1m30s)");
+  if (*duration < std::chrono::milliseconds(1)) return fail(quoted_text + " is shorter than 1ms");
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
 }
 
 std::optional<BindAddress> parse_bind_address(std::string_view text, std::string* error) {
@@ -105,22 +155,24 @@ std::optional<BindAddress> parse_bind_address(std::string_view text, std::string
 namespace {
 
 po::options_description describe() {
-  po::options_description flags("Flags", 110, 40);
+  // Boost's own formatter is not used for --help (it breaks words); help_text() wraps.
+  po::options_description flags("Flags");
   // Defaults are written into the text (not po::default_value) so that --help shows them in one style.
   flags.add_options()("help,h", "Print this help and exit.")("version", "Print the version and exit.")(
       "kubeconfig", po::value<std::string>()->value_name("FILE"),
-      "Path to a kubeconfig file. Default: none, use the in-cluster service account "
-      "($KUBERNETES_SERVICE_HOST, /var/run/secrets/kubernetes.io/serviceaccount).")(
+      "Path to a kubeconfig file. Default: in a pod, its service account ($KUBERNETES_SERVICE_HOST, "
+      "/var/run/secrets/kubernetes.io/serviceaccount); else the files in $KUBECONFIG, else ~/.kube/config.")(
       "context", po::value<std::string>()->value_name("NAME"),
       "Context of the kubeconfig to use. Default: its current-context.")(
       "node-name", po::value<std::string>()->value_name("NAME"),
       "Name of the Node object of this host. Default: $NODE_NAME, else the host name.")(
       "cluster-cidr", po::value<std::vector<std::string>>()->composing()->value_name("CIDR"),
-      "Pod network of the cluster (repeatable or comma-separated; IPv4 and/or IPv6). When given, a node's "
-      "podCIDR outside it is not routed; the first of each family is written to --subnet-file. Default: none "
-      "(any podCIDR is accepted).")(
+      "Required. Pod network of the cluster, e.g. 10.244.0.0/16 (repeatable or comma-separated; IPv4 and/or "
+      "IPv6): a node's podCIDR outside it is never routed. The first of each family is written to "
+      "--subnet-file.")(
       "resync-period", po::value<std::string>()->value_name("DURATION"),
-      "Full reconcile at least this often, even without events (e.g. 30s, 5m). Default: 60s.")(
+      "Full reconcile at least this often, even without events. Durations take a unit (Go syntax: 500ms, 30s, "
+      "5m, 1m30s; a bare number is refused). Default: 60s.")(
       "api-backoff-max", po::value<std::string>()->value_name("DURATION"),
       "Longest wait between attempts to reach the API server after failures (delays start at 0.8 s, double "
       "per failure up to this, each drawn from [d, 2d]). Default: 30s.")(
@@ -146,7 +198,7 @@ po::options_description describe() {
       "Where to serve /healthz, /readyz and /metrics over plain HTTP; empty disables. Default: 0.0.0.0:2401.")(
       "subnet-file", po::value<std::string>()->value_name("FILE"),
       "Write a flannel-compatible subnet.env here (e.g. /run/flannel/subnet.env) for the flannel CNI "
-      "plugin; needs --cluster-cidr. Default: none (not written).")(
+      "plugin. Default: none (not written).")(
       "set-node-network-available", po::bool_switch(),
       "After the first sync, set this node's NetworkUnavailable condition to False (reason KubeHostgwReady); "
       "needs RBAC to patch nodes/status. Default: off.")(
@@ -170,14 +222,112 @@ std::string quoted(std::string_view text) {
 
 }  // namespace
 
-std::string help_text() {
-  std::ostringstream out;
-  out << "Usage: kube-hostgw [flags]\n"
-         "Routes every other Kubernetes node's podCIDR via that node's address on a shared layer-2 network\n"
-         "(like flannel's host-gw backend), and nodes on other subnets through VXLAN (--cross-subnet), watching\n"
-         "Node objects on the API server.\n\n"
-      << describe();
-  return out.str();
+std::size_t help_width(std::optional<unsigned> terminal_columns, std::optional<std::string_view> columns_variable) {
+  std::size_t width = kDefaultHelpWidth;
+  if (terminal_columns && *terminal_columns > 0) {
+    width = *terminal_columns;
+  } else if (columns_variable) {
+    if (auto columns = parse_number<unsigned>(*columns_variable); columns && *columns > 0) width = *columns;
+  }
+  return std::max(width, kMinimumHelpWidth);
+}
+
+std::size_t current_help_width() {
+  std::optional<unsigned> terminal;
+  winsize size{};
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
+    terminal = size.ws_col;
+  std::optional<std::string_view> columns;
+  if (const char* value = std::getenv("COLUMNS")) columns = value;
+  return help_width(terminal, columns);
+}
+
+std::string wrap_words(std::string_view text, std::size_t width, std::size_t indent, std::size_t first_column) {
+  std::string out;
+  std::size_t column = first_column;
+  bool line_has_word = false;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == ' ') {
+      ++i;
+      continue;
+    }
+    std::size_t end = text.find(' ', i);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view word = text.substr(i, end - i);
+    i = end;
+    // A word never breaks: one longer than a line gets a line of its own.
+    if (line_has_word && column + 1 + word.size() > width) {
+      out += '\n';
+      out.append(indent, ' ');
+      column = indent;
+      line_has_word = false;
+    }
+    if (line_has_word) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+    line_has_word = true;
+  }
+  return out;
+}
+
+std::string help_text(std::size_t width) {
+  width = std::max(width, kMinimumHelpWidth);
+  std::string out = wrap_words("Usage: kube-hostgw --cluster-cidr CIDR [flags]", width, 2, 0) + "\n";
+  out += wrap_words(
+      "Routes every other Kubernetes node's podCIDR via that node's address on a shared layer-2 network (like "
+      "flannel's host-gw backend), and nodes on other subnets through VXLAN (--cross-subnet), watching Node objects "
+      "on the API server.",
+      width, 0, 0);
+  out += "\n\n";
+  out += wrap_words(
+      "Exits at once with status 2 on a bad flag, and with status 1 when the configuration can never work: the "
+      "kubeconfig given, or found through $KUBECONFIG or ~/.kube/config, is missing, unreadable or invalid, or "
+      "there is none and this is not a pod. Retries with backoff what can heal: the API server unreachable or "
+      "failing, and inside a pod a service account token or CA file not there yet.",
+      width, 0, 0);
+  out += "\n\nFlags:\n";
+
+  const po::options_description description = describe();
+  struct Entry {
+    std::string name;
+    std::string text;
+  };
+  std::vector<Entry> entries;
+  std::size_t widest = 0;
+  for (const auto& option : description.options()) {
+    std::string name;
+    std::string short_name = option->canonical_display_name(po::command_line_style::allow_dash_for_short);
+    if (short_name.size() == 2 && short_name[0] == '-') name = short_name + ", ";
+    name += "--" + option->long_name();
+    if (std::string parameter = option->format_parameter(); !parameter.empty()) name += " " + parameter;
+    widest = std::max(widest, name.size());
+    entries.push_back({std::move(name), option->description()});
+  }
+  constexpr std::size_t kIndent = 2;
+  constexpr std::size_t kGap = 2;
+  constexpr std::size_t kMinimumDescription = 40;
+  // Descriptions in a column after the names; below them, indented, when the
+  // line is too narrow for that column.
+  std::size_t column = kIndent + widest + kGap;
+  const bool side_by_side = column + kMinimumDescription <= width;
+  if (!side_by_side) column = kIndent + 4;
+  for (const Entry& entry : entries) {
+    out.append(kIndent, ' ');
+    out += entry.name;
+    std::size_t at = kIndent + entry.name.size();
+    if (!side_by_side || at + 1 > column) {  // (a name wider than the column cannot happen side by side)
+      out += '\n';
+      at = 0;
+    }
+    out.append(column - at, ' ');
+    out += wrap_words(entry.text, width, column, column);
+    out += '\n';
+  }
+  return out;
 }
 
 Options parse_options(int argc, const char* const* argv, const Environment& environment) {
@@ -247,7 +397,14 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
   if (options.node_name.empty())
     throw OptionsError("--node-name: not given, $NODE_NAME is not set and the host name is empty");
 
-  if (values.count("cluster-cidr")) {
+  // Required: without it any podCIDR would be routed, also one covering an off-link
+  // destination (the API server, a resolver) that a Node object claims.
+  if (!values.count("cluster-cidr"))
+    throw OptionsError(
+        "--cluster-cidr: required: the pod network of the cluster, e.g. --cluster-cidr=10.244.0.0/16 "
+        "(what kube-controller-manager --cluster-cidr / kubeadm --pod-network-cidr says; dual stack: "
+        "--cluster-cidr=10.244.0.0/16,fd00:10:244::/56); podCIDRs outside it are never routed");
+  {
     for (const auto& list : values["cluster-cidr"].as<std::vector<std::string>>()) {
       std::string_view rest = list;
       while (true) {
@@ -263,18 +420,16 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
       }
     }
   }
-  if (auto value = text("resync-period")) {
-    auto duration = parse_duration(*value);
-    if (!duration)
-      throw OptionsError("--resync-period: " + quoted(*value) + " is not a positive duration (e.g. 60s, 5m, 1m30s)");
-    options.resync_period = *duration;
-  }
-  if (auto value = text("api-backoff-max")) {
-    auto duration = parse_duration(*value);
-    if (!duration)
-      throw OptionsError("--api-backoff-max: " + quoted(*value) + " is not a positive duration (e.g. 30s, 2s, 500ms)");
-    options.api_backoff_max = *duration;
-  }
+  auto duration_flag = [&](const char* name, std::chrono::milliseconds& into) {
+    if (auto value = text(name)) {
+      std::string error;
+      auto duration = parse_duration(*value, &error);
+      if (!duration) throw OptionsError(std::string("--") + name + ": " + error);
+      into = *duration;
+    }
+  };
+  duration_flag("resync-period", options.resync_period);
+  duration_flag("api-backoff-max", options.api_backoff_max);
   if (auto value = text("route-protocol")) {
     auto number = parse_number<unsigned>(*value);
     if (!number || *number > 255)
@@ -339,8 +494,6 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
   if (auto value = text("subnet-file")) {
     if (value->empty()) throw OptionsError("--subnet-file: empty path");
     if (value->back() == '/') throw OptionsError("--subnet-file: " + quoted(*value) + " is a folder, not a file");
-    if (options.cluster_cidrs.empty())
-      throw OptionsError("--subnet-file: needs --cluster-cidr (written as FLANNEL_NETWORK)");
     options.subnet_file = *value;
   }
   options.set_node_network_available = values["set-node-network-available"].as<bool>();

@@ -20,8 +20,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using Heal = ConfigError::Heal;
+
 // Reads a whole file; nullopt and `error` (strerror) on failure.
 std::optional<std::string> read_file(const std::string& path, std::string& error) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    error = "is a folder, not a file";
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = std::strerror(errno);
@@ -323,15 +330,22 @@ ClusterConfig in_cluster_config(const std::string& host, const std::string& port
   if (port.empty()) fail(where, "KUBERNETES_SERVICE_PORT is empty");
   std::string bracketed = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   set_server(config, "https://" + bracketed + ":" + port, where + " (KUBERNETES_SERVICE_HOST/PORT)");
+  // The kubelet projects these files into the pod and rewrites them: a missing
+  // or half-written one may be fine a moment later.
+  auto may_heal = [&](const std::string& what) {
+    throw ConfigError(where + ": " + what, Heal::may_heal,
+                      "the kubelet mounts the service account files; check the pod's serviceAccountName and "
+                      "automountServiceAccountToken");
+  };
   std::string error;
   std::string ca_path = dir + "/ca.crt";
   auto ca = read_file(ca_path, error);
-  if (!ca) fail(where, ca_path + ": " + error);
-  if (!looks_like_pem(*ca, "CERTIFICATE")) fail(where, ca_path + " does not contain a PEM certificate");
+  if (!ca) may_heal(ca_path + ": " + error);
+  if (!looks_like_pem(*ca, "CERTIFICATE")) may_heal(ca_path + " does not contain a PEM certificate");
   config.ca_pem = std::move(*ca);
   config.token_file = dir + "/token";
   auto token = read_file(config.token_file, error);
-  if (!token) fail(where, config.token_file + ": " + error);
+  if (!token) may_heal(config.token_file + ": " + error);
   return config;
 }
 
@@ -382,6 +396,21 @@ ClusterConfig resolve_kubeconfig(const std::vector<KubeconfigFile>& files, const
   return config;
 }
 
+namespace {
+
+// Adds `hint` to a kubeconfig error that has none.
+template <typename Load>
+ClusterConfig with_hint(const std::string& hint, Load&& load) {
+  try {
+    return load();
+  } catch (const ConfigError& error) {
+    if (!error.hint().empty()) throw;
+    throw ConfigError(error.what(), error.may_heal() ? Heal::may_heal : Heal::never, hint);
+  }
+}
+
+}  // namespace
+
 ClusterConfig load_cluster_config(const ConfigOptions& options, const ConfigEnvironment& environment) {
   auto load_files = [](const std::vector<std::string>& paths, bool missing_is_error) {
     std::vector<KubeconfigFile> files;
@@ -397,9 +426,14 @@ ClusterConfig load_cluster_config(const ConfigOptions& options, const ConfigEnvi
     return files;
   };
 
-  if (!options.kubeconfig.empty()) return resolve_kubeconfig(load_files({options.kubeconfig}, true), options.context);
+  if (!options.kubeconfig.empty()) {
+    return with_hint("fix the file, or pass a working one with --kubeconfig (kubectl --kubeconfig " +
+                         options.kubeconfig + " config view shows what it holds)",
+                     [&] { return resolve_kubeconfig(load_files({options.kubeconfig}, true), options.context); });
+  }
 
-  if (environment.service_host && environment.service_port && file_exists(options.in_cluster_dir + "/token")) {
+  const bool in_pod = environment.service_host && environment.service_port;
+  if (in_pod && file_exists(options.in_cluster_dir + "/token")) {
     if (!options.context.empty())
       KHG_LOG(warning) << "Ignoring --context: running in-cluster" << log::kv("context", options.context);
     return in_cluster_config(*environment.service_host, *environment.service_port, options.in_cluster_dir);
@@ -414,21 +448,38 @@ ClusterConfig load_cluster_config(const ConfigOptions& options, const ConfigEnvi
       for (const std::string& p : paths) seen = seen || p == path;
       if (!seen) paths.push_back(path);
     }
-    auto files = load_files(paths, false);
-    if (files.empty())
-      throw ConfigError("no Kubernetes configuration: none of the files in $KUBECONFIG (" + *environment.kubeconfig +
-                        ") exists");
-    return resolve_kubeconfig(files, options.context);
+    const std::string hint = "fix it, or point $KUBECONFIG (or --kubeconfig) at a working kubeconfig";
+    return with_hint(hint, [&] {
+      auto files = load_files(paths, false);
+      if (files.empty())
+        throw ConfigError("no Kubernetes configuration: none of the files in $KUBECONFIG (" +
+                          *environment.kubeconfig + ") exists");
+      return resolve_kubeconfig(files, options.context);
+    });
   }
 
   std::string home_config = environment.home.empty() ? std::string() : environment.home + "/.kube/config";
-  if (!home_config.empty() && file_exists(home_config))
-    return resolve_kubeconfig(load_files({home_config}, true), options.context);
+  if (!home_config.empty() && file_exists(home_config)) {
+    return with_hint("fix it, or pass a working kubeconfig with --kubeconfig",
+                     [&] { return resolve_kubeconfig(load_files({home_config}, true), options.context); });
+  }
 
-  throw ConfigError(
-      "no Kubernetes configuration: not running in a pod (KUBERNETES_SERVICE_HOST/PORT unset or no token in " +
-      options.in_cluster_dir + "), $KUBECONFIG unset, and " +
-      (home_config.empty() ? std::string("$HOME unset") : home_config + " does not exist") + "; pass --kubeconfig");
+  const std::string not_found =
+      "$KUBECONFIG unset, and " +
+      (home_config.empty() ? std::string("$HOME unset") : home_config + " does not exist");
+  if (in_pod) {
+    // A projected service account token appears when the kubelet has mounted it.
+    throw ConfigError("no Kubernetes configuration yet: in a pod (KUBERNETES_SERVICE_HOST/PORT set) but " +
+                          options.in_cluster_dir + "/token does not exist, " + not_found,
+                      Heal::may_heal,
+                      "the kubelet mounts the service account token; check the pod's serviceAccountName and "
+                      "automountServiceAccountToken, or pass --kubeconfig");
+  }
+  throw ConfigError("no Kubernetes configuration: not running in a pod (KUBERNETES_SERVICE_HOST/PORT unset), " +
+                        not_found,
+                    Heal::never,
+                    "pass --kubeconfig FILE (outside a cluster), or run kube-hostgw as the DaemonSet in "
+                    "manifests/kube-hostgw.yaml (in-cluster service account)");
 }
 
 ClusterConfig load_cluster_config(const ConfigOptions& options) {

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <sstream>
+
 namespace hostgw::controller {
 namespace {
 
@@ -11,19 +14,33 @@ Environment env(std::optional<std::string> node_name = "node-env", std::string h
   return {std::move(node_name), std::move(hostname)};
 }
 
-Options parse(std::vector<std::string> args, Environment environment = env()) {
+// Exactly these arguments.
+Options parse_exactly(const std::vector<std::string>& args, Environment environment = env()) {
   std::vector<const char*> argv = {"kube-hostgw"};
   for (const auto& arg : args) argv.push_back(arg.c_str());
   return parse_options(static_cast<int>(argv.size()), argv.data(), environment);
 }
 
-std::string error_of(std::vector<std::string> args, Environment environment = env()) {
+// These arguments plus the required --cluster-cidr when they have none.
+Options parse(std::vector<std::string> args, Environment environment = env()) {
+  bool has_cluster_cidr = std::any_of(args.begin(), args.end(),
+                                      [](const std::string& arg) { return arg.starts_with("--cluster-cidr"); });
+  if (!has_cluster_cidr) args.insert(args.begin(), "--cluster-cidr=10.244.0.0/16");
+  return parse_exactly(args, std::move(environment));
+}
+
+template <typename Parse>
+std::string error_from(Parse&& parse_call) {
   try {
-    parse(std::move(args), std::move(environment));
+    parse_call();
   } catch (const OptionsError& error) {
     return error.what();
   }
   return "no error";
+}
+
+std::string error_of(std::vector<std::string> args, Environment environment = env()) {
+  return error_from([&] { parse(std::move(args), std::move(environment)); });
 }
 
 TEST(OptionsTest, Defaults) {
@@ -31,7 +48,8 @@ TEST(OptionsTest, Defaults) {
   EXPECT_EQ(options.kubeconfig, "");
   EXPECT_EQ(options.context, "");
   EXPECT_EQ(options.node_name, "node-env");
-  EXPECT_TRUE(options.cluster_cidrs.empty());
+  ASSERT_EQ(options.cluster_cidrs.size(), 1u);
+  EXPECT_EQ(options.cluster_cidrs[0].to_string(), "10.244.0.0/16");
   EXPECT_EQ(options.resync_period, 60s);
   EXPECT_EQ(options.route_protocol, 44);
   EXPECT_EQ(options.route_table, 254u);
@@ -85,7 +103,6 @@ TEST(OptionsTest, EmptyHealthzAddressDisablesIt) {
   EXPECT_FALSE(parse({"--healthz-bind-address="}).healthz);
   EXPECT_EQ(parse({"--healthz-bind-address=:8080"}).healthz->to_string(), "0.0.0.0:8080");
   EXPECT_EQ(parse({"--route-table=main"}).route_table, 254u);
-  EXPECT_EQ(parse({"--resync-period=45"}).resync_period, 45s);
   EXPECT_EQ(parse({"--address-type=InternalIP"}).address_types, AddressTypes::internal_only);
 }
 
@@ -95,8 +112,16 @@ TEST(OptionsTest, HelpAndVersion) {
   EXPECT_TRUE(parse({"--version"}).show_version);
 }
 
+// The help text with its line breaks and indentation folded into single spaces.
+std::string flat_help() {
+  std::istringstream in(help_text());
+  std::string flat;
+  for (std::string word; in >> word;) flat += (flat.empty() ? "" : " ") + word;
+  return flat;
+}
+
 TEST(OptionsTest, HelpListsEveryFlagWithItsDefault) {
-  std::string help = help_text();
+  std::string help = flat_help();
   for (const char* text : {"--kubeconfig",
                            "--context",
                            "--node-name",
@@ -115,12 +140,14 @@ TEST(OptionsTest, HelpListsEveryFlagWithItsDefault) {
                            "--subnet-file",
                            "--set-node-network-available",
                            "--dry-run",
-                           "-v [ --v ]",
+                           "-v, --v LEVEL",
+                           "-h, --help",
                            "--help",
                            "--version"}) {
     EXPECT_NE(help.find(text), std::string::npos) << text << "\n" << help;
   }
-  EXPECT_GE(std::count(help.begin(), help.end(), '\n'), 20);
+  const std::string lines = help_text();
+  EXPECT_GE(std::count(lines.begin(), lines.end(), '\n'), 20);
 }
 
 struct BadCase {
@@ -144,8 +171,24 @@ INSTANTIATE_TEST_SUITE_P(
             {"--cluster-cidr=10.244.0.1/16"},
             "--cluster-cidr: \"10.244.0.1/16\": host bits are set after the first 16 (did you mean 10.244.0.0/16?)"},
         BadCase{{"--cluster-cidr=0.0.0.0/0"}, "--cluster-cidr: \"0.0.0.0/0\" is a default route"},
-        BadCase{{"--resync-period=soon"}, "--resync-period: \"soon\" is not a positive duration (e.g. 60s, 5m, 1m30s)"},
+        BadCase{{"--resync-period=soon"}, "--resync-period: \"soon\" is not a duration (e.g. 60s, 5m, 1m30s)"},
         BadCase{{"--resync-period=0s"}, "--resync-period: \"0s\" is not a positive duration (e.g. 60s, 5m, 1m30s)"},
+        BadCase{{"--resync-period=0"}, "--resync-period: \"0\" is not a positive duration (e.g. 60s, 5m, 1m30s)"},
+        BadCase{{"--resync-period=5"},
+                "--resync-period: \"5\" has no unit: write 5s for seconds (units: ns, us, ms, s, m, h; only 0 may go "
+                "without one)"},
+        BadCase{{"--resync-period=1m30"},
+                "--resync-period: \"1m30\" has no unit: write 30s for seconds (units: ns, us, ms, s, m, h; only 0 may "
+                "go without one)"},
+        BadCase{{"--resync-period=5d"}, "--resync-period: \"5d\": unknown unit \"d\" (units: ns, us, ms, s, m, h)"},
+        BadCase{{"--resync-period=-5s"}, "--resync-period: \"-5s\" is not a positive duration (e.g. 60s, 5m, 1m30s)"},
+        BadCase{{"--resync-period=500us"}, "--resync-period: \"500us\" is shorter than 1ms"},
+        BadCase{{"--api-backoff-max=30"},
+                "--api-backoff-max: \"30\" has no unit: write 30s for seconds (units: ns, us, ms, s, m, h; only 0 may "
+                "go without one)"},
+        BadCase{{"--api-backoff-max=2x"}, "--api-backoff-max: \"2x\": unknown unit \"x\" (units: ns, us, ms, s, m, h)"},
+        BadCase{{"--resync-period=99999999999h"}, "--resync-period: \"99999999999h\" is too large"},
+        BadCase{{"--cluster-cidr="}, "--cluster-cidr: \"\": empty prefix"},
         BadCase{{"--route-protocol=300"}, "--route-protocol: \"300\" is not a number from 5 to 255"},
         BadCase{{"--route-protocol=2"},
                 "--route-protocol: 2 is reserved for the kernel's own routes (0 unspec, 1 redirect, 2 kernel, 3 boot, "
@@ -162,8 +205,6 @@ INSTANTIATE_TEST_SUITE_P(
                 "--healthz-bind-address: \"0.0.0.0:99999\": port \"99999\" is not a number from 0 to 65535"},
         BadCase{{"--healthz-bind-address=::1:80"},
                 "--healthz-bind-address: \"::1:80\": put an IPv6 address in brackets: [::]:2401"},
-        BadCase{{"--subnet-file=/run/flannel/subnet.env"},
-                "--subnet-file: needs --cluster-cidr (written as FLANNEL_NETWORK)"},
         BadCase{{"--context=kind"}, "--context: needs --kubeconfig"},
         BadCase{{"--v=11"}, "--v: \"11\" is not a level from 0 to 10"},
         BadCase{{"--node-name="}, "--node-name: empty name"},
@@ -189,7 +230,7 @@ TEST(OptionsTest, CrossSubnetFlags) {
   EXPECT_EQ(options.vxlan_vni, 16777215u);
   EXPECT_EQ(options.vxlan_port, 8999);
   EXPECT_EQ(parse({"--cross-subnet=vxlan"}).cross_subnet, CrossSubnet::vxlan);
-  std::string help = help_text();
+  std::string help = flat_help();
   for (const char* text : {"--cross-subnet", "--vxlan-vni", "--vxlan-port", "Default: vxlan.", "Default: 4244",
                            "Default: 4789"})
     EXPECT_NE(help.find(text), std::string::npos) << text;
@@ -199,12 +240,58 @@ TEST(DurationTest, GoSyntax) {
   EXPECT_EQ(parse_duration("500ms"), 500ms);
   EXPECT_EQ(parse_duration("2h"), 7200s);
   EXPECT_EQ(parse_duration("1.5s"), 1500ms);
+  EXPECT_EQ(parse_duration(".5s"), 500ms);
   EXPECT_EQ(parse_duration("1h2m3s"), 3723s);
-  EXPECT_EQ(parse_duration("10"), 10s);
+  EXPECT_EQ(parse_duration("+90s"), 90s);
+  EXPECT_EQ(parse_duration("1500us"), 1ms);  // truncated to the flag's millisecond resolution
+  EXPECT_EQ(parse_duration("2000000ns"), 2ms);
+  EXPECT_EQ(parse_duration("1\u00b5s1s"), 1s);  // µs, as Go spells it too
   EXPECT_FALSE(parse_duration(""));
   EXPECT_FALSE(parse_duration("5d"));
   EXPECT_FALSE(parse_duration("-5s"));
   EXPECT_FALSE(parse_duration("s"));
+  EXPECT_FALSE(parse_duration("."));
+  EXPECT_FALSE(parse_duration(".s"));
+  EXPECT_FALSE(parse_duration("1.2.3s"));
+}
+
+// Go's time.ParseDuration: a bare number is refused except 0.
+TEST(DurationTest, ANumberWithoutUnitIsRefusedExceptZero) {
+  std::string error;
+  EXPECT_FALSE(parse_duration("10", &error));
+  EXPECT_EQ(error, "\"10\" has no unit: write 10s for seconds (units: ns, us, ms, s, m, h; only 0 may go without one)");
+  EXPECT_FALSE(parse_duration("1.5", &error));
+  EXPECT_NE(error.find("has no unit"), std::string::npos) << error;
+  EXPECT_EQ(parse_go_duration("0"), 0ns);
+  EXPECT_EQ(parse_go_duration("-0"), 0ns);
+  EXPECT_EQ(parse_go_duration("0s"), 0ns);
+  EXPECT_FALSE(parse_go_duration("00"));
+  // "0" parses but is no valid value for a flag that needs a positive duration.
+  EXPECT_FALSE(parse_duration("0", &error));
+  EXPECT_EQ(error, "\"0\" is not a positive duration (e.g. 60s, 5m, 1m30s)");
+}
+
+TEST(DurationTest, GoDurationValues) {
+  EXPECT_EQ(parse_go_duration("-1.5h"), -5400s);
+  EXPECT_EQ(parse_go_duration("1.000000001s"), 1000000001ns);
+  EXPECT_EQ(parse_go_duration("1.0000000019s"), 1000000001ns);  // digits past nanoseconds are dropped
+  EXPECT_EQ(parse_go_duration("3us"), 3us);
+  EXPECT_EQ(parse_go_duration("3\u03bcs"), 3us);  // Greek mu
+  EXPECT_EQ(parse_go_duration("2562047h"), 2562047h);
+  std::string error;
+  EXPECT_FALSE(parse_go_duration("2562048h", &error));  // past int64 nanoseconds, as in Go
+  EXPECT_EQ(error, "\"2562048h\" is too large");
+}
+
+// Every duration flag goes through the same check.
+TEST(DurationTest, EveryDurationFlagRefusesABareNumber) {
+  for (const char* flag : {"--resync-period", "--api-backoff-max"}) {
+    std::string message = error_of({std::string(flag) + "=5"});
+    EXPECT_EQ(message, std::string(flag) +
+                           ": \"5\" has no unit: write 5s for seconds (units: ns, us, ms, s, m, h; only 0 may go "
+                           "without one)");
+    EXPECT_EQ(error_of({flag, "7m"}), "no error") << flag;
+  }
 }
 
 TEST(OptionsTest, ApiBackoffMax) {
@@ -217,6 +304,94 @@ TEST(OptionsTest, ApiBackoffMax) {
   } catch (const OptionsError& e) {
     EXPECT_NE(std::string(e.what()).find("--api-backoff-max"), std::string::npos) << e.what();
   }
+}
+
+TEST(OptionsTest, ClusterCidrIsRequired) {
+  const std::string expected =
+      "--cluster-cidr: required: the pod network of the cluster, e.g. --cluster-cidr=10.244.0.0/16 (what "
+      "kube-controller-manager --cluster-cidr / kubeadm --pod-network-cidr says; dual stack: "
+      "--cluster-cidr=10.244.0.0/16,fd00:10:244::/56); podCIDRs outside it are never routed";
+  EXPECT_EQ(error_from([] { parse_exactly({}); }), expected);
+  EXPECT_EQ(error_from([] { parse_exactly({"--dry-run", "--node-name=n1"}); }), expected) << "dry run too";
+  EXPECT_EQ(error_from([] { parse_exactly({"--kubeconfig=/k", "--subnet-file=/run/flannel/subnet.env"}); }),
+            expected);
+  EXPECT_EQ(error_from([] { parse_exactly({"--cluster-cidr=10.244.0.0/16"}); }), "no error");
+  // --help and --version need nothing.
+  EXPECT_TRUE(parse_exactly({"--help"}).show_help);
+  EXPECT_TRUE(parse_exactly({"--version"}).show_version);
+}
+
+// The whitespace-separated words of `text`, in order.
+std::vector<std::string> words_of(std::string_view text) {
+  std::vector<std::string> words;
+  std::istringstream in{std::string(text)};
+  for (std::string word; in >> word;) words.push_back(word);
+  return words;
+}
+
+TEST(HelpTest, WrapsAtWordBoundariesWithinTheWidth) {
+  // The text as written, unwrapped: one line per flag.
+  const std::vector<std::string> expected_words = words_of(help_text(100000));
+  for (std::size_t width : {40u, 57u, 80u, 100u, 132u, 200u}) {
+    const std::string help = help_text(width);
+    // Same words in the same order: none was split or glued to another.
+    EXPECT_EQ(words_of(help), expected_words) << "width " << width;
+    std::istringstream lines(help);
+    std::size_t count = 0;
+    for (std::string line; std::getline(lines, line); ++count) {
+      // A line may only be longer when it holds one word too long for any line.
+      if (line.size() > width) {
+        EXPECT_EQ(words_of(line).size(), 1u) << "width " << width << ": line of " << line.size() << ":\n" << line;
+      }
+      EXPECT_TRUE(line.empty() || line.back() != ' ') << "trailing space: " << line;
+    }
+    EXPECT_GE(count, 25u) << "width " << width;
+  }
+  // At 100 columns, no word is too long for a line: every line fits.
+  std::istringstream lines(help_text(100));
+  for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 100u) << line;
+}
+
+// Each flag's description appears whole, its words in order, right after the flag.
+TEST(HelpTest, EveryDescriptionIsComplete) {
+  const std::vector<std::string> help_words = words_of(help_text(80));
+  auto contains = [&](const std::vector<std::string>& needle) {
+    return std::search(help_words.begin(), help_words.end(), needle.begin(), needle.end()) != help_words.end();
+  };
+  for (const char* description :
+       {"Routes every other Kubernetes node's podCIDR via that node's address on a shared layer-2 network",
+        "Exits at once with status 2 on a bad flag, and with status 1 when the configuration can never work:",
+        "--cluster-cidr CIDR Required. Pod network of the cluster, e.g. 10.244.0.0/16",
+        "--resync-period DURATION Full reconcile at least this often, even without events.",
+        "a bare number is refused). Default: 60s.",
+        "--set-node-network-available After the first sync, set this node's NetworkUnavailable condition to False"})
+    EXPECT_TRUE(contains(words_of(description))) << description;
+}
+
+TEST(HelpTest, NarrowWidthPutsDescriptionsBelowTheFlags) {
+  const std::string help = help_text(50);
+  EXPECT_NE(help.find("  --healthz-bind-address ADDR:PORT\n      Where to serve"), std::string::npos) << help;
+  const std::string wide = help_text(100);
+  EXPECT_NE(wide.find("  --dry-run"), std::string::npos);
+  EXPECT_EQ(wide.find("  --healthz-bind-address ADDR:PORT\n"), std::string::npos) << "side by side at 100";
+}
+
+TEST(HelpTest, WidthComesFromTheTerminalThenColumnsThenDefault) {
+  EXPECT_EQ(help_width(120u, "90"), 120u);
+  EXPECT_EQ(help_width(std::nullopt, "90"), 90u);
+  EXPECT_EQ(help_width(0u, "90"), 90u);
+  EXPECT_EQ(help_width(std::nullopt, std::nullopt), 100u);
+  EXPECT_EQ(help_width(std::nullopt, "wide"), 100u);
+  EXPECT_EQ(help_width(std::nullopt, "0"), 100u);
+  EXPECT_EQ(help_width(20u, std::nullopt), kMinimumHelpWidth);
+}
+
+TEST(HelpTest, WrapWords) {
+  EXPECT_EQ(wrap_words("aa bb cc dd", 5, 0, 0), "aa bb\ncc dd");
+  EXPECT_EQ(wrap_words("aa bb", 6, 2, 2), "aa\n  bb");
+  EXPECT_EQ(wrap_words("aa bb cc", 7, 2, 0), "aa bb\n  cc");
+  EXPECT_EQ(wrap_words("averyverylongword x", 8, 1, 1), "averyverylongword\n x");
+  EXPECT_EQ(wrap_words("  spaced   out  ", 80, 0, 0), "spaced out");
 }
 
 }  // namespace

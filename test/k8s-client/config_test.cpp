@@ -46,6 +46,23 @@ std::string expect_error(const std::function<void()>& body) {
   return {};
 }
 
+// The whole error: message, whether it may heal, hint.
+struct Failure {
+  std::string message;
+  bool may_heal = false;
+  std::string hint;
+};
+
+Failure failure_of(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const ConfigError& e) {
+    return {e.what(), e.may_heal(), e.hint()};
+  }
+  ADD_FAILURE() << "no ConfigError thrown";
+  return {};
+}
+
 TEST(Base64Test, DecodesStrictly) {
   EXPECT_EQ(decode_base64("aGVsbG8="), "hello");
   EXPECT_EQ(decode_base64("aGVs\nbG8h"), "hello!");
@@ -294,6 +311,88 @@ TEST(LoadClusterConfigTest, InClusterErrorsNameTheFile) {
   env.service_port = "443";
   EXPECT_EQ(expect_error([&] { load_cluster_config({"", "", dir.path()}, env); }),
             "in-cluster configuration: " + dir.path() + "/ca.crt: No such file or directory");
+}
+
+// What can never work does not heal (the daemon exits 1); only the service
+// account files of a pod may still appear.
+TEST(ConfigHealTest, KubeconfigErrorsNeverHealAndSayWhatToDo) {
+  TempDir dir;
+  ConfigEnvironment env;
+  env.home = dir.path();
+  Failure missing = failure_of([&] { load_cluster_config({dir.path() + "/missing", "", dir.path()}, env); });
+  EXPECT_EQ(missing.message, "kubeconfig " + dir.path() + "/missing: No such file or directory");
+  EXPECT_FALSE(missing.may_heal);
+  EXPECT_EQ(missing.hint, "fix the file, or pass a working one with --kubeconfig (kubectl --kubeconfig " +
+                              dir.path() + "/missing config view shows what it holds)");
+
+  fs::create_directories(dir.path() + "/folder");
+  Failure folder = failure_of([&] { load_cluster_config({dir.path() + "/folder", "", dir.path()}, env); });
+  EXPECT_EQ(folder.message, "kubeconfig " + dir.path() + "/folder: is a folder, not a file");
+  EXPECT_FALSE(folder.may_heal);
+
+  std::string invalid = dir.write("invalid", "current-context: nowhere\n");
+  Failure bad = failure_of([&] { load_cluster_config({invalid, "", dir.path()}, env); });
+  EXPECT_EQ(bad.message, "kubeconfig " + invalid + ": context \"nowhere\" is not defined (it is the current-context)");
+  EXPECT_FALSE(bad.may_heal);
+  EXPECT_NE(bad.hint.find("--kubeconfig"), std::string::npos);
+
+  ConfigEnvironment from_env = env;
+  from_env.kubeconfig = invalid;
+  Failure via_env = failure_of([&] { load_cluster_config({"", "", dir.path()}, from_env); });
+  EXPECT_FALSE(via_env.may_heal);
+  EXPECT_EQ(via_env.hint, "fix it, or point $KUBECONFIG (or --kubeconfig) at a working kubeconfig");
+
+  dir.write(".kube/config", "clusters: 5\n");
+  Failure home = failure_of([&] { load_cluster_config({"", "", dir.path()}, env); });
+  EXPECT_EQ(home.message, "kubeconfig " + dir.path() + "/.kube/config: clusters must be a list");
+  EXPECT_FALSE(home.may_heal);
+  EXPECT_EQ(home.hint, "fix it, or pass a working kubeconfig with --kubeconfig");
+}
+
+TEST(ConfigHealTest, NoConfigurationOutsideAPodNeverHeals) {
+  TempDir dir;
+  ConfigEnvironment env;
+  env.home = dir.path();
+  Failure nothing = failure_of([&] { load_cluster_config({"", "", dir.path() + "/sa"}, env); });
+  EXPECT_EQ(nothing.message,
+            "no Kubernetes configuration: not running in a pod (KUBERNETES_SERVICE_HOST/PORT unset), $KUBECONFIG "
+            "unset, and " +
+                dir.path() + "/.kube/config does not exist");
+  EXPECT_FALSE(nothing.may_heal);
+  EXPECT_EQ(nothing.hint,
+            "pass --kubeconfig FILE (outside a cluster), or run kube-hostgw as the DaemonSet in "
+            "manifests/kube-hostgw.yaml (in-cluster service account)");
+}
+
+TEST(ConfigHealTest, ServiceAccountFilesNotMountedYetMayHeal) {
+  TempDir dir;
+  ConfigEnvironment env;
+  env.home = dir.path();
+  env.service_host = "198.51.100.1";
+  env.service_port = "443";
+  // No token yet, and nothing else to fall back to.
+  Failure no_token = failure_of([&] { load_cluster_config({"", "", dir.path()}, env); });
+  EXPECT_EQ(no_token.message, "no Kubernetes configuration yet: in a pod (KUBERNETES_SERVICE_HOST/PORT set) but " +
+                                  dir.path() + "/token does not exist, $KUBECONFIG unset, and " + dir.path() +
+                                  "/.kube/config does not exist");
+  EXPECT_TRUE(no_token.may_heal);
+  EXPECT_NE(no_token.hint.find("automountServiceAccountToken"), std::string::npos);
+
+  // The token is there, the CA not yet; then a CA that is not PEM (half written).
+  dir.write("token", "t");
+  Failure no_ca = failure_of([&] { load_cluster_config({"", "", dir.path()}, env); });
+  EXPECT_EQ(no_ca.message, "in-cluster configuration: " + dir.path() + "/ca.crt: No such file or directory");
+  EXPECT_TRUE(no_ca.may_heal);
+  dir.write("ca.crt", "");
+  EXPECT_TRUE(failure_of([&] { load_cluster_config({"", "", dir.path()}, env); }).may_heal);
+  dir.write("ca.crt", kCaPem);
+  EXPECT_EQ(load_cluster_config({"", "", dir.path()}, env).host, "198.51.100.1");
+
+  // A service host that is set but empty cannot heal.
+  env.service_host = "";
+  Failure empty_host = failure_of([&] { load_cluster_config({"", "", dir.path()}, env); });
+  EXPECT_EQ(empty_host.message, "in-cluster configuration: KUBERNETES_SERVICE_HOST is empty");
+  EXPECT_FALSE(empty_host.may_heal);
 }
 
 }  // namespace

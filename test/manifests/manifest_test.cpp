@@ -227,6 +227,13 @@ TEST(Manifest, NodeNameComesFromTheDownwardApi) {
   EXPECT_EQ(flag_value(args(manifest), "--node-name"), "$(NODE_NAME)");
 }
 
+// kube-hostgw refuses to start without --cluster-cidr: the DaemonSet gives the
+// example network the docs show (10.244.0.0/16, kubeadm's --pod-network-cidr example).
+TEST(Manifest, GivesTheRequiredClusterCidr) {
+  const auto manifest = load_manifest();
+  EXPECT_EQ(flag_value(args(manifest), "--cluster-cidr"), "10.244.0.0/16");
+}
+
 TEST(Manifest, ProbesUseTheHealthPortAndEndpoints) {
   const auto manifest = load_manifest();
   const auto c = container(manifest);

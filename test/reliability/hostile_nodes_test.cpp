@@ -17,6 +17,7 @@
 
 #include "controller/cluster_view.hpp"
 #include "controller/desired_routes.hpp"
+#include "controller/options.hpp"
 #include "k8s-client/json_framer.hpp"
 #include "k8s-client/node_json.hpp"
 
@@ -260,31 +261,44 @@ TEST(HostileNodeTest, DuplicateAddressOfAnotherNodeGetsItsOwnRouteOnly) {
   RecordProperty("outcome", "routed for its own podCIDR only; the other node's route unchanged");
 }
 
-// The gap the table shows: without --cluster-cidr, nothing ties a podCIDR to
-// the cluster, and a podCIDR covering an off-link destination (here the API
-// server) is routed to the node that claims it. --cluster-cidr closes it (see
-// the table); the README recommends it. This pins the current behaviour so a
-// change is deliberate.
-TEST(HostileNodeTest, OffLinkApiServerIsProtectedOnlyByClusterCidr) {
+// A podCIDR covering an off-link destination (here the API server): only
+// --cluster-cidr ties podCIDRs to the cluster, so kube-hostgw does not start
+// without it, and with it such a podCIDR is skipped. desired_routes itself still
+// accepts any podCIDR when given no cluster CIDR (pinned here, so that a change
+// is deliberate); the flag is what closes the gap.
+TEST(HostileNodeTest, OffLinkApiServerIsNeverRoutedBecauseClusterCidrIsRequired) {
   Outcome out;
   std::string stream;
   for (const auto& node : healthy_nodes()) stream += added_event(node);
   stream += added_event(node_json("hostile", {"203.0.113.0/24"}, {"198.51.100.66"}));
   feed(out, stream, k8s::JsonObjectFramer::kDefaultMaxObjectBytes);
-  DesiredRoutes without = compute(out.view, {}, {});
-  bool routed = std::any_of(without.routes.begin(), without.routes.end(), [](const routing::Route& route) {
-    return route.destination.contains(IpAddress::parse("203.0.113.50"));
-  });
-  EXPECT_TRUE(routed) << "desired_routes learned about the API server address: update this test and the table";
+  auto routes_api_server = [](const DesiredRoutes& desired) {
+    return std::any_of(desired.routes.begin(), desired.routes.end(), [](const routing::Route& route) {
+      return route.destination.contains(IpAddress::parse("203.0.113.50"));
+    });
+  };
+
+  std::string refusal;
+  const char* argv[] = {"kube-hostgw", "--kubeconfig=/k", "--node-name=node-a"};
+  try {
+    parse_options(3, argv, Environment{std::nullopt, "host"});
+  } catch (const OptionsError& error) {
+    refusal = error.what();
+  }
+  EXPECT_EQ(refusal.rfind("--cluster-cidr: required", 0), 0u) << refusal;
+
+  EXPECT_TRUE(routes_api_server(compute(out.view, {}, {})))
+      << "desired_routes learned about the API server address without a cluster CIDR: update this test";
   DesiredRoutesOptions options;
   options.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16"), IpPrefix::parse("2001:db8::/32")};
   DesiredRoutes with = compute(out.view, options, {});
-  EXPECT_TRUE(std::none_of(with.routes.begin(), with.routes.end(), [](const routing::Route& route) {
-    return route.destination.contains(IpAddress::parse("203.0.113.50"));
-  }));
-  RecordProperty("input", "podCIDR covering the off-link API server address, no --cluster-cidr");
-  RecordProperty("outcome", routed ? "ROUTED to the claiming node (gap: only --cluster-cidr prevents it)"
-                                   : "not routed");
+  const bool routed = routes_api_server(with);
+  EXPECT_FALSE(routed);
+  RecordProperty("input", "podCIDR covering the off-link API server address");
+  RecordProperty("outcome", (routed ? std::string("ROUTED to the claiming node") : std::string("not routed")) +
+                                ": kube-hostgw does not start without --cluster-cidr (" +
+                                refusal.substr(0, refusal.find(": the pod network")) +
+                                "), and with it the podCIDR is outside the cluster CIDR");
 }
 
 // A 10 MB Node (e.g. megabytes of annotations) in the middle of a watch

@@ -1,10 +1,11 @@
 #pragma once
 
 // ApiNodeSource: the daemon's NodeSource and NodeStatusWriter over the real
-// API client. run() loads the cluster configuration (retrying with backoff
-// while it is not usable: no service account yet, unreadable kubeconfig), then
-// runs a k8s::NodeWatcher until cancelled. Mirrors the client's and watcher's
-// stats into the metrics registry at every scrape.
+// API client. Given a client (made at start-up with make_api_client), run()
+// uses it; else run() loads the cluster configuration, retrying with backoff
+// while it is not usable (inside a pod: the service account files not mounted
+// yet). Then it runs a k8s::NodeWatcher until cancelled. Mirrors the client's
+// and watcher's stats into the metrics registry at every scrape.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
@@ -15,10 +16,16 @@
 
 namespace hostgw::controller {
 
+// Loads the cluster configuration, logs where it came from and builds the API
+// client (which checks the TLS material). Throws k8s::ConfigError (may_heal()
+// says whether retrying can help) or another std::exception.
+std::unique_ptr<k8s::ApiClient> make_api_client(boost::asio::any_io_executor executor,
+                                                const k8s::ConfigOptions& config);
+
 class ApiNodeSource final : public NodeSource, public NodeStatusWriter {
  public:
   ApiNodeSource(boost::asio::any_io_executor executor, k8s::ConfigOptions config, MetricsRegistry& registry,
-                k8s::NodeWatcherOptions watcher_options = {});
+                k8s::NodeWatcherOptions watcher_options = {}, std::unique_ptr<k8s::ApiClient> client = nullptr);
   ~ApiNodeSource() override;
 
   boost::asio::awaitable<void> run(std::function<void(const k8s::NodeEvent&)> sink) override;

@@ -64,12 +64,35 @@ Environment current_environment();
 // Parses argv (argv[0] is the program name). Throws OptionsError.
 Options parse_options(int argc, const char* const* argv, const Environment& environment);
 
-// The --help text: every flag with its default.
-std::string help_text();
+// --help wraps to the terminal's width, else $COLUMNS, else this; never below kMinimumHelpWidth.
+constexpr std::size_t kDefaultHelpWidth = 100;
+constexpr std::size_t kMinimumHelpWidth = 40;
 
-// "60s", "1m30s", "500ms", "2h" (Go duration syntax), or a bare number of
-// seconds. nullopt if the text is none of these or not positive.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+// The --help text: what exits and what retries, every flag with its default.
+// Lines are wrapped at spaces to `width` columns; a word is never split (one
+// longer than a line stands alone on its line).
+std::string help_text(std::size_t width = kDefaultHelpWidth);
+
+// The width for --help: the terminal's columns when stdout is one (0 = unknown),
+// else $COLUMNS when it is a positive number, else kDefaultHelpWidth; at least
+// kMinimumHelpWidth. current_help_width() asks this process's stdout and environment.
+std::size_t help_width(std::optional<unsigned> terminal_columns, std::optional<std::string_view> columns_variable);
+std::size_t current_help_width();
+
+// `text`'s words (separated by spaces) filled into lines of at most `width`
+// columns: the first line continues a line already `first_column` wide, the
+// next ones start with `indent` spaces. No trailing newline.
+std::string wrap_words(std::string_view text, std::size_t width, std::size_t indent, std::size_t first_column);
+
+// Go's time.ParseDuration: an optional sign, then decimal numbers each with a
+// unit (ns, us or µs, ms, s, m, h): "300ms", "1.5h", "2h45m". "0" is the only
+// number allowed without a unit ("5" is refused: seconds or minutes?).
+// nullopt and `*error` (one line, quoting the text) when it is not that.
+std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view text, std::string* error = nullptr);
+
+// The value of a duration flag: Go syntax, positive, at least 1ms (truncated to
+// milliseconds). nullopt and `*error` otherwise.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, std::string* error = nullptr);
 
 // "host:port" with an IPv4 address, "[v6]:port", or ":port" (all IPv4 addresses).
 std::optional<BindAddress> parse_bind_address(std::string_view text, std::string* error);

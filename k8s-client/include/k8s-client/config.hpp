@@ -6,6 +6,7 @@
 //   --kubeconfig given            → that file
 //   else in a pod                 → in-cluster (KUBERNETES_SERVICE_HOST/PORT set and
 //                                   the service account token file exists)
+//   (in a pod without the token file, and none of the below: an error that may heal)
 //   else $KUBECONFIG              → its files (colon-separated), merged
 //   else ~/.kube/config
 //
@@ -30,8 +31,24 @@ struct ConfigOptions {
   std::string in_cluster_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
 };
 
+// A configuration that cannot be used. may_heal() says whether it can become
+// usable without anyone acting: only inside a pod, where the service account's
+// token and CA files are projected by the kubelet and may not be there yet.
+// A kubeconfig that is missing, unreadable or invalid, or no configuration at
+// all outside a pod, never heals: the daemon exits with it (status 1).
+// hint() says what to do, for the exit message ("" if the message says it).
 class ConfigError : public std::runtime_error {
-  using runtime_error::runtime_error;
+ public:
+  enum class Heal { never, may_heal };
+  explicit ConfigError(const std::string& message, Heal heal = Heal::never, std::string hint = "")
+      : runtime_error(message), heal_(heal), hint_(std::move(hint)) {}
+
+  bool may_heal() const { return heal_ == Heal::may_heal; }
+  const std::string& hint() const { return hint_; }
+
+ private:
+  Heal heal_;
+  std::string hint_;
 };
 
 // users[].user.exec of a kubeconfig: a client-go credential plugin.
