@@ -7,8 +7,8 @@
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cstdint>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 namespace hostgw::controller {
@@ -43,7 +43,9 @@ std::int64_t nanoseconds_per(std::string_view unit) {
   return 0;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 
@@ -91,8 +93,8 @@ std::optional<std::chrono::nanoseconds> parse_go_duration(std::string_view text,
     std::string_view unit = rest.substr(i, unit_end - i);
     if (unit.empty()) {
       std::string number(rest.substr(0, i));
-      return fail(quoted_text + " has no unit: write " + number + "s for seconds (units: " +
-                  std::string(kDurationUnits) + "; only 0 may go without one)");
+      return fail(quoted_text + " has no unit: write " + number +
+                  "s for seconds (units: " + std::string(kDurationUnits) + "; only 0 may go without one)");
     }
     std::int64_t scale = nanoseconds_per(unit);
     if (scale == 0)
@@ -235,8 +237,7 @@ std::size_t help_width(std::optional<unsigned> terminal_columns, std::optional<s
 std::size_t current_help_width() {
   std::optional<unsigned> terminal;
   winsize size{};
-  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
-    terminal = size.ws_col;
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) terminal = size.ws_col;
   std::optional<std::string_view> columns;
   if (const char* value = std::getenv("COLUMNS")) columns = value;
   return help_width(terminal, columns);

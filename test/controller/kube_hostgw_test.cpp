@@ -161,8 +161,8 @@ std::vector<std::string> clean_environment(const TempDir& home) {
   return {"HOME=" + home.path(), "PATH=/usr/bin:/bin"};
 }
 
-const std::vector<std::string> kFlags = {"--node-name", "n1", "--cluster-cidr", "10.244.0.0/16", "--dry-run",
-                                         "--healthz-bind-address="};
+const std::vector<std::string> kFlags = {"--node-name",   "n1",        "--cluster-cidr",
+                                         "10.244.0.0/16", "--dry-run", "--healthz-bind-address="};
 
 std::vector<std::string> with_flags(std::vector<std::string> args) {
   args.insert(args.end(), kFlags.begin(), kFlags.end());
@@ -245,10 +245,12 @@ TEST(KubeHostgwBinaryTest, UnreadableKubeconfigExitsAtOnce) {
 // looks like PEM but is not a certificate.
 TEST(KubeHostgwBinaryTest, BadCertificateAuthorityExitsAtOnce) {
   TempDir home;
-  std::string ca = home.write("ca.crt", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
-  std::string file = home.write("kubeconfig", "current-context: c\nclusters: [{name: k, cluster: {server: "
-                                              "\"https://198.51.100.1:6443\", certificate-authority: " +
-                                                  ca + "}}]\ncontexts: [{name: c, context: {cluster: k}}]\n");
+  std::string ca =
+      home.write("ca.crt", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
+  std::string file = home.write("kubeconfig",
+                                "current-context: c\nclusters: [{name: k, cluster: {server: "
+                                "\"https://198.51.100.1:6443\", certificate-authority: " +
+                                    ca + "}}]\ncontexts: [{name: c, context: {cluster: k}}]\n");
   ChildResult result = run_hostgw(with_flags({"--kubeconfig", file}), clean_environment(home));
   expect_config_exit(result, "kubeconfig " + file + ", context \\\"c\\\": ", "fix the configuration it names");
 }
@@ -299,7 +301,8 @@ TEST(KubeHostgwBinaryTest, MissingClusterCidrExitsWithUsageError) {
 
 TEST(KubeHostgwBinaryTest, DurationWithoutUnitExitsWithUsageError) {
   TempDir home;
-  ChildResult result = run_hostgw(with_flags({"--kubeconfig", "/nonexistent", "--resync-period", "5"}), clean_environment(home));
+  ChildResult result =
+      run_hostgw(with_flags({"--kubeconfig", "/nonexistent", "--resync-period", "5"}), clean_environment(home));
   EXPECT_EQ(result.exit_code, 2) << result.err;
   EXPECT_EQ(result.err,
             "kube-hostgw: error: --resync-period: \"5\" has no unit: write 5s for seconds (units: ns, us, ms, s, m, h; "

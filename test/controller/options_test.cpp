@@ -23,8 +23,8 @@ Options parse_exactly(const std::vector<std::string>& args, Environment environm
 
 // These arguments plus the required --cluster-cidr when they have none.
 Options parse(std::vector<std::string> args, Environment environment = env()) {
-  bool has_cluster_cidr = std::any_of(args.begin(), args.end(),
-                                      [](const std::string& arg) { return arg.starts_with("--cluster-cidr"); });
+  bool has_cluster_cidr =
+      std::any_of(args.begin(), args.end(), [](const std::string& arg) { return arg.starts_with("--cluster-cidr"); });
   if (!has_cluster_cidr) args.insert(args.begin(), "--cluster-cidr=10.244.0.0/16");
   return parse_exactly(args, std::move(environment));
 }
@@ -231,8 +231,8 @@ TEST(OptionsTest, CrossSubnetFlags) {
   EXPECT_EQ(options.vxlan_port, 8999);
   EXPECT_EQ(parse({"--cross-subnet=vxlan"}).cross_subnet, CrossSubnet::vxlan);
   std::string help = flat_help();
-  for (const char* text : {"--cross-subnet", "--vxlan-vni", "--vxlan-port", "Default: vxlan.", "Default: 4244",
-                           "Default: 4789"})
+  for (const char* text :
+       {"--cross-subnet", "--vxlan-vni", "--vxlan-port", "Default: vxlan.", "Default: 4244", "Default: 4789"})
     EXPECT_NE(help.find(text), std::string::npos) << text;
 }
 
@@ -313,8 +313,7 @@ TEST(OptionsTest, ClusterCidrIsRequired) {
       "--cluster-cidr=10.244.0.0/16,fd00:10:244::/56); podCIDRs outside it are never routed";
   EXPECT_EQ(error_from([] { parse_exactly({}); }), expected);
   EXPECT_EQ(error_from([] { parse_exactly({"--dry-run", "--node-name=n1"}); }), expected) << "dry run too";
-  EXPECT_EQ(error_from([] { parse_exactly({"--kubeconfig=/k", "--subnet-file=/run/flannel/subnet.env"}); }),
-            expected);
+  EXPECT_EQ(error_from([] { parse_exactly({"--kubeconfig=/k", "--subnet-file=/run/flannel/subnet.env"}); }), expected);
   EXPECT_EQ(error_from([] { parse_exactly({"--cluster-cidr=10.244.0.0/16"}); }), "no error");
   // --help and --version need nothing.
   EXPECT_TRUE(parse_exactly({"--help"}).show_help);
