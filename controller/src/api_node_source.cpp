@@ -19,6 +19,24 @@ std::unique_ptr<k8s::ApiClient> make_api_client(asio::any_io_executor executor, 
   return std::make_unique<k8s::ApiClient>(std::move(executor), std::move(cluster));
 }
 
+std::optional<std::unique_ptr<k8s::ApiClient>> make_api_client_at_start(asio::any_io_executor executor,
+                                                                         const k8s::ConfigOptions& config) {
+  const char* const kExiting = "Cannot load the API server configuration; exiting";
+  try {
+    return make_api_client(std::move(executor), config);
+  } catch (const k8s::ConfigError& error) {
+    // run() logs the error and the retry delay on its first attempt.
+    if (error.may_heal()) return nullptr;
+    KHG_LOG(error) << kExiting << kv("error", error.what())
+                   << kv("hint", error.hint().empty() ? std::string("fix the configuration it names, or pass a "
+                                                                    "working kubeconfig with --kubeconfig")
+                                                      : error.hint());
+  } catch (const std::exception& error) {
+    KHG_LOG(error) << kExiting << kv("error", error.what());
+  }
+  return std::nullopt;
+}
+
 ApiNodeSource::ApiNodeSource(asio::any_io_executor executor, k8s::ConfigOptions config, MetricsRegistry& registry,
                              k8s::NodeWatcherOptions watcher_options, std::unique_ptr<k8s::ApiClient> client)
     : executor_(std::move(executor)),

@@ -38,26 +38,10 @@ int run_kube_hostgw(const Options& options) {
 
   // The API server configuration first, before any netlink socket is opened: one
   // that can never work (a missing, unreadable or invalid kubeconfig, none at all
-  // outside a pod) ends the process here, having touched nothing. Inside a pod the
-  // service account files may not be mounted yet: ApiNodeSource retries those.
+  // outside a pod) ends the process here, having touched nothing.
   const k8s::ConfigOptions config_options{options.kubeconfig, options.context};
-  std::unique_ptr<k8s::ApiClient> client;
-  try {
-    client = make_api_client(io.get_executor(), config_options);
-  } catch (const k8s::ConfigError& error) {
-    if (!error.may_heal()) {
-      KHG_LOG(error) << "Cannot load the API server configuration; exiting" << kv("error", error.what())
-                     << kv("hint", error.hint().empty()
-                                       ? std::string("fix the configuration it names, or pass a working kubeconfig "
-                                                     "with --kubeconfig")
-                                       : error.hint());
-      return 1;
-    }
-    // ApiNodeSource logs the error and the retry delay on its first attempt.
-  } catch (const std::exception& error) {
-    KHG_LOG(error) << "Cannot load the API server configuration; exiting" << kv("error", error.what());
-    return 1;
-  }
+  std::optional<std::unique_ptr<k8s::ApiClient>> client = make_api_client_at_start(io.get_executor(), config_options);
+  if (!client) return 1;
 
   std::unique_ptr<routing::NetlinkRouteTable> table;
   std::unique_ptr<routing::NetlinkChangeMonitor> monitor;
@@ -92,7 +76,7 @@ int run_kube_hostgw(const Options& options) {
   k8s::NodeWatcherOptions watcher_options;
   watcher_options.backoff.max = options.api_backoff_max;
   watcher_options.backoff.initial = std::min(watcher_options.backoff.initial, options.api_backoff_max);
-  ApiNodeSource api(io.get_executor(), config_options, registry, watcher_options, std::move(client));
+  ApiNodeSource api(io.get_executor(), config_options, registry, watcher_options, std::move(*client));
 
   std::unique_ptr<Daemon> daemon;
   try {

@@ -9,6 +9,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>
+#include <optional>
 
 #include "controller/daemon.hpp"
 #include "k8s-client/config.hpp"
@@ -21,6 +22,13 @@ namespace hostgw::controller {
 // says whether retrying can help) or another std::exception.
 std::unique_ptr<k8s::ApiClient> make_api_client(boost::asio::any_io_executor executor,
                                                 const k8s::ConfigOptions& config);
+
+// make_api_client at start-up, before anything is touched: the client; or
+// nullptr when the configuration is not usable yet but may heal (inside a pod;
+// ApiNodeSource::run retries it); or nullopt when it can never work, after
+// logging the error with a hint: the caller exits with status 1.
+std::optional<std::unique_ptr<k8s::ApiClient>> make_api_client_at_start(boost::asio::any_io_executor executor,
+                                                                         const k8s::ConfigOptions& config);
 
 class ApiNodeSource final : public NodeSource, public NodeStatusWriter {
  public:
