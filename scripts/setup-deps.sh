@@ -1,22 +1,43 @@
 #!/usr/bin/env bash
-# Installs every Debian package kube-hostgw needs to build, test and run the demo.
-# Idempotent: when everything is already installed it only runs dpkg-query and exits.
-# Must run as root on Debian 12 (bookworm).
+# Installs the Debian packages kube-hostgw needs. Idempotent: when everything is already
+# installed it only runs dpkg-query and exits. Must run as root on Debian 12 (bookworm).
+#
+#   scripts/setup-deps.sh            build, test and run the demo (what scripts/test.sh needs)
+#   scripts/setup-deps.sh --build    only what building the kube-hostgw binary needs (the
+#                                    Dockerfile's build stage: no test tools, no clang)
+#   scripts/setup-deps.sh --image    also what the image stage of the tests needs
+#                                    (scripts/image-test.sh: podman, mmdebstrap)
 set -euo pipefail
 
-packages=(
+build_packages=(
   # toolchain
-  g++ cmake ninja-build ccache pkg-config git
+  g++ cmake ninja-build ccache pkg-config
   # libraries: Boost 1.81, not the default libboost-dev (1.74, which conflicts and lacks
   # the coroutine support the code uses)
   libboost1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libssl-dev rapidjson-dev libyaml-cpp-dev libmnl-dev zlib1g-dev
-  libgtest-dev libgmock-dev
+)
+test_packages=(
+  git libgtest-dev libgmock-dev
   # tests, demo and benchmarks
   iproute2 iputils-ping procps curl openssl jq kmod
   # fuzzing (scripts/fuzz.sh, the CI fuzz smoke run): clang 14 and its libFuzzer/sanitizer runtimes
   clang libclang-rt-14-dev
 )
+image_packages=(
+  # scripts/image-test.sh: base images made from Debian packages, built and run with podman
+  podman mmdebstrap
+)
+
+case "${1:-}" in
+  --build) packages=("${build_packages[@]}") ;;
+  --image) packages=("${build_packages[@]}" "${test_packages[@]}" "${image_packages[@]}") ;;
+  "") packages=("${build_packages[@]}" "${test_packages[@]}") ;;
+  *)
+    echo "setup-deps: unknown argument '$1' (use --build, --image or nothing)" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

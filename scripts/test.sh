@@ -19,6 +19,10 @@
 #                              fails on any ASan/UBSan/LSan report)
 #   KHG_CI_FUZZ_SECONDS=N|off  libFuzzer smoke run, N seconds per target after a corpus
 #                              replay (scripts/fuzz.sh, clang, build-fuzz); 0 = replay only
+#   KHG_CI_IMAGE=1|0           the container image: podman builds the Dockerfile (Release)
+#                              from base images made with mmdebstrap, then the image is
+#                              checked and one e2e scenario runs with its binary
+#                              (scripts/image-test.sh, needs root; off by default outside CI)
 # The last line is "Summary: N passed, N failed" over every stage (CI reads it).
 set -euo pipefail
 
@@ -151,6 +155,23 @@ if [[ "$ci_fuzz" != off ]]; then
   fi
   ((stage_status == 0)) || status=1
   echo "test.sh: fuzz smoke run ($ci_fuzz s per target) took $(( $(date +%s) - stage_start )) s (exit $stage_status)"
+fi
+
+if [[ "${KHG_CI_IMAGE:-0}" == 1 ]]; then
+  stage_start=$(date +%s)
+  set +e
+  KHG_FAKE_APISERVER="$root/$build_dir/bin/fake-apiserver" scripts/image-test.sh 2>&1 | tee "$log_dir/image.log"
+  stage_status=${PIPESTATUS[0]}
+  set -e
+  line=$(grep -E '^image: [0-9]+ passed, [0-9]+ failed' "$log_dir/image.log" | tail -1)
+  if [[ -n "$line" ]]; then
+    total_passed=$((total_passed + $(sed -E 's/^image: ([0-9]+) passed.*/\1/' <<<"$line")))
+    total_failed=$((total_failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+  elif ((stage_status != 77)); then
+    total_failed=$((total_failed + 1))
+  fi
+  ((stage_status == 0 || stage_status == 77)) || status=1
+  echo "test.sh: image stage took $(( $(date +%s) - stage_start )) s (exit $stage_status)"
 fi
 
 echo "test.sh: finished in $(( $(date +%s) - start )) s (exit $status)"

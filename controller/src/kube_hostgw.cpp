@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "controller/api_node_source.hpp"
+#include "controller/capabilities.hpp"
 #include "controller/daemon.hpp"
 #include "k8s-client/api_client.hpp"
 #include "k8s-client/backoff.hpp"
@@ -34,6 +35,15 @@ int run_kube_hostgw(const Options& options) {
   log::set_verbosity(options.verbosity);
   KHG_LOG(info) << "Starting kube-hostgw" << kv("version", kVersion) << kv("node", options.node_name)
                 << kv("pid", getpid());
+  // The image's binary carries NET_ADMIN as a permitted-only file capability
+  // (controller/capabilities.hpp): make it effective before the first netlink change.
+  NetAdminResult net_admin = raise_net_admin();
+  if (net_admin.state == NetAdminState::raised) {
+    KHG_LOG(info) << "CAP_NET_ADMIN raised from the permitted set" << kv("uid", getuid());
+  } else if (net_admin.state != NetAdminState::effective && !options.dry_run) {
+    KHG_LOG(warning) << "CAP_NET_ADMIN is not effective; route changes will fail"
+                     << kv("state", to_string(net_admin.state)) << kv("detail", net_admin.message);
+  }
   asio::io_context io(1);
 
   // The API server configuration first, before any netlink socket is opened: one
