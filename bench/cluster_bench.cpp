@@ -54,8 +54,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/log.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
-#include "k8s-client/log.hpp"
+#include "support/netns_fixture.hpp"
 
 namespace {
 
@@ -118,19 +119,7 @@ void print_summary(const char* what, const std::string& key, const Summary& s) {
 
 // --- namespaces ----------------------------------------------------------------
 
-// Moves the calling thread into /run/netns/NAME (sockets and children created
-// afterwards live there). Throws if that fails: nothing may run in the wrong namespace.
-void enter_netns(const std::string& name) {
-  const std::string path = "/run/netns/" + name;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("network namespace " + name + ": cannot open " + path + ": " + std::strerror(errno));
-  if (::setns(fd, CLONE_NEWNET) != 0) {
-    int error = errno;
-    ::close(fd);
-    throw std::runtime_error("network namespace " + name + ": setns failed: " + std::strerror(error));
-  }
-  ::close(fd);
-}
+using hostgw::testing::enter_netns;  // test/support/netns_fixture.hpp
 
 // --- a route listener in the node namespace --------------------------------------
 

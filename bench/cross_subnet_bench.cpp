@@ -27,11 +27,11 @@
 #include <unistd.h>
 #include <vector>
 
+#include "common/log.hpp"
 #include "controller/reconciler.hpp"
-#include "k8s-client/log.hpp"
-#include "netns_fixture.hpp"
 #include "routing/netlink_overlay_table.hpp"
 #include "routing/netlink_route_table.hpp"
+#include "support/netns_fixture.hpp"
 
 namespace {
 

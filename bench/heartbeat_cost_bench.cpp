@@ -19,11 +19,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/log.hpp"
 #include "controller/metrics.hpp"
 #include "controller/reconciler.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
 #include "k8s-client/json_framer.hpp"
-#include "k8s-client/log.hpp"
 #include "k8s-client/node_json.hpp"
 #include "routing/fake_route_table.hpp"
 

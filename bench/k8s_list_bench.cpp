@@ -29,9 +29,9 @@
 #include <string>
 #include <vector>
 
+#include "common/log.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
 #include "k8s-client/api_client.hpp"
-#include "k8s-client/log.hpp"
 #include "k8s-client/node_json.hpp"
 #include "k8s-client/node_watcher.hpp"
 

@@ -34,9 +34,9 @@
 #include <string>
 #include <vector>
 
-#include "netns_fixture.hpp"
 #include "routing/netlink_overlay_table.hpp"
 #include "routing/netlink_route_table.hpp"
+#include "support/netns_fixture.hpp"
 
 namespace {
 

@@ -30,8 +30,8 @@
 #include <string>
 #include <vector>
 
-#include "netns_fixture.hpp"
 #include "routing/netlink_route_table.hpp"
+#include "support/netns_fixture.hpp"
 
 // --- allocation counting ---------------------------------------------------
 

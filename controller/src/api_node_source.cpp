@@ -4,9 +4,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "common/log.hpp"
 #include "k8s-client/api_client.hpp"
 #include "k8s-client/backoff.hpp"
-#include "k8s-client/log.hpp"
 
 namespace hostgw::controller {
 

@@ -2,12 +2,14 @@
 
 #include <set>
 
+#include "controller/node_relevance.hpp"
+
 namespace hostgw::controller {
 
 bool ClusterView::upsert(const k8s::NodeInfo& node) {
   auto [it, inserted] = nodes_.try_emplace(node.name, node);
   if (inserted) return true;
-  bool relevant = k8s::routing_relevant_change(it->second, node);
+  bool relevant = routing_relevant_change(it->second, node);
   it->second = node;
   return relevant;
 }

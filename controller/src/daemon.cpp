@@ -8,10 +8,10 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "common/log.hpp"
 #include "controller/dry_run_overlay_table.hpp"
 #include "controller/dry_run_route_table.hpp"
 #include "controller/subnet_file.hpp"
-#include "k8s-client/log.hpp"
 #include "kube-hostgw/version.hpp"
 
 namespace hostgw::controller {

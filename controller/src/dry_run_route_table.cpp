@@ -1,6 +1,6 @@
 #include "controller/dry_run_route_table.hpp"
 
-#include "k8s-client/log.hpp"
+#include "common/log.hpp"
 
 namespace hostgw::controller {
 

@@ -11,8 +11,8 @@
 #include <list>
 #include <system_error>
 
+#include "common/log.hpp"
 #include "controller/metrics.hpp"
-#include "k8s-client/log.hpp"
 
 namespace hostgw::controller {
 

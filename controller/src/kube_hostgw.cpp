@@ -13,13 +13,13 @@
 #include <csignal>
 #include <cstring>
 
+#include "common/log.hpp"
 #include "controller/api_node_source.hpp"
 #include "controller/capabilities.hpp"
 #include "controller/daemon.hpp"
 #include "k8s-client/api_client.hpp"
 #include "k8s-client/backoff.hpp"
 #include "k8s-client/config.hpp"
-#include "k8s-client/log.hpp"
 #include "k8s-client/node_watcher.hpp"
 #include "kube-hostgw/version.hpp"
 #include "routing/netlink_change_monitor.hpp"

@@ -5,8 +5,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <set>
 
+#include "common/log.hpp"
 #include "controller/route_diff.hpp"
-#include "k8s-client/log.hpp"
 
 namespace hostgw::controller {
 

@@ -16,16 +16,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/url/encode.hpp>
-#include <boost/url/rfc/pchars.hpp>
-#include <cstring>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
+#include "common/log.hpp"
+#include "credentials.hpp"
 #include "gzip_decoder.hpp"
-#include "k8s-client/exec_credential.hpp"
-#include "k8s-client/log.hpp"
 #include "k8s-client/node_json.hpp"
 #include "kube-hostgw/version.hpp"
 
@@ -120,105 +115,92 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
-std::string openssl_errors() {
-  std::string out;
-  while (unsigned long code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    if (!out.empty()) out += "; ";
-    out += buffer;
-  }
-  return out.empty() ? "unknown OpenSSL error" : out;
+bool timed_out(const boost::system::error_code& ec) {
+  return ec == beast::error::timeout;
 }
 
-std::shared_ptr<ssl::context> make_tls_context(const ClusterConfig& config, const std::string& cert_pem,
-                                               const std::string& key_pem, std::string& error) {
-  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
-  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-  boost::system::error_code ec;
-  ERR_clear_error();
-  if (config.insecure_skip_tls_verify) {
-    context->set_verify_mode(ssl::verify_none);
-  } else {
-    context->set_verify_mode(ssl::verify_peer);
-    if (config.ca_pem.empty()) {
-      context->set_default_verify_paths(ec);
-      if (ec) {
-        error = "cannot load the system's CA certificates: " + ec.message();
-        return nullptr;
-      }
-    } else {
-      context->add_certificate_authority(asio::buffer(config.ca_pem), ec);
-      if (ec) {
-        error = "certificate authority of " + config.source + " is not a valid PEM certificate: " + openssl_errors();
-        return nullptr;
-      }
-    }
-  }
-  if (!cert_pem.empty()) {
-    context->use_certificate_chain(asio::buffer(cert_pem), ec);
-    if (ec) {
-      error = "client certificate is not a valid PEM certificate: " + openssl_errors();
-      return nullptr;
-    }
-    context->use_private_key(asio::buffer(key_pem), ssl::context::pem, ec);
-    if (ec) {
-      error = "client key is not a valid PEM private key (or does not match the certificate): " + openssl_errors();
-      return nullptr;
-    }
-  }
-  return context;
-}
-
-std::optional<std::string> read_token_file(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = std::string(std::strerror(errno));
-    return std::nullopt;
-  }
-  std::ostringstream out;
-  out << in.rdbuf();
-  std::string token = out.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.empty()) {
-    error = "file is empty";
-    return std::nullopt;
-  }
-  return token;
+std::string milliseconds_text(std::chrono::milliseconds value) {
+  return std::to_string(value.count()) + " ms";
 }
 
 struct Connection {
-  Connection(const asio::any_io_executor& executor, std::shared_ptr<ssl::context> tls)
-      : context(std::move(tls)), stream(executor, *context) {}
+  Connection(const asio::any_io_executor& executor, std::shared_ptr<ssl::context> tls, std::uint64_t tls_generation)
+      : context(std::move(tls)), stream(executor, *context), generation(tls_generation) {}
   std::shared_ptr<ssl::context> context;
   beast::ssl_stream<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
   std::uint64_t generation = 0;
 };
 
+using Request = http::request<http::string_body>;
+using Parser = http::response_parser<http::buffer_body>;
+using Sink = std::function<bool(std::string_view)>;
+
+// Status, Retry-After (seconds form) and whether the body is gzipped, from a response header.
+bool read_header_fields(const Parser& parser, ApiResponse& response) {
+  const auto& header = parser.get();
+  response.status = static_cast<int>(header.result_int());
+  if (auto it = header.find(http::field::retry_after); it != header.end()) {
+    try {
+      long seconds = std::stol(std::string(it->value()));
+      if (seconds >= 0) response.retry_after = std::chrono::seconds(std::min(seconds, 3600L));
+    } catch (...) {
+      // An HTTP-date Retry-After is not used by kube-apiserver; ignore it.
+    }
+  }
+  auto it = header.find(http::field::content_encoding);
+  return it != header.end() && beast::iequals(it->value(), "gzip");
+}
+
+// The decoded body of an ordinary (buffered) response. Kept in pieces and
+// joined once at the end with an exact allocation: appending to one string
+// would double its capacity and, while reallocating, hold up to three times
+// the body (a 4 MiB LIST page would briefly cost 12 MiB).
+class BufferedBody {
+ public:
+  static constexpr std::size_t kPieceBytes = 256 * 1024;
+
+  // `slack`: the most one append adds (a piece is closed before it could grow past kPieceBytes).
+  explicit BufferedBody(std::size_t slack) : slack_(slack) {}
+
+  void append(std::string_view chunk) {
+    if (piece_.capacity() < kPieceBytes) piece_.reserve(kPieceBytes);
+    piece_.append(chunk);
+    total_ += chunk.size();
+    if (piece_.size() >= kPieceBytes - slack_) pieces_.push_back(std::move(piece_)), piece_ = {};
+  }
+
+  std::string take() {
+    if (!piece_.empty()) pieces_.push_back(std::move(piece_));
+    std::string out;
+    out.reserve(total_);
+    for (std::string& piece : pieces_) {
+      out.append(piece);
+      std::string().swap(piece);
+    }
+    return out;
+  }
+
+ private:
+  std::size_t slack_;
+  std::vector<std::string> pieces_;
+  std::string piece_;
+  std::size_t total_ = 0;
+};
+
+// How a body is read: to a sink (a watch stream) or into memory, and its bounds.
+struct BodyReading {
+  const Sink* sink = nullptr;  // streaming when set
+  bool gzipped = false;
+  std::chrono::milliseconds step_timeout{0};  // longest gap between reads
+  std::size_t limit = 0;                      // decoded bytes
+};
+
 }  // namespace
 
 struct ApiClient::Impl {
   Impl(asio::any_io_executor ex, ClusterConfig cfg, ApiClientOptions opts)
-      : executor(std::move(ex)), config(std::move(cfg)), options(opts) {
-    std::string error;
-    tls = make_tls_context(config, config.client_cert_pem, config.client_key_pem, error);
-    if (!tls) throw ConfigError(config.source + ": " + error);
-    if (config.insecure_skip_tls_verify)
-      KHG_LOG(warning) << "TLS verification of the API server is off (insecure-skip-tls-verify: true)"
-                       << log::kv("server", config.server);
-    token = config.token;
-    if (!config.token_file.empty()) {
-      auto read = read_token_file(config.token_file, error);
-      if (read) {
-        token = std::move(*read);
-        token_read_at = std::chrono::steady_clock::now();
-      } else {
-        KHG_LOG(warning) << "Cannot read the token file" << log::kv("file", config.token_file)
-                         << log::kv("error", error);
-      }
-    }
+      : executor(std::move(ex)), config(std::move(cfg)), options(opts), credentials(executor, config, options, stats) {
     bool v6 = config.host.find(':') != std::string::npos;
     host_header = (v6 ? "[" + config.host + "]" : config.host);
     if (config.port != "443") host_header += ":" + config.port;
@@ -229,101 +211,10 @@ struct ApiClient::Impl {
   ClusterConfig config;
   ApiClientOptions options;
   ApiStats stats;
-  std::shared_ptr<ssl::context> tls;
-  std::uint64_t tls_generation = 0;
-  std::unique_ptr<Connection> idle;
+  detail::Credentials credentials;
+  std::unique_ptr<Connection> idle;  // kept alive after an ordinary response
   std::string host_header;
   std::string endpoint;
-
-  // Credentials.
-  std::string token;
-  std::chrono::steady_clock::time_point token_read_at{};
-  std::optional<ExecCredential> exec_credential;
-  bool exec_running = false;
-
-  void reload_token_file(bool forced) {
-    if (config.token_file.empty()) return;
-    auto now = std::chrono::steady_clock::now();
-    if (!forced && now - token_read_at < options.token_reload_interval) return;
-    token_read_at = now;
-    std::string error;
-    auto read = read_token_file(config.token_file, error);
-    ++stats.token_reloads;
-    if (!read) {
-      // Keep the old token: a rotation in progress may leave the file briefly unreadable.
-      KHG_LOG(warning) << "Cannot re-read the token file; keeping the previous token"
-                       << log::kv("file", config.token_file) << log::kv("error", error);
-      return;
-    }
-    if (*read != token) KHG_LOG(info) << "Token file changed; using the new token" << log::kv("file", config.token_file);
-    token = std::move(*read);
-  }
-
-  bool exec_credential_valid() const {
-    if (!exec_credential) return false;
-    if (!exec_credential->expiration) return true;
-    // Renew a little before expiry so a request never carries a stale credential.
-    return std::chrono::system_clock::now() + std::chrono::seconds(10) < *exec_credential->expiration;
-  }
-
-  // Makes sure the credentials are current; "" or an error message.
-  asio::awaitable<std::string> prepare_credentials(bool after_401) {
-    if (config.exec) {
-      while (exec_running) {
-        asio::steady_timer wait(executor, std::chrono::milliseconds(10));
-        co_await wait.async_wait(asio::use_awaitable);
-      }
-      if (after_401) exec_credential.reset();
-      if (!exec_credential_valid()) {
-        exec_running = true;
-        ++stats.exec_plugin_runs;
-        KHG_LOG(info) << "Running the exec credential plugin" << log::kv("command", config.exec->command)
-                      << log::kv("reason", after_401 ? "401 Unauthorized" : exec_credential ? "expired" : "no credential yet");
-        ExecCredentialResult result;
-        try {
-          result = co_await run_exec_plugin(*config.exec, exec_info_json(*config.exec, config), options.exec_timeout);
-        } catch (...) {
-          exec_running = false;
-          throw;
-        }
-        exec_running = false;
-        if (!result.credential) co_return result.error;
-        bool cert_changed = !exec_credential || exec_credential->client_certificate_pem !=
-                                                    result.credential->client_certificate_pem ||
-                            exec_credential->client_key_pem != result.credential->client_key_pem;
-        exec_credential = std::move(result.credential);
-        if (cert_changed && !exec_credential->client_certificate_pem.empty()) {
-          std::string error;
-          auto context = make_tls_context(config, exec_credential->client_certificate_pem,
-                                          exec_credential->client_key_pem, error);
-          if (!context) {
-            exec_credential.reset();
-            co_return config.exec->where + ": " + error;
-          }
-          tls = std::move(context);
-          ++tls_generation;
-          idle.reset();
-        }
-      }
-      co_return std::string();
-    }
-    reload_token_file(after_401);
-    co_return std::string();
-  }
-
-  std::string authorization() const {
-    if (config.exec && exec_credential && !exec_credential->token.empty()) return "Bearer " + exec_credential->token;
-    if (!token.empty()) return "Bearer " + token;
-    return {};
-  }
-
-  std::string credential_description() const {
-    if (config.exec) return "the exec plugin's credential (" + config.exec->command + ")";
-    if (!config.token_file.empty()) return "the token from " + config.token_file;
-    if (!config.token.empty()) return "the token from " + config.source;
-    if (!config.client_cert_pem.empty()) return "the client certificate from " + config.source;
-    return "no credentials (" + config.source + " has none)";
-  }
 
   void record(int status, std::chrono::steady_clock::duration latency) {
     ++stats.requests_by_code[status];
@@ -334,263 +225,273 @@ struct ApiClient::Impl {
     stats.latency_sum_seconds += seconds;
   }
 
-  static bool timed_out(const boost::system::error_code& ec) { return ec == beast::error::timeout; }
-
-  // Opens a TLS connection; nullptr and `response.error` set on failure.
-  asio::awaitable<std::unique_ptr<Connection>> connect(ApiResponse& response, const std::string& what) {
-    auto connection = std::make_unique<Connection>(executor, tls);
-    connection->generation = tls_generation;
+  // Resolve and TCP connect within connect_timeout; false and `response.error` set on failure.
+  asio::awaitable<bool> connect_tcp(Connection& connection, ApiResponse& response, const std::string& what) {
     tcp::resolver resolver(executor);
     asio::steady_timer deadline(executor, options.connect_timeout);
     auto resolved = co_await (resolver.async_resolve(config.host, config.port, asio::as_tuple(asio::use_awaitable)) ||
                               deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (resolved.index() == 1) {
       response.error = ApiErrc::timeout;
-      response.error_message = what + ": resolving " + config.host + " took longer than " +
-                               std::to_string(options.connect_timeout.count()) + " ms";
-      co_return nullptr;
+      response.error_message =
+          what + ": resolving " + config.host + " took longer than " + milliseconds_text(options.connect_timeout);
+      co_return false;
     }
     auto [resolve_ec, endpoints] = std::get<0>(resolved);
     if (resolve_ec) {
       response.error = ApiErrc::connect_failed;
       response.error_message = what + ": cannot resolve " + config.host + ": " + resolve_ec.message();
-      co_return nullptr;
+      co_return false;
     }
-    auto& tcp_stream = beast::get_lowest_layer(connection->stream);
+    auto& tcp_stream = beast::get_lowest_layer(connection.stream);
     tcp_stream.expires_after(options.connect_timeout);
-    auto [connect_ec, ignored_endpoint] = co_await tcp_stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
+    auto [connect_ec, ignored_endpoint] =
+        co_await tcp_stream.async_connect(endpoints, asio::as_tuple(asio::use_awaitable));
     if (connect_ec) {
       response.error = timed_out(connect_ec) ? ApiErrc::timeout : ApiErrc::connect_failed;
       response.error_message = what + ": connect to " + endpoint + ": " +
-                               (timed_out(connect_ec) ? "no answer within " + std::to_string(options.connect_timeout.count()) + " ms"
+                               (timed_out(connect_ec) ? "no answer within " + milliseconds_text(options.connect_timeout)
                                                       : connect_ec.message());
-      co_return nullptr;
+      co_return false;
     }
     ++stats.connections_opened;
     tcp_stream.socket().set_option(tcp::no_delay(true));
+    co_return true;
+  }
+
+  // SNI and the name the server certificate must carry; false and `response.error` set on failure.
+  bool prepare_tls(Connection& connection, ApiResponse& response, const std::string& what) {
     const std::string& name = config.verify_name();
     // SNI only for names: RFC 6066 forbids IP literals in server_name.
-    if (!is_ip_literal(name) && !SSL_set_tlsext_host_name(connection->stream.native_handle(), name.c_str())) {
+    if (!is_ip_literal(name) && !SSL_set_tlsext_host_name(connection.stream.native_handle(), name.c_str())) {
       response.error = ApiErrc::tls_failed;
-      response.error_message = what + ": cannot set TLS server name " + name + ": " + openssl_errors();
-      co_return nullptr;
+      response.error_message = what + ": cannot set TLS server name " + name + ": " + detail::openssl_errors();
+      return false;
     }
-    if (!config.insecure_skip_tls_verify) {
-      // OpenSSL checks the name during chain verification, so a mismatch is
-      // reported precisely (X509_V_ERR_HOSTNAME_MISMATCH / IP_ADDRESS_MISMATCH);
-      // host_name_verification checks it again (DNS names and IP SANs).
-      X509_VERIFY_PARAM* param = SSL_get0_param(connection->stream.native_handle());
-      if (is_ip_literal(name))
-        X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
-      else
-        X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
-      connection->stream.set_verify_callback(ssl::host_name_verification(name));
-    }
-    tcp_stream.expires_after(options.connect_timeout);
+    if (config.insecure_skip_tls_verify) return true;
+    // OpenSSL checks the name during chain verification, so a mismatch is
+    // reported precisely (X509_V_ERR_HOSTNAME_MISMATCH / IP_ADDRESS_MISMATCH);
+    // host_name_verification checks it again (DNS names and IP SANs).
+    X509_VERIFY_PARAM* param = SSL_get0_param(connection.stream.native_handle());
+    if (is_ip_literal(name))
+      X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+    else
+      X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
+    connection.stream.set_verify_callback(ssl::host_name_verification(name));
+    return true;
+  }
+
+  // Why a handshake failed, as precisely as OpenSSL says.
+  std::string handshake_failure(Connection& connection, const boost::system::error_code& ec) const {
+    long verify = SSL_get_verify_result(connection.stream.native_handle());
+    if (verify == X509_V_OK)
+      return timed_out(ec) ? "no TLS handshake within " + milliseconds_text(options.connect_timeout) : ec.message();
+    std::string detail = std::string("server certificate rejected: ") + X509_verify_cert_error_string(verify);
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+      return detail + " (it is not valid for \"" + config.verify_name() +
+             "\"; set tls-server-name if the server is reached by another name)";
+    return detail + " (is the certificate authority of " + config.source +
+           " the one that signed the server's certificate?)";
+  }
+
+  // Opens a TLS connection; nullptr and `response.error` set on failure.
+  asio::awaitable<std::unique_ptr<Connection>> connect(ApiResponse& response, const std::string& what) {
+    auto connection = std::make_unique<Connection>(executor, credentials.tls(), credentials.generation());
+    if (!co_await connect_tcp(*connection, response, what)) co_return nullptr;
+    if (!prepare_tls(*connection, response, what)) co_return nullptr;
+    beast::get_lowest_layer(connection->stream).expires_after(options.connect_timeout);
     auto [handshake_ec] =
         co_await connection->stream.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
     if (handshake_ec) {
       response.error = timed_out(handshake_ec) ? ApiErrc::timeout : ApiErrc::tls_failed;
-      std::string detail = handshake_ec.message();
-      long verify = SSL_get_verify_result(connection->stream.native_handle());
-      if (verify != X509_V_OK) {
-        detail = std::string("server certificate rejected: ") + X509_verify_cert_error_string(verify);
-        if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
-          detail += " (it is not valid for \"" + name + "\"; set tls-server-name if the server is reached by another name)";
-        else
-          detail += " (is the certificate authority of " + config.source + " the one that signed the server's certificate?)";
-      } else if (timed_out(handshake_ec)) {
-        detail = "no TLS handshake within " + std::to_string(options.connect_timeout.count()) + " ms";
-      }
-      response.error_message = what + ": TLS handshake with " + endpoint + " failed: " + detail;
+      response.error_message =
+          what + ": TLS handshake with " + endpoint + " failed: " + handshake_failure(*connection, handshake_ec);
       co_return nullptr;
     }
     co_return connection;
   }
 
-  // One HTTP exchange. `sink` receives decoded body bytes of a 200 when streaming.
-  asio::awaitable<ApiResponse> perform(http::verb method, const std::string& target, const std::string& content_type,
-                                       const std::string& body, std::chrono::milliseconds read_timeout,
-                                       const std::function<bool(std::string_view)>* sink) {
-    const std::string what = std::string(http::to_string(method)) + " " + target;
-    ApiResponse response;
-    for (int attempt = 0;; ++attempt) {
-      response = ApiResponse{};
-      bool retry_on_401 = attempt == 0 && (config.exec || !config.token_file.empty());
-      std::string credential_error = co_await prepare_credentials(attempt > 0);
-      if (!credential_error.empty()) {
-        response.error = ApiErrc::credentials_unavailable;
-        response.error_message = what + ": " + credential_error;
+  // The idle keep-alive connection if it may serve this request (`reused` set), else a new one.
+  asio::awaitable<std::unique_ptr<Connection>> take_connection(ApiResponse& response, const std::string& what,
+                                                               bool streaming, bool& reused) {
+    std::unique_ptr<Connection> connection = std::move(idle);
+    reused = connection && !streaming && connection->generation == credentials.generation();
+    if (reused) co_return connection;
+    co_return co_await connect(response, what);
+  }
+
+  Request build_request(http::verb method, const std::string& target, const std::string& content_type,
+                        const std::string& body) const {
+    Request request{method, config.base_path + target, 11};
+    request.set(http::field::host, host_header);
+    request.set(http::field::user_agent, ApiClient::user_agent());
+    request.set(http::field::accept, "application/json");
+    request.set(http::field::accept_encoding, "gzip");
+    if (std::string auth = credentials.authorization(); !auth.empty()) request.set(http::field::authorization, auth);
+    if (!content_type.empty()) request.set(http::field::content_type, content_type);
+    request.body() = body;
+    request.keep_alive(true);
+    request.prepare_payload();
+    return request;
+  }
+
+  // Writes the request and reads the response header. Empty on success; else
+  // the failure, with `write_failed` telling which step.
+  asio::awaitable<boost::system::error_code> send(Connection& connection, Request& request, Parser& parser,
+                                                  bool& write_failed) {
+    auto& tcp_stream = beast::get_lowest_layer(connection.stream);
+    tcp_stream.expires_after(options.request_timeout);
+    auto [write_ec, written] =
+        co_await http::async_write(connection.stream, request, asio::as_tuple(asio::use_awaitable));
+    (void)written;
+    write_failed = static_cast<bool>(write_ec);
+    if (write_ec) co_return write_ec;
+    tcp_stream.expires_after(options.request_timeout);
+    auto [read_ec, n] = co_await http::async_read_header(connection.stream, connection.buffer, parser,
+                                                         asio::as_tuple(asio::use_awaitable));
+    (void)n;
+    co_return read_ec;
+  }
+
+  // Hands decoded body bytes to the sink or `buffered`. False (and
+  // `response.error` set, or the sink said stop) ends the reading.
+  static bool deliver(std::string_view chunk, const BodyReading& reading, std::size_t& total, BufferedBody& buffered,
+                      ApiResponse& response, const std::string& what) {
+    total += chunk.size();
+    if (total > reading.limit) {
+      response.error = ApiErrc::response_too_large;
+      response.error_message = what + ": response body is larger than " + std::to_string(reading.limit) + " bytes";
+      return false;
+    }
+    if (reading.sink) return (*reading.sink)(chunk);  // false: the consumer stopped; the connection is dropped
+    buffered.append(chunk);
+    return true;
+  }
+
+  // Reads the body as it arrives, gunzipping if needed, into the sink or
+  // `response.body`. True if the whole body was read.
+  asio::awaitable<bool> read_body(Connection& connection, Parser& parser, const BodyReading& reading,
+                                  ApiResponse& response, const std::string& what) {
+    char buffer[65536];
+    detail::GzipDecoder decoder;
+    std::string decoded;
+    BufferedBody buffered(sizeof buffer);
+    std::size_t total = 0;
+    bool complete = true;
+    while (complete && !parser.is_done()) {
+      parser.get().body().data = buffer;
+      parser.get().body().size = sizeof buffer;
+      beast::get_lowest_layer(connection.stream).expires_after(reading.step_timeout);
+      // read_some: hand each piece to the consumer as soon as it arrives.
+      auto [ec, n] = co_await http::async_read_some(connection.stream, connection.buffer, parser,
+                                                    asio::as_tuple(asio::use_awaitable));
+      (void)n;
+      std::string_view chunk(buffer, sizeof buffer - parser.get().body().size);
+      if (!chunk.empty() && reading.gzipped) {
+        decoded.clear();
+        if (!decoder.decode(chunk, decoded, reading.limit)) {
+          response.error = decoder.too_large() ? ApiErrc::response_too_large : ApiErrc::bad_response;
+          response.error_message = what + ": " + decoder.error();
+          complete = false;
+          break;
+        }
+        chunk = decoded;
+      }
+      if (!chunk.empty() && !deliver(chunk, reading, total, buffered, response, what)) complete = false;
+      if (!complete || ec == http::error::need_buffer) continue;
+      if (ec) {
+        response.error = timed_out(ec) ? ApiErrc::timeout : ApiErrc::connection_lost;
+        response.error_message = what + ": " +
+                                 (timed_out(ec) ? "no data for " + milliseconds_text(reading.step_timeout)
+                                                : "reading the response body: " + ec.message());
+        complete = false;
+      }
+    }
+    if (!reading.sink) response.body = buffered.take();
+    co_return complete;
+  }
+
+  // One HTTP exchange on a reused or new connection. A reused keep-alive
+  // connection may have been closed by the server meanwhile; then the request
+  // is sent once more on a new one. `response.error` is set for transport and
+  // body failures only (not for a non-2xx status).
+  asio::awaitable<ApiResponse> exchange(Request& request, const std::string& what,
+                                        std::chrono::milliseconds stream_timeout, const Sink* sink) {
+    for (;;) {
+      ApiResponse response;
+      bool reused = false;
+      std::unique_ptr<Connection> connection = co_await take_connection(response, what, sink != nullptr, reused);
+      if (!connection) {
         ++stats.requests_by_code[0];
         co_return response;
       }
-
-      // A reused keep-alive connection may have been closed by the server
-      // meanwhile; then the request is sent once more on a new one.
-      std::unique_ptr<Connection> connection;
-      bool reused = false;
-      if (!sink && idle && idle->generation == tls_generation) {
-        connection = std::move(idle);
-        reused = true;
-      }
-      idle.reset();
-      if (!connection) {
-        connection = co_await connect(response, what);
-        if (!connection) {
-          ++stats.requests_by_code[0];
-          co_return response;
-        }
-      }
-
-      http::request<http::string_body> request{method, config.base_path + target, 11};
-      request.set(http::field::host, host_header);
-      request.set(http::field::user_agent, ApiClient::user_agent());
-      request.set(http::field::accept, "application/json");
-      request.set(http::field::accept_encoding, "gzip");
-      std::string auth = authorization();
-      if (!auth.empty()) request.set(http::field::authorization, auth);
-      if (!content_type.empty()) request.set(http::field::content_type, content_type);
-      request.body() = body;
-      request.keep_alive(true);
-      request.prepare_payload();
-
-      auto started = std::chrono::steady_clock::now();
-      auto& tcp_stream = beast::get_lowest_layer(connection->stream);
-      tcp_stream.expires_after(options.request_timeout);
-      auto [write_ec, written] = co_await http::async_write(connection->stream, request, asio::as_tuple(asio::use_awaitable));
-      (void)written;
-      http::response_parser<http::buffer_body> parser;
-      parser.body_limit(boost::none);  // limits are applied to the decoded body below
-      boost::system::error_code read_ec;
-      if (!write_ec) {
-        tcp_stream.expires_after(options.request_timeout);
-        auto [ec, n] = co_await http::async_read_header(connection->stream, connection->buffer, parser,
-                                                        asio::as_tuple(asio::use_awaitable));
-        (void)n;
-        read_ec = ec;
-      }
-      boost::system::error_code failed = write_ec ? write_ec : read_ec;
-      if (failed) {
-        if (reused && !timed_out(failed) && failed != asio::error::operation_aborted) {
-          --attempt;  // not an answer from the server: the idle connection was stale
-          continue;
-        }
+      Parser parser;
+      parser.body_limit(boost::none);  // limits are applied to the decoded body
+      const auto started = std::chrono::steady_clock::now();
+      bool write_failed = false;
+      if (boost::system::error_code failed = co_await send(*connection, request, parser, write_failed)) {
+        if (reused && !timed_out(failed) && failed != asio::error::operation_aborted)
+          continue;  // not an answer from the server: the idle connection was stale
         ++stats.requests_by_code[0];
         response.error = timed_out(failed) ? ApiErrc::timeout : ApiErrc::connection_lost;
-        response.error_message = what + ": " + (write_ec ? "sending the request" : "reading the response header") +
-                                 " from " + endpoint + ": " +
-                                 (timed_out(failed) ? "no answer within " + std::to_string(options.request_timeout.count()) + " ms"
-                                                    : failed.message());
+        response.error_message =
+            what + ": " + (write_failed ? "sending the request" : "reading the response header") + " from " + endpoint +
+            ": " +
+            (timed_out(failed) ? "no answer within " + milliseconds_text(options.request_timeout) : failed.message());
         co_return response;
       }
       record(parser.get().result_int(), std::chrono::steady_clock::now() - started);
-      response.status = static_cast<int>(parser.get().result_int());
-      if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end()) {
-        try {
-          long seconds = std::stol(std::string(it->value()));
-          if (seconds >= 0) response.retry_after = std::chrono::seconds(std::min(seconds, 3600L));
-        } catch (...) {
-          // An HTTP-date Retry-After is not used by kube-apiserver; ignore it.
-        }
-      }
-      bool gzipped = false;
-      if (auto it = parser.get().find(http::field::content_encoding); it != parser.get().end())
-        gzipped = beast::iequals(it->value(), "gzip");
-
-      bool streaming = sink && response.status == 200;
-      std::chrono::milliseconds step_timeout = streaming ? read_timeout : options.request_timeout;
-      std::size_t limit = streaming ? std::numeric_limits<std::size_t>::max() : options.max_body_bytes;
-      detail::GzipDecoder decoder;
-      std::string decoded;
-      // An ordinary body is kept in pieces and joined once at the end with an
-      // exact allocation: appending to one string would double its capacity
-      // and, while reallocating, hold up to three times the body (a 4 MiB LIST
-      // page would briefly cost 12 MiB).
-      std::vector<std::string> pieces;
-      std::string piece;
-      constexpr std::size_t kPieceBytes = 256 * 1024;
-      std::size_t total = 0;
-      char buffer[65536];
-      bool body_ok = true;
-      while (!parser.is_done()) {
-        parser.get().body().data = buffer;
-        parser.get().body().size = sizeof buffer;
-        tcp_stream.expires_after(step_timeout);
-        // read_some: hand each piece to the consumer as soon as it arrives.
-        auto [ec, n] = co_await http::async_read_some(connection->stream, connection->buffer, parser,
-                                                 asio::as_tuple(asio::use_awaitable));
-        (void)n;
-        std::size_t got = sizeof buffer - parser.get().body().size;
-        if (got > 0) {
-          std::string_view raw(buffer, got);
-          std::string_view chunk = raw;
-          if (gzipped) {
-            decoded.clear();
-            if (!decoder.decode(raw, decoded, limit)) {
-              response.error = decoder.too_large() ? ApiErrc::response_too_large : ApiErrc::bad_response;
-              response.error_message = what + ": " + decoder.error();
-              body_ok = false;
-              break;
-            }
-            chunk = decoded;
-          }
-          total += chunk.size();
-          if (total > limit) {
-            response.error = ApiErrc::response_too_large;
-            response.error_message = what + ": response body is larger than " + std::to_string(limit) + " bytes";
-            body_ok = false;
-            break;
-          }
-          if (streaming) {
-            if (!(*sink)(chunk)) {
-              body_ok = false;  // the consumer stopped; the connection is dropped
-              break;
-            }
-          } else {
-            if (piece.capacity() < kPieceBytes) piece.reserve(kPieceBytes);
-            piece.append(chunk);
-            if (piece.size() >= kPieceBytes - sizeof buffer) pieces.push_back(std::move(piece)), piece = {};
-          }
-        }
-        if (ec == http::error::need_buffer) continue;
-        if (ec) {
-          response.error = timed_out(ec) ? ApiErrc::timeout : ApiErrc::connection_lost;
-          response.error_message =
-              what + ": " + (timed_out(ec) ? "no data for " + std::to_string(step_timeout.count()) + " ms"
-                                           : "reading the response body: " + ec.message());
-          body_ok = false;
-          break;
-        }
-      }
-      if (!piece.empty()) pieces.push_back(std::move(piece));
-      if (!streaming) {
-        response.body.reserve(total);
-        for (std::string& p : pieces) {
-          response.body.append(p);
-          std::string().swap(p);
-        }
-      }
-      if (body_ok && parser.is_done() && parser.keep_alive() && !streaming) idle = std::move(connection);
-      if (!body_ok) co_return response;
-      // The connection is dropped here otherwise; no TLS close_notify is sent,
+      BodyReading reading;
+      reading.gzipped = read_header_fields(parser, response);
+      const bool streaming = sink && response.status == 200;
+      reading.sink = streaming ? sink : nullptr;
+      reading.step_timeout = streaming ? stream_timeout : options.request_timeout;
+      reading.limit = streaming ? std::numeric_limits<std::size_t>::max() : options.max_body_bytes;
+      const bool complete = co_await read_body(*connection, parser, reading, response, what);
+      // Otherwise the connection is dropped here; no TLS close_notify is sent,
       // which the API server treats like any closed client connection.
+      if (complete && parser.keep_alive() && !streaming) idle = std::move(connection);
+      co_return response;
+    }
+  }
 
-      if (response.status == 401 && retry_on_401) {
+  // The error and its text for a non-2xx status.
+  void describe_status(ApiResponse& response, const std::string& what) const {
+    response.error = error_for_status(response.status);
+    if (!response.error) return;
+    ApiStatus status = parse_status(response.body);
+    std::string message = what + ": " + std::to_string(response.status) + " " +
+                          std::string(http::obsolete_reason(static_cast<http::status>(response.status)));
+    if (!status.message.empty()) message += ": " + status.message;
+    if (response.status == 401) message += " (the server rejected " + credentials.description() + ")";
+    if (response.status == 403)
+      message += " (the identity needs RBAC permission for this; see manifests/ for the ClusterRole)";
+    response.error_message = std::move(message);
+  }
+
+  // A request with current credentials; a 401 is retried once after refreshing
+  // them. `sink` receives decoded body bytes of a 200 when streaming.
+  asio::awaitable<ApiResponse> perform(http::verb method, const std::string& target, const std::string& content_type,
+                                       const std::string& body, std::chrono::milliseconds stream_timeout,
+                                       const Sink* sink) {
+    const std::string what = std::string(http::to_string(method)) + " " + target;
+    for (int attempt = 0;; ++attempt) {
+      if (common::Result<> refreshed = co_await credentials.refresh(attempt > 0); !refreshed) {
+        ++stats.requests_by_code[0];
+        ApiResponse response;
+        response.error = refreshed.error().code;
+        response.error_message = what + ": " + refreshed.error().message;
+        co_return response;
+      }
+      Request request = build_request(method, target, content_type, body);
+      ApiResponse response = co_await exchange(request, what, stream_timeout, sink);
+      if (response.error) co_return response;
+      if (response.status == 401 && attempt == 0 && credentials.refreshable()) {
         KHG_LOG(info) << "API server answered 401; refreshing credentials and retrying once"
                       << log::kv("request", what);
         continue;
       }
-      response.error = error_for_status(response.status);
-      if (response.error) {
-        ApiStatus status = parse_status(response.body);
-        std::string message = what + ": " + std::to_string(response.status) + " " +
-                              std::string(http::obsolete_reason(static_cast<http::status>(response.status)));
-        if (!status.message.empty()) message += ": " + status.message;
-        if (response.status == 401) message += " (the server rejected " + credential_description() + ")";
-        if (response.status == 403)
-          message += " (the identity needs RBAC permission for this; see manifests/ for the ClusterRole)";
-        response.error_message = std::move(message);
-      }
+      describe_status(response, what);
       co_return response;
     }
   }
@@ -622,20 +523,8 @@ asio::awaitable<ApiResponse> ApiClient::get_stream(std::string target, std::chro
   co_return co_await impl_->perform(http::verb::get, target, {}, {}, idle_timeout, &on_data);
 }
 
-asio::awaitable<std::error_code> ApiClient::patch_node_status(std::string node_name, std::string patch_json) {
-  std::string target = "/api/v1/nodes/";
-  boost::urls::encode(node_name, boost::urls::pchars, {}, boost::urls::string_token::append_to(target));
-  target += "/status";
-  ApiResponse response =
-      co_await impl_->perform(http::verb::patch, target, "application/merge-patch+json", patch_json,
-                              impl_->options.request_timeout, nullptr);
-  if (response.error)
-    KHG_LOG(warning) << "Patching the node status failed" << log::kv("node", node_name)
-                     << log::kv("error", response.error_message);
-  co_return response.error;
+const ApiStats& ApiClient::stats() const {
+  return impl_->stats;
 }
-
-const ApiStats& ApiClient::stats() const { return impl_->stats; }
-const ClusterConfig& ApiClient::config() const { return impl_->config; }
 
 }  // namespace hostgw::k8s

@@ -21,6 +21,4 @@ std::chrono::milliseconds Backoff::next_delay(Clock::time_point now) {
   return std::chrono::milliseconds(jitter(random_));
 }
 
-void Backoff::reset() { base_ = std::chrono::milliseconds(0); }
-
 }  // namespace hostgw::k8s

@@ -12,7 +12,8 @@
 #include <sstream>
 #include <utility>
 
-#include "k8s-client/log.hpp"
+#include "common/base64.hpp"
+#include "common/log.hpp"
 
 namespace hostgw::k8s {
 
@@ -99,7 +100,7 @@ std::optional<std::string> file_or_data(const Entry& entry, const std::string& f
   auto path = scalar(entry, field.c_str());
   std::string content;
   if (data && !data->empty()) {
-    auto decoded = decode_base64(*data);
+    auto decoded = common::base64_decode(*data);
     if (!decoded) fail(entry.where(), field + "-data is not valid base64");
     content = std::move(*decoded);
     if (!looks_like_pem(content, pem_kind)) fail(entry.where(), field + "-data does not contain PEM data");
@@ -250,48 +251,6 @@ void load_user(ClusterConfig& config, const Entry& user) {
 }
 
 }  // namespace
-
-std::optional<std::string> decode_base64(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string clean;
-  clean.reserve(text.size());
-  for (char c : text) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    clean += c;
-  }
-  if (clean.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(clean.size() / 4 * 3);
-  for (std::size_t i = 0; i < clean.size(); i += 4) {
-    int v[4];
-    int padding = 0;
-    for (int j = 0; j < 4; ++j) {
-      char c = clean[i + j];
-      if (c == '=') {
-        // Padding only at the very end, in the last one or two places.
-        if (i + 4 != clean.size() || j < 2) return std::nullopt;
-        ++padding;
-        v[j] = 0;
-      } else {
-        if (padding > 0) return std::nullopt;
-        v[j] = value(c);
-        if (v[j] < 0) return std::nullopt;
-      }
-    }
-    std::uint32_t bits = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out += static_cast<char>((bits >> 16) & 0xff);
-    if (padding < 2) out += static_cast<char>((bits >> 8) & 0xff);
-    if (padding < 1) out += static_cast<char>(bits & 0xff);
-  }
-  return out;
-}
 
 std::string ClusterConfig::describe() const {
   std::string out = "source=" + source + " server=" + server;

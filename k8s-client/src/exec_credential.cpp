@@ -21,6 +21,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/base64.hpp"
+
 extern char** environ;
 
 namespace hostgw::k8s {
@@ -94,10 +96,8 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
 }
 
 ExecCredentialResult parse_exec_credential(std::string_view json, const ExecConfig& exec) {
-  ExecCredentialResult result;
-  auto fail = [&](const std::string& what) {
-    result.error = exec.where + ": plugin output " + what;
-    return result;
+  auto fail = [&](const std::string& what) -> ExecCredentialResult {
+    return common::Error{std::make_error_code(std::errc::bad_message), exec.where + ": plugin output " + what};
   };
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
@@ -124,8 +124,7 @@ ExecCredentialResult parse_exec_credential(std::string_view json, const ExecConf
     credential.expiration = parse_rfc3339(expiration);
     if (!credential.expiration) return fail("has status.expirationTimestamp \"" + expiration + "\", not RFC 3339");
   }
-  result.credential = std::move(credential);
-  return result;
+  return credential;
 }
 
 std::string exec_info_json(const ExecConfig& exec, const ClusterConfig& cluster) {
@@ -153,18 +152,7 @@ std::string exec_info_json(const ExecConfig& exec, const ClusterConfig& cluster)
     w.Bool(cluster.insecure_skip_tls_verify);
     if (!cluster.ca_pem.empty()) {
       // certificate-authority-data is base64 of the PEM bytes.
-      static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-      std::string encoded;
-      const std::string& in = cluster.ca_pem;
-      for (std::size_t i = 0; i < in.size(); i += 3) {
-        std::uint32_t n = static_cast<unsigned char>(in[i]) << 16;
-        if (i + 1 < in.size()) n |= static_cast<unsigned char>(in[i + 1]) << 8;
-        if (i + 2 < in.size()) n |= static_cast<unsigned char>(in[i + 2]);
-        encoded += kAlphabet[(n >> 18) & 63];
-        encoded += kAlphabet[(n >> 12) & 63];
-        encoded += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
-        encoded += i + 2 < in.size() ? kAlphabet[n & 63] : '=';
-      }
+      const std::string encoded = common::base64_encode(cluster.ca_pem);
       w.Key("certificate-authority-data");
       w.String(encoded.c_str());
     }
@@ -175,17 +163,15 @@ std::string exec_info_json(const ExecConfig& exec, const ClusterConfig& cluster)
   return buffer.GetString();
 }
 
-boost::asio::awaitable<ExecCredentialResult> run_exec_plugin(const ExecConfig& exec, std::string exec_info,
-                                                             std::chrono::milliseconds timeout) {
-  using namespace boost::asio::experimental::awaitable_operators;
-  namespace asio = boost::asio;
-  ExecCredentialResult result;
-  auto fail = [&](const std::string& what) {
-    result.error = exec.where + ": " + what;
-    if (!exec.install_hint.empty()) result.error += " (" + exec.install_hint + ")";
-    return result;
-  };
+namespace {
 
+namespace asio = boost::asio;
+
+constexpr std::size_t kMaxPluginOutput = 1024 * 1024;
+
+// Starts the plugin with stdout on a pipe (returned in `out`) and stdin on
+// /dev/null. Empty, or why it could not start.
+std::string spawn_plugin(const ExecConfig& exec, const std::string& exec_info, pid_t& pid, int& out) {
   // Everything the child needs is prepared before posix_spawn.
   std::vector<std::string> args{exec.command};
   args.insert(args.end(), exec.args.begin(), exec.args.end());
@@ -205,56 +191,68 @@ boost::asio::awaitable<ExecCredentialResult> run_exec_plugin(const ExecConfig& e
   envp.push_back(nullptr);
 
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) co_return fail(std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0) return std::string("pipe: ") + std::strerror(errno);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  pid_t pid = 0;
   int spawn_error = ::posix_spawnp(&pid, exec.command.c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(fds[1]);
   if (spawn_error != 0) {
     ::close(fds[0]);
-    co_return fail("cannot run command \"" + exec.command + "\": " + std::strerror(spawn_error));
+    return "cannot run command \"" + exec.command + "\": " + std::strerror(spawn_error);
   }
+  out = fds[0];
+  return {};
+}
 
-  auto executor = co_await asio::this_coro::executor;
-  asio::posix::stream_descriptor out(executor, fds[0]);
-  asio::steady_timer deadline(executor);
-  auto until = std::chrono::steady_clock::now() + timeout;
-  deadline.expires_at(until);
-
-  constexpr std::size_t kMaxOutput = 1024 * 1024;
-  std::string output;
+// What the plugin printed, read until it closes stdout, the deadline, or
+// more than kMaxPluginOutput bytes.
+struct PluginOutput {
+  std::string text;
   bool timed_out = false;
   bool too_much = false;
+};
+
+asio::awaitable<PluginOutput> read_plugin_output(int fd, std::chrono::steady_clock::time_point until) {
+  using namespace boost::asio::experimental::awaitable_operators;
+  auto executor = co_await asio::this_coro::executor;
+  asio::posix::stream_descriptor out(executor, fd);
+  asio::steady_timer deadline(executor);
+  deadline.expires_at(until);
+  PluginOutput result;
   char buffer[4096];
   for (;;) {
     auto step = co_await (out.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable)) ||
                           deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (step.index() == 1) {
-      timed_out = true;
+      result.timed_out = true;
       break;
     }
     auto [ec, n] = std::get<0>(step);
-    output.append(buffer, n);
-    if (output.size() > kMaxOutput) {
-      too_much = true;
+    result.text.append(buffer, n);
+    if (result.text.size() > kMaxPluginOutput) {
+      result.too_much = true;
       break;
     }
     if (ec) break;  // EOF (or a read error): the plugin closed stdout
   }
-  out.close();
+  co_return result;
+}
 
-  // Reap the child; it gets until the deadline to exit after closing stdout.
+// Reaps the child: it gets until `until` to exit after closing stdout, and is
+// killed at once if its output was cut short. Returns the wait status;
+// `output.timed_out` is set when it had to be killed for time.
+asio::awaitable<int> reap_plugin(pid_t pid, std::chrono::steady_clock::time_point until, PluginOutput& output) {
+  auto executor = co_await asio::this_coro::executor;
   int status = 0;
   for (;;) {
     pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) break;
-    if (timed_out || too_much || std::chrono::steady_clock::now() >= until) {
-      timed_out = timed_out || !too_much;
+    if (output.timed_out || output.too_much || std::chrono::steady_clock::now() >= until) {
+      output.timed_out = output.timed_out || !output.too_much;
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       break;
@@ -262,17 +260,44 @@ boost::asio::awaitable<ExecCredentialResult> run_exec_plugin(const ExecConfig& e
     asio::steady_timer poll(executor, std::chrono::milliseconds(5));
     co_await poll.async_wait(asio::use_awaitable);
   }
-  if (timed_out) co_return fail("command \"" + exec.command + "\" did not finish within " +
-                                std::to_string(timeout.count()) + " ms and was killed");
-  if (too_much) co_return fail("command \"" + exec.command + "\" printed more than 1 MiB");
-  if (WIFSIGNALED(status))
-    co_return fail("command \"" + exec.command + "\" was killed by signal " + std::to_string(WTERMSIG(status)));
+  co_return status;
+}
+
+// Empty if the plugin ran to a successful exit; else what went wrong.
+std::string plugin_problem(const ExecConfig& exec, const PluginOutput& output, int status,
+                           std::chrono::milliseconds timeout) {
+  const std::string command = "command \"" + exec.command + "\"";
+  if (output.timed_out)
+    return command + " did not finish within " + std::to_string(timeout.count()) + " ms and was killed";
+  if (output.too_much) return command + " printed more than 1 MiB";
+  if (WIFSIGNALED(status)) return command + " was killed by signal " + std::to_string(WTERMSIG(status));
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    std::string message = "command \"" + exec.command + "\" exited with status " + std::to_string(WEXITSTATUS(status));
+    std::string message = command + " exited with status " + std::to_string(WEXITSTATUS(status));
     if (WEXITSTATUS(status) == 127) message += " (command not found?)";
-    co_return fail(message);
+    return message;
   }
-  co_return parse_exec_credential(output, exec);
+  return {};
+}
+
+}  // namespace
+
+boost::asio::awaitable<ExecCredentialResult> run_exec_plugin(const ExecConfig& exec, std::string exec_info,
+                                                             std::chrono::milliseconds timeout) {
+  auto fail = [&](std::errc code, const std::string& what) -> ExecCredentialResult {
+    std::string message = exec.where + ": " + what;
+    if (!exec.install_hint.empty()) message += " (" + exec.install_hint + ")";
+    return common::Error{std::make_error_code(code), std::move(message)};
+  };
+  pid_t pid = 0;
+  int fd = -1;
+  if (std::string problem = spawn_plugin(exec, exec_info, pid, fd); !problem.empty())
+    co_return fail(std::errc::no_such_file_or_directory, problem);
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  PluginOutput output = co_await read_plugin_output(fd, until);
+  const int status = co_await reap_plugin(pid, until, output);
+  if (std::string problem = plugin_problem(exec, output, status, timeout); !problem.empty())
+    co_return fail(output.timed_out ? std::errc::timed_out : std::errc::io_error, problem);
+  co_return parse_exec_credential(output.text, exec);
 }
 
 }  // namespace hostgw::k8s

@@ -380,6 +380,53 @@ class Handler {
 
   void push(Ctx ctx, bool is_array, Field entered_by) { stack_.push_back(Frame{ctx, is_array, entered_by, 0}); }
 
+  // An object or array opening one of the node's own fields: entered, or
+  // skipped with a type error when it has the wrong kind.
+  void start_node_field(Field slot, bool is_array) {
+    const Kind kind = is_array ? Kind::array : Kind::object;
+    auto expect = [&](bool want_array, Ctx ctx) {
+      if (is_array == want_array) {
+        push(ctx, is_array, slot);
+      } else {
+        type_error(slot, kind, want_array ? "an array" : "an object");
+        skip_depth_ = 1;
+      }
+    };
+    switch (slot) {
+      case Field::metadata:
+        expect(false, Ctx::node_meta);
+        break;
+      case Field::spec:
+        expect(false, Ctx::node_spec);
+        break;
+      case Field::status:
+        expect(false, Ctx::node_status);
+        break;
+      case Field::pod_cidrs:
+        expect(true, Ctx::pod_cidrs);
+        if (is_array) node_state()->info.pod_cidrs.clear();
+        break;
+      case Field::addresses:
+        expect(true, Ctx::addresses);
+        if (is_array) {
+          node_state()->info.internal_ips.clear();
+          node_state()->info.external_ips.clear();
+        }
+        break;
+      case Field::address_elem:
+        expect(false, Ctx::address);
+        if (!is_array) {
+          NodeState* node = node_state();
+          node->addr_type.clear();
+          node->addr_address.clear();
+          node->addr_has_address = false;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
   bool start(bool is_array) {
     Kind kind = is_array ? Kind::array : Kind::object;
     if (skip_depth_ > 0) {
@@ -401,14 +448,6 @@ class Handler {
     }
     if (!depth_check()) return false;
     Field slot = current_slot();
-    auto expect = [&](bool want_array, Ctx ctx) {
-      if (is_array == want_array) {
-        push(ctx, is_array, slot);
-      } else {
-        type_error(slot, kind, want_array ? "an array" : "an object");
-        skip_depth_ = 1;
-      }
-    };
     switch (slot) {
       case Field::event_object:
         if (is_array) {
@@ -443,28 +482,13 @@ class Handler {
         push(Ctx::node, false, slot);
         begin_node();
         return true;
-      case Field::metadata: expect(false, Ctx::node_meta); return true;
-      case Field::spec: expect(false, Ctx::node_spec); return true;
-      case Field::status: expect(false, Ctx::node_status); return true;
+      case Field::metadata:
+      case Field::spec:
+      case Field::status:
       case Field::pod_cidrs:
-        expect(true, Ctx::pod_cidrs);
-        if (is_array) node_state()->info.pod_cidrs.clear();
-        return true;
       case Field::addresses:
-        expect(true, Ctx::addresses);
-        if (is_array) {
-          node_state()->info.internal_ips.clear();
-          node_state()->info.external_ips.clear();
-        }
-        return true;
       case Field::address_elem:
-        expect(false, Ctx::address);
-        if (!is_array) {
-          NodeState* node = node_state();
-          node->addr_type.clear();
-          node->addr_address.clear();
-          node->addr_has_address = false;
-        }
+        start_node_field(slot, is_array);
         return true;
       case Field::skip:
         skip_depth_ = 1;
@@ -519,6 +543,75 @@ class Handler {
       return;
     }
     (internal ? node->info.internal_ips : node->info.external_ips).push_back(std::move(node->addr_address));
+  }
+
+  // A scalar in one of the node's own fields.
+  void node_scalar(Field slot, Kind kind, std::string_view text, NodeState& node) {
+    const bool is_string = kind == Kind::string;
+    const bool is_null = kind == Kind::null;
+    switch (slot) {
+      case Field::name:
+        if (is_string) {
+          if (text.size() > limits_.max_name_length) {
+            node.info.name.assign(text.substr(0, limits_.max_name_length));
+            node_error("metadata.name is " + std::to_string(text.size()) + " characters, more than " +
+                       std::to_string(limits_.max_name_length));
+          } else {
+            node.info.name.assign(text);
+          }
+        } else if (!is_null) {
+          type_error(slot, kind, "a string");
+        }
+        break;
+      case Field::resource_version:
+        if (is_string)
+          node.info.resource_version.assign(text);
+        else if (!is_null)
+          type_error(slot, kind, "a string");
+        break;
+      case Field::deletion_timestamp:
+        if (is_string)
+          node.info.deleting = !text.empty();
+        else if (is_null)
+          node.info.deleting = false;
+        else
+          type_error(slot, kind, "a string");
+        break;
+      case Field::pod_cidr:
+        if (is_string)
+          node.pod_cidr.assign(text);
+        else if (!is_null)
+          type_error(slot, kind, "a string");
+        break;
+      case Field::pod_cidr_elem:
+        if (!is_string) {
+          type_error(slot, kind, "a string");
+        } else if (node.info.pod_cidrs.size() >= limits_.max_pod_cidrs) {
+          node_error("spec.podCIDRs has more than " + std::to_string(limits_.max_pod_cidrs) + " entries");
+        } else {
+          node.info.pod_cidrs.emplace_back(text);
+        }
+        break;
+      case Field::address_elem:
+        type_error(slot, kind, "an object");
+        break;
+      case Field::addr_type:
+        if (is_string)
+          node.addr_type.assign(text);
+        else
+          type_error(slot, kind, "a string");
+        break;
+      case Field::addr_address:
+        if (is_string) {
+          node.addr_address.assign(text);
+          node.addr_has_address = true;
+        } else {
+          type_error(slot, kind, "a string");
+        }
+        break;
+      default:
+        break;
+    }
   }
 
   bool scalar(Kind kind, std::string_view text, std::int64_t number) {
@@ -579,63 +672,14 @@ class Handler {
         if (!is_null) type_error(slot, kind, "an array");
         break;
       case Field::name:
-        if (is_string) {
-          if (text.size() > limits_.max_name_length) {
-            node->info.name.assign(text.substr(0, limits_.max_name_length));
-            node_error("metadata.name is " + std::to_string(text.size()) + " characters, more than " +
-                       std::to_string(limits_.max_name_length));
-          } else {
-            node->info.name.assign(text);
-          }
-        } else if (!is_null) {
-          type_error(slot, kind, "a string");
-        }
-        break;
       case Field::resource_version:
-        if (is_string)
-          node->info.resource_version.assign(text);
-        else if (!is_null)
-          type_error(slot, kind, "a string");
-        break;
       case Field::deletion_timestamp:
-        if (is_string)
-          node->info.deleting = !text.empty();
-        else if (is_null)
-          node->info.deleting = false;
-        else
-          type_error(slot, kind, "a string");
-        break;
       case Field::pod_cidr:
-        if (is_string)
-          node->pod_cidr.assign(text);
-        else if (!is_null)
-          type_error(slot, kind, "a string");
-        break;
       case Field::pod_cidr_elem:
-        if (!is_string) {
-          type_error(slot, kind, "a string");
-        } else if (node->info.pod_cidrs.size() >= limits_.max_pod_cidrs) {
-          node_error("spec.podCIDRs has more than " + std::to_string(limits_.max_pod_cidrs) + " entries");
-        } else {
-          node->info.pod_cidrs.emplace_back(text);
-        }
-        break;
       case Field::address_elem:
-        type_error(slot, kind, "an object");
-        break;
       case Field::addr_type:
-        if (is_string)
-          node->addr_type.assign(text);
-        else
-          type_error(slot, kind, "a string");
-        break;
       case Field::addr_address:
-        if (is_string) {
-          node->addr_address.assign(text);
-          node->addr_has_address = true;
-        } else {
-          type_error(slot, kind, "a string");
-        }
+        node_scalar(slot, kind, text, *node);
         break;
       case Field::status_code:
         if (kind == Kind::number && number >= 0 && number < 1000) status_.code = static_cast<int>(number);

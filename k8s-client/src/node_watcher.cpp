@@ -5,8 +5,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/url.hpp>
 
+#include "common/log.hpp"
 #include "k8s-client/json_framer.hpp"
-#include "k8s-client/log.hpp"
 
 namespace hostgw::k8s {
 
@@ -125,6 +125,44 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
   co_return Result{};
 }
 
+std::optional<NodeWatcher::Result> NodeWatcher::take_watch_event(std::string_view object, Result& result) {
+  WatchEventParseResult parsed = parse_watch_event(object, options_.limits);
+  if (!parsed.ok()) {
+    ++stats_.malformed_objects;
+    KHG_LOG(warning) << "Skipping malformed watch event" << log::kv("node", parsed.node_name)
+                     << log::kv("error", parsed.error);
+    return std::nullopt;
+  }
+  WatchEvent& event = *parsed.event;
+  switch (event.type) {
+    case WatchEvent::Type::bookmark:
+      ++stats_.bookmarks;
+      resource_version_ = std::move(event.node.resource_version);
+      return std::nullopt;
+    case WatchEvent::Type::error: {
+      Result stop;
+      stop.outcome = event.status.code == 410 || too_large_resource_version(event.status.code, event.status.message)
+                         ? Outcome::gone
+                         : Outcome::failed;
+      stop.reason = "watch ERROR event: " + std::to_string(event.status.code) + " " + event.status.reason +
+                    (event.status.message.empty() ? "" : ": " + event.status.message);
+      return stop;
+    }
+    default:
+      break;
+  }
+  ++stats_.events;
+  result.had_events = true;
+  if (!event.node.resource_version.empty()) resource_version_ = event.node.resource_version;
+  NodeEvent out;
+  out.type = event.type == WatchEvent::Type::added      ? NodeEvent::Type::added
+             : event.type == WatchEvent::Type::modified ? NodeEvent::Type::modified
+                                                        : NodeEvent::Type::deleted;
+  out.node = std::move(event.node);
+  handler_(out);
+  return std::nullopt;
+}
+
 asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
   Result result;
   JsonObjectFramer framer(options_.limits.max_object_bytes);
@@ -140,39 +178,11 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
                        << log::kv("bytes", frame.size) << log::kv("limit", options_.limits.max_object_bytes);
       return;
     }
-    WatchEventParseResult parsed = parse_watch_event(frame.object, options_.limits);
-    if (!parsed.ok()) {
-      ++stats_.malformed_objects;
-      KHG_LOG(warning) << "Skipping malformed watch event" << log::kv("node", parsed.node_name)
-                       << log::kv("error", parsed.error);
-      return;
+    if (std::optional<Result> ended = take_watch_event(frame.object, result)) {
+      stop = true;
+      stop_outcome = ended->outcome;
+      stop_reason = std::move(ended->reason);
     }
-    WatchEvent& event = *parsed.event;
-    switch (event.type) {
-      case WatchEvent::Type::bookmark:
-        ++stats_.bookmarks;
-        resource_version_ = std::move(event.node.resource_version);
-        return;
-      case WatchEvent::Type::error:
-        stop = true;
-        stop_outcome = event.status.code == 410 || too_large_resource_version(event.status.code, event.status.message)
-                           ? Outcome::gone
-                           : Outcome::failed;
-        stop_reason = "watch ERROR event: " + std::to_string(event.status.code) + " " + event.status.reason +
-                      (event.status.message.empty() ? "" : ": " + event.status.message);
-        return;
-      default:
-        break;
-    }
-    ++stats_.events;
-    result.had_events = true;
-    if (!event.node.resource_version.empty()) resource_version_ = event.node.resource_version;
-    NodeEvent out;
-    out.type = event.type == WatchEvent::Type::added      ? NodeEvent::Type::added
-               : event.type == WatchEvent::Type::modified ? NodeEvent::Type::modified
-                                                          : NodeEvent::Type::deleted;
-    out.node = std::move(event.node);
-    handler_(out);
   };
 
   auto on_data = [&](std::string_view data) {

@@ -4,25 +4,14 @@
 #include <charconv>
 #include <cstring>
 
+#include "parse_text.hpp"
+
 namespace hostgw::routing {
 
 namespace {
 
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
-      out += kHex[static_cast<unsigned char>(c) & 0xf];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
+using detail::hex_value;
+using detail::quoted;
 
 template <typename T>
 std::optional<T> fail(std::string* error, std::string_view text, std::string_view what) {
@@ -30,12 +19,8 @@ std::optional<T> fail(std::string* error, std::string_view text, std::string_vie
   return std::nullopt;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
 }
 
 // Parses a dotted quad into `out`. On failure returns a message (without the

@@ -16,6 +16,8 @@
 
 #include <cstring>
 
+#include "netlink_attributes.hpp"
+
 namespace hostgw::routing::netlink {
 
 namespace {
@@ -24,78 +26,27 @@ std::uint8_t family_of(Family family) {
   return family == Family::v4 ? AF_INET : AF_INET6;
 }
 
-template <typename T>
-std::optional<T> fail(std::string* error, std::string what) {
-  if (error) *error = std::move(what);
-  return std::nullopt;
-}
-
-// The fixed part after the header, checked for length and copied out (the
-// bytes need not be aligned).
-template <typename Fixed>
-std::optional<Fixed> fixed_part(std::span<const std::uint8_t> message, std::string* error, const char* what) {
-  if (message.size() < NLMSG_HDRLEN + sizeof(Fixed)) {
-    if (error) {
-      *error = std::string(what) + " message of " + std::to_string(message.size()) + " bytes is shorter than its " +
-               std::to_string(NLMSG_HDRLEN + sizeof(Fixed)) + "-byte fixed part";
-    }
-    return std::nullopt;
-  }
-  Fixed fixed;
-  std::memcpy(&fixed, message.data() + NLMSG_HDRLEN, sizeof fixed);
-  return fixed;
-}
-
-// Walks the attributes after the fixed part. Calls visit(type, payload span).
-// Returns false on an attribute whose length runs past the message.
-template <typename Visit>
-bool for_each_attribute(std::span<const std::uint8_t> message, std::size_t fixed_size, std::string* error,
-                        Visit&& visit) {
-  std::size_t offset = NLMSG_HDRLEN + NLMSG_ALIGN(fixed_size);
-  while (offset + sizeof(nlattr) <= message.size()) {
-    nlattr attr;
-    std::memcpy(&attr, message.data() + offset, sizeof attr);
-    if (attr.nla_len < sizeof(nlattr) || offset + attr.nla_len > message.size()) {
-      if (error) {
-        *error = "attribute type " + std::to_string(attr.nla_type & NLA_TYPE_MASK) + " at offset " +
-                 std::to_string(offset) + " has length " + std::to_string(attr.nla_len) + " past the message end (" +
-                 std::to_string(message.size()) + " bytes)";
-      }
-      return false;
-    }
-    visit(static_cast<std::uint16_t>(attr.nla_type & NLA_TYPE_MASK),
-          message.subspan(offset + sizeof(nlattr), attr.nla_len - sizeof(nlattr)));
-    offset += NLMSG_ALIGN(attr.nla_len);
-  }
-  return true;
-}
-
-std::optional<std::uint32_t> read_u32(std::span<const std::uint8_t> payload) {
-  if (payload.size() < sizeof(std::uint32_t)) return std::nullopt;
-  std::uint32_t value;
-  std::memcpy(&value, payload.data(), sizeof value);
-  return value;
-}
-
-std::string read_string(std::span<const std::uint8_t> payload) {
-  std::string text(reinterpret_cast<const char*>(payload.data()), payload.size());
-  if (auto nul = text.find('\0'); nul != std::string::npos) text.resize(nul);
-  return text;
-}
-
 // A request with just a fixed part, for dumps.
 template <typename Fixed>
 std::vector<std::uint8_t> simple_request(std::uint16_t type, std::uint16_t flags, std::uint32_t seq,
                                          const Fixed& fixed) {
-  std::vector<std::uint8_t> buffer(NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(Fixed)));
-  nlmsghdr* header = mnl_nlmsg_put_header(buffer.data());
-  header->nlmsg_type = type;
-  header->nlmsg_flags = flags;
-  header->nlmsg_seq = seq;
+  std::vector<std::uint8_t> buffer;
+  std::size_t start = 0;
+  nlmsghdr* header = detail::begin_message(buffer, start, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(Fixed)), type, flags, seq);
   auto* body = static_cast<Fixed*>(mnl_nlmsg_put_extra_header(header, sizeof(Fixed)));
   *body = fixed;
-  buffer.resize(header->nlmsg_len);
+  detail::end_message(buffer, start, header);
   return buffer;
+}
+
+using detail::attributes_of;
+using detail::fail;
+using detail::fixed_part;
+using detail::for_each_attribute;
+using detail::read_string;
+
+std::optional<std::uint32_t> read_u32(std::span<const std::uint8_t> payload) {
+  return detail::read_value<std::uint32_t>(payload);
 }
 
 }  // namespace
@@ -116,14 +67,8 @@ std::string check_route(const Route& route) {
 
 std::size_t append_route_change(std::vector<std::uint8_t>& buffer, const RouteChange& change, std::uint32_t seq) {
   const Route& route = change.route;
-  const std::size_t start = buffer.size();
-  buffer.resize(start + kMaxRouteMessageSize);
-  std::uint8_t* at = buffer.data() + start;
-  std::memset(at, 0, kMaxRouteMessageSize);
-
-  nlmsghdr* header = mnl_nlmsg_put_header(at);
-  header->nlmsg_seq = seq;
-  header->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  std::size_t start = 0;
+  nlmsghdr* header = detail::begin_message(buffer, start, kMaxRouteMessageSize, 0, NLM_F_REQUEST | NLM_F_ACK, seq);
   auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(rtmsg)));
   rtm->rtm_family = family_of(route.family());
   rtm->rtm_dst_len = static_cast<std::uint8_t>(route.destination.length());
@@ -152,9 +97,7 @@ std::size_t append_route_change(std::vector<std::uint8_t>& buffer, const RouteCh
   }
   if (route.metric != 0) mnl_attr_put_u32(header, RTA_PRIORITY, route.metric);
   mnl_attr_put_u32(header, RTA_TABLE, route.table);
-
-  buffer.resize(start + header->nlmsg_len);
-  return header->nlmsg_len;
+  return detail::end_message(buffer, start, header);
 }
 
 std::vector<std::uint8_t> route_dump_request(Family family, std::uint32_t table, std::uint8_t protocol,
@@ -167,18 +110,6 @@ std::vector<std::uint8_t> route_dump_request(Family family, std::uint32_t table,
   buffer.resize(buffer.size() + MNL_ALIGN(sizeof(nlattr) + 4));
   auto* header = reinterpret_cast<nlmsghdr*>(buffer.data());
   mnl_attr_put_u32(header, RTA_TABLE, table);
-  buffer.resize(header->nlmsg_len);
-  return buffer;
-}
-
-std::vector<std::uint8_t> route_get_request(const IpAddress& destination, std::uint32_t seq) {
-  rtmsg rtm{};
-  rtm.rtm_family = destination.is_v4() ? AF_INET : AF_INET6;
-  rtm.rtm_dst_len = static_cast<std::uint8_t>(destination.bit_width());
-  auto buffer = simple_request(RTM_GETROUTE, NLM_F_REQUEST, seq, rtm);
-  buffer.resize(buffer.size() + MNL_ALIGN(sizeof(nlattr) + 16));
-  auto* header = reinterpret_cast<nlmsghdr*>(buffer.data());
-  mnl_attr_put(header, RTA_DST, destination.size(), destination.data());
   buffer.resize(header->nlmsg_len);
   return buffer;
 }
@@ -231,6 +162,46 @@ bool RouteMessage::is_plain_unicast() const {
   return route_type == RTN_UNICAST && (route_flags & RTM_F_CLONED) == 0 && !multipath;
 }
 
+namespace {
+
+// One attribute of a route message into `out` (RTA_DST into `destination`);
+// `problem` set if it is malformed.
+void take_route_attribute(std::uint16_t type, std::span<const std::uint8_t> payload, Family family, RouteMessage& out,
+                          std::optional<IpAddress>& destination, std::string& problem) {
+  switch (type) {
+    case RTA_DST:
+      destination = IpAddress::from_bytes(payload.data(), payload.size());
+      if (!destination || destination->family() != family) {
+        problem = "RTA_DST of " + std::to_string(payload.size()) + " bytes in an " + std::string(to_string(family)) +
+                  " route";
+      }
+      break;
+    case RTA_GATEWAY:
+      out.route.gateway = IpAddress::from_bytes(payload.data(), payload.size());
+      if (!out.route.gateway) problem = "RTA_GATEWAY of " + std::to_string(payload.size()) + " bytes";
+      break;
+    case RTA_OIF:
+      if (auto value = read_u32(payload)) out.route.oif = *value;
+      break;
+    case RTA_PRIORITY:
+      if (auto value = read_u32(payload)) out.route.metric = *value;
+      break;
+    case RTA_TABLE:
+      if (auto value = read_u32(payload)) out.route.table = *value;
+      break;
+    case RTA_PREFSRC:
+      out.preferred_source = IpAddress::from_bytes(payload.data(), payload.size());
+      break;
+    case RTA_MULTIPATH:
+      out.multipath = true;
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
 std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> message, std::string* error) {
   auto header = parse_header(message, error);
   if (!header) return std::nullopt;
@@ -265,45 +236,12 @@ std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> me
 
   std::optional<IpAddress> destination;
   std::string attribute_error;
-  bool attributes_ok = true;
-  bool ok = for_each_attribute(message, sizeof(rtmsg), error, [&](std::uint16_t type, auto payload) {
-    switch (type) {
-      case RTA_DST:
-        destination = IpAddress::from_bytes(payload.data(), payload.size());
-        if (!destination || destination->family() != family) {
-          attributes_ok = false;
-          attribute_error = "RTA_DST of " + std::to_string(payload.size()) + " bytes in an " +
-                            std::string(to_string(family)) + " route";
-        }
-        break;
-      case RTA_GATEWAY:
-        out.route.gateway = IpAddress::from_bytes(payload.data(), payload.size());
-        if (!out.route.gateway) {
-          attributes_ok = false;
-          attribute_error = "RTA_GATEWAY of " + std::to_string(payload.size()) + " bytes";
-        }
-        break;
-      case RTA_OIF:
-        if (auto value = read_u32(payload)) out.route.oif = *value;
-        break;
-      case RTA_PRIORITY:
-        if (auto value = read_u32(payload)) out.route.metric = *value;
-        break;
-      case RTA_TABLE:
-        if (auto value = read_u32(payload)) out.route.table = *value;
-        break;
-      case RTA_PREFSRC:
-        out.preferred_source = IpAddress::from_bytes(payload.data(), payload.size());
-        break;
-      case RTA_MULTIPATH:
-        out.multipath = true;
-        break;
-      default:
-        break;
-    }
-  });
+  const bool ok = for_each_attribute(attributes_of(message, sizeof(rtmsg)), error, "route",
+                                     [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
+                                       take_route_attribute(type, payload, family, out, destination, attribute_error);
+                                     });
   if (!ok) return std::nullopt;
-  if (!attributes_ok) return fail<RouteMessage>(error, "malformed route message: " + attribute_error);
+  if (!attribute_error.empty()) return fail<RouteMessage>(error, "malformed route message: " + attribute_error);
 
   IpAddress base = destination.value_or(family == Family::v4 ? IpAddress() : IpAddress::v6({}));
   // The kernel never sends host bits past the length, but a corrupt message might.
@@ -353,9 +291,10 @@ std::optional<Ack> parse_ack(std::span<const std::uint8_t> message, std::string*
       fixed += err.msg.nlmsg_len - NLMSG_HDRLEN;
     }
     if (NLMSG_HDRLEN + NLMSG_ALIGN(fixed) <= message.size()) {
-      bool ok = for_each_attribute(message, fixed, error, [&](std::uint16_t type, auto payload) {
-        if (type == NLMSGERR_ATTR_MSG) ack.message = read_string(payload);
-      });
+      bool ok = for_each_attribute(attributes_of(message, fixed), error, "NLMSG_ERROR",
+                                   [&](std::uint16_t type, auto payload) {
+                                     if (type == NLMSGERR_ATTR_MSG) ack.message = read_string(payload);
+                                   });
       if (!ok) return std::nullopt;
     }
   }
@@ -375,10 +314,11 @@ std::optional<LinkMessage> parse_link_message(std::span<const std::uint8_t> mess
   out.index = static_cast<std::uint32_t>(ifi->ifi_index);
   out.flags = ifi->ifi_flags;
   out.change = ifi->ifi_change;
-  bool ok = for_each_attribute(message, sizeof(ifinfomsg), error, [&](std::uint16_t type, auto payload) {
-    if (type == IFLA_IFNAME) out.name = read_string(payload);
-    if (type == IFLA_MTU) out.mtu = read_u32(payload).value_or(0);
-  });
+  bool ok = for_each_attribute(attributes_of(message, sizeof(ifinfomsg)), error, "link",
+                               [&](std::uint16_t type, auto payload) {
+                                 if (type == IFLA_IFNAME) out.name = read_string(payload);
+                                 if (type == IFLA_MTU) out.mtu = read_u32(payload).value_or(0);
+                               });
   if (!ok) return std::nullopt;
   return out;
 }
@@ -402,11 +342,13 @@ std::optional<AddressMessage> parse_address_message(std::span<const std::uint8_t
   out.flags = ifa->ifa_flags;
   std::optional<IpAddress> local;
   std::optional<IpAddress> address;
-  bool ok = for_each_attribute(message, sizeof(ifaddrmsg), error, [&](std::uint16_t type, auto payload) {
-    if (type == IFA_LOCAL) local = IpAddress::from_bytes(payload.data(), payload.size());
-    if (type == IFA_ADDRESS) address = IpAddress::from_bytes(payload.data(), payload.size());
-    if (type == IFA_FLAGS) out.flags = read_u32(payload).value_or(out.flags);
-  });
+  bool ok = for_each_attribute(attributes_of(message, sizeof(ifaddrmsg)), error, "address",
+                               [&](std::uint16_t type, auto payload) {
+                                 if (type == IFA_LOCAL) local = IpAddress::from_bytes(payload.data(), payload.size());
+                                 if (type == IFA_ADDRESS)
+                                   address = IpAddress::from_bytes(payload.data(), payload.size());
+                                 if (type == IFA_FLAGS) out.flags = read_u32(payload).value_or(out.flags);
+                               });
   if (!ok) return std::nullopt;
   std::optional<IpAddress> chosen = local ? local : address;
   if (!chosen)

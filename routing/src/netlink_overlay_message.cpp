@@ -15,6 +15,8 @@
 
 #include <cstring>
 
+#include "netlink_attributes.hpp"
+
 namespace hostgw::routing::netlink {
 
 namespace {
@@ -22,61 +24,13 @@ namespace {
 // Room for the largest message built here (a VXLAN create: ~140 bytes).
 constexpr std::size_t kMaxOverlayMessageSize = 256;
 
-template <typename T>
-std::optional<T> fail(std::string* error, std::string what) {
-  if (error) *error = std::move(what);
-  return std::nullopt;
-}
-
-// Walks the attributes in `area` (a message's attribute part or a nested
-// attribute's payload). Calls visit(type, payload). False, with `error` set,
-// if an attribute's length runs past the area.
-template <typename Visit>
-bool for_each_attribute_in(std::span<const std::uint8_t> area, std::string* error, const char* where, Visit&& visit) {
-  std::size_t offset = 0;
-  while (offset + sizeof(nlattr) <= area.size()) {
-    nlattr attr;
-    std::memcpy(&attr, area.data() + offset, sizeof attr);
-    if (attr.nla_len < sizeof(nlattr) || offset + attr.nla_len > area.size()) {
-      if (error) {
-        *error = std::string(where) + " attribute type " + std::to_string(attr.nla_type & NLA_TYPE_MASK) +
-                 " has length " + std::to_string(attr.nla_len) + " past the end (" +
-                 std::to_string(area.size() - offset) + " bytes left)";
-      }
-      return false;
-    }
-    visit(static_cast<std::uint16_t>(attr.nla_type & NLA_TYPE_MASK),
-          area.subspan(offset + sizeof(nlattr), attr.nla_len - sizeof(nlattr)));
-    offset += NLMSG_ALIGN(attr.nla_len);
-  }
-  return true;
-}
-
-// The attribute part of a message whose fixed part is `fixed_size` bytes.
-std::span<const std::uint8_t> attributes_of(std::span<const std::uint8_t> message, std::size_t fixed_size) {
-  const std::size_t start = NLMSG_HDRLEN + NLMSG_ALIGN(fixed_size);
-  return start >= message.size() ? std::span<const std::uint8_t>() : message.subspan(start);
-}
-
-template <typename Fixed>
-std::optional<Fixed> fixed_part(std::span<const std::uint8_t> message, std::string* error, const char* what) {
-  if (message.size() < NLMSG_HDRLEN + sizeof(Fixed)) {
-    return fail<Fixed>(error, std::string(what) + " message of " + std::to_string(message.size()) +
-                                  " bytes is shorter than its " + std::to_string(NLMSG_HDRLEN + sizeof(Fixed)) +
-                                  "-byte fixed part");
-  }
-  Fixed fixed;
-  std::memcpy(&fixed, message.data() + NLMSG_HDRLEN, sizeof fixed);
-  return fixed;
-}
-
-template <typename Value>
-std::optional<Value> read_value(std::span<const std::uint8_t> payload) {
-  if (payload.size() < sizeof(Value)) return std::nullopt;
-  Value value;
-  std::memcpy(&value, payload.data(), sizeof value);
-  return value;
-}
+using detail::attributes_of;
+using detail::begin_message;
+using detail::end_message;
+using detail::fail;
+using detail::fixed_part;
+using detail::read_string;
+using detail::read_value;
 
 std::optional<MacAddress> read_mac(std::span<const std::uint8_t> payload) {
   if (payload.size() != 6) return std::nullopt;
@@ -85,63 +39,43 @@ std::optional<MacAddress> read_mac(std::span<const std::uint8_t> payload) {
   return MacAddress(bytes);
 }
 
-std::string read_string(std::span<const std::uint8_t> payload) {
-  std::string text(reinterpret_cast<const char*>(payload.data()), payload.size());
-  if (auto nul = text.find('\0'); nul != std::string::npos) text.resize(nul);
-  return text;
-}
+}  // namespace
 
-// Starts a message at the end of `buffer` with room for the largest one.
-nlmsghdr* begin_message(std::vector<std::uint8_t>& buffer, std::size_t& start, std::uint16_t type, std::uint16_t flags,
-                        std::uint32_t seq) {
-  start = buffer.size();
-  buffer.resize(start + kMaxOverlayMessageSize);
-  std::memset(buffer.data() + start, 0, kMaxOverlayMessageSize);
-  nlmsghdr* header = mnl_nlmsg_put_header(buffer.data() + start);
-  header->nlmsg_type = type;
-  header->nlmsg_flags = flags;
-  header->nlmsg_seq = seq;
-  return header;
-}
+namespace {
 
-std::size_t end_message(std::vector<std::uint8_t>& buffer, std::size_t start, const nlmsghdr* header) {
-  const std::size_t length = header->nlmsg_len;
-  buffer.resize(start + length);
-  return length;
+// RTM_GETLINK (not a dump) without statistics, for link `index` or, when
+// `name` is not empty, the link of that name.
+std::vector<std::uint8_t> link_get(std::uint32_t index, std::string_view name, std::uint32_t seq) {
+  std::vector<std::uint8_t> buffer;
+  std::size_t start = 0;
+  nlmsghdr* header = begin_message(buffer, start, kMaxOverlayMessageSize, RTM_GETLINK, NLM_F_REQUEST, seq);
+  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = static_cast<int>(index);
+  if (!name.empty()) {
+    // IFNAMSIZ bounds the name; a longer one is refused by the kernel (ENAMETOOLONG/EINVAL).
+    const std::string bounded(name.substr(0, 64));
+    mnl_attr_put_strz(header, IFLA_IFNAME, bounded.c_str());
+  }
+  mnl_attr_put_u32(header, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+  end_message(buffer, start, header);
+  return buffer;
 }
 
 }  // namespace
 
 std::vector<std::uint8_t> link_get_request(std::string_view name, std::uint32_t seq) {
-  std::vector<std::uint8_t> buffer;
-  std::size_t start = 0;
-  nlmsghdr* header = begin_message(buffer, start, RTM_GETLINK, NLM_F_REQUEST, seq);
-  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
-  ifi->ifi_family = AF_UNSPEC;
-  // IFNAMSIZ bounds the name; a longer one is refused by the kernel (ENAMETOOLONG/EINVAL).
-  const std::string bounded(name.substr(0, 64));
-  mnl_attr_put_strz(header, IFLA_IFNAME, bounded.c_str());
-  mnl_attr_put_u32(header, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-  end_message(buffer, start, header);
-  return buffer;
+  return link_get(0, name, seq);
 }
 
 std::vector<std::uint8_t> link_get_request(std::uint32_t index, std::uint32_t seq) {
-  std::vector<std::uint8_t> buffer;
-  std::size_t start = 0;
-  nlmsghdr* header = begin_message(buffer, start, RTM_GETLINK, NLM_F_REQUEST, seq);
-  auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
-  ifi->ifi_family = AF_UNSPEC;
-  ifi->ifi_index = static_cast<int>(index);
-  mnl_attr_put_u32(header, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-  end_message(buffer, start, header);
-  return buffer;
+  return link_get(index, {}, seq);
 }
 
 std::size_t append_vxlan_create(std::vector<std::uint8_t>& buffer, const VxlanDeviceSpec& spec, std::uint32_t seq) {
   std::size_t start = 0;
-  nlmsghdr* header =
-      begin_message(buffer, start, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
+  nlmsghdr* header = begin_message(buffer, start, kMaxOverlayMessageSize, RTM_NEWLINK,
+                                   NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
   auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
   ifi->ifi_family = AF_UNSPEC;
   ifi->ifi_flags = IFF_UP;
@@ -165,7 +99,7 @@ std::size_t append_vxlan_create(std::vector<std::uint8_t>& buffer, const VxlanDe
 std::size_t append_link_update(std::vector<std::uint8_t>& buffer, std::uint32_t index, std::optional<std::uint32_t> mtu,
                                std::optional<MacAddress> mac, bool up, std::uint32_t seq) {
   std::size_t start = 0;
-  nlmsghdr* header = begin_message(buffer, start, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq);
+  nlmsghdr* header = begin_message(buffer, start, kMaxOverlayMessageSize, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq);
   auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
   ifi->ifi_family = AF_UNSPEC;
   ifi->ifi_index = static_cast<int>(index);
@@ -180,7 +114,7 @@ std::size_t append_link_update(std::vector<std::uint8_t>& buffer, std::uint32_t 
 
 std::size_t append_link_delete(std::vector<std::uint8_t>& buffer, std::uint32_t index, std::uint32_t seq) {
   std::size_t start = 0;
-  nlmsghdr* header = begin_message(buffer, start, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq);
+  nlmsghdr* header = begin_message(buffer, start, kMaxOverlayMessageSize, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, seq);
   auto* ifi = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifinfomsg)));
   ifi->ifi_family = AF_UNSPEC;
   ifi->ifi_index = static_cast<int>(index);
@@ -190,7 +124,7 @@ std::size_t append_link_delete(std::vector<std::uint8_t>& buffer, std::uint32_t 
 std::size_t append_address_change(std::vector<std::uint8_t>& buffer, bool add, std::uint32_t index,
                                   const IpPrefix& address, std::uint32_t seq) {
   std::size_t start = 0;
-  nlmsghdr* header = begin_message(buffer, start, add ? RTM_NEWADDR : RTM_DELADDR,
+  nlmsghdr* header = begin_message(buffer, start, kMaxOverlayMessageSize, add ? RTM_NEWADDR : RTM_DELADDR,
                                    NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0), seq);
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifaddrmsg)));
   ifa->ifa_family = address.address().is_v4() ? AF_INET : AF_INET6;
@@ -208,47 +142,49 @@ std::optional<LinkDetails> parse_link_details(std::span<const std::uint8_t> mess
   LinkDetails out;
   out.link = std::move(*link);
   std::span<const std::uint8_t> info_data;
-  bool ok = for_each_attribute_in(attributes_of(message, sizeof(ifinfomsg)), error, "link",
-                                  [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
-                                    if (type == IFLA_ADDRESS) out.mac = read_mac(payload);
-                                    if (type != IFLA_LINKINFO) return;
-                                    // Nested: kind and data. A malformed nest is reported below.
-                                    for_each_attribute_in(payload, nullptr, "IFLA_LINKINFO",
-                                                          [&](std::uint16_t inner, std::span<const std::uint8_t> p) {
-                                                            if (inner == IFLA_INFO_KIND) out.kind = read_string(p);
-                                                            if (inner == IFLA_INFO_DATA) info_data = p;
-                                                          });
-                                  });
+  bool ok = detail::for_each_attribute(attributes_of(message, sizeof(ifinfomsg)), error, "link",
+                                       [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
+                                         if (type == IFLA_ADDRESS) out.mac = read_mac(payload);
+                                         if (type != IFLA_LINKINFO) return;
+                                         // Nested: kind and data. A malformed nest is reported below.
+                                         detail::for_each_attribute(
+                                             payload, nullptr, "IFLA_LINKINFO",
+                                             [&](std::uint16_t inner, std::span<const std::uint8_t> p) {
+                                               if (inner == IFLA_INFO_KIND) out.kind = read_string(p);
+                                               if (inner == IFLA_INFO_DATA) info_data = p;
+                                             });
+                                       });
   if (!ok) return std::nullopt;
   if (out.kind != "vxlan" || info_data.empty()) return out;
   std::string problem;
-  ok = for_each_attribute_in(info_data, error, "IFLA_INFO_DATA",
-                             [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
-                               switch (type) {
-                                 case IFLA_VXLAN_ID:
-                                   out.vni = read_value<std::uint32_t>(payload).value_or(0);
-                                   break;
-                                 case IFLA_VXLAN_LOCAL:
-                                   out.local = IpAddress::from_bytes(payload.data(), payload.size());
-                                   if (!out.local)
-                                     problem = "IFLA_VXLAN_LOCAL of " + std::to_string(payload.size()) + " bytes";
-                                   break;
-                                 case IFLA_VXLAN_LOCAL6:
-                                   if (!out.local) out.local = IpAddress::from_bytes(payload.data(), payload.size());
-                                   break;
-                                 case IFLA_VXLAN_LINK:
-                                   out.underlay_oif = read_value<std::uint32_t>(payload).value_or(0);
-                                   break;
-                                 case IFLA_VXLAN_PORT:
-                                   out.port = ntohs(read_value<std::uint16_t>(payload).value_or(0));
-                                   break;
-                                 case IFLA_VXLAN_LEARNING:
-                                   if (auto value = read_value<std::uint8_t>(payload)) out.learning = *value != 0;
-                                   break;
-                                 default:
-                                   break;
-                               }
-                             });
+  ok = detail::for_each_attribute(info_data, error, "IFLA_INFO_DATA",
+                                  [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
+                                    switch (type) {
+                                      case IFLA_VXLAN_ID:
+                                        out.vni = read_value<std::uint32_t>(payload).value_or(0);
+                                        break;
+                                      case IFLA_VXLAN_LOCAL:
+                                        out.local = IpAddress::from_bytes(payload.data(), payload.size());
+                                        if (!out.local)
+                                          problem = "IFLA_VXLAN_LOCAL of " + std::to_string(payload.size()) + " bytes";
+                                        break;
+                                      case IFLA_VXLAN_LOCAL6:
+                                        if (!out.local)
+                                          out.local = IpAddress::from_bytes(payload.data(), payload.size());
+                                        break;
+                                      case IFLA_VXLAN_LINK:
+                                        out.underlay_oif = read_value<std::uint32_t>(payload).value_or(0);
+                                        break;
+                                      case IFLA_VXLAN_PORT:
+                                        out.port = ntohs(read_value<std::uint16_t>(payload).value_or(0));
+                                        break;
+                                      case IFLA_VXLAN_LEARNING:
+                                        if (auto value = read_value<std::uint8_t>(payload)) out.learning = *value != 0;
+                                        break;
+                                      default:
+                                        break;
+                                    }
+                                  });
   if (!ok) return std::nullopt;
   if (!problem.empty()) return fail<LinkDetails>(error, "malformed vxlan link " + out.link.name + ": " + problem);
   return out;
@@ -257,7 +193,8 @@ std::optional<LinkDetails> parse_link_details(std::span<const std::uint8_t> mess
 std::vector<std::uint8_t> neighbour_dump_request(std::uint8_t family, std::uint32_t index, std::uint32_t seq) {
   std::vector<std::uint8_t> buffer;
   std::size_t start = 0;
-  nlmsghdr* header = begin_message(buffer, start, RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  nlmsghdr* header =
+      begin_message(buffer, start, kMaxOverlayMessageSize, RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq);
   auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ndmsg)));
   ndm->ndm_family = family;
   if (family == AF_BRIDGE) {
@@ -287,16 +224,16 @@ std::optional<NeighbourMessage> parse_neighbour_message(std::span<const std::uin
   out.state = ndm->ndm_state;
   out.flags = ndm->ndm_flags;
   std::string problem;
-  bool ok = for_each_attribute_in(attributes_of(message, sizeof(ndmsg)), error, "neighbour",
-                                  [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
-                                    if (type == NDA_DST) {
-                                      out.destination = IpAddress::from_bytes(payload.data(), payload.size());
-                                      if (!out.destination) {
-                                        problem = "NDA_DST of " + std::to_string(payload.size()) + " bytes";
-                                      }
-                                    }
-                                    if (type == NDA_LLADDR) out.lladdr = read_mac(payload);
-                                  });
+  bool ok = detail::for_each_attribute(attributes_of(message, sizeof(ndmsg)), error, "neighbour",
+                                       [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
+                                         if (type == NDA_DST) {
+                                           out.destination = IpAddress::from_bytes(payload.data(), payload.size());
+                                           if (!out.destination) {
+                                             problem = "NDA_DST of " + std::to_string(payload.size()) + " bytes";
+                                           }
+                                         }
+                                         if (type == NDA_LLADDR) out.lladdr = read_mac(payload);
+                                       });
   if (!ok) return std::nullopt;
   if (!problem.empty()) {
     return fail<NeighbourMessage>(error,
@@ -315,7 +252,7 @@ std::size_t append_overlay_change(std::vector<std::uint8_t>& buffer, std::uint32
                                   std::uint32_t seq) {
   const bool remove = change.kind == ChangeKind::remove;
   std::size_t start = 0;
-  nlmsghdr* header = begin_message(buffer, start, remove ? RTM_DELNEIGH : RTM_NEWNEIGH,
+  nlmsghdr* header = begin_message(buffer, start, kMaxOverlayMessageSize, remove ? RTM_DELNEIGH : RTM_NEWNEIGH,
                                    NLM_F_REQUEST | NLM_F_ACK | (remove ? 0 : NLM_F_CREATE | NLM_F_REPLACE), seq);
   auto* ndm = static_cast<ndmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ndmsg)));
   ndm->ndm_ifindex = static_cast<int>(index);

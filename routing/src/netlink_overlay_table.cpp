@@ -55,11 +55,8 @@ struct NetlinkOverlayTable::Lookup {
   std::string message;
 };
 
-NetlinkOverlayTable::NetlinkOverlayTable(asio::any_io_executor executor, NetlinkOverlayTableOptions options)
-    : options_(options),
-      socket_(std::make_unique<netlink::Socket>(
-          std::move(executor),
-          netlink::SocketOptions{{}, options.receive_buffer, options.send_buffer, options.timeout})) {}
+NetlinkOverlayTable::NetlinkOverlayTable(asio::any_io_executor executor, NetlinkTableOptions options)
+    : options_(options), socket_(netlink::open_request_socket(std::move(executor), options)) {}
 
 NetlinkOverlayTable::~NetlinkOverlayTable() = default;
 
@@ -83,7 +80,7 @@ asio::awaitable<NetlinkOverlayTable::Lookup> NetlinkOverlayTable::find_link(cons
     }
     result.link = std::move(*details);
   };
-  std::error_code error = co_await socket_->query(request, seq, visit);
+  std::error_code error = co_await socket_->request(request, seq, visit);
   if (error.value() == ENODEV) co_return result;  // no such device
   if (error) {
     result.error = error;
@@ -109,94 +106,80 @@ asio::awaitable<std::pair<int, std::string>> NetlinkOverlayTable::transact_one(s
   co_return std::make_pair(answers.at(0).error, std::move(answers.at(0).message));
 }
 
-asio::awaitable<EnsureDeviceResult> NetlinkOverlayTable::ensure_device(VxlanDeviceSpec spec) {
-  EnsureDeviceResult result;
-  auto fail = [&](int error, std::string what, const std::string& kernel_text) {
-    result.error = errno_code(error);
-    result.message = "device " + spec.name + ": " + std::move(what) + ": " + errno_code(error).message() +
-                     (kernel_text.empty() ? std::string() : " (" + kernel_text + ")");
-  };
-  if (std::string problem = check_device_spec(spec); !problem.empty()) {
+namespace {
+
+// Fills `result` for a kernel refusal of one step on the device.
+void device_failure(EnsureDeviceResult& result, const VxlanDeviceSpec& spec, int error, std::string what,
+                    const std::string& kernel_text) {
+  result.error = errno_code(error);
+  result.message = "device " + spec.name + ": " + std::move(what) + ": " + errno_code(error).message() +
+                   (kernel_text.empty() ? std::string() : " (" + kernel_text + ")");
+}
+
+}  // namespace
+
+asio::awaitable<bool> NetlinkOverlayTable::create_device(const VxlanDeviceSpec& spec, EnsureDeviceResult& result) {
+  std::vector<std::uint8_t> message;
+  netlink::append_vxlan_create(message, spec, 0);
+  auto [error, text] = co_await transact_one(std::move(message));
+  if (error != 0) {
+    device_failure(result, spec, error,
+                   "creating the vxlan device (VNI " + std::to_string(spec.vni) + ", port " +
+                       std::to_string(spec.port) + ", local " + spec.local.to_string() + ", link " +
+                       std::to_string(spec.underlay_oif) + ", MTU " + std::to_string(spec.mtu) + ")",
+                   text);
+    co_return false;
+  }
+  result.created = true;
+  result.changed = true;
+  Lookup created = co_await find_link(spec.name);
+  if (created.error || !created.link) {
+    result.error = created.error ? created.error : errno_code(ENODEV);
+    result.message = created.error ? created.message : "device " + spec.name + " vanished right after its creation";
+    co_return false;
+  }
+  result.index = created.link->link.index;
+  if (created.link->link.mtu != spec.mtu) {
+    // The kernel clamps a new VXLAN device's MTU to the underlay's minus
+    // the overhead without saying so (a later change to it is EINVAL).
     result.error = errno_code(EINVAL);
-    result.message = "device " + spec.name + ": " + problem;
-    co_return result;
+    result.message = "device " + spec.name + ": the kernel created it with MTU " +
+                     std::to_string(created.link->link.mtu) + ", not " + std::to_string(spec.mtu) +
+                     " (at most the underlay link's MTU minus " + std::to_string(kVxlanOverheadV4) + ")";
+    co_return false;
   }
+  co_return true;
+}
 
-  Lookup found = co_await find_link(spec.name);
-  if (found.error) {
-    result.error = found.error;
-    result.message = found.message;
-    co_return result;
+asio::awaitable<bool> NetlinkOverlayTable::fix_device(const netlink::LinkDetails& link, const VxlanDeviceSpec& spec,
+                                                      EnsureDeviceResult& result) {
+  const bool fix_mtu = link.link.mtu != spec.mtu;
+  const bool fix_mac = link.mac != spec.mac;
+  const bool fix_up = !(link.link.flags & IFF_UP);
+  if (!fix_mtu && !fix_mac && !fix_up) {
+    result.index = link.link.index;
+    co_return true;
   }
-  if (found.link) {
-    if (std::string why = identity_mismatch(*found.link, spec); !why.empty()) {
-      std::vector<std::uint8_t> message;
-      netlink::append_link_delete(message, found.link->link.index, 0);
-      auto [error, text] = co_await transact_one(std::move(message));
-      if (error != 0 && error != ENODEV) {
-        fail(error, "deleting it to recreate it (it " + why + ")", text);
-        co_return result;
-      }
-      found.link.reset();
-    }
+  std::vector<std::uint8_t> message;
+  netlink::append_link_update(message, link.link.index, fix_mtu ? std::optional(spec.mtu) : std::nullopt,
+                              fix_mac ? std::optional(spec.mac) : std::nullopt, fix_up, 0);
+  auto [error, text] = co_await transact_one(std::move(message));
+  if (error != 0) {
+    std::string what = "setting";
+    if (fix_mtu) what += " MTU " + std::to_string(spec.mtu) + " (was " + std::to_string(link.link.mtu) + ")";
+    if (fix_mac) what += " MAC " + spec.mac.to_string();
+    if (fix_up) what += " up";
+    device_failure(result, spec, error, what, text);
+    co_return false;
   }
-  std::uint32_t index = 0;
-  if (!found.link) {
-    std::vector<std::uint8_t> message;
-    netlink::append_vxlan_create(message, spec, 0);
-    auto [error, text] = co_await transact_one(std::move(message));
-    if (error != 0) {
-      fail(error,
-           "creating the vxlan device (VNI " + std::to_string(spec.vni) + ", port " + std::to_string(spec.port) +
-               ", local " + spec.local.to_string() + ", link " + std::to_string(spec.underlay_oif) + ", MTU " +
-               std::to_string(spec.mtu) + ")",
-           text);
-      co_return result;
-    }
-    result.created = true;
-    result.changed = true;
-    Lookup created = co_await find_link(spec.name);
-    if (created.error || !created.link) {
-      result.error = created.error ? created.error : errno_code(ENODEV);
-      result.message = created.error ? created.message : "device " + spec.name + " vanished right after its creation";
-      co_return result;
-    }
-    index = created.link->link.index;
-    if (created.link->link.mtu != spec.mtu) {
-      // The kernel clamps a new VXLAN device's MTU to the underlay's minus
-      // the overhead without saying so (a later change to it is EINVAL).
-      result.index = index;
-      result.error = errno_code(EINVAL);
-      result.message = "device " + spec.name + ": the kernel created it with MTU " +
-                       std::to_string(created.link->link.mtu) + ", not " + std::to_string(spec.mtu) +
-                       " (at most the underlay link's MTU minus " + std::to_string(kVxlanOverheadV4) + ")";
-      co_return result;
-    }
-  } else {
-    const netlink::LinkDetails& link = *found.link;
-    index = link.link.index;
-    const bool fix_mtu = link.link.mtu != spec.mtu;
-    const bool fix_mac = link.mac != spec.mac;
-    const bool fix_up = !(link.link.flags & IFF_UP);
-    if (fix_mtu || fix_mac || fix_up) {
-      std::vector<std::uint8_t> message;
-      netlink::append_link_update(message, index, fix_mtu ? std::optional(spec.mtu) : std::nullopt,
-                                  fix_mac ? std::optional(spec.mac) : std::nullopt, fix_up, 0);
-      auto [error, text] = co_await transact_one(std::move(message));
-      if (error != 0) {
-        std::string what = "setting";
-        if (fix_mtu) what += " MTU " + std::to_string(spec.mtu) + " (was " + std::to_string(link.link.mtu) + ")";
-        if (fix_mac) what += " MAC " + spec.mac.to_string();
-        if (fix_up) what += " up";
-        fail(error, what, text);
-        co_return result;
-      }
-      result.changed = true;
-    }
-  }
-  result.index = index;
+  result.index = link.link.index;
+  result.changed = true;
+  co_return true;
+}
 
+asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec& spec, EnsureDeviceResult& result) {
   // The VTEP address: exactly spec.address among the device's IPv4 addresses.
+  const std::uint32_t index = result.index;
   std::vector<IpPrefix> present;
   const RequestBuilder request = [](std::uint32_t seq) { return netlink::address_dump_request(seq); };
   const std::function<void()> restart = [&] { present.clear(); };
@@ -212,7 +195,7 @@ asio::awaitable<EnsureDeviceResult> NetlinkOverlayTable::ensure_device(VxlanDevi
   if (std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit)) {
     result.error = error;
     result.message = "device " + spec.name + ": dumping its addresses: " + error.message();
-    co_return result;
+    co_return false;
   }
   bool have = false;
   for (const IpPrefix& address : present) {
@@ -224,21 +207,54 @@ asio::awaitable<EnsureDeviceResult> NetlinkOverlayTable::ensure_device(VxlanDevi
     netlink::append_address_change(message, false, index, address, 0);
     auto [error, text] = co_await transact_one(std::move(message));
     if (error != 0 && error != EADDRNOTAVAIL) {
-      fail(error, "removing the stale address " + address.to_string(), text);
-      co_return result;
+      device_failure(result, spec, error, "removing the stale address " + address.to_string(), text);
+      co_return false;
     }
     result.changed = true;
   }
-  if (!have) {
-    std::vector<std::uint8_t> message;
-    netlink::append_address_change(message, true, index, spec.address, 0);
-    auto [error, text] = co_await transact_one(std::move(message));
-    if (error != 0) {
-      fail(error, "adding the VTEP address " + spec.address.to_string(), text);
-      co_return result;
-    }
-    result.changed = true;
+  if (have) co_return true;
+  std::vector<std::uint8_t> message;
+  netlink::append_address_change(message, true, index, spec.address, 0);
+  auto [error, text] = co_await transact_one(std::move(message));
+  if (error != 0) {
+    device_failure(result, spec, error, "adding the VTEP address " + spec.address.to_string(), text);
+    co_return false;
   }
+  result.changed = true;
+  co_return true;
+}
+
+asio::awaitable<EnsureDeviceResult> NetlinkOverlayTable::ensure_device(VxlanDeviceSpec spec) {
+  EnsureDeviceResult result;
+  if (std::string problem = check_device_spec(spec); !problem.empty()) {
+    result.error = errno_code(EINVAL);
+    result.message = "device " + spec.name + ": " + problem;
+    co_return result;
+  }
+  Lookup found = co_await find_link(spec.name);
+  if (found.error) {
+    result.error = found.error;
+    result.message = found.message;
+    co_return result;
+  }
+  if (found.link) {
+    if (std::string why = identity_mismatch(*found.link, spec); !why.empty()) {
+      std::vector<std::uint8_t> message;
+      netlink::append_link_delete(message, found.link->link.index, 0);
+      auto [error, text] = co_await transact_one(std::move(message));
+      if (error != 0 && error != ENODEV) {
+        device_failure(result, spec, error, "deleting it to recreate it (it " + why + ")", text);
+        co_return result;
+      }
+      found.link.reset();
+    }
+  }
+  bool device_ok = false;
+  if (found.link)
+    device_ok = co_await fix_device(*found.link, spec, result);
+  else
+    device_ok = co_await create_device(spec, result);
+  if (device_ok) co_await ensure_address(spec, result);
   co_return result;
 }
 
@@ -261,46 +277,38 @@ asio::awaitable<std::optional<std::uint32_t>> NetlinkOverlayTable::device_index(
   co_return found.link->link.index;
 }
 
+asio::awaitable<std::error_code> NetlinkOverlayTable::dump_permanent(std::uint32_t index, std::uint8_t family,
+                                                                     const std::function<void()>& restart,
+                                                                     const EntryVisitor& take) {
+  const RequestBuilder request = [&](std::uint32_t seq) { return netlink::neighbour_dump_request(family, index, seq); };
+  const DumpVisitor visit = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+    if (header.type != RTM_NEWNEIGH) return true;
+    auto parsed = netlink::parse_neighbour_message(message);
+    if (!parsed) return false;
+    // The kernel filters on the link; kept here too for kernels that do not.
+    if (parsed->index != index || parsed->family != family || !(parsed->state & NUD_PERMANENT)) return true;
+    // Entries without NDA_DST (the device's own and multicast FDB addresses)
+    // are not remotes: not ours.
+    if (!parsed->destination || !parsed->lladdr) return true;
+    take(*parsed->destination, *parsed->lladdr);
+    return true;
+  };
+  co_return co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit);
+}
+
 asio::awaitable<OverlayDump> NetlinkOverlayTable::dump(std::uint32_t index) {
   OverlayDump result;
-  const RequestBuilder neighbour_request = [&](std::uint32_t seq) {
-    return netlink::neighbour_dump_request(AF_INET, index, seq);
-  };
   const std::function<void()> restart_neighbours = [&] { result.neighbours.clear(); };
-  const DumpVisitor visit_neighbour = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
-    if (header.type != RTM_NEWNEIGH) return true;
-    auto parsed = netlink::parse_neighbour_message(message);
-    if (!parsed) return false;
-    // The kernel filters on NDA_IFINDEX; kept here too for kernels that do not.
-    if (parsed->index != index || parsed->family != AF_INET || !(parsed->state & NUD_PERMANENT)) return true;
-    if (!parsed->destination || !parsed->lladdr) return true;
-    result.neighbours.push_back({*parsed->destination, *parsed->lladdr});
-    return true;
-  };
-  if (std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, neighbour_request,
-                                                       restart_neighbours, visit_neighbour)) {
-    result.error = error;
-    result.neighbours.clear();
-    co_return result;
-  }
-
-  const RequestBuilder fdb_request = [&](std::uint32_t seq) {
-    return netlink::neighbour_dump_request(AF_BRIDGE, index, seq);
+  const EntryVisitor take_neighbour = [&](const IpAddress& address, const MacAddress& mac) {
+    result.neighbours.push_back({address, mac});
   };
   const std::function<void()> restart_fdb = [&] { result.fdb.clear(); };
-  const DumpVisitor visit_fdb = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
-    if (header.type != RTM_NEWNEIGH) return true;
-    auto parsed = netlink::parse_neighbour_message(message);
-    if (!parsed) return false;
-    // Entries without NDA_DST (the device's own and multicast addresses) are
-    // not remotes: not ours.
-    if (parsed->index != index || parsed->family != AF_BRIDGE || !(parsed->state & NUD_PERMANENT)) return true;
-    if (!parsed->destination || !parsed->lladdr) return true;
-    result.fdb.push_back({*parsed->lladdr, *parsed->destination});
-    return true;
+  const EntryVisitor take_fdb = [&](const IpAddress& destination, const MacAddress& mac) {
+    result.fdb.push_back({mac, destination});
   };
-  if (std::error_code error =
-          co_await consistent_dump(*socket_, options_.dump_attempts, fdb_request, restart_fdb, visit_fdb)) {
+  std::error_code error = co_await dump_permanent(index, AF_INET, restart_neighbours, take_neighbour);
+  if (!error) error = co_await dump_permanent(index, AF_BRIDGE, restart_fdb, take_fdb);
+  if (error) {
     result.error = error;
     result.neighbours.clear();
     result.fdb.clear();
@@ -313,7 +321,7 @@ asio::awaitable<OverlayDump> NetlinkOverlayTable::dump(std::uint32_t index) {
     const std::uint32_t seq = socket_->reserve_sequence(1);
     const std::vector<std::uint8_t> request = netlink::link_get_request(index, seq);
     const netlink::MessageVisitor ignore = [](const netlink::MessageHeader&, std::span<const std::uint8_t>) {};
-    if (std::error_code error = co_await socket_->query(request, seq, ignore)) {
+    if (std::error_code error = co_await socket_->request(request, seq, ignore)) {
       result.error = error;
       result.neighbours.clear();
       result.fdb.clear();

@@ -24,11 +24,8 @@ using netlink::DumpVisitor;
 using netlink::errno_code;
 using netlink::RequestBuilder;
 
-NetlinkRouteTable::NetlinkRouteTable(asio::any_io_executor executor, NetlinkRouteTableOptions options)
-    : options_(options),
-      socket_(std::make_unique<netlink::Socket>(
-          std::move(executor),
-          netlink::SocketOptions{{}, options.receive_buffer, options.send_buffer, options.timeout})) {}
+NetlinkRouteTable::NetlinkRouteTable(asio::any_io_executor executor, NetlinkTableOptions options)
+    : options_(options), socket_(netlink::open_request_socket(std::move(executor), options)) {}
 
 NetlinkRouteTable::~NetlinkRouteTable() = default;
 
@@ -126,27 +123,6 @@ asio::awaitable<ConnectedResult> NetlinkRouteTable::connected_networks() {
     result.error = error;
     result.networks.clear();
   }
-  co_return result;
-}
-
-asio::awaitable<NextHopLookup> NetlinkRouteTable::lookup(const IpAddress& address) {
-  NextHopLookup result;
-  const std::uint32_t seq = socket_->reserve_sequence(1);
-  bool malformed = false;
-  std::error_code error =
-      co_await socket_->query(netlink::route_get_request(address, seq), seq,
-                              [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
-                                if (header.type != RTM_NEWROUTE) return;
-                                auto parsed = netlink::parse_route_message(message);
-                                if (!parsed) {
-                                  malformed = true;
-                                  return;
-                                }
-                                result.oif = parsed->route.oif;
-                                result.gateway = parsed->route.gateway;
-                                result.source = parsed->preferred_source;
-                              });
-  result.error = error ? error : (malformed ? errno_code(EBADMSG) : std::error_code());
   co_return result;
 }
 

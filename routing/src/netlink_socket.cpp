@@ -58,16 +58,11 @@ int set_buffer(int fd, int force_option, int option, int bytes) {
 
 }  // namespace
 
-struct Socket::Unlock {
-  Socket* socket;
-  ~Unlock() { socket->unlock(); }
-};
-
 Socket::Socket(asio::any_io_executor executor, SocketOptions options)
     : socket_(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK), &mnl_socket_close),
       descriptor_(executor),
       timer_(executor),
-      idle_(executor, asio::steady_timer::time_point::max()),
+      conversation_(executor),
       options_(std::move(options)),
       receive_buffer_(kReceiveBufferBytes) {
   if (!socket_) throw_errno(errno, "cannot open a NETLINK_ROUTE socket");
@@ -172,21 +167,10 @@ asio::awaitable<bool> Socket::wait_readable(std::chrono::steady_clock::time_poin
   co_return result.index() == 0 && !std::get<0>(std::get<0>(result));
 }
 
-asio::awaitable<void> Socket::lock() {
-  while (busy_) co_await idle_.async_wait(asio::as_tuple(asio::use_awaitable));
-  busy_ = true;
-}
-
-void Socket::unlock() {
-  busy_ = false;
-  idle_.cancel();
-}
-
 asio::awaitable<std::vector<MessageResult>> Socket::transact(std::span<const std::uint8_t> batch,
                                                              std::span<const std::size_t> ends,
                                                              std::uint32_t first_seq) {
-  co_await lock();
-  Unlock unlock_guard{this};
+  common::AsyncMutex::Guard guard = co_await conversation_.lock();
 
   const std::size_t count = ends.size();
   std::vector<MessageResult> results(count);
@@ -263,13 +247,13 @@ asio::awaitable<std::vector<MessageResult>> Socket::transact(std::span<const std
 
 namespace {
 
-// Shared by dump() and query(): reads replies to `seq` until the conversation ends.
+// Reads the replies to one request until its conversation ends.
 struct Conversation {
   std::uint32_t seq;
   std::uint32_t port;
-  bool dump;
+  bool dump;  // NLM_F_DUMP: until NLMSG_DONE; else one reply
   const MessageVisitor& visit;
-  bool& interrupted;
+  bool interrupted = false;
   bool done = false;
   std::error_code error;
 
@@ -292,13 +276,14 @@ struct Conversation {
 
 }  // namespace
 
-asio::awaitable<std::error_code> Socket::dump(std::span<const std::uint8_t> request, std::uint32_t seq,
-                                              const MessageVisitor& visit, bool& interrupted) {
-  co_await lock();
-  Unlock unlock_guard{this};
-  interrupted = false;
+asio::awaitable<std::error_code> Socket::request(std::span<const std::uint8_t> request, std::uint32_t seq,
+                                                 const MessageVisitor& visit, bool* interrupted) {
+  common::AsyncMutex::Guard guard = co_await conversation_.lock();
+  if (interrupted) *interrupted = false;
+  auto header = parse_header(request);
+  if (!header) co_return errno_code(EINVAL);
   if (std::error_code error = send_raw(request.data(), request.size())) co_return error;
-  Conversation conversation{seq, port_id_, true, visit, interrupted, false, {}};
+  Conversation conversation{seq, port_id_, (header->flags & NLM_F_DUMP) == NLM_F_DUMP, visit, false, false, {}};
   const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
   std::vector<Datagram> datagrams;
   while (!conversation.done) {
@@ -315,31 +300,7 @@ asio::awaitable<std::error_code> Socket::dump(std::span<const std::uint8_t> requ
       });
     }
   }
-  co_return conversation.error;
-}
-
-asio::awaitable<std::error_code> Socket::query(std::span<const std::uint8_t> request, std::uint32_t seq,
-                                               const MessageVisitor& visit) {
-  co_await lock();
-  Unlock unlock_guard{this};
-  bool interrupted = false;
-  if (std::error_code error = send_raw(request.data(), request.size())) co_return error;
-  Conversation conversation{seq, port_id_, false, visit, interrupted, false, {}};
-  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
-  std::vector<Datagram> datagrams;
-  while (!conversation.done) {
-    std::error_code error = receive_now(kSmallSlot, datagrams);
-    if (error == std::errc::resource_unavailable_try_again) {
-      if (!co_await wait_readable(deadline)) co_return errno_code(ETIMEDOUT);
-      continue;
-    }
-    if (error) co_return error;
-    for (const Datagram& datagram : datagrams) {
-      for_each_message(datagram.bytes, [&](const MessageHeader& header, std::span<const std::uint8_t> message) {
-        conversation.take(header, message);
-      });
-    }
-  }
+  if (interrupted) *interrupted = conversation.interrupted;
   co_return conversation.error;
 }
 
@@ -372,6 +333,11 @@ asio::awaitable<std::error_code> Socket::receive_burst(const MessageVisitor& vis
   co_return overrun ? errno_code(ENOBUFS) : std::error_code();
 }
 
+std::unique_ptr<Socket> open_request_socket(asio::any_io_executor executor, const NetlinkTableOptions& options) {
+  return std::make_unique<Socket>(std::move(executor),
+                                  SocketOptions{{}, options.receive_buffer, options.send_buffer, options.timeout});
+}
+
 asio::awaitable<std::error_code> consistent_dump(Socket& socket, int attempts, const RequestBuilder& request,
                                                  const std::function<void()>& restart, const DumpVisitor& visit) {
   for (int attempt = 0; attempt < attempts; ++attempt) {
@@ -383,7 +349,7 @@ asio::awaitable<std::error_code> consistent_dump(Socket& socket, int attempts, c
     const MessageVisitor gather = [&](const MessageHeader& header, std::span<const std::uint8_t> message) {
       if (!visit(header, message)) malformed = true;
     };
-    std::error_code error = co_await socket.dump(bytes, seq, gather, interrupted);
+    std::error_code error = co_await socket.request(bytes, seq, gather, &interrupted);
     if (error) co_return error;
     if (malformed) co_return errno_code(EBADMSG);
     if (!interrupted) co_return std::error_code();

@@ -1,29 +1,14 @@
 #include "routing/overlay_table.hpp"
 
+#include "parse_text.hpp"
+
 namespace hostgw::routing {
 
 namespace {
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+using detail::hex_value;
 
 [[noreturn]] void refuse(std::string_view text, std::string_view why) {
-  std::string shown;
-  for (char c : text) {
-    // Control bytes are shown escaped so a log line stays one line.
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      shown += "\\x";
-      shown += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
-      shown += kHex[static_cast<unsigned char>(c) & 0xf];
-    } else {
-      shown += c;
-    }
-  }
-  throw ParseError("MAC address \"" + shown + "\": " + std::string(why) +
+  throw ParseError("MAC address " + detail::quoted(text) + ": " + std::string(why) +
                    " (expected six colon-separated hex byte pairs, e.g. 0e:68:c6:33:64:0b)");
 }
 

@@ -3,15 +3,17 @@
 // program except netlink, without root.
 
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
+#include "common/log.hpp"
 #include "controller/api_node_source.hpp"
 #include "controller/daemon.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
-#include "k8s-client/log.hpp"
 #include "routing/fake_route_table.hpp"
 
 namespace hostgw::controller {
@@ -106,6 +108,42 @@ class DaemonApiServerTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
+// The production path of --set-node-network-available (Daemon ->
+// ApiNodeSource -> PATCH nodes/status as a strategic merge patch), checked
+// on what the API server stored: our condition is there and the kubelet's
+// conditions are untouched.
+TEST_F(DaemonApiServerTest, NetworkAvailableIsAStrategicMergeOfTheCondition) {
+  create("node-a", "10.244.1.0/24", "198.51.100.11");  // realistic: the kubelet's four conditions
+  create("node-b", "10.244.2.0/24", "198.51.100.12");
+  auto conditions_of = [&](const std::string& json) {
+    rapidjson::Document node;
+    node.Parse(json.data(), json.size());
+    std::map<std::string, std::string> by_type;  // type -> "status reason"
+    if (node.HasParseError() || !node.IsObject() || !node.HasMember("status")) return by_type;
+    const auto& status = node["status"];
+    if (!status.IsObject() || !status.HasMember("conditions") || !status["conditions"].IsArray()) return by_type;
+    for (const auto& condition : status["conditions"].GetArray()) {
+      if (!condition.IsObject() || !condition.HasMember("type")) continue;
+      std::string text = condition.HasMember("status") ? condition["status"].GetString() : "";
+      if (condition.HasMember("reason")) text += std::string(" ") + condition["reason"].GetString();
+      by_type[condition["type"].GetString()] = text;
+    }
+    return by_type;
+  };
+  const std::map<std::string, std::string> before = conditions_of(server_->node_json("node-a"));
+  ASSERT_EQ(before.count("Ready"), 1u) << server_->node_json("node-a");
+  ASSERT_EQ(before.count("NetworkUnavailable"), 0u);
+
+  start();
+  ASSERT_TRUE(run_until([&] { return daemon_->network_available_patched(); }));
+  std::map<std::string, std::string> after = conditions_of(server_->node_json("node-a"));
+  EXPECT_EQ(after["NetworkUnavailable"], "False KubeHostgwReady") << server_->node_json("node-a");
+  for (const auto& [type, text] : before) EXPECT_EQ(after[type], text) << "kubelet condition " << type;
+  EXPECT_EQ(after.size(), before.size() + 1);
+  // The other node was not written to.
+  EXPECT_EQ(conditions_of(server_->node_json("node-b")).count("NetworkUnavailable"), 0u);
+}
+
 TEST_F(DaemonApiServerTest, FollowsTheApiServer) {
   create("node-a", "10.244.1.0/24", "198.51.100.11");
   create("node-b", "10.244.2.0/24", "198.51.100.12");
@@ -118,9 +156,7 @@ TEST_F(DaemonApiServerTest, FollowsTheApiServer) {
   for (const auto& request : server_->requests())
     if (request.method == "PATCH" && request.target == "/api/v1/nodes/node-a/status" && request.status == 200)
       patched = true;
-  EXPECT_TRUE(patched);
-  // (The stored object is not checked: fake-apiserver answers 200 to a
-  // nodes/status PATCH without applying it at the time of writing.)
+  EXPECT_TRUE(patched);  // what was stored: NetworkAvailableIsAStrategicMergeOfTheCondition
 
   // Added, then deleted through the API.
   create("node-d", "10.244.4.0/24", "198.51.100.14");

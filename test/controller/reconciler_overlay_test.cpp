@@ -7,8 +7,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "common/log.hpp"
 #include "controller/reconciler.hpp"
-#include "k8s-client/log.hpp"
 #include "routing/fake_overlay_table.hpp"
 #include "routing/fake_route_table.hpp"
 

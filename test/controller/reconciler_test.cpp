@@ -9,7 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 
-#include "k8s-client/log.hpp"
+#include "common/log.hpp"
 #include "routing/fake_route_table.hpp"
 
 namespace hostgw::controller {

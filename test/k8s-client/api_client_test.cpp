@@ -164,16 +164,21 @@ TEST_F(ApiClientTest, RetryAfterIsReported) {
   EXPECT_EQ(client.stats().requests_by_code.at(429), 1u);
 }
 
-TEST_F(ApiClientTest, PatchNodeStatusMergesACondition) {
+TEST_F(ApiClientTest, StrategicMergePatchOfTheStatusKeepsTheOtherConditions) {
   server_.create_node(make_node_json(node_spec(7)));
   ApiClient client(io_.get_executor(), config_for(server_));
-  std::error_code ec = run_coroutine(
-      io_, client.patch_node_status(
-               "node-7", R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"RouteCreated"}]}})"));
-  EXPECT_FALSE(ec) << ec.message();
-  EXPECT_NE(server_.node_json("node-7").find("RouteCreated"), std::string::npos) << server_.node_json("node-7");
-  ec = run_coroutine(io_, client.patch_node_status("missing", "{}"));
-  EXPECT_EQ(ec, make_error_code(ApiErrc::not_found));
+  ApiResponse response = run_coroutine(
+      io_,
+      client.request(
+          "PATCH", "/api/v1/nodes/node-7/status", "application/strategic-merge-patch+json",
+          R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"RouteCreated"}]}})"));
+  EXPECT_TRUE(response.ok()) << response.error_message;
+  const std::string stored = server_.node_json("node-7");
+  EXPECT_NE(stored.find("RouteCreated"), std::string::npos) << stored;
+  EXPECT_NE(stored.find("KubeletReady"), std::string::npos) << stored;  // the kubelet's Ready condition survived
+  response = run_coroutine(
+      io_, client.request("PATCH", "/api/v1/nodes/missing/status", "application/strategic-merge-patch+json", "{}"));
+  EXPECT_EQ(response.error, make_error_code(ApiErrc::not_found));
 }
 
 TEST_F(ApiClientTest, StreamDeliversDataUntilTheServerEndsIt) {

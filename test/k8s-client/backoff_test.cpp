@@ -34,16 +34,6 @@ TEST(BackoffTest, ResetsAfterTwoMinutesWithoutFailure) {
   EXPECT_LE(delay, 1600ms);
 }
 
-TEST(BackoffTest, ExplicitResetStartsOver) {
-  Backoff backoff({}, 1);
-  Clock::time_point now{};
-  backoff.next_delay(now);
-  backoff.next_delay(now);
-  EXPECT_EQ(backoff.current_base(now), 3200ms);
-  backoff.reset();
-  EXPECT_EQ(backoff.current_base(now), 800ms);
-}
-
 TEST(BackoffTest, JitterCoversTheRange) {
   Backoff backoff({1000ms, 1000ms, 120000ms}, 3);
   Clock::time_point now{};

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/base64.hpp"
 #include "integration_support.hpp"
 #include "k8s-client/api_client.hpp"
 #include "k8s-client/config.hpp"
@@ -20,7 +21,7 @@ class ConfigIntegrationTest : public ::testing::Test {
 
   std::string cluster_yaml(const std::string& extra = "") const {
     return "clusters:\n- name: fake\n  cluster:\n    server: " + server_.url() +
-           "\n    certificate-authority-data: " + base64(shared_pki().ca_pem) + "\n" + extra;
+           "\n    certificate-authority-data: " + common::base64_encode(shared_pki().ca_pem) + "\n" + extra;
   }
   static std::string context_yaml(const std::string& user = "me") {
     return "current-context: test\ncontexts:\n- name: test\n  context: {cluster: fake, user: " + user + "}\n";
@@ -55,10 +56,10 @@ TEST_F(ConfigIntegrationTest, KubeconfigWithTokenAndCaFile) {
 }
 
 TEST_F(ConfigIntegrationTest, KubeconfigWithClientCertificateData) {
-  std::string file =
-      dir_.write("config", cluster_yaml() + context_yaml() + "users:\n- name: me\n  user:\n    client-certificate-data: " +
-                               base64(shared_pki().client_cert_pem) + "\n    client-key-data: " +
-                               base64(shared_pki().client_key_pem) + "\n");
+  std::string file = dir_.write(
+      "config", cluster_yaml() + context_yaml() + "users:\n- name: me\n  user:\n    client-certificate-data: " +
+                    common::base64_encode(shared_pki().client_cert_pem) +
+                    "\n    client-key-data: " + common::base64_encode(shared_pki().client_key_pem) + "\n");
   ApiClient client(io_.get_executor(), load_cluster_config({file, "", "/nonexistent"}, ConfigEnvironment{}));
   ApiResponse response = get(client);
   EXPECT_TRUE(response.ok()) << response.error_message;

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.hpp"
+
 namespace hostgw::k8s {
 namespace {
 
@@ -17,24 +19,7 @@ const std::string kKeyPem = "-----BEGIN PRIVATE KEY-----\nTUlJQ0FB\n-----END PRI
 const std::string kCaB64 =
     "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClRVbEpRMEZCCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K";  // kCaPem
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "khg-config-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    fs::path file = fs::path(path_) / name;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file) << text;
-    return file.string();
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using hostgw::testing::TempDir;
 
 std::string expect_error(const std::function<void()>& body) {
   try {
@@ -61,18 +46,6 @@ Failure failure_of(const std::function<void()>& body) {
   }
   ADD_FAILURE() << "no ConfigError thrown";
   return {};
-}
-
-TEST(Base64Test, DecodesStrictly) {
-  EXPECT_EQ(decode_base64("aGVsbG8="), "hello");
-  EXPECT_EQ(decode_base64("aGVs\nbG8h"), "hello!");
-  EXPECT_EQ(decode_base64("aGVsbA=="), "hell");
-  EXPECT_EQ(decode_base64(""), "");
-  EXPECT_FALSE(decode_base64("aGVsbG8"));     // length
-  EXPECT_FALSE(decode_base64("aGVs*G8="));    // alphabet
-  EXPECT_FALSE(decode_base64("aG=sbG8="));    // padding inside
-  EXPECT_FALSE(decode_base64("a==="));        // too much padding
-  EXPECT_EQ(decode_base64(kCaB64), kCaPem);
 }
 
 TEST(KubeconfigTest, ResolvesCurrentContextWithTokenAndCaData) {

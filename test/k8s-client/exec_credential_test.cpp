@@ -26,10 +26,10 @@ TEST(ExecCredentialTest, ParsesTokenAndExpiry) {
   auto result = parse_exec_credential(
       R"({"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"abc","expirationTimestamp":"2026-11-27T12:00:00Z"}})",
       v1_plugin());
-  ASSERT_TRUE(result.credential) << result.error;
-  EXPECT_EQ(result.credential->token, "abc");
-  ASSERT_TRUE(result.credential->expiration);
-  EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(result.credential->expiration->time_since_epoch()).count(),
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->token, "abc");
+  ASSERT_TRUE(result->expiration);
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(result->expiration->time_since_epoch()).count(),
             1795780800);
 }
 
@@ -39,14 +39,14 @@ TEST(ExecCredentialTest, ParsesCertificatePair) {
   auto result = parse_exec_credential(
       R"({"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{},"status":{"clientCertificateData":"CERT","clientKeyData":"KEY"}})",
       exec);
-  ASSERT_TRUE(result.credential) << result.error;
-  EXPECT_EQ(result.credential->client_certificate_pem, "CERT");
-  EXPECT_EQ(result.credential->client_key_pem, "KEY");
-  EXPECT_FALSE(result.credential->expiration);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->client_certificate_pem, "CERT");
+  EXPECT_EQ(result->client_key_pem, "KEY");
+  EXPECT_FALSE(result->expiration);
 }
 
 TEST(ExecCredentialTest, RefusesWrongShapes) {
-  auto error = [](const char* json) { return parse_exec_credential(json, v1_plugin()).error; };
+  auto error = [](const char* json) { return parse_exec_credential(json, v1_plugin()).error().message; };
   const std::string prefix = "kubeconfig /k: user \"u\": exec: plugin output ";
   EXPECT_EQ(error("nope"), prefix + "is not a JSON object (an ExecCredential was expected)");
   EXPECT_EQ(error(R"({"kind":"Pod","apiVersion":"client.authentication.k8s.io/v1"})"),
@@ -121,29 +121,30 @@ TEST_F(ExecPluginRunTest, RunsWithArgsEnvAndExecInfo) {
   exec.args = {"arg1"};
   exec.env = {{"REGION", "eu"}};
   auto result = run(exec);
-  ASSERT_TRUE(result.credential) << result.error;
-  EXPECT_EQ(result.credential->token, "arg1-eu-info:1");
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->token, "arg1-eu-info:1");
 }
 
 TEST_F(ExecPluginRunTest, FailuresAreDescribed) {
   ExecConfig exec = v1_plugin();
   exec.command = script("exit 3\n");
-  EXPECT_EQ(run(exec).error, exec.where + ": command \"" + exec.command + "\" exited with status 3");
+  EXPECT_EQ(run(exec).error().message, exec.where + ": command \"" + exec.command + "\" exited with status 3");
 
   exec.command = dir_ + "/does-not-exist";
   exec.install_hint = "install it from example";
-  EXPECT_EQ(run(exec).error,
-            exec.where + ": cannot run command \"" + exec.command + "\": No such file or directory (install it from example)");
+  EXPECT_EQ(run(exec).error().message, exec.where + ": cannot run command \"" + exec.command +
+                                           "\": No such file or directory (install it from example)");
   exec.install_hint.clear();
 
   exec.command = script("exec sleep 10\n");
   auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(run(exec, 300ms).error,
+  EXPECT_EQ(run(exec, 300ms).error().message,
             exec.where + ": command \"" + exec.command + "\" did not finish within 300 ms and was killed");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
 
   exec.command = script("echo garbage\n");
-  EXPECT_EQ(run(exec).error, exec.where + ": plugin output is not a JSON object (an ExecCredential was expected)");
+  EXPECT_EQ(run(exec).error().message,
+            exec.where + ": plugin output is not a JSON object (an ExecCredential was expected)");
 }
 
 }  // namespace

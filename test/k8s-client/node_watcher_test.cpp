@@ -9,8 +9,8 @@
 #include <map>
 #include <set>
 
+#include "common/log.hpp"
 #include "integration_support.hpp"
-#include "k8s-client/log.hpp"
 
 namespace hostgw::k8s {
 namespace {

@@ -11,12 +11,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/log.hpp"
 #include "controller/api_node_source.hpp"
 #include "controller/daemon.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
 #include "http_get.hpp"
 #include "k8s-client/config.hpp"
-#include "k8s-client/log.hpp"
 #include "routing/fake_route_table.hpp"
 
 namespace hostgw::controller {

@@ -19,11 +19,11 @@
 #include <iostream>
 #include <memory>
 
-#include "netns_fixture.hpp"
 #include "routing/netlink_change_monitor.hpp"
 #include "routing/netlink_overlay_message.hpp"
 #include "routing/netlink_route_table.hpp"
 #include "routing/netlink_socket.hpp"
+#include "support/netns_fixture.hpp"
 
 namespace hostgw::routing {
 namespace {
@@ -107,7 +107,7 @@ class NetlinkOverlayTableTest : public ::testing::Test {
       const netlink::MessageVisitor visit = [&](const netlink::MessageHeader&, std::span<const std::uint8_t> m) {
         details = netlink::parse_link_details(m);
       };
-      co_return co_await socket.query(request, seq, visit);
+      co_return co_await socket.request(request, seq, visit);
     };
     std::error_code error = run(query());
     if (error) return std::nullopt;

@@ -36,7 +36,8 @@ class NodeSource {
   virtual boost::asio::awaitable<void> run(std::function<void(const k8s::NodeEvent&)> sink) = 0;
 };
 
-// Writes this node's status (k8s::ApiClient::patch_node_status in production).
+// Writes this node's status (ApiNodeSource::patch_node_status in production: a strategic
+// merge patch of nodes/status, so the kubelet's other conditions stay).
 class NodeStatusWriter {
  public:
   virtual ~NodeStatusWriter() = default;

@@ -2,11 +2,11 @@
 
 // ApiClient: HTTPS (HTTP/1.1 over TLS) to the Kubernetes API server.
 //
-// Owns the TLS context, one idle keep-alive connection (reused by consecutive
-// requests such as LIST pages), and the credentials: a fixed token, a token
-// file re-read about every minute and right after a 401, or an exec plugin run
-// when its credential is missing, expired, or rejected with a 401. A request
-// answered 401 is retried once with fresh credentials.
+// Owns one idle keep-alive connection (reused by consecutive requests such as
+// LIST pages) and the credentials (src/credentials.hpp: the TLS context, a
+// fixed token, a token file re-read about every minute and right after a 401,
+// or an exec plugin run when its credential is missing, expired, or rejected
+// with a 401). A request answered 401 is retried once with fresh credentials.
 //
 // Every network step has a deadline (connect, handshake, write, each read).
 // Errors are values: ApiResponse carries an error_code and a message saying
@@ -107,11 +107,7 @@ class ApiClient {
   boost::asio::awaitable<ApiResponse> get_stream(std::string target, std::chrono::milliseconds idle_timeout,
                                                  std::function<bool(std::string_view)> on_data);
 
-  // Merge patch of /api/v1/nodes/NAME/status (the NetworkUnavailable condition).
-  boost::asio::awaitable<std::error_code> patch_node_status(std::string node_name, std::string patch_json);
-
   const ApiStats& stats() const;
-  const ClusterConfig& config() const;
   // "kube-hostgw/<version> (linux/<arch>)"
   static std::string user_agent();
 

@@ -32,9 +32,6 @@ class Backoff {
   // The base delay the next failure starts from (before jitter), given `now`.
   std::chrono::milliseconds current_base(Clock::time_point now) const;
 
-  // Forget past failures (e.g. after an explicit success the caller trusts).
-  void reset();
-
   const BackoffOptions& options() const { return options_; }
 
  private:

@@ -121,7 +121,4 @@ struct KubeconfigFile {
 // context (`context` overrides current-context).
 ClusterConfig resolve_kubeconfig(const std::vector<KubeconfigFile>& files, const std::string& context = "");
 
-// Strict RFC 4648 base64 (whitespace ignored); nullopt if invalid.
-std::optional<std::string> decode_base64(std::string_view text);
-
 }  // namespace hostgw::k8s

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/result.hpp"
 #include "k8s-client/config.hpp"
 
 namespace hostgw::k8s {
@@ -23,10 +24,9 @@ struct ExecCredential {
   std::optional<std::chrono::system_clock::time_point> expiration;
 };
 
-struct ExecCredentialResult {
-  std::optional<ExecCredential> credential;
-  std::string error;  // names the plugin (exec.where) and what is wrong
-};
+// The credential, or an error whose message names the plugin (exec.where)
+// and what is wrong.
+using ExecCredentialResult = common::Result<ExecCredential>;
 
 // Parses the plugin's stdout. Checks kind, apiVersion (must equal the
 // configured one), that a token or a certificate+key pair is present.

@@ -45,6 +45,14 @@ class JsonObjectFramer {
   std::size_t offset() const { return offset_; }
 
  private:
+  // The '{' that starts an object (else the framing error).
+  bool open_object(char c);
+  // From `i` inside an object to the byte after the one closing it
+  // (`closed`), or to the end of `data`.
+  std::size_t scan_object(std::string_view data, std::size_t i, bool& closed);
+  // Buffers (or skips, past the limit) a scanned piece; a closed object goes to `on_frame`.
+  void take(std::string_view piece, bool closed, const FrameHandler& on_frame);
+
   std::size_t max_object_bytes_;
   std::string buffer_;
   std::size_t object_size_ = 0;

@@ -26,10 +26,6 @@ struct NodeInfo {
   friend bool operator==(const NodeInfo&, const NodeInfo&) = default;
 };
 
-// True if the two differ in a field that can change a route (everything but
-// resource_version). A kubelet heartbeat changes only resource_version.
-bool routing_relevant_change(const NodeInfo& before, const NodeInfo& after);
-
 // What the NodeWatcher tells its consumer.
 struct NodeEvent {
   enum class Type {

@@ -21,8 +21,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "k8s-client/api_client.hpp"
 #include "k8s-client/backoff.hpp"
@@ -83,6 +85,9 @@ class NodeWatcher {
 
   boost::asio::awaitable<Result> list(bool first);
   boost::asio::awaitable<Result> watch();
+  // One watch event object: counted, logged, handed to the handler (result.had_events).
+  // An ERROR event gives the outcome and reason that end the watch.
+  std::optional<Result> take_watch_event(std::string_view object, Result& result);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds delay);
   std::string list_target(bool first, const std::string& continue_token) const;
   std::string watch_target();

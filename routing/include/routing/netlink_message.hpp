@@ -48,8 +48,6 @@ std::size_t append_route_change(std::vector<std::uint8_t>& buffer, const RouteCh
 // RTA_TABLE carry the filter the kernel applies under NETLINK_GET_STRICT_CHK.
 std::vector<std::uint8_t> route_dump_request(Family family, std::uint32_t table, std::uint8_t protocol,
                                              std::uint32_t seq);
-// RTM_GETROUTE (not a dump) for the route the kernel would use to reach `destination`.
-std::vector<std::uint8_t> route_get_request(const IpAddress& destination, std::uint32_t seq);
 // RTM_GETLINK|NLM_F_DUMP and RTM_GETADDR|NLM_F_DUMP (all families).
 std::vector<std::uint8_t> link_dump_request(std::uint32_t seq);
 std::vector<std::uint8_t> address_dump_request(std::uint32_t seq);

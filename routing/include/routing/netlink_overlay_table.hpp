@@ -13,32 +13,24 @@
 // decides which entries should exist (the controller does).
 
 #include <boost/asio/any_io_executor.hpp>
-#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
+#include "routing/netlink_table_options.hpp"
 #include "routing/overlay_table.hpp"
 
 namespace hostgw::routing {
 
 namespace netlink {
 class Socket;
+struct LinkDetails;
 }
-
-struct NetlinkOverlayTableOptions {
-  // Per request (a window of a batch, a dump, a lookup).
-  std::chrono::milliseconds timeout{5000};
-  // As NetlinkRouteTableOptions: room for thousands of ACKs in flight.
-  int receive_buffer = 8 * 1024 * 1024;
-  int send_buffer = 4 * 1024 * 1024;
-  // A dump the kernel flags NLM_F_DUMP_INTR is repeated up to this many times.
-  int dump_attempts = 5;
-};
 
 class NetlinkOverlayTable final : public OverlayTable {
  public:
   // Throws std::system_error if the socket cannot be opened or bound.
-  explicit NetlinkOverlayTable(boost::asio::any_io_executor executor, NetlinkOverlayTableOptions options = {});
+  explicit NetlinkOverlayTable(boost::asio::any_io_executor executor, NetlinkTableOptions options = {});
   ~NetlinkOverlayTable() override;
 
   boost::asio::awaitable<EnsureDeviceResult> ensure_device(VxlanDeviceSpec spec) override;
@@ -55,10 +47,22 @@ class NetlinkOverlayTable final : public OverlayTable {
  private:
   struct Lookup;
   boost::asio::awaitable<Lookup> find_link(const std::string& name);
+  // Permanent entries of one family (AF_INET neighbours, AF_BRIDGE FDB) on
+  // link `index` with a destination, handed to `take` (address, MAC); one
+  // consistent dump, `restart` dropping what an interrupted attempt gathered.
+  using EntryVisitor = std::function<void(const IpAddress& address, const MacAddress& mac)>;
+  boost::asio::awaitable<std::error_code> dump_permanent(std::uint32_t index, std::uint8_t family,
+                                                         const std::function<void()>& restart,
+                                                         const EntryVisitor& take);
+  // The steps of ensure_device; false (and `result` saying why) stops it.
+  boost::asio::awaitable<bool> create_device(const VxlanDeviceSpec& spec, EnsureDeviceResult& result);
+  boost::asio::awaitable<bool> fix_device(const netlink::LinkDetails& link, const VxlanDeviceSpec& spec,
+                                          EnsureDeviceResult& result);
+  boost::asio::awaitable<bool> ensure_address(const VxlanDeviceSpec& spec, EnsureDeviceResult& result);
   // One message through transact(): the kernel's errno and extended ACK.
   boost::asio::awaitable<std::pair<int, std::string>> transact_one(std::vector<std::uint8_t> message);
 
-  NetlinkOverlayTableOptions options_;
+  NetlinkTableOptions options_;
   std::unique_ptr<netlink::Socket> socket_;
 };
 

@@ -21,11 +21,11 @@
 // dump showed as ours; `add` (EEXIST) is the safe way to claim a new key.
 
 #include <boost/asio/any_io_executor.hpp>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 
+#include "routing/netlink_table_options.hpp"
 #include "routing/route_table.hpp"
 
 namespace hostgw::routing {
@@ -34,32 +34,10 @@ namespace netlink {
 class Socket;
 }
 
-struct NetlinkRouteTableOptions {
-  // Per request (a window of a batch, a dump, a lookup).
-  std::chrono::milliseconds timeout{5000};
-  // SO_RCVBUF asked for: with SO_RCVBUFFORCE 8 MiB holds 8000+ ACKs in
-  // flight; without CAP_NET_ADMIN the kernel caps it at net.core.rmem_max and
-  // batches are sent in smaller windows.
-  int receive_buffer = 8 * 1024 * 1024;
-  int send_buffer = 4 * 1024 * 1024;
-  // A dump the kernel flags NLM_F_DUMP_INTR is repeated up to this many times.
-  int dump_attempts = 5;
-};
-
-// Which way the kernel would send a packet to an address.
-struct NextHopLookup {
-  std::error_code error;
-  std::uint32_t oif = 0;
-  std::optional<IpAddress> gateway;  // set if the kernel goes through a router
-  std::optional<IpAddress> source;   // RTA_PREFSRC
-  // True if the address is reached directly (on-link), not via a gateway.
-  bool direct() const { return !error && !gateway && oif != 0; }
-};
-
 class NetlinkRouteTable final : public RouteTable {
  public:
   // Throws std::system_error if the socket cannot be opened or bound.
-  explicit NetlinkRouteTable(boost::asio::any_io_executor executor, NetlinkRouteTableOptions options = {});
+  explicit NetlinkRouteTable(boost::asio::any_io_executor executor, NetlinkTableOptions options = {});
   ~NetlinkRouteTable() override;
 
   // Routes of `table`, both families, with rtm_protocol `protocol`; plain
@@ -70,9 +48,6 @@ class NetlinkRouteTable final : public RouteTable {
   // Global-scope addresses of up, non-loopback links, IPv4 and IPv6.
   boost::asio::awaitable<ConnectedResult> connected_networks() override;
 
-  // RTM_GETROUTE for one address: which link/source/gateway the kernel uses.
-  boost::asio::awaitable<NextHopLookup> lookup(const IpAddress& address);
-
   // The request socket's netlink port id: the kernel stamps it on the events
   // our own changes cause, so a monitor can ignore them.
   std::uint32_t port_id() const;
@@ -81,7 +56,7 @@ class NetlinkRouteTable final : public RouteTable {
   bool strict_checking() const;
 
  private:
-  NetlinkRouteTableOptions options_;
+  NetlinkTableOptions options_;
   std::unique_ptr<netlink::Socket> socket_;
 };
 

@@ -7,9 +7,10 @@
 // messages mean (netlink_message.hpp) nor what the caller does with them.
 //
 // Two uses:
-//   - requests (NetlinkRouteTable): many messages per sendmsg, one ACK matched
-//     to each message by sequence number, dumps until NLMSG_DONE. One request
-//     at a time; concurrent callers queue.
+//   - requests (NetlinkRouteTable, NetlinkOverlayTable): many messages per
+//     sendmsg, one ACK matched to each message by sequence number (transact),
+//     dumps until NLMSG_DONE and single GETs (request). One conversation at a
+//     time; concurrent callers queue on a common::AsyncMutex.
 //   - events (NetlinkChangeMonitor): joined to multicast groups, drained in
 //     bursts; ENOBUFS (events lost) is reported, not hidden.
 //
@@ -30,7 +31,9 @@
 #include <system_error>
 #include <vector>
 
+#include "common/async_mutex.hpp"
 #include "routing/netlink_message.hpp"
+#include "routing/netlink_table_options.hpp"
 
 struct mnl_socket;
 
@@ -92,17 +95,15 @@ class Socket {
                                                               std::span<const std::size_t> ends,
                                                               std::uint32_t first_seq);
 
-  // Sends `request` (sequence `seq`, NLM_F_DUMP) and calls `visit` for every
-  // reply message until NLMSG_DONE. Returns the error the kernel answered, a
-  // receive error, or ETIMEDOUT. `interrupted` is set if any reply carried
-  // NLM_F_DUMP_INTR (the table changed during the dump: dump again).
-  boost::asio::awaitable<std::error_code> dump(std::span<const std::uint8_t> request, std::uint32_t seq,
-                                               const MessageVisitor& visit, bool& interrupted);
-
-  // Sends `request` (sequence `seq`, no NLM_F_DUMP, no NLM_F_ACK) and calls
-  // `visit` for its one reply; an NLMSG_ERROR reply becomes the returned error.
-  boost::asio::awaitable<std::error_code> query(std::span<const std::uint8_t> request, std::uint32_t seq,
-                                                const MessageVisitor& visit);
+  // Sends `request` (sequence `seq`) and calls `visit` for every reply
+  // message: for an NLM_F_DUMP request until NLMSG_DONE, otherwise for its
+  // one reply (a GET answered with the object). Returns the error the kernel
+  // answered (an NLMSG_ERROR reply), a receive error, EMSGSIZE for a reply
+  // larger than the receive slot, or ETIMEDOUT. `interrupted`, if given, is
+  // set when a reply carried NLM_F_DUMP_INTR (the table changed during the
+  // dump: dump again).
+  boost::asio::awaitable<std::error_code> request(std::span<const std::uint8_t> request, std::uint32_t seq,
+                                                  const MessageVisitor& visit, bool* interrupted = nullptr);
 
   // Events: waits (without deadline) until the socket is readable, then
   // reads every datagram already queued and calls `visit` per message.
@@ -127,16 +128,13 @@ class Socket {
   std::error_code receive_now(std::size_t slot_size, std::vector<Datagram>& out);
   // Waits until readable or until `deadline`; false on timeout/cancel.
   boost::asio::awaitable<bool> wait_readable(std::chrono::steady_clock::time_point deadline);
-  // Serializes requests (one conversation on the socket at a time).
-  boost::asio::awaitable<void> lock();
-  void unlock();
-  struct Unlock;
   std::error_code send_raw(const std::uint8_t* data, std::size_t size);
 
   std::unique_ptr<mnl_socket, int (*)(mnl_socket*)> socket_;
   boost::asio::posix::stream_descriptor descriptor_;
   boost::asio::steady_timer timer_;
-  boost::asio::steady_timer idle_;
+  // One conversation on the socket at a time (requests queue).
+  common::AsyncMutex conversation_;
   SocketOptions options_;
   std::vector<std::uint8_t> receive_buffer_;
   std::uint32_t port_id_ = 0;
@@ -146,8 +144,11 @@ class Socket {
   std::size_t window_ = 64;
   bool strict_checking_ = false;
   bool extended_acks_ = false;
-  bool busy_ = false;
 };
+
+// The request socket of a netlink table (no multicast groups), sized and
+// timed as `options` says. Throws std::system_error like the constructor.
+std::unique_ptr<Socket> open_request_socket(boost::asio::any_io_executor executor, const NetlinkTableOptions& options);
 
 // One consistent dump: sends the request `request(seq)` builds and hands every
 // reply message to `visit` (false = it did not parse), repeating the whole

@@ -33,10 +33,10 @@
 #include <set>
 #include <thread>
 
+#include "common/log.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
 #include "gzip.hpp"
 #include "json_util.hpp"
-#include "k8s-client/log.hpp"
 #include "node_store.hpp"
 
 namespace hostgw::testing {

@@ -15,10 +15,6 @@ std::string rfc3339_now();
 // A random RFC 4122 version 4 UUID.
 std::string random_uuid();
 
-std::string base64_encode(std::string_view data);
-// nullopt if `text` is not standard base64 (padding optional).
-std::optional<std::string> base64_decode(std::string_view text);
-
 // A metav1.Status object: {"kind":"Status","apiVersion":"v1","metadata":{},
 // "status":"Failure","message":...,"reason":...,"details":{...},"code":...}.
 // `status` is "Failure" unless code is 2xx. details are left out when name and kind are empty.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/base64.hpp"
 #include "json_util.hpp"
 
 namespace hostgw::testing {
@@ -465,7 +466,7 @@ NodeStore::Page NodeStore::list(std::size_t limit, std::string_view continue_tok
                         "start a new list without the continue parameter (" +
                             why + ")");
     };
-    auto decoded = base64_decode(continue_token);
+    auto decoded = common::base64_decode(continue_token);
     if (!decoded) throw expired("continue token is not base64");
     Document token;
     token.Parse(decoded->data(), decoded->size());
@@ -496,8 +497,9 @@ NodeStore::Page NodeStore::list(std::size_t limit, std::string_view continue_tok
   for (std::size_t i = start; i < end; ++i) page.items.push_back((*snapshot)[i].second);
   if (end < snapshot->size()) {
     page.remaining_items = snapshot->size() - end;
-    page.continue_token = base64_encode("{\"v\":\"meta.k8s.io/v1\",\"rv\":" + std::to_string(page.resource_version) +
-                                        ",\"start\":" + json_quote((*snapshot)[end - 1].first) + "}");
+    page.continue_token =
+        common::base64_encode("{\"v\":\"meta.k8s.io/v1\",\"rv\":" + std::to_string(page.resource_version) +
+                              ",\"start\":" + json_quote((*snapshot)[end - 1].first) + "}");
     bool kept = false;
     for (const auto& [snapshot_rv, stored] : snapshots_) kept = kept || snapshot_rv == page.resource_version;
     if (!kept) {

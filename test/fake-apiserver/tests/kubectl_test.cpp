@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/base64.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
 #include "json_util.hpp"
 #include "test_support.hpp"
@@ -68,10 +69,11 @@ class KubectlTest : public ::testing::Test {
     const std::string path = dir_ + "/" + name;
     std::ofstream out(path);
     out << "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: " << server_->url()
-        << "\n    certificate-authority-data: " << base64_encode(shared_pki().ca_pem) << "\nusers:\n- name: user\n  user:\n";
+        << "\n    certificate-authority-data: " << common::base64_encode(shared_pki().ca_pem)
+        << "\nusers:\n- name: user\n  user:\n";
     if (client_cert)
-      out << "    client-certificate-data: " << base64_encode(shared_pki().client_cert_pem)
-          << "\n    client-key-data: " << base64_encode(shared_pki().client_key_pem) << "\n";
+      out << "    client-certificate-data: " << common::base64_encode(shared_pki().client_cert_pem)
+          << "\n    client-key-data: " << common::base64_encode(shared_pki().client_key_pem) << "\n";
     else
       out << "    token: " << token << "\n";
     out << "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: user\ncurrent-context: fake\n";

@@ -10,16 +10,11 @@
 
 #include "fake-apiserver/fake_apiserver.hpp"
 #include "https_client.hpp"
+#include "support/pki.hpp"
 
 namespace hostgw::testing {
 
 inline constexpr const char* kToken = "test-token-3f9a";
-
-// One PKI for the whole test program (key generation is the slow part).
-inline const TestPki& shared_pki() {
-  static const TestPki pki = make_test_pki({"127.0.0.1", "::1", "localhost"}, "test-admin");
-  return pki;
-}
 
 inline FakeApiServerOptions default_options() {
   FakeApiServerOptions options;

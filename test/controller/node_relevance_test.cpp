@@ -1,21 +1,23 @@
-#include "k8s-client/node_info.hpp"
+#include "controller/node_relevance.hpp"
 
 #include <gtest/gtest.h>
 
-namespace hostgw::k8s {
+namespace hostgw::controller {
+
+using k8s::NodeInfo;
 namespace {
 
 NodeInfo node() {
   return NodeInfo{"node-a", "100", {"10.244.1.0/24"}, {"198.51.100.11"}, {}, false};
 }
 
-TEST(NodeInfoTest, HeartbeatIsNotARoutingChange) {
+TEST(NodeRelevanceTest, HeartbeatIsNotARoutingChange) {
   NodeInfo after = node();
   after.resource_version = "101";
   EXPECT_FALSE(routing_relevant_change(node(), after));
 }
 
-TEST(NodeInfoTest, EachRoutingFieldIsAChange) {
+TEST(NodeRelevanceTest, EachRoutingFieldIsAChange) {
   NodeInfo cidr = node(), ip = node(), ext = node(), del = node();
   cidr.pod_cidrs = {"10.244.9.0/24"};
   ip.internal_ips = {"198.51.100.99"};
@@ -25,4 +27,4 @@ TEST(NodeInfoTest, EachRoutingFieldIsAChange) {
 }
 
 }  // namespace
-}  // namespace hostgw::k8s
+}  // namespace hostgw::controller

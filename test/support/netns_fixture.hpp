@@ -14,7 +14,9 @@
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -38,6 +40,22 @@ inline CommandResult run_command(const std::string& command) {
   return result;
 }
 
+// Moves the calling thread into /run/netns/NAME (sockets and children created
+// afterwards live there). Throws std::runtime_error naming the step if that
+// fails: nothing may run in the wrong namespace.
+inline void enter_netns(const std::string& name) {
+  const std::string path = "/run/netns/" + name;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw std::runtime_error("network namespace " + name + ": cannot open " + path + ": " + std::strerror(errno));
+  if (::setns(fd, CLONE_NEWNET) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw std::runtime_error("network namespace " + name + ": setns failed: " + std::strerror(error));
+  }
+  ::close(fd);
+}
+
 class ScopedNetns {
  public:
   // Creates and enters "khg-rt-<pid>-<n>". Throws std::runtime_error with the
@@ -53,13 +71,12 @@ class ScopedNetns {
       throw std::runtime_error("ip netns add " + name_ + " failed: " + added.output);
     }
     created_ = true;
-    int target = open(("/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
-    if (target < 0 || setns(target, CLONE_NEWNET) != 0) {
-      if (target >= 0) close(target);
-      cleanup();
-      throw std::runtime_error("cannot enter network namespace " + name_);
+    try {
+      enter_netns(name_);
+    } catch (...) {
+      cleanup();  // the destructor does not run for a throwing constructor
+      throw;
     }
-    close(target);
     entered_ = true;
     try {
       must("link set lo up");

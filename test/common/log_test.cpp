@@ -1,4 +1,4 @@
-#include "k8s-client/log.hpp"
+#include "common/log.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,8 @@
 
 // Logging in klog's text format, the format every Kubernetes component writes:
 //
-//   I1127 12:00:00.000000   12345 reconciler.cpp:88] "Route added" node="node-b" route="10.244.2.0/24 via 198.51.100.12"
+//   I1127 12:00:00.000000   12345 reconciler.cpp:88] "Route added" node="node-b" route="10.244.2.0/24 via
+//   198.51.100.12"
 //
 // Structured: a quoted message, then key="value" pairs. One line per event,
 // written whole with one write(2) so lines from several processes never mix.
@@ -79,7 +80,7 @@ std::string quote(std::string_view value);
 }  // namespace hostgw::log
 
 #define KHG_LOG(severity) ::hostgw::log::Line(::hostgw::log::Severity::severity, __FILE__, __LINE__)
-#define KHG_VLOG(level)                                 \
-  if (::hostgw::log::verbosity() < (level)) {           \
-  } else                                                \
+#define KHG_VLOG(level)                       \
+  if (::hostgw::log::verbosity() < (level)) { \
+  } else                                      \
     KHG_LOG(info)

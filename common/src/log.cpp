@@ -1,4 +1,4 @@
-#include "k8s-client/log.hpp"
+#include "common/log.hpp"
 
 #include <sys/time.h>
 #include <unistd.h>
@@ -32,9 +32,15 @@ char severity_letter(Severity severity) {
 }
 }  // namespace
 
-void set_verbosity(int verbosity) { g_verbosity = verbosity; }
-int verbosity() { return g_verbosity; }
-void set_sink(Sink sink) { g_sink = std::move(sink); }
+void set_verbosity(int verbosity) {
+  g_verbosity = verbosity;
+}
+int verbosity() {
+  return g_verbosity;
+}
+void set_sink(Sink sink) {
+  g_sink = std::move(sink);
+}
 
 std::string quote(std::string_view value) {
   std::string out = "\"";
