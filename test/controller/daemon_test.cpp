@@ -267,6 +267,41 @@ TEST_F(DaemonTest, OverlayTableMakesOtherSubnetPeersReachable) {
   daemon_.reset();
 }
 
+// Every family /metrics lists (after a start with every feature on: health
+// server, subnet file, node condition, VXLAN overlay) has its row in
+// docs/operations.md.
+TEST_F(DaemonTest, EveryMetricOnTheEndpointIsDocumented) {
+  routing::FakeOverlayTable overlay;
+  options_.cross_subnet = CrossSubnet::vxlan;
+  daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_,
+                                     DaemonParts{&table_, &table_, &nodes_, &status_, &overlay}, registry_);
+  daemon_->start();
+  auto nodes = three_nodes();
+  nodes.push_back(node("node-far", {"10.244.7.0/24"}, {"203.0.113.17"}));
+  nodes_.push(node_list(nodes));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
+  auto metrics = get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+
+  std::ifstream in(std::string(KHG_SOURCE_DIR) + "/docs/operations.md");
+  ASSERT_TRUE(in) << "docs/operations.md not found under " << KHG_SOURCE_DIR;
+  std::stringstream docs;
+  docs << in.rdbuf();
+  std::istringstream lines(metrics.body);
+  std::size_t families = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("# TYPE ")) continue;
+    const std::string name = line.substr(7, line.find(' ', 7) - 7);
+    ++families;
+    EXPECT_NE(docs.str().find("`" + name), std::string::npos) << name << " is not in docs/operations.md";
+  }
+  EXPECT_GE(families, 29u);
+  daemon_->stop();
+  io_.restart();
+  io_.run_for(50ms);
+  daemon_.reset();
+}
+
 TEST_F(DaemonTest, NodeConditionPatchIsRetriedAfterFailures) {
   status_.failures = 1;
   start();
