@@ -238,89 +238,112 @@ bool holds(const ParsedAddresses& node, const IpPrefix& cidr, const InstalledGat
   return false;
 }
 
-// Marks the candidates whose podCIDR overlaps another node's podCIDR. A node
-// whose route is already installed (the holder) keeps it against newcomers;
-// otherwise every node of an overlap is skipped.
-//
+// One podCIDR of a candidate, for the overlap check.
+struct OverlapEntry {
+  IpPrefix prefix;
+  std::size_t candidate;
+  bool holder;  // its route is installed already
+};
+
+// Identical prefixes of the overlap check, and where they sit among the others.
+struct OverlapGroup {
+  std::size_t first = 0, last = 0;  // entries [first, last)
+  std::size_t holders = 0;
+  bool has_ancestor = false;
+  std::size_t ancestor_holders = 0;
+  std::optional<std::size_t> nearest_ancestor;  // group index
+  std::optional<std::size_t> first_descendant;  // group index
+  std::size_t descendant_holders = 0;
+};
+
+// The podCIDRs of `family`, sorted by (address, length, candidate).
+std::vector<OverlapEntry> overlap_entries(const std::vector<Candidate>& candidates, Family family,
+                                          const InstalledGateways& installed) {
+  std::vector<OverlapEntry> entries;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    if (candidates[i].family != family) continue;
+    for (const auto& cidr : candidates[i].cidrs) {
+      if (!cidr.is_default()) entries.push_back({cidr, i, holds(*candidates[i].addresses, cidr, installed)});
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const OverlapEntry& a, const OverlapEntry& b) {
+    if (a.prefix.address() != b.prefix.address()) return a.prefix.address() < b.prefix.address();
+    if (a.prefix.length() != b.prefix.length()) return a.prefix.length() < b.prefix.length();
+    return a.candidate < b.candidate;
+  });
+  return entries;
+}
+
 // Prefixes are either nested or disjoint. Identical prefixes are grouped;
 // after sorting by (address, length) the groups containing a group are
 // exactly the chain of enclosing groups on a stack (at most 129 deep).
+std::vector<OverlapGroup> overlap_groups(const std::vector<OverlapEntry>& entries) {
+  std::vector<OverlapGroup> groups;
+  for (std::size_t i = 0; i < entries.size();) {
+    OverlapGroup group;
+    group.first = group.last = i;
+    while (group.last < entries.size() && entries[group.last].prefix == entries[i].prefix) {
+      if (entries[group.last].holder) ++group.holders;
+      ++group.last;
+    }
+    i = group.last;
+    groups.push_back(group);
+  }
+  std::vector<std::size_t> stack;  // enclosing groups, outermost first
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const IpPrefix& prefix = entries[groups[g].first].prefix;
+    while (!stack.empty() && !entries[groups[stack.back()].first].prefix.contains(prefix)) stack.pop_back();
+    for (std::size_t a : stack) {
+      groups[g].has_ancestor = true;
+      groups[g].ancestor_holders += groups[a].holders;
+      groups[a].descendant_holders += groups[g].holders;
+      if (!groups[a].first_descendant) groups[a].first_descendant = g;
+    }
+    if (!stack.empty()) groups[g].nearest_ancestor = stack.back();
+    stack.push_back(g);
+  }
+  return groups;
+}
+
+// The problem of entry `e` of `group`, if its podCIDR overlaps another node's
+// and it is not the only holder of the overlap.
+std::optional<Problem> overlap_problem(const std::vector<OverlapEntry>& entries,
+                                       const std::vector<OverlapGroup>& groups, const OverlapGroup& group,
+                                       std::size_t e, const std::vector<Candidate>& candidates) {
+  const OverlapEntry& entry = entries[e];
+  const std::size_t holders_elsewhere =
+      group.holders - (entry.holder ? 1 : 0) + group.ancestor_holders + group.descendant_holders;
+  const bool conflict = group.last - group.first > 1 || group.has_ancestor || group.first_descendant;
+  if (!conflict || (entry.holder && holders_elsewhere == 0)) return std::nullopt;
+  // Name one other node of the overlap, preferring a holder.
+  const OverlapEntry* other = nullptr;
+  for (std::size_t k = group.first; k < group.last; ++k)
+    if (k != e && (!other || (entries[k].holder && !other->holder))) other = &entries[k];
+  if (!other && group.nearest_ancestor) other = &entries[groups[*group.nearest_ancestor].first];
+  if (!other && group.first_descendant) other = &entries[groups[*group.first_descendant].first];
+  if (!other) return std::nullopt;
+  std::string detail = "podCIDR " + entry.prefix.to_string() + " overlaps podCIDR " + other->prefix.to_string() +
+                       " of node " + candidates[other->candidate].node->name;
+  if (holders_elsewhere > 0) detail += ", which is routed already";
+  return Problem{SkipReason::overlaps_other_node, std::move(detail)};
+}
+
+// Marks the candidates whose podCIDR overlaps another node's podCIDR. A node
+// whose route is already installed (the holder) keeps it against newcomers;
+// otherwise every node of an overlap is skipped.
 void mark_overlapping_nodes(std::vector<Candidate>& candidates, const std::vector<Route>& installed_routes) {
   InstalledGateways installed;
   for (const auto& route : installed_routes)
     if (route.gateway) installed.emplace(route.destination, *route.gateway);
   for (Family family : kFamilies) {
-    struct Entry {
-      IpPrefix prefix;
-      std::size_t candidate;
-      bool holder;
-    };
-    std::vector<Entry> entries;
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      if (candidates[i].family != family) continue;
-      for (const auto& cidr : candidates[i].cidrs) {
-        if (!cidr.is_default()) entries.push_back({cidr, i, holds(*candidates[i].addresses, cidr, installed)});
-      }
-    }
+    const std::vector<OverlapEntry> entries = overlap_entries(candidates, family, installed);
     if (entries.size() < 2) continue;
-    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-      if (a.prefix.address() != b.prefix.address()) return a.prefix.address() < b.prefix.address();
-      if (a.prefix.length() != b.prefix.length()) return a.prefix.length() < b.prefix.length();
-      return a.candidate < b.candidate;
-    });
-    struct Group {
-      std::size_t first = 0, last = 0;  // entries [first, last)
-      std::size_t holders = 0;
-      bool has_ancestor = false;
-      std::size_t ancestor_holders = 0;
-      std::optional<std::size_t> nearest_ancestor;  // group index
-      std::optional<std::size_t> first_descendant;  // group index
-      std::size_t descendant_holders = 0;
-    };
-    std::vector<Group> groups;
-    for (std::size_t i = 0; i < entries.size();) {
-      Group group;
-      group.first = group.last = i;
-      while (group.last < entries.size() && entries[group.last].prefix == entries[i].prefix) {
-        if (entries[group.last].holder) ++group.holders;
-        ++group.last;
-      }
-      i = group.last;
-      groups.push_back(group);
-    }
-    std::vector<std::size_t> stack;  // enclosing groups, outermost first
-    for (std::size_t g = 0; g < groups.size(); ++g) {
-      const IpPrefix& prefix = entries[groups[g].first].prefix;
-      while (!stack.empty() && !entries[groups[stack.back()].first].prefix.contains(prefix)) stack.pop_back();
-      for (std::size_t a : stack) {
-        groups[g].has_ancestor = true;
-        groups[g].ancestor_holders += groups[a].holders;
-        groups[a].descendant_holders += groups[g].holders;
-        if (!groups[a].first_descendant) groups[a].first_descendant = g;
-      }
-      if (!stack.empty()) groups[g].nearest_ancestor = stack.back();
-      stack.push_back(g);
-    }
+    const std::vector<OverlapGroup> groups = overlap_groups(entries);
     std::map<std::size_t, Problem> found;
     for (const auto& group : groups) {
-      const std::size_t size = group.last - group.first;
       for (std::size_t e = group.first; e < group.last; ++e) {
-        const Entry& entry = entries[e];
-        const std::size_t holders_elsewhere =
-            group.holders - (entry.holder ? 1 : 0) + group.ancestor_holders + group.descendant_holders;
-        const bool conflict = size > 1 || group.has_ancestor || group.first_descendant;
-        if (!conflict || (entry.holder && holders_elsewhere == 0)) continue;
-        // Name one other node of the overlap, preferring a holder.
-        const Entry* other = nullptr;
-        for (std::size_t k = group.first; k < group.last; ++k)
-          if (k != e && (!other || (entries[k].holder && !other->holder))) other = &entries[k];
-        if (!other && group.nearest_ancestor) other = &entries[groups[*group.nearest_ancestor].first];
-        if (!other && group.first_descendant) other = &entries[groups[*group.first_descendant].first];
-        if (!other) continue;
-        std::string detail = "podCIDR " + entry.prefix.to_string() + " overlaps podCIDR " + other->prefix.to_string() +
-                             " of node " + candidates[other->candidate].node->name;
-        if (holders_elsewhere > 0) detail += ", which is routed already";
-        found.try_emplace(entry.candidate, Problem{SkipReason::overlaps_other_node, std::move(detail)});
+        if (auto problem = overlap_problem(entries, groups, group, e, candidates))
+          found.try_emplace(entries[e].candidate, std::move(*problem));
       }
     }
     for (auto& [index, problem] : found) {
@@ -328,7 +351,6 @@ void mark_overlapping_nodes(std::vector<Candidate>& candidates, const std::vecto
     }
   }
 }
-
 
 // The candidates of one node (one per family with podCIDRs), each checked on
 // its own; a whole-node skip (this node, no podCIDR) goes to `skipped`.
