@@ -271,15 +271,15 @@ TEST(HostileNodeTest, OffLinkApiServerIsProtectedOnlyByClusterCidr) {
   stream += added_event(node_json("hostile", {"203.0.113.0/24"}, {"198.51.100.66"}));
   feed(out, stream, k8s::JsonObjectFramer::kDefaultMaxObjectBytes);
   DesiredRoutes without = compute(out.view, {}, {});
-  bool routed = std::any_of(without.routes.begin(), without.routes.end(), [](const routing::Route& route) {
-    return route.destination.contains(IpAddress::parse("203.0.113.50"));
+  bool routed = std::any_of(without.routes.begin(), without.routes.end(), [](const NodeRoute& entry) {
+    return entry.route.destination.contains(IpAddress::parse("203.0.113.50"));
   });
   EXPECT_TRUE(routed) << "desired_routes learned about the API server address: update this test and the table";
   DesiredRoutesOptions options;
   options.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16"), IpPrefix::parse("2001:db8::/32")};
   DesiredRoutes with = compute(out.view, options, {});
-  EXPECT_TRUE(std::none_of(with.routes.begin(), with.routes.end(), [](const routing::Route& route) {
-    return route.destination.contains(IpAddress::parse("203.0.113.50"));
+  EXPECT_TRUE(std::none_of(with.routes.begin(), with.routes.end(), [](const NodeRoute& entry) {
+    return entry.route.destination.contains(IpAddress::parse("203.0.113.50"));
   }));
   RecordProperty("input", "podCIDR covering the off-link API server address, no --cluster-cidr");
   RecordProperty("outcome", routed ? "ROUTED to the claiming node (gap: only --cluster-cidr prevents it)"
