@@ -11,7 +11,8 @@ DesiredState desired_state(const ClusterView& view, const std::string& self, con
   DesiredState out;
   out.facts = local_facts(self, view.find(self), kernel.connected, options.routes);
   out.routes = desired_routes(view.nodes(), out.facts, options.routes, kernel.owned_routes);
-  out.overlay = desired_overlay(out.routes.overlay_self, out.routes.overlay_peers, options.vxlan_vni, options.vxlan_port);
+  out.overlay =
+      desired_overlay(out.routes.overlay_self, out.routes.overlay_peers, options.vxlan_vni, options.vxlan_port);
   return out;
 }
 

@@ -69,8 +69,8 @@ bool make_daemon(EventLoop& loop, const Options& options, Parts& parts) {
   k8s::NodeWatcherOptions watcher_options;
   watcher_options.backoff.max = options.api_backoff_max;
   watcher_options.backoff.initial = std::min(watcher_options.backoff.initial, options.api_backoff_max);
-  parts.api = std::make_unique<ApiNodeSource>(loop.get_executor(), k8s::ConfigOptions{options.kubeconfig, options.context},
-                                              parts.registry, watcher_options);
+  parts.api = std::make_unique<ApiNodeSource>(
+      loop.get_executor(), k8s::ConfigOptions{options.kubeconfig, options.context}, parts.registry, watcher_options);
   try {
     DaemonParts daemon_parts{parts.table.get(), parts.monitor.get(), parts.api.get(), parts.api.get(),
                              parts.overlay.get()};

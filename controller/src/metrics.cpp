@@ -272,8 +272,8 @@ void declare_later_families(MetricsRegistry& registry) {
   for (const Spec* spec : {&kRouteChanges, &kNetlinkErrors, &kTriggers, &kOverlayChanges, &kApiRequests})
     registry.declare_counter(spec->name, spec->help);
   registry.declare_histogram(kApiDuration.name, kApiDuration.help);
-  for (const Spec* spec : {&kNodeLists, &kNodeRelists, &kWatchRestarts, &kWatchEvents, &kWatchBookmarks,
-                           &kWatchErrors, &kMalformedNodes, &kKernelEvents, &kKernelRelevant, &kNetlinkOverruns})
+  for (const Spec* spec : {&kNodeLists, &kNodeRelists, &kWatchRestarts, &kWatchEvents, &kWatchBookmarks, &kWatchErrors,
+                           &kMalformedNodes, &kKernelEvents, &kKernelRelevant, &kNetlinkOverruns})
     registry.declare_counter(spec->name, spec->help);
 }
 

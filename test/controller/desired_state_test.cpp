@@ -20,15 +20,16 @@ class DesiredStateTest : public ::testing::Test {
     view_.apply(test_support::node_list({
         node("a", {"10.244.1.0/24", "2001:db8:1::/64"}, {"198.51.100.11", "2001:db8:ffff::11"}),
         node("b", {"10.244.2.0/24", "2001:db8:2::/64"}, {"198.51.100.12", "2001:db8:ffff::12"}),
-        node("c", {"10.244.3.0/24"}, {"203.0.113.13"}),               // another subnet
-        node("d", {}, {"198.51.100.14"}),                             // no podCIDR yet
-        node("e", {"10.99.5.0/24"}, {"198.51.100.15"}),               // outside the cluster CIDR
+        node("c", {"10.244.3.0/24"}, {"203.0.113.13"}),  // another subnet
+        node("d", {}, {"198.51.100.14"}),                // no podCIDR yet
+        node("e", {"10.99.5.0/24"}, {"198.51.100.15"}),  // outside the cluster CIDR
         node("f", {"10.244.6.0/24", "10.244.60.0/24"}, {"198.51.100.16"}),
     }));
     index_.rebuild(view_);
     options_.routes.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16"), IpPrefix::parse("2001:db8::/32")};
-    kernel_.connected = {{IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1500},
-                         {IpPrefix::parse("2001:db8:ffff::/64"), IpAddress::parse("2001:db8:ffff::11"), 2, "eth0", 1500}};
+    kernel_.connected = {
+        {IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1500},
+        {IpPrefix::parse("2001:db8:ffff::/64"), IpAddress::parse("2001:db8:ffff::11"), 2, "eth0", 1500}};
   }
 
   ClusterView view_;

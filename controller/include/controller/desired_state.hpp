@@ -72,8 +72,7 @@ class DesiredModel {
 
   // Node `name` changed (`node`: its new state, nullptr when deleted; `index`
   // already holds its current podCIDRs): its new share, recorded in the model.
-  std::optional<NodeUpdate> update_node(const std::string& name, const k8s::NodeInfo* node,
-                                        const PodCidrIndex& index);
+  std::optional<NodeUpdate> update_node(const std::string& name, const k8s::NodeInfo* node, const PodCidrIndex& index);
 
   // The wanted routes by key.
   const std::map<routing::RouteKey, NodeRoute>& routes() const { return routes_; }

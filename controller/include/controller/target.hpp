@@ -76,10 +76,10 @@ struct TargetProblem {
 
 // How the Applier logs and counts a target's changes.
 struct TargetInfo {
-  std::string_view name;     // "routes", "overlay"
-  std::string_view noun;     // "Route": "Route added", "Route change failed"
-  std::string_view plural;   // "Routes": the summary line "Routes changed"
-  std::string_view item_key; // the log key naming the item: route="..."
+  std::string_view name;      // "routes", "overlay"
+  std::string_view noun;      // "Route": "Route added", "Route change failed"
+  std::string_view plural;    // "Routes": the summary line "Routes changed"
+  std::string_view item_key;  // the log key naming the item: route="..."
   TargetRole role = TargetRole::leaf;
   // A removal answered with this errno found the item gone: what was wanted.
   int gone_errno = 0;
