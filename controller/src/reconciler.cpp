@@ -18,13 +18,9 @@ double unix_seconds() {
 }
 
 EngineOptions engine_options(const ReconcilerOptions& options) {
-  EngineOptions out;
-  out.node_name = options.node_name;
-  out.desired.routes = options.routes;
-  out.desired.vxlan_vni = options.vxlan_vni;
-  out.desired.vxlan_port = options.vxlan_port;
-  out.retry = {options.retry_initial, options.retry_max};
-  return out;
+  return {.node_name = options.node_name,
+          .desired = {.routes = options.routes, .vxlan_vni = options.vxlan_vni, .vxlan_port = options.vxlan_port},
+          .retry = {.initial = options.retry_initial, .max = options.retry_max}};
 }
 
 }  // namespace
