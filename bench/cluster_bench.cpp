@@ -56,7 +56,7 @@
 
 #include "common/log.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
-#include "support/netns_fixture.hpp"
+#include "test-support/netns_fixture.hpp"
 
 namespace {
 

@@ -36,7 +36,7 @@
 
 #include "routing/netlink_overlay_table.hpp"
 #include "routing/netlink_route_table.hpp"
-#include "support/netns_fixture.hpp"
+#include "test-support/netns_fixture.hpp"
 
 namespace {
 

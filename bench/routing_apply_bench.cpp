@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "routing/netlink_route_table.hpp"
-#include "support/netns_fixture.hpp"
+#include "test-support/netns_fixture.hpp"
 
 // --- allocation counting ---------------------------------------------------
 

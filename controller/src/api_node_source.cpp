@@ -89,36 +89,8 @@ asio::awaitable<std::error_code> ApiNodeSource::patch_node_status(std::string no
 }
 
 void ApiNodeSource::collect(MetricsRegistry& registry) {
-  if (client_) {
-    const k8s::ApiStats& stats = client_->stats();
-    for (const auto& [code, count] : stats.requests_by_code) {
-      registry
-          .counter("kube_hostgw_api_requests_total", "Requests to the API server, by HTTP status (0: no response).",
-                   {{"code", std::to_string(code)}})
-          .set_total(static_cast<double>(count));
-    }
-    std::vector<double> bounds(k8s::ApiStats::kLatencyBuckets.begin(), k8s::ApiStats::kLatencyBuckets.end());
-    registry
-        .histogram("kube_hostgw_api_request_duration_seconds",
-                   "API server request latency, from sending the request to the response header.", bounds)
-        .assign(std::vector<std::uint64_t>(stats.latency_buckets.begin(), stats.latency_buckets.end()),
-                stats.latency_count, stats.latency_sum_seconds);
-  }
-  if (watcher_) {
-    const k8s::WatchStats& stats = watcher_->stats();
-    auto mirror = [&](const char* name, const char* help, std::uint64_t value) {
-      registry.counter(name, help).set_total(static_cast<double>(value));
-    };
-    mirror("kube_hostgw_node_lists_total", "Complete LISTs of the nodes.", stats.lists);
-    mirror("kube_hostgw_node_relists_total", "LISTs after the first one (watch expired with 410, or errors).",
-           stats.relists);
-    mirror("kube_hostgw_watch_restarts_total", "WATCH requests after the first one.", stats.watch_restarts);
-    mirror("kube_hostgw_watch_events_total", "ADDED/MODIFIED/DELETED node events received.", stats.events);
-    mirror("kube_hostgw_watch_bookmarks_total", "BOOKMARK events received.", stats.bookmarks);
-    mirror("kube_hostgw_watch_errors_total", "Failed LIST pages, WATCH requests and broken streams.", stats.errors);
-    mirror("kube_hostgw_malformed_nodes_total", "Node objects skipped because they could not be parsed.",
-           stats.malformed_objects);
-  }
+  if (client_) mirror_api_stats(registry, client_->stats());
+  if (watcher_) mirror_watch_stats(registry, watcher_->stats());
 }
 
 }  // namespace hostgw::controller

@@ -83,8 +83,6 @@ Daemon::Daemon(asio::any_io_executor executor, const Options& options, DaemonPar
   if (!parts_.nodes) throw std::invalid_argument("Daemon: no node source");
   if (options_.set_node_network_available && !parts_.status_writer)
     throw std::invalid_argument("Daemon: --set-node-network-available without a status writer");
-  registry.gauge("kube_hostgw_build_info", "Always 1; the labels say which build runs.", {{"version", kVersion}})
-      .set(1);
   if (options_.healthz) {
     HealthHandlers handlers;
     handlers.unhealthy = [this]() -> std::optional<std::string> {

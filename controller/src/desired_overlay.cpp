@@ -4,6 +4,8 @@
 #include <map>
 #include <variant>
 
+#include "controller/key_diff.hpp"
+
 namespace hostgw::controller {
 
 using routing::ChangeKind;
@@ -41,38 +43,29 @@ DesiredOverlay desired_overlay(const std::optional<OverlaySelf>& self, const std
   return out;
 }
 
+namespace {
+
+// One kind of entry, keyed as the kernel keys it, through the one per-key diff.
+template <typename Entry, typename Key, typename KeyOf>
+void diff_entries(const std::vector<Entry>& desired, const std::vector<Entry>& actual, KeyOf key_of, OverlayDiff& out) {
+  std::map<Key, Entry> wanted;
+  for (const auto& entry : desired) wanted.emplace(key_of(entry), entry);
+  std::map<Key, std::vector<Entry>> installed;
+  for (const auto& entry : actual) installed[key_of(entry)].push_back(entry);
+  diff_keys(wanted, installed, [&](ChangeKind kind, const Entry& entry) {
+    auto& list = kind == ChangeKind::remove ? out.removals : out.upserts;
+    list.push_back({kind, entry});
+  });
+}
+
+}  // namespace
+
 OverlayDiff overlay_diff(const DesiredOverlay& desired, const routing::OverlayDump& actual) {
   OverlayDiff out;
-  std::map<IpAddress, MacAddress> have_neighbours;
-  for (const auto& entry : actual.neighbours) have_neighbours.emplace(entry.address, entry.mac);
-  std::map<MacAddress, IpAddress> have_fdb;
-  for (const auto& entry : actual.fdb) have_fdb.emplace(entry.mac, entry.destination);
-
-  std::map<IpAddress, MacAddress> want_neighbours;
-  for (const auto& entry : desired.neighbours) want_neighbours.emplace(entry.address, entry.mac);
-  std::map<MacAddress, IpAddress> want_fdb;
-  for (const auto& entry : desired.fdb) want_fdb.emplace(entry.mac, entry.destination);
-
-  for (const auto& entry : desired.neighbours) {
-    auto it = have_neighbours.find(entry.address);
-    if (it == have_neighbours.end()) {
-      out.upserts.push_back({ChangeKind::add, entry});
-    } else if (it->second != entry.mac) {
-      out.upserts.push_back({ChangeKind::replace, entry});
-    }
-  }
-  for (const auto& entry : desired.fdb) {
-    auto it = have_fdb.find(entry.mac);
-    if (it == have_fdb.end()) {
-      out.upserts.push_back({ChangeKind::add, entry});
-    } else if (it->second != entry.destination) {
-      out.upserts.push_back({ChangeKind::replace, entry});
-    }
-  }
-  for (const auto& entry : actual.neighbours)
-    if (!want_neighbours.contains(entry.address)) out.removals.push_back({ChangeKind::remove, entry});
-  for (const auto& entry : actual.fdb)
-    if (!want_fdb.contains(entry.mac)) out.removals.push_back({ChangeKind::remove, entry});
+  diff_entries<NeighbourEntry, IpAddress>(
+      desired.neighbours, actual.neighbours, [](const NeighbourEntry& entry) { return entry.address; }, out);
+  diff_entries<FdbEntry, MacAddress>(
+      desired.fdb, actual.fdb, [](const FdbEntry& entry) { return entry.mac; }, out);
   return out;
 }
 

@@ -140,7 +140,8 @@ std::variant<AddressChoice, Problem> choose_address(const ParsedAddresses& node,
     for (const auto& entry : parsed) {
       const auto& address = entry.address;
       if (!address) {
-        if (guess_family(*entry.text) == family) note(SkipReason::invalid_address, std::string(type) + " " + entry.error);
+        if (guess_family(*entry.text) == family)
+          note(SkipReason::invalid_address, std::string(type) + " " + entry.error);
         continue;
       }
       if (address->family() != family) continue;
@@ -238,89 +239,112 @@ bool holds(const ParsedAddresses& node, const IpPrefix& cidr, const InstalledGat
   return false;
 }
 
-// Marks the candidates whose podCIDR overlaps another node's podCIDR. A node
-// whose route is already installed (the holder) keeps it against newcomers;
-// otherwise every node of an overlap is skipped.
-//
+// One podCIDR of a candidate, for the overlap check.
+struct OverlapEntry {
+  IpPrefix prefix;
+  std::size_t candidate;
+  bool holder;  // its route is installed already
+};
+
+// Identical prefixes of the overlap check, and where they sit among the others.
+struct OverlapGroup {
+  std::size_t first = 0, last = 0;  // entries [first, last)
+  std::size_t holders = 0;
+  bool has_ancestor = false;
+  std::size_t ancestor_holders = 0;
+  std::optional<std::size_t> nearest_ancestor;  // group index
+  std::optional<std::size_t> first_descendant;  // group index
+  std::size_t descendant_holders = 0;
+};
+
+// The podCIDRs of `family`, sorted by (address, length, candidate).
+std::vector<OverlapEntry> overlap_entries(const std::vector<Candidate>& candidates, Family family,
+                                          const InstalledGateways& installed) {
+  std::vector<OverlapEntry> entries;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    if (candidates[i].family != family) continue;
+    for (const auto& cidr : candidates[i].cidrs) {
+      if (!cidr.is_default()) entries.push_back({cidr, i, holds(*candidates[i].addresses, cidr, installed)});
+    }
+  }
+  std::sort(entries.begin(), entries.end(), [](const OverlapEntry& a, const OverlapEntry& b) {
+    if (a.prefix.address() != b.prefix.address()) return a.prefix.address() < b.prefix.address();
+    if (a.prefix.length() != b.prefix.length()) return a.prefix.length() < b.prefix.length();
+    return a.candidate < b.candidate;
+  });
+  return entries;
+}
+
 // Prefixes are either nested or disjoint. Identical prefixes are grouped;
 // after sorting by (address, length) the groups containing a group are
 // exactly the chain of enclosing groups on a stack (at most 129 deep).
+std::vector<OverlapGroup> overlap_groups(const std::vector<OverlapEntry>& entries) {
+  std::vector<OverlapGroup> groups;
+  for (std::size_t i = 0; i < entries.size();) {
+    OverlapGroup group;
+    group.first = group.last = i;
+    while (group.last < entries.size() && entries[group.last].prefix == entries[i].prefix) {
+      if (entries[group.last].holder) ++group.holders;
+      ++group.last;
+    }
+    i = group.last;
+    groups.push_back(group);
+  }
+  std::vector<std::size_t> stack;  // enclosing groups, outermost first
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const IpPrefix& prefix = entries[groups[g].first].prefix;
+    while (!stack.empty() && !entries[groups[stack.back()].first].prefix.contains(prefix)) stack.pop_back();
+    for (std::size_t a : stack) {
+      groups[g].has_ancestor = true;
+      groups[g].ancestor_holders += groups[a].holders;
+      groups[a].descendant_holders += groups[g].holders;
+      if (!groups[a].first_descendant) groups[a].first_descendant = g;
+    }
+    if (!stack.empty()) groups[g].nearest_ancestor = stack.back();
+    stack.push_back(g);
+  }
+  return groups;
+}
+
+// The problem of entry `e` of `group`, if its podCIDR overlaps another node's
+// and it is not the only holder of the overlap.
+std::optional<Problem> overlap_problem(const std::vector<OverlapEntry>& entries,
+                                       const std::vector<OverlapGroup>& groups, const OverlapGroup& group,
+                                       std::size_t e, const std::vector<Candidate>& candidates) {
+  const OverlapEntry& entry = entries[e];
+  const std::size_t holders_elsewhere =
+      group.holders - (entry.holder ? 1 : 0) + group.ancestor_holders + group.descendant_holders;
+  const bool conflict = group.last - group.first > 1 || group.has_ancestor || group.first_descendant;
+  if (!conflict || (entry.holder && holders_elsewhere == 0)) return std::nullopt;
+  // Name one other node of the overlap, preferring a holder.
+  const OverlapEntry* other = nullptr;
+  for (std::size_t k = group.first; k < group.last; ++k)
+    if (k != e && (!other || (entries[k].holder && !other->holder))) other = &entries[k];
+  if (!other && group.nearest_ancestor) other = &entries[groups[*group.nearest_ancestor].first];
+  if (!other && group.first_descendant) other = &entries[groups[*group.first_descendant].first];
+  if (!other) return std::nullopt;
+  std::string detail = "podCIDR " + entry.prefix.to_string() + " overlaps podCIDR " + other->prefix.to_string() +
+                       " of node " + candidates[other->candidate].node->name;
+  if (holders_elsewhere > 0) detail += ", which is routed already";
+  return Problem{SkipReason::overlaps_other_node, std::move(detail)};
+}
+
+// Marks the candidates whose podCIDR overlaps another node's podCIDR. A node
+// whose route is already installed (the holder) keeps it against newcomers;
+// otherwise every node of an overlap is skipped.
 void mark_overlapping_nodes(std::vector<Candidate>& candidates, const std::vector<Route>& installed_routes) {
   InstalledGateways installed;
   for (const auto& route : installed_routes)
     if (route.gateway) installed.emplace(route.destination, *route.gateway);
   for (Family family : kFamilies) {
-    struct Entry {
-      IpPrefix prefix;
-      std::size_t candidate;
-      bool holder;
-    };
-    std::vector<Entry> entries;
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      if (candidates[i].family != family) continue;
-      for (const auto& cidr : candidates[i].cidrs) {
-        if (!cidr.is_default()) entries.push_back({cidr, i, holds(*candidates[i].addresses, cidr, installed)});
-      }
-    }
+    const std::vector<OverlapEntry> entries = overlap_entries(candidates, family, installed);
     if (entries.size() < 2) continue;
-    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-      if (a.prefix.address() != b.prefix.address()) return a.prefix.address() < b.prefix.address();
-      if (a.prefix.length() != b.prefix.length()) return a.prefix.length() < b.prefix.length();
-      return a.candidate < b.candidate;
-    });
-    struct Group {
-      std::size_t first = 0, last = 0;  // entries [first, last)
-      std::size_t holders = 0;
-      bool has_ancestor = false;
-      std::size_t ancestor_holders = 0;
-      std::optional<std::size_t> nearest_ancestor;  // group index
-      std::optional<std::size_t> first_descendant;  // group index
-      std::size_t descendant_holders = 0;
-    };
-    std::vector<Group> groups;
-    for (std::size_t i = 0; i < entries.size();) {
-      Group group;
-      group.first = group.last = i;
-      while (group.last < entries.size() && entries[group.last].prefix == entries[i].prefix) {
-        if (entries[group.last].holder) ++group.holders;
-        ++group.last;
-      }
-      i = group.last;
-      groups.push_back(group);
-    }
-    std::vector<std::size_t> stack;  // enclosing groups, outermost first
-    for (std::size_t g = 0; g < groups.size(); ++g) {
-      const IpPrefix& prefix = entries[groups[g].first].prefix;
-      while (!stack.empty() && !entries[groups[stack.back()].first].prefix.contains(prefix)) stack.pop_back();
-      for (std::size_t a : stack) {
-        groups[g].has_ancestor = true;
-        groups[g].ancestor_holders += groups[a].holders;
-        groups[a].descendant_holders += groups[g].holders;
-        if (!groups[a].first_descendant) groups[a].first_descendant = g;
-      }
-      if (!stack.empty()) groups[g].nearest_ancestor = stack.back();
-      stack.push_back(g);
-    }
+    const std::vector<OverlapGroup> groups = overlap_groups(entries);
     std::map<std::size_t, Problem> found;
     for (const auto& group : groups) {
-      const std::size_t size = group.last - group.first;
       for (std::size_t e = group.first; e < group.last; ++e) {
-        const Entry& entry = entries[e];
-        const std::size_t holders_elsewhere =
-            group.holders - (entry.holder ? 1 : 0) + group.ancestor_holders + group.descendant_holders;
-        const bool conflict = size > 1 || group.has_ancestor || group.first_descendant;
-        if (!conflict || (entry.holder && holders_elsewhere == 0)) continue;
-        // Name one other node of the overlap, preferring a holder.
-        const Entry* other = nullptr;
-        for (std::size_t k = group.first; k < group.last; ++k)
-          if (k != e && (!other || (entries[k].holder && !other->holder))) other = &entries[k];
-        if (!other && group.nearest_ancestor) other = &entries[groups[*group.nearest_ancestor].first];
-        if (!other && group.first_descendant) other = &entries[groups[*group.first_descendant].first];
-        if (!other) continue;
-        std::string detail = "podCIDR " + entry.prefix.to_string() + " overlaps podCIDR " + other->prefix.to_string() +
-                             " of node " + candidates[other->candidate].node->name;
-        if (holders_elsewhere > 0) detail += ", which is routed already";
-        found.try_emplace(entry.candidate, Problem{SkipReason::overlaps_other_node, std::move(detail)});
+        if (auto problem = overlap_problem(entries, groups, group, e, candidates))
+          found.try_emplace(entries[e].candidate, std::move(*problem));
       }
     }
     for (auto& [index, problem] : found) {
@@ -329,191 +353,219 @@ void mark_overlapping_nodes(std::vector<Candidate>& candidates, const std::vecto
   }
 }
 
-}  // namespace
-
-DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std::string_view self,
-                             const std::vector<ConnectedNetwork>& connected, const DesiredRoutesOptions& options,
-                             const std::vector<Route>& installed) {
-  DesiredRoutes result;
-
-  std::vector<const k8s::NodeInfo*> sorted(nodes.begin(), nodes.end());
-  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
-
-  // This host: its podCIDRs and its addresses.
-  std::vector<IpPrefix> own_cidrs;
-  std::set<IpAddress> own_addresses;
-  for (const auto& network : connected) own_addresses.insert(network.local_address);
-  for (const auto* node : sorted) {
-    if (node->name != self) continue;
-    for (const auto& text : node->pod_cidrs) {
-      if (auto cidr = IpPrefix::try_parse(text); cidr && !cidr->is_default()) own_cidrs.push_back(*cidr);
-    }
-    for (const auto* list : {&node->internal_ips, &node->external_ips}) {
-      for (const auto& text : *list) {
-        if (auto address = IpAddress::try_parse(text)) own_addresses.insert(*address);
-      }
-    }
+// The candidates of one node (one per family with podCIDRs), each checked on
+// its own; a whole-node skip (this node, no podCIDR) goes to `skipped`.
+void node_candidates(const k8s::NodeInfo& node, const ParsedAddresses& addresses, const LocalFacts& facts,
+                     const DesiredRoutesOptions& options, std::vector<Candidate>& out,
+                     std::vector<SkippedNode>& skipped) {
+  if (node.name == facts.self) {
+    skipped.push_back({node.name, std::nullopt, SkipReason::self, "this is the node kube-hostgw runs on"});
+    return;
   }
-
-  // This node's side of the overlay, or why it cannot have one.
-  std::string no_overlay_reason;
-  if (options.cross_subnet == CrossSubnet::vxlan) {
-    const k8s::NodeInfo* own = nullptr;
-    for (const auto* node : sorted)
-      if (node->name == self) own = node;
-    std::optional<IpPrefix> own_v4;
-    for (const auto& cidr : own_cidrs)
-      if (cidr.family() == Family::v4 && !own_v4) own_v4 = cidr;
-    std::optional<AddressChoice> underlay;
-    if (own) {
-      std::vector<const std::vector<std::string>*> lists{&own->internal_ips};
-      if (options.address_types == AddressTypes::internal_then_external) lists.push_back(&own->external_ips);
-      for (const auto* list : lists) {
-        for (const auto& text : *list) {
-          auto address = IpAddress::try_parse(text);
-          if (!address || !address->is_v4() || underlay) continue;
-          if (const ConnectedNetwork* network = network_reaching(connected, *address)) underlay = {*address, network};
-        }
-      }
-    }
-    if (!own) {
-      no_overlay_reason = "this node is not in the node list (check --node-name)";
-    } else if (!own_v4) {
-      no_overlay_reason = "this node has no IPv4 podCIDR for its VXLAN address";
-    } else if (!underlay) {
-      no_overlay_reason = "this node has no IPv4 InternalIP on a connected network for the VXLAN device";
-    } else {
-      result.overlay_self =
-          OverlaySelf{underlay->address, underlay->network->oif, underlay->network->mtu, *own_v4};
-    }
+  if (node.pod_cidrs.empty()) {
+    skipped.push_back(
+        {node.name, std::nullopt, SkipReason::no_pod_cidr, "node has no spec.podCIDRs (not allocated yet?)"});
+    return;
   }
-  auto overlay_verdict = [&](Family family) -> OverlayVerdict {
-    if (options.cross_subnet == CrossSubnet::skip)
-      return std::string("host-gw needs the nodes on one layer-2 network (--cross-subnet=skip)");
-    if (family == Family::v6) return std::string("--cross-subnet=vxlan carries IPv4 only, so IPv6 is not routed");
-    if (!result.overlay_self) return "no VXLAN route either: " + no_overlay_reason;
-    return std::nullopt;
-  };
-
-  std::vector<Candidate> candidates;
-  std::vector<ParsedAddresses> parsed_addresses;  // one per node with candidates; stable (reserved)
-  parsed_addresses.reserve(sorted.size());
-  for (const auto* node : sorted) {
-    if (node->name == self) {
-      result.skipped.push_back({node->name, std::nullopt, SkipReason::self, "this is the node kube-hostgw runs on"});
-      continue;
-    }
-    if (node->pod_cidrs.empty()) {
-      result.skipped.push_back(
-          {node->name, std::nullopt, SkipReason::no_pod_cidr, "node has no spec.podCIDRs (not allocated yet?)"});
-      continue;
-    }
-    parsed_addresses.push_back({parse_addresses(node->internal_ips), parse_addresses(node->external_ips)});
-    struct ParsedCidr {
-      std::optional<IpPrefix> cidr;
-      std::string error;
-    };
-    std::vector<ParsedCidr> cidrs;
-    cidrs.reserve(node->pod_cidrs.size());
-    for (const auto& text : node->pod_cidrs) {
-      ParsedCidr parsed;
-      parsed.cidr = IpPrefix::try_parse(text, &parsed.error);
-      cidrs.push_back(std::move(parsed));
-    }
-    for (Family family : kFamilies) {
-      Candidate candidate{node, &parsed_addresses.back(), family, {}, std::nullopt};
-      bool any = false;
-      for (std::size_t c = 0; c < cidrs.size(); ++c) {
-        const std::string& text = node->pod_cidrs[c];
-        const auto& cidr = cidrs[c].cidr;
-        if (!cidr) {
-          if (guess_family(text) != family) continue;
-          any = true;
-          if (!candidate.problem) candidate.problem = Problem{SkipReason::invalid_pod_cidr, "podCIDR " + cidrs[c].error};
-          continue;
-        }
-        if (cidr->family() != family) continue;
+  std::vector<std::optional<IpPrefix>> cidrs;
+  std::vector<std::string> errors(node.pod_cidrs.size());
+  cidrs.reserve(node.pod_cidrs.size());
+  for (std::size_t c = 0; c < node.pod_cidrs.size(); ++c)
+    cidrs.push_back(IpPrefix::try_parse(node.pod_cidrs[c], &errors[c]));
+  for (Family family : kFamilies) {
+    Candidate candidate{&node, &addresses, family, {}, std::nullopt};
+    bool any = false;
+    for (std::size_t c = 0; c < cidrs.size(); ++c) {
+      const auto& cidr = cidrs[c];
+      if (!cidr) {
+        if (guess_family(node.pod_cidrs[c]) != family) continue;
         any = true;
-        if (std::find(candidate.cidrs.begin(), candidate.cidrs.end(), *cidr) == candidate.cidrs.end())
-          candidate.cidrs.push_back(*cidr);
+        if (!candidate.problem) candidate.problem = Problem{SkipReason::invalid_pod_cidr, "podCIDR " + errors[c]};
+        continue;
       }
-      if (any) candidates.push_back(std::move(candidate));
+      if (cidr->family() != family) continue;
+      any = true;
+      if (std::find(candidate.cidrs.begin(), candidate.cidrs.end(), *cidr) == candidate.cidrs.end())
+        candidate.cidrs.push_back(*cidr);
     }
-  }
-
-  for (auto& candidate : candidates) {
-    if (candidate.problem) continue;
+    if (!any) continue;
     for (const auto& cidr : candidate.cidrs) {
-      if (auto problem = check_prefix(cidr, own_cidrs, connected, options.cluster_cidrs)) {
-        candidate.problem = std::move(problem);
-        break;
-      }
+      if (candidate.problem) break;
+      candidate.problem = check_prefix(cidr, facts.own_cidrs, facts.connected, options.cluster_cidrs);
+    }
+    out.push_back(std::move(candidate));
+  }
+}
+
+OverlayVerdict overlay_verdict(Family family, const LocalFacts& facts, const DesiredRoutesOptions& options) {
+  if (options.cross_subnet == CrossSubnet::skip)
+    return std::string("host-gw needs the nodes on one layer-2 network (--cross-subnet=skip)");
+  if (family == Family::v6) return std::string("--cross-subnet=vxlan carries IPv4 only, so IPv6 is not routed");
+  if (!facts.overlay_self) return "no VXLAN route either: " + facts.no_overlay_reason;
+  return std::nullopt;
+}
+
+Route make_route(const IpPrefix& cidr, const IpAddress& gateway, const DesiredRoutesOptions& options) {
+  Route route;
+  route.destination = cidr;
+  route.gateway = gateway;
+  route.table = options.table;
+  route.protocol = options.protocol;
+  return route;
+}
+
+// The last per-node rules for one candidate (its address), into `out`: its
+// routes (direct, or through the overlay) or why it is skipped.
+void route_candidate(Candidate& candidate, const LocalFacts& facts, const DesiredRoutesOptions& options,
+                     DesiredRoutes& out) {
+  std::optional<AddressChoice> choice;
+  if (!candidate.problem) {
+    auto chosen = choose_address(*candidate.addresses, candidate.family, facts.connected, facts.own_addresses,
+                                 options.address_types, overlay_verdict(candidate.family, facts, options));
+    if (auto* problem = std::get_if<Problem>(&chosen)) {
+      candidate.problem = std::move(*problem);
+    } else {
+      choice = std::get<AddressChoice>(chosen);
     }
   }
-  mark_overlapping_nodes(candidates, installed);
-
-  struct Planned {
-    Route route;
-    std::string node;
-  };
-  std::vector<Planned> planned;
-  for (auto& candidate : candidates) {
-    std::optional<AddressChoice> choice;
-    if (!candidate.problem) {
-      auto chosen = choose_address(*candidate.addresses, candidate.family, connected, own_addresses,
-                                   options.address_types, overlay_verdict(candidate.family));
-      if (auto* problem = std::get_if<Problem>(&chosen)) {
-        candidate.problem = std::move(*problem);
-      } else {
-        choice = std::get<AddressChoice>(chosen);
-      }
-    }
-    if (candidate.problem) {
-      result.skipped.push_back(
-          {candidate.node->name, candidate.family, candidate.problem->reason, std::move(candidate.problem->detail)});
-      continue;
-    }
-    if (!choice->network) {
-      // An overlay peer: every podCIDR via the VTEP address of its first one.
-      const IpAddress vtep = routing::vtep_address(candidate.cidrs.front());
-      result.overlay_peers.push_back({candidate.node->name, choice->address, vtep});
-      for (const auto& cidr : candidate.cidrs) {
-        Route route;
-        route.destination = cidr;
-        route.gateway = vtep;
-        route.oif = options.overlay_oif;
-        route.onlink = true;
-        route.table = options.table;
-        route.protocol = options.protocol;
-        planned.push_back({route, candidate.node->name});
-      }
-      continue;
-    }
+  const std::string& name = candidate.node->name;
+  if (candidate.problem) {
+    out.skipped.push_back({name, candidate.family, candidate.problem->reason, std::move(candidate.problem->detail)});
+    return;
+  }
+  if (!choice->network) {
+    // An overlay peer: every podCIDR via the VTEP address of its first one.
+    const IpAddress vtep = routing::vtep_address(candidate.cidrs.front());
+    out.overlay_peers.push_back({name, choice->address, vtep});
     for (const auto& cidr : candidate.cidrs) {
-      Route route;
-      route.destination = cidr;
-      route.gateway = choice->address;
-      route.oif = choice->network->oif;
-      route.table = options.table;
-      route.protocol = options.protocol;
-      route.metric = candidate.family == Family::v6 ? kIpv6DefaultMetric : 0;
-      planned.push_back({route, candidate.node->name});
+      Route route = make_route(cidr, vtep, options);
+      route.onlink = true;
+      out.routes.push_back({std::move(route), name, RoutePath::overlay});
     }
+    return;
   }
+  for (const auto& cidr : candidate.cidrs) {
+    Route route = make_route(cidr, choice->address, options);
+    route.oif = choice->network->oif;
+    route.metric = candidate.family == Family::v6 ? kIpv6DefaultMetric : 0;
+    out.routes.push_back({std::move(route), name, RoutePath::direct});
+  }
+}
 
-  std::sort(planned.begin(), planned.end(),
-            [](const Planned& a, const Planned& b) { return key_of(a.route) < key_of(b.route); });
-  result.routes.reserve(planned.size());
-  result.route_nodes.reserve(planned.size());
-  for (auto& entry : planned) {
-    result.routes.push_back(std::move(entry.route));
-    result.route_nodes.push_back(std::move(entry.node));
-  }
+void sort_result(DesiredRoutes& result) {
+  std::sort(result.routes.begin(), result.routes.end(),
+            [](const NodeRoute& a, const NodeRoute& b) { return key_of(a.route) < key_of(b.route); });
   std::stable_sort(result.skipped.begin(), result.skipped.end(), [](const SkippedNode& a, const SkippedNode& b) {
     if (a.node != b.node) return a.node < b.node;
     return a.family < b.family;
   });
+}
+
+// This node's underlay for the overlay: its first IPv4 address (InternalIP,
+// then ExternalIP when allowed) on a connected network.
+std::optional<AddressChoice> overlay_underlay(const k8s::NodeInfo& own, const std::vector<ConnectedNetwork>& connected,
+                                              AddressTypes address_types) {
+  std::vector<const std::vector<std::string>*> lists{&own.internal_ips};
+  if (address_types == AddressTypes::internal_then_external) lists.push_back(&own.external_ips);
+  for (const auto* list : lists) {
+    for (const auto& text : *list) {
+      auto address = IpAddress::try_parse(text);
+      if (!address || !address->is_v4()) continue;
+      if (const ConnectedNetwork* network = network_reaching(connected, *address))
+        return AddressChoice{*address, network};
+    }
+  }
+  return std::nullopt;
+}
+
+void find_overlay_self(const k8s::NodeInfo* own, const DesiredRoutesOptions& options, LocalFacts& facts) {
+  if (options.cross_subnet != CrossSubnet::vxlan) return;
+  std::optional<IpPrefix> own_v4;
+  for (const auto& cidr : facts.own_cidrs)
+    if (cidr.family() == Family::v4 && !own_v4) own_v4 = cidr;
+  std::optional<AddressChoice> underlay;
+  if (own) underlay = overlay_underlay(*own, facts.connected, options.address_types);
+  if (!own) {
+    facts.no_overlay_reason = "this node is not in the node list (check --node-name)";
+  } else if (!own_v4) {
+    facts.no_overlay_reason = "this node has no IPv4 podCIDR for its VXLAN address";
+  } else if (!underlay) {
+    facts.no_overlay_reason = "this node has no IPv4 InternalIP on a connected network for the VXLAN device";
+  } else {
+    facts.overlay_self = OverlaySelf{underlay->address, underlay->network->oif, underlay->network->mtu, *own_v4};
+  }
+}
+
+}  // namespace
+
+LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node, std::vector<ConnectedNetwork> connected,
+                       const DesiredRoutesOptions& options) {
+  LocalFacts facts;
+  facts.self = std::string(self);
+  facts.connected = std::move(connected);
+  for (const auto& network : facts.connected) facts.own_addresses.insert(network.local_address);
+  if (self_node) {
+    for (const auto& text : self_node->pod_cidrs) {
+      if (auto cidr = IpPrefix::try_parse(text); cidr && !cidr->is_default()) facts.own_cidrs.push_back(*cidr);
+    }
+    for (const auto* list : {&self_node->internal_ips, &self_node->external_ips}) {
+      for (const auto& text : *list) {
+        if (auto address = IpAddress::try_parse(text)) facts.own_addresses.insert(*address);
+      }
+    }
+  }
+  find_overlay_self(self_node, options, facts);
+  return facts;
+}
+
+NodeDesired desired_for_node(const k8s::NodeInfo& node, const LocalFacts& facts, const DesiredRoutesOptions& options) {
+  const ParsedAddresses addresses{parse_addresses(node.internal_ips), parse_addresses(node.external_ips)};
+  std::vector<Candidate> candidates;
+  DesiredRoutes result;
+  node_candidates(node, addresses, facts, options, candidates, result.skipped);
+  for (auto& candidate : candidates) route_candidate(candidate, facts, options, result);
+  sort_result(result);
+  NodeDesired out;
+  out.routes = std::move(result.routes);
+  out.skipped = std::move(result.skipped);
+  if (!result.overlay_peers.empty()) out.overlay_peer = std::move(result.overlay_peers.front());
+  return out;
+}
+
+DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, const LocalFacts& facts,
+                             const DesiredRoutesOptions& options, const std::vector<Route>& installed) {
+  DesiredRoutes result;
+  result.overlay_self = facts.overlay_self;
+  std::vector<const k8s::NodeInfo*> sorted(nodes.begin(), nodes.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
+
+  std::vector<Candidate> candidates;
+  std::vector<ParsedAddresses> parsed_addresses;  // one per node; stable (reserved)
+  parsed_addresses.reserve(sorted.size());
+  for (const auto* node : sorted) {
+    parsed_addresses.push_back({parse_addresses(node->internal_ips), parse_addresses(node->external_ips)});
+    node_candidates(*node, parsed_addresses.back(), facts, options, candidates, result.skipped);
+  }
+  mark_overlapping_nodes(candidates, installed);
+  for (auto& candidate : candidates) route_candidate(candidate, facts, options, result);
+  sort_result(result);
   return result;
+}
+
+DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std::string_view self,
+                             const std::vector<ConnectedNetwork>& connected, const DesiredRoutesOptions& options,
+                             const std::vector<Route>& installed) {
+  const k8s::NodeInfo* self_node = nullptr;
+  for (const auto* node : nodes)
+    if (node->name == self) self_node = node;
+  return desired_routes(nodes, local_facts(self, self_node, connected, options), options, installed);
+}
+
+std::vector<Route> routes_of(const std::vector<NodeRoute>& routes) {
+  std::vector<Route> out;
+  out.reserve(routes.size());
+  for (const auto& entry : routes) out.push_back(entry.route);
+  return out;
 }
 
 }  // namespace hostgw::controller

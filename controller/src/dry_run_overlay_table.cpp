@@ -46,7 +46,6 @@ boost::asio::awaitable<std::vector<routing::OverlayChangeResult>> DryRunOverlayT
     KHG_LOG(info) << (change.kind == routing::ChangeKind::remove ? "Dry run: overlay entry would be deleted"
                                                                   : "Dry run: overlay entry would be added")
                   << kv("entry", to_string(change.entry));
-    ++changes_logged_;
     results.push_back({std::move(change), 0, {}});
   }
   co_return results;

@@ -21,7 +21,6 @@ boost::asio::awaitable<std::vector<routing::ChangeResult>> DryRunRouteTable::app
                        : change.kind == routing::ChangeKind::replace ? "Dry run: route would be replaced"
                                                                      : "Dry run: route would be deleted";
     KHG_LOG(info) << what << log::kv("route", change.route.to_string());
-    ++changes_logged_;
     results.push_back({std::move(change), 0, {}});
   }
   co_return results;

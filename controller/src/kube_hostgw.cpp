@@ -5,11 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <cstring>
 
@@ -17,8 +13,7 @@
 #include "controller/api_node_source.hpp"
 #include "controller/capabilities.hpp"
 #include "controller/daemon.hpp"
-#include "k8s-client/api_client.hpp"
-#include "k8s-client/backoff.hpp"
+#include "controller/event_loop.hpp"
 #include "k8s-client/config.hpp"
 #include "k8s-client/node_watcher.hpp"
 #include "kube-hostgw/version.hpp"
@@ -31,12 +26,70 @@ namespace hostgw::controller {
 namespace asio = boost::asio;
 using log::kv;
 
-int run_kube_hostgw(const Options& options) {
-  log::set_verbosity(options.verbosity);
-  KHG_LOG(info) << "Starting kube-hostgw" << kv("version", kVersion) << kv("node", options.node_name)
-                << kv("pid", getpid());
-  // The image's binary carries NET_ADMIN as a permitted-only file capability
-  // (controller/capabilities.hpp): make it effective before the first netlink change.
+namespace {
+
+// A task slow to notice the cancellation is cut off this long after a signal.
+constexpr auto kShutdownCutOff = std::chrono::milliseconds(900);
+
+// Everything the loop's handlers run on. Declared after the EventLoop and
+// before its PendingFirst guard: handlers go first, then these, then the loop.
+struct Parts {
+  std::unique_ptr<routing::NetlinkRouteTable> table;
+  std::unique_ptr<routing::NetlinkChangeMonitor> monitor;
+  // Also with --cross-subnet=skip: a device left by an earlier vxlan run is deleted.
+  std::unique_ptr<routing::NetlinkOverlayTable> overlay;
+  MetricsRegistry registry;
+  std::unique_ptr<ApiNodeSource> api;
+  std::unique_ptr<Daemon> daemon;
+  std::unique_ptr<asio::signal_set> signals;
+};
+
+bool open_netlink(EventLoop& loop, const Options& options, Parts& parts) {
+  try {
+    parts.table = std::make_unique<routing::NetlinkRouteTable>(loop.get_executor());
+    parts.overlay = std::make_unique<routing::NetlinkOverlayTable>(loop.get_executor());
+    routing::NetlinkChangeMonitorOptions monitor_options;
+    monitor_options.protocol = options.route_protocol;
+    monitor_options.table = options.route_table;
+    if (options.cross_subnet == CrossSubnet::vxlan) monitor_options.overlay_device = routing::kVxlanDeviceName;
+    parts.monitor = std::make_unique<routing::NetlinkChangeMonitor>(loop.get_executor(), monitor_options);
+    parts.monitor->ignore_port(parts.table->port_id());
+    parts.monitor->ignore_port(parts.overlay->port_id());
+  } catch (const std::exception& error) {
+    KHG_LOG(error) << "Cannot open the netlink sockets" << kv("error", error.what())
+                   << kv("hint", "kube-hostgw needs CAP_NET_ADMIN in the host network namespace");
+    return false;
+  }
+  const auto* monitor = parts.monitor.get();
+  parts.registry.add_collector([&registry = parts.registry, monitor] {
+    const auto& counters = monitor->counters();
+    mirror_kernel_monitor(registry, counters.messages, counters.relevant, counters.overruns);
+  });
+  return true;
+}
+
+bool make_daemon(EventLoop& loop, const Options& options, Parts& parts, std::unique_ptr<k8s::ApiClient> client) {
+  k8s::NodeWatcherOptions watcher_options;
+  watcher_options.backoff.max = options.api_backoff_max;
+  watcher_options.backoff.initial = std::min(watcher_options.backoff.initial, options.api_backoff_max);
+  parts.api = std::make_unique<ApiNodeSource>(loop.get_executor(),
+                                              k8s::ConfigOptions{options.kubeconfig, options.context},
+                                              parts.registry, watcher_options, std::move(client));
+  try {
+    DaemonParts daemon_parts{parts.table.get(), parts.monitor.get(), parts.api.get(), parts.api.get(),
+                             parts.overlay.get()};
+    parts.daemon = std::make_unique<Daemon>(loop.get_executor(), options, daemon_parts, parts.registry);
+  } catch (const std::exception& error) {
+    KHG_LOG(error) << "Cannot start" << kv("error", error.what());
+    return false;
+  }
+  return true;
+}
+
+
+// The image's binary carries NET_ADMIN as a permitted-only file capability
+// (controller/capabilities.hpp): made effective before the first netlink change.
+void raise_capability(const Options& options) {
   NetAdminResult net_admin = raise_net_admin();
   if (net_admin.state == NetAdminState::raised) {
     KHG_LOG(info) << "CAP_NET_ADMIN raised from the permitted set" << kv("uid", getuid());
@@ -44,82 +97,45 @@ int run_kube_hostgw(const Options& options) {
     KHG_LOG(warning) << "CAP_NET_ADMIN is not effective; route changes will fail"
                      << kv("state", to_string(net_admin.state)) << kv("detail", net_admin.message);
   }
-  asio::io_context io(1);
+}
 
+}  // namespace
+
+int run_kube_hostgw(const Options& options) {
+  log::set_verbosity(options.verbosity);
+  KHG_LOG(info) << "Starting kube-hostgw" << kv("version", kVersion) << kv("node", options.node_name)
+                << kv("pid", getpid());
+  raise_capability(options);
+  EventLoop loop;
+  Parts parts;
+  // Whatever path leaves this function: pending handlers (a request cut off
+  // mid-way) are destroyed while `parts` still exist.
+  EventLoop::PendingFirst pending_first(loop);
   // The API server configuration first, before any netlink socket is opened: one
   // that can never work (a missing, unreadable or invalid kubeconfig, none at all
   // outside a pod) ends the process here, having touched nothing.
-  const k8s::ConfigOptions config_options{options.kubeconfig, options.context};
-  std::optional<std::unique_ptr<k8s::ApiClient>> client = make_api_client_at_start(io.get_executor(), config_options);
+  std::optional<std::unique_ptr<k8s::ApiClient>> client =
+      make_api_client_at_start(loop.get_executor(), k8s::ConfigOptions{options.kubeconfig, options.context});
   if (!client) return 1;
+  if (!open_netlink(loop, options, parts) || !make_daemon(loop, options, parts, std::move(*client))) return 1;
 
-  std::unique_ptr<routing::NetlinkRouteTable> table;
-  std::unique_ptr<routing::NetlinkChangeMonitor> monitor;
-  // Also with --cross-subnet=skip: a device left by an earlier vxlan run is deleted.
-  std::unique_ptr<routing::NetlinkOverlayTable> overlay;
-  try {
-    table = std::make_unique<routing::NetlinkRouteTable>(io.get_executor());
-    overlay = std::make_unique<routing::NetlinkOverlayTable>(io.get_executor());
-    routing::NetlinkChangeMonitorOptions monitor_options;
-    monitor_options.protocol = options.route_protocol;
-    monitor_options.table = options.route_table;
-    if (options.cross_subnet == CrossSubnet::vxlan) monitor_options.overlay_device = routing::kVxlanDeviceName;
-    monitor = std::make_unique<routing::NetlinkChangeMonitor>(io.get_executor(), monitor_options);
-    monitor->ignore_port(table->port_id());
-    monitor->ignore_port(overlay->port_id());
-  } catch (const std::exception& error) {
-    KHG_LOG(error) << "Cannot open the netlink sockets" << kv("error", error.what())
-                   << kv("hint", "kube-hostgw needs CAP_NET_ADMIN in the host network namespace");
-    return 1;
-  }
-
-  MetricsRegistry registry;
-  registry.add_collector([&registry, &monitor] {
-    const auto& counters = monitor->counters();
-    registry.counter("kube_hostgw_kernel_events_total", "Netlink route/link/address events read.")
-        .set_total(static_cast<double>(counters.messages));
-    registry.counter("kube_hostgw_kernel_relevant_events_total", "Kernel events that asked for a reconcile pass.")
-        .set_total(static_cast<double>(counters.relevant));
-    registry.counter("kube_hostgw_netlink_overruns_total", "Kernel events lost (ENOBUFS); each forces a full pass.")
-        .set_total(static_cast<double>(counters.overruns));
-  });
-  k8s::NodeWatcherOptions watcher_options;
-  watcher_options.backoff.max = options.api_backoff_max;
-  watcher_options.backoff.initial = std::min(watcher_options.backoff.initial, options.api_backoff_max);
-  ApiNodeSource api(io.get_executor(), config_options, registry, watcher_options, std::move(*client));
-
-  std::unique_ptr<Daemon> daemon;
-  try {
-    daemon = std::make_unique<Daemon>(io.get_executor(), options, DaemonParts{table.get(), monitor.get(), &api, &api, overlay.get()},
-                                      registry);
-  } catch (const std::exception& error) {
-    KHG_LOG(error) << "Cannot start" << kv("error", error.what());
-    return 1;
-  }
-
-  bool stopping = false;
-  auto stop_requested_at = std::chrono::steady_clock::now();
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& error, int signal) {
+  std::optional<EventLoop::Clock::time_point> stop_requested;
+  parts.signals = std::make_unique<asio::signal_set>(loop, SIGINT, SIGTERM);
+  parts.signals->async_wait([&](const boost::system::error_code& error, int signal) {
     if (error) return;
     KHG_LOG(info) << "Shutting down; routes stay in place" << kv("signal", sigabbrev_np(signal));
-    stopping = true;
-    stop_requested_at = std::chrono::steady_clock::now();
-    daemon->stop();
+    stop_requested = EventLoop::Clock::now();
+    parts.daemon->stop();
   });
 
-  daemon->start();
+  parts.daemon->start();
   // Runs until every task has ended after a signal; a task slow to notice the
-  // cancellation is cut off after 900 ms (nothing it holds must be cleaned up:
-  // routes stay, the kernel closes sockets).
-  while (!io.stopped()) {
-    io.run_for(std::chrono::milliseconds(100));
-    if (stopping && std::chrono::steady_clock::now() - stop_requested_at > std::chrono::milliseconds(900)) {
-      KHG_LOG(warning) << "Some tasks did not end in time; exiting anyway";
-      break;
-    }
-  }
-  signals.cancel();
+  // cancellation is cut off (nothing it holds must be cleaned up: routes stay,
+  // the kernel closes sockets).
+  if (loop.run_until_done([&] { return stop_requested; }, kShutdownCutOff) == EventLoop::Ended::cut_off)
+    KHG_LOG(warning) << "Some tasks did not end in time; exiting anyway";
+  parts.daemon->stop();  // idempotent: every task's cancellation is emitted before the loop's handlers go
+  parts.signals->cancel();
   KHG_LOG(info) << "Stopped";
   return 0;
 }

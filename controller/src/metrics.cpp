@@ -7,6 +7,10 @@
 #include <stdexcept>
 #include <variant>
 
+#include "k8s-client/api_client.hpp"
+#include "k8s-client/node_watcher.hpp"
+#include "kube-hostgw/version.hpp"
+
 namespace hostgw::controller {
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {
@@ -157,6 +161,14 @@ Histogram& MetricsRegistry::histogram(std::string_view name, std::string_view he
   return *std::get<2>(series);
 }
 
+void MetricsRegistry::declare_counter(std::string_view name, std::string_view help) {
+  family(name, help, kCounter);
+}
+
+void MetricsRegistry::declare_histogram(std::string_view name, std::string_view help) {
+  family(name, help, kHistogram);
+}
+
 void MetricsRegistry::add_collector(std::function<void()> collector) {
   collectors_.push_back(std::move(collector));
 }
@@ -202,55 +214,142 @@ std::string errno_name(int error) {
   return name;
 }
 
+namespace {
+
+// Every family of the daemon: name and help text, in the order /metrics lists them.
+struct Spec {
+  std::string_view name;
+  std::string_view help;
+};
+constexpr Spec kNodes{"kube_hostgw_nodes", "Nodes in the cluster view (from the API server)."};
+constexpr Spec kRoutesDesired{"kube_hostgw_routes_desired", "Routes the current node set asks for."};
+constexpr Spec kRoutesInstalled{"kube_hostgw_routes_installed",
+                                "Routes with kube-hostgw's protocol in its table after the last pass."};
+constexpr Spec kPasses{"kube_hostgw_reconcile_passes_total", "Reconcile passes run."};
+constexpr Spec kPassFailures{"kube_hostgw_reconcile_failures_total",
+                             "Reconcile passes that could not read the kernel's routes or links."};
+constexpr Spec kPassDuration{"kube_hostgw_reconcile_duration_seconds",
+                             "Duration of a reconcile pass (read, compute, apply)."};
+constexpr Spec kReady{"kube_hostgw_ready", "1 once the first complete node list has been applied."};
+constexpr Spec kLastSync{"kube_hostgw_last_sync_timestamp_seconds",
+                         "Unix time of the last reconcile pass that completed."};
+constexpr Spec kRoutesInBackoff{"kube_hostgw_routes_in_backoff",
+                                "Route changes the kernel refused, waiting for a retry."};
+constexpr Spec kOverlayPeers{"kube_hostgw_overlay_peers", "Peers on other subnets routed through the VXLAN device."};
+constexpr Spec kOverlayCreations{
+    "kube_hostgw_overlay_device_creations_total",
+    "Times the VXLAN device was created (at start, or after it was deleted by someone else)."};
+constexpr Spec kSkipped{"kube_hostgw_nodes_skipped", "Nodes (per address family) not routed, by reason."};
+constexpr Spec kRouteChanges{"kube_hostgw_route_changes_total",
+                             "Route changes sent to the kernel, by operation and result."};
+constexpr Spec kNetlinkErrors{"kube_hostgw_netlink_errors_total", "Route changes the kernel refused, by errno."};
+constexpr Spec kTriggers{"kube_hostgw_reconcile_triggers_total",
+                         "Reasons a reconcile pass was asked for (coalesced: many triggers, few passes)."};
+constexpr Spec kOverlayChanges{"kube_hostgw_overlay_entry_changes_total",
+                               "Neighbour/FDB entry changes on the VXLAN device, by operation and result."};
+constexpr Spec kBuildInfo{"kube_hostgw_build_info", "Always 1; the labels say which build runs."};
+constexpr Spec kApiRequests{"kube_hostgw_api_requests_total",
+                            "Requests to the API server, by HTTP status (0: no response)."};
+constexpr Spec kApiDuration{"kube_hostgw_api_request_duration_seconds",
+                            "API server request latency, from sending the request to the response header."};
+constexpr Spec kNodeLists{"kube_hostgw_node_lists_total", "Complete LISTs of the nodes."};
+constexpr Spec kNodeRelists{"kube_hostgw_node_relists_total",
+                            "LISTs after the first one (watch expired with 410, or errors)."};
+constexpr Spec kWatchRestarts{"kube_hostgw_watch_restarts_total", "WATCH requests after the first one."};
+constexpr Spec kWatchEvents{"kube_hostgw_watch_events_total", "ADDED/MODIFIED/DELETED node events received."};
+constexpr Spec kWatchBookmarks{"kube_hostgw_watch_bookmarks_total", "BOOKMARK events received."};
+constexpr Spec kWatchErrors{"kube_hostgw_watch_errors_total", "Failed LIST pages, WATCH requests and broken streams."};
+constexpr Spec kMalformedNodes{"kube_hostgw_malformed_nodes_total",
+                               "Node objects skipped because they could not be parsed."};
+constexpr Spec kKernelEvents{"kube_hostgw_kernel_events_total", "Netlink route/link/address events read."};
+constexpr Spec kKernelRelevant{"kube_hostgw_kernel_relevant_events_total",
+                               "Kernel events that asked for a reconcile pass."};
+constexpr Spec kNetlinkOverruns{"kube_hostgw_netlink_overruns_total",
+                                "Kernel events lost (ENOBUFS); each forces a full pass."};
+
+Labels op_result(routing::ChangeKind kind, bool ok) {
+  return {{"op", std::string(routing::to_string(kind))}, {"result", ok ? "ok" : "error"}};
+}
+
+// The families whose series come later (labels known on first use, or mirrored at scrape time).
+void declare_later_families(MetricsRegistry& registry) {
+  for (const Spec* spec : {&kRouteChanges, &kNetlinkErrors, &kTriggers, &kOverlayChanges, &kApiRequests})
+    registry.declare_counter(spec->name, spec->help);
+  registry.declare_histogram(kApiDuration.name, kApiDuration.help);
+  for (const Spec* spec : {&kNodeLists, &kNodeRelists, &kWatchRestarts, &kWatchEvents, &kWatchBookmarks, &kWatchErrors,
+                           &kMalformedNodes, &kKernelEvents, &kKernelRelevant, &kNetlinkOverruns})
+    registry.declare_counter(spec->name, spec->help);
+}
+
+}  // namespace
+
 ControllerMetrics::ControllerMetrics(MetricsRegistry& registry)
-    : nodes(registry.gauge("kube_hostgw_nodes", "Nodes in the cluster view (from the API server).")),
-      routes_desired(registry.gauge("kube_hostgw_routes_desired", "Routes the current node set asks for.")),
-      routes_installed(registry.gauge("kube_hostgw_routes_installed",
-                                      "Routes with kube-hostgw's protocol in its table after the last pass.")),
-      passes(registry.counter("kube_hostgw_reconcile_passes_total", "Reconcile passes run.")),
-      pass_failures(registry.counter("kube_hostgw_reconcile_failures_total",
-                                     "Reconcile passes that could not read the kernel's routes or links.")),
-      pass_duration(registry.histogram("kube_hostgw_reconcile_duration_seconds",
-                                       "Duration of a reconcile pass (read, compute, apply).", duration_buckets())),
-      ready(registry.gauge("kube_hostgw_ready", "1 once the first complete node list has been applied.")),
-      last_sync(registry.gauge("kube_hostgw_last_sync_timestamp_seconds",
-                               "Unix time of the last reconcile pass that completed.")),
-      routes_in_backoff(
-          registry.gauge("kube_hostgw_routes_in_backoff", "Route changes the kernel refused, waiting for a retry.")),
-      overlay_peers(registry.gauge("kube_hostgw_overlay_peers", "Peers on other subnets routed through the VXLAN device.")),
-      overlay_device_creations(
-          registry.counter("kube_hostgw_overlay_device_creations_total",
-                           "Times the VXLAN device was created (at start, or after it was deleted by someone else).")),
+    : nodes(registry.gauge(kNodes.name, kNodes.help)),
+      routes_desired(registry.gauge(kRoutesDesired.name, kRoutesDesired.help)),
+      routes_installed(registry.gauge(kRoutesInstalled.name, kRoutesInstalled.help)),
+      passes(registry.counter(kPasses.name, kPasses.help)),
+      pass_failures(registry.counter(kPassFailures.name, kPassFailures.help)),
+      pass_duration(registry.histogram(kPassDuration.name, kPassDuration.help, duration_buckets())),
+      ready(registry.gauge(kReady.name, kReady.help)),
+      last_sync(registry.gauge(kLastSync.name, kLastSync.help)),
+      routes_in_backoff(registry.gauge(kRoutesInBackoff.name, kRoutesInBackoff.help)),
+      overlay_peers(registry.gauge(kOverlayPeers.name, kOverlayPeers.help)),
+      overlay_device_creations(registry.counter(kOverlayCreations.name, kOverlayCreations.help)),
       registry_(registry) {
   for (SkipReason reason : kAllSkipReasons) skipped(reason);
+  registry.gauge(kBuildInfo.name, kBuildInfo.help, {{"version", kVersion}}).set(1);
+  declare_later_families(registry);
 }
 
 Gauge& ControllerMetrics::skipped(SkipReason reason) {
-  return registry_.gauge("kube_hostgw_nodes_skipped", "Nodes (per address family) not routed, by reason.",
-                         {{"reason", std::string(to_string(reason))}});
+  return registry_.gauge(kSkipped.name, kSkipped.help, {{"reason", std::string(to_string(reason))}});
 }
 
 Counter& ControllerMetrics::route_changes(routing::ChangeKind kind, bool ok) {
-  return registry_.counter("kube_hostgw_route_changes_total",
-                           "Route changes sent to the kernel, by operation and result.",
-                           {{"op", std::string(routing::to_string(kind))}, {"result", ok ? "ok" : "error"}});
+  return registry_.counter(kRouteChanges.name, kRouteChanges.help, op_result(kind, ok));
 }
 
 Counter& ControllerMetrics::netlink_errors(int error) {
-  return registry_.counter("kube_hostgw_netlink_errors_total", "Route changes the kernel refused, by errno.",
-                           {{"errno", errno_name(error)}});
+  return registry_.counter(kNetlinkErrors.name, kNetlinkErrors.help, {{"errno", errno_name(error)}});
 }
 
 Counter& ControllerMetrics::triggers(std::string_view source) {
-  return registry_.counter("kube_hostgw_reconcile_triggers_total",
-                           "Reasons a reconcile pass was asked for (coalesced: many triggers, few passes).",
-                           {{"source", std::string(source)}});
+  return registry_.counter(kTriggers.name, kTriggers.help, {{"source", std::string(source)}});
 }
 
 Counter& ControllerMetrics::overlay_entry_changes(routing::ChangeKind kind, bool ok) {
-  return registry_.counter("kube_hostgw_overlay_entry_changes_total",
-                           "Neighbour/FDB entry changes on the VXLAN device, by operation and result.",
-                           {{"op", std::string(routing::to_string(kind))}, {"result", ok ? "ok" : "error"}});
+  return registry_.counter(kOverlayChanges.name, kOverlayChanges.help, op_result(kind, ok));
+}
+
+void mirror_api_stats(MetricsRegistry& registry, const k8s::ApiStats& stats) {
+  for (const auto& [code, count] : stats.requests_by_code) {
+    registry.counter(kApiRequests.name, kApiRequests.help, {{"code", std::to_string(code)}})
+        .set_total(static_cast<double>(count));
+  }
+  std::vector<double> bounds(k8s::ApiStats::kLatencyBuckets.begin(), k8s::ApiStats::kLatencyBuckets.end());
+  registry.histogram(kApiDuration.name, kApiDuration.help, bounds)
+      .assign(std::vector<std::uint64_t>(stats.latency_buckets.begin(), stats.latency_buckets.end()),
+              stats.latency_count, stats.latency_sum_seconds);
+}
+
+void mirror_watch_stats(MetricsRegistry& registry, const k8s::WatchStats& stats) {
+  auto mirror = [&](const Spec& spec, std::uint64_t value) {
+    registry.counter(spec.name, spec.help).set_total(static_cast<double>(value));
+  };
+  mirror(kNodeLists, stats.lists);
+  mirror(kNodeRelists, stats.relists);
+  mirror(kWatchRestarts, stats.watch_restarts);
+  mirror(kWatchEvents, stats.events);
+  mirror(kWatchBookmarks, stats.bookmarks);
+  mirror(kWatchErrors, stats.errors);
+  mirror(kMalformedNodes, stats.malformed_objects);
+}
+
+void mirror_kernel_monitor(MetricsRegistry& registry, std::uint64_t messages, std::uint64_t relevant,
+                           std::uint64_t overruns) {
+  registry.counter(kKernelEvents.name, kKernelEvents.help).set_total(static_cast<double>(messages));
+  registry.counter(kKernelRelevant.name, kKernelRelevant.help).set_total(static_cast<double>(relevant));
+  registry.counter(kNetlinkOverruns.name, kNetlinkOverruns.help).set_total(static_cast<double>(overruns));
 }
 
 }  // namespace hostgw::controller

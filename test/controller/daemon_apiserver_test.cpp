@@ -15,6 +15,8 @@
 #include "controller/daemon.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
 #include "routing/fake_route_table.hpp"
+#include "test-support/run_until.hpp"
+#include "test-support/temp_dir.hpp"
 
 namespace hostgw::controller {
 namespace {
@@ -28,9 +30,7 @@ class DaemonApiServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     log::set_sink([this](std::string_view line) { log_.emplace_back(line); });
-    char pattern[] = "/tmp/khg-daemon-api-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = temp_.path();
     pki_ = testing::make_test_pki({"127.0.0.1"});
     testing::FakeApiServerOptions server_options;
     server_options.cert_pem = pki_.server_cert_pem;
@@ -58,7 +58,6 @@ class DaemonApiServerTest : public ::testing::Test {
     source_.reset();
     server_.reset();
     log::set_sink(nullptr);
-    std::filesystem::remove_all(dir_);
   }
 
   void start() {
@@ -79,13 +78,7 @@ class DaemonApiServerTest : public ::testing::Test {
 
   template <typename Predicate>
   bool run_until(Predicate predicate, std::chrono::milliseconds timeout = 10000ms) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    io_.restart();
-    while (!predicate()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.run_one_for(10ms);
-    }
-    return true;
+    return test_support::run_until(io_, predicate, timeout);
   }
 
   void create(const char* name, const char* cidr, const char* address) {
@@ -105,6 +98,7 @@ class DaemonApiServerTest : public ::testing::Test {
   std::unique_ptr<ApiNodeSource> source_;
   std::unique_ptr<Daemon> daemon_;
   std::vector<std::string> log_;
+  test_support::TempDir temp_{"khg-daemon-api"};
   std::filesystem::path dir_;
 };
 

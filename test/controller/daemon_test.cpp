@@ -17,6 +17,9 @@
 #include "http_get.hpp"
 #include "routing/fake_overlay_table.hpp"
 #include "routing/fake_route_table.hpp"
+#include "test-support/node_factory.hpp"
+#include "test-support/run_until.hpp"
+#include "test-support/temp_dir.hpp"
 
 namespace hostgw::controller {
 namespace {
@@ -25,6 +28,8 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using routing::IpAddress;
 using routing::IpPrefix;
+using test_support::node;
+using test_support::node_list;
 
 // Delivers queued events, then waits (cancellable) for more.
 class FakeNodeSource final : public NodeSource {
@@ -68,31 +73,13 @@ class FakeStatusWriter final : public NodeStatusWriter {
   int failures = 0;
 };
 
-k8s::NodeInfo node(std::string name, std::string cidr, std::string address) {
-  k8s::NodeInfo info;
-  info.name = std::move(name);
-  info.resource_version = "1";
-  if (!cidr.empty()) info.pod_cidrs = {std::move(cidr)};
-  info.internal_ips = {std::move(address)};
-  return info;
-}
-
-k8s::NodeEvent resynced(std::vector<k8s::NodeInfo> nodes) {
-  k8s::NodeEvent e;
-  e.type = k8s::NodeEvent::Type::resynced;
-  e.nodes = std::move(nodes);
-  return e;
-}
-
 class DaemonTest : public ::testing::Test {
  protected:
   void SetUp() override {
     table_.set_connected_networks(
         {{IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1450}});
     log::set_sink([this](std::string_view line) { log_.emplace_back(line); });
-    char pattern[] = "/tmp/khg-daemon-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = temp_.path();
     options_.node_name = "node-a";
     options_.healthz = BindAddress{IpAddress::parse("127.0.0.1"), 0};
     options_.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16")};
@@ -105,7 +92,6 @@ class DaemonTest : public ::testing::Test {
     io_.run_for(50ms);
     daemon_.reset();
     log::set_sink(nullptr);
-    std::filesystem::remove_all(dir_);
   }
 
   void start() {
@@ -116,13 +102,7 @@ class DaemonTest : public ::testing::Test {
 
   template <typename Predicate>
   bool run_until(Predicate predicate, std::chrono::milliseconds timeout = 3000ms) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    io_.restart();
-    while (!predicate()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.run_one_for(5ms);
-    }
-    return true;
+    return test_support::run_until(io_, predicate, timeout);
   }
 
   testing::HttpResult get(std::string target) {
@@ -139,8 +119,8 @@ class DaemonTest : public ::testing::Test {
   }
 
   std::vector<k8s::NodeInfo> three_nodes() {
-    return {node("node-a", "10.244.1.0/24", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12"),
-            node("node-c", "10.244.3.0/24", "198.51.100.13")};
+    return {node("node-a", {"10.244.1.0/24"}, {"198.51.100.11"}), node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+            node("node-c", {"10.244.3.0/24"}, {"198.51.100.13"})};
   }
 
   asio::io_context io_;
@@ -151,6 +131,7 @@ class DaemonTest : public ::testing::Test {
   Options options_;
   std::unique_ptr<Daemon> daemon_;
   std::vector<std::string> log_;
+  test_support::TempDir temp_{"khg-daemon"};
   std::filesystem::path dir_;
 };
 
@@ -160,7 +141,7 @@ TEST_F(DaemonTest, SyncsRoutesServesHealthWritesSubnetFileAndMarksNetworkAvailab
   EXPECT_EQ(get("/healthz").status, 200);
   EXPECT_EQ(get("/readyz").status, 503);
 
-  nodes_.push(resynced(three_nodes()));
+  nodes_.push(node_list(three_nodes()));
   ASSERT_TRUE(run_until([&] { return daemon_->ready() && daemon_->network_available_patched(); }));
   EXPECT_EQ(table_.routes().size(), 2u);
   EXPECT_EQ(get("/readyz").status, 200);
@@ -193,7 +174,7 @@ TEST_F(DaemonTest, SyncsRoutesServesHealthWritesSubnetFileAndMarksNetworkAvailab
 
 TEST_F(DaemonTest, StopEndsEveryTaskAndLeavesRoutes) {
   start();
-  nodes_.push(resynced(three_nodes()));
+  nodes_.push(node_list(three_nodes()));
   ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
   daemon_->stop();
   io_.restart();
@@ -214,7 +195,7 @@ TEST_F(DaemonTest, DryRunLogsThePlanAndChangesNothing) {
     return stale;
   }());
   start();
-  nodes_.push(resynced(three_nodes()));
+  nodes_.push(node_list(three_nodes()));
   ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
   run_until([] { return false; }, 50ms);
   EXPECT_EQ(table_.writes(), 0u);
@@ -234,8 +215,8 @@ TEST_F(DaemonTest, DryRunLeavesTheVxlanDeviceAlone) {
                                      DaemonParts{&table_, &table_, &nodes_, &status_, &overlay}, registry_);
   daemon_->start();
   auto nodes = three_nodes();
-  nodes.push_back(node("node-far", "10.244.7.0/24", "203.0.113.17"));
-  nodes_.push(resynced(nodes));
+  nodes.push_back(node("node-far", {"10.244.7.0/24"}, {"203.0.113.17"}));
+  nodes_.push(node_list(nodes));
   ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
   run_until([] { return false; }, 50ms);
   EXPECT_EQ(overlay.device_count(), 0u);
@@ -269,8 +250,8 @@ TEST_F(DaemonTest, OverlayTableMakesOtherSubnetPeersReachable) {
                                      DaemonParts{&table_, &table_, &nodes_, &status_, &overlay}, registry_);
   daemon_->start();
   auto nodes = three_nodes();
-  nodes.push_back(node("node-far", "10.244.7.0/24", "203.0.113.17"));
-  nodes_.push(resynced(nodes));
+  nodes.push_back(node("node-far", {"10.244.7.0/24"}, {"203.0.113.17"}));
+  nodes_.push(node_list(nodes));
   ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
   const auto* device = overlay.device("hostgw.vxlan");
   ASSERT_NE(device, nullptr);
@@ -286,10 +267,45 @@ TEST_F(DaemonTest, OverlayTableMakesOtherSubnetPeersReachable) {
   daemon_.reset();
 }
 
+// Every family /metrics lists (after a start with every feature on: health
+// server, subnet file, node condition, VXLAN overlay) has its row in
+// docs/operations.md.
+TEST_F(DaemonTest, EveryMetricOnTheEndpointIsDocumented) {
+  routing::FakeOverlayTable overlay;
+  options_.cross_subnet = CrossSubnet::vxlan;
+  daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_,
+                                     DaemonParts{&table_, &table_, &nodes_, &status_, &overlay}, registry_);
+  daemon_->start();
+  auto nodes = three_nodes();
+  nodes.push_back(node("node-far", {"10.244.7.0/24"}, {"203.0.113.17"}));
+  nodes_.push(node_list(nodes));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
+  auto metrics = get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+
+  std::ifstream in(std::string(KHG_SOURCE_DIR) + "/docs/operations.md");
+  ASSERT_TRUE(in) << "docs/operations.md not found under " << KHG_SOURCE_DIR;
+  std::stringstream docs;
+  docs << in.rdbuf();
+  std::istringstream lines(metrics.body);
+  std::size_t families = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("# TYPE ")) continue;
+    const std::string name = line.substr(7, line.find(' ', 7) - 7);
+    ++families;
+    EXPECT_NE(docs.str().find("`" + name), std::string::npos) << name << " is not in docs/operations.md";
+  }
+  EXPECT_GE(families, 29u);
+  daemon_->stop();
+  io_.restart();
+  io_.run_for(50ms);
+  daemon_.reset();
+}
+
 TEST_F(DaemonTest, NodeConditionPatchIsRetriedAfterFailures) {
   status_.failures = 1;
   start();
-  nodes_.push(resynced(three_nodes()));
+  nodes_.push(node_list(three_nodes()));
   ASSERT_TRUE(run_until([&] { return daemon_->network_available_patched(); }, 4000ms));
   EXPECT_EQ(status_.patches.size(), 2u);
   bool warned = false;
@@ -300,7 +316,7 @@ TEST_F(DaemonTest, NodeConditionPatchIsRetriedAfterFailures) {
 
 TEST_F(DaemonTest, SelfWithoutPodCidrLogsAndRoutesOthers) {
   start();
-  nodes_.push(resynced({node("node-a", "", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12")}));
+  nodes_.push(node_list({node("node-a", {}, {"198.51.100.11"}), node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"})}));
   ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
   EXPECT_EQ(table_.routes().size(), 1u);
   EXPECT_FALSE(std::filesystem::exists(options_.subnet_file));
@@ -313,7 +329,7 @@ TEST_F(DaemonTest, SelfWithoutPodCidrLogsAndRoutesOthers) {
   // The podCIDR arrives: the file follows.
   k8s::NodeEvent update;
   update.type = k8s::NodeEvent::Type::modified;
-  update.node = node("node-a", "10.244.1.0/24", "198.51.100.11");
+  update.node = node("node-a", {"10.244.1.0/24"}, {"198.51.100.11"});
   update.node.resource_version = "2";
   nodes_.push(update);
   ASSERT_TRUE(run_until([&] { return std::filesystem::exists(options_.subnet_file); }));

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include "controller/desired_routes.hpp"
+#include "test-support/node_factory.hpp"
 
 namespace hostgw::controller {
 namespace {
+
+using test_support::node;
 
 using routing::ChangeKind;
 using routing::ConnectedNetwork;
@@ -20,15 +23,6 @@ using routing::MacAddress;
 using routing::NeighbourEntry;
 using routing::OverlayChange;
 using routing::Route;
-
-k8s::NodeInfo node(std::string name, std::vector<std::string> cidrs, std::vector<std::string> internal) {
-  k8s::NodeInfo info;
-  info.name = std::move(name);
-  info.resource_version = "1";
-  info.pod_cidrs = std::move(cidrs);
-  info.internal_ips = std::move(internal);
-  return info;
-}
 
 // This host: node-a, 198.51.100.11/24 and 2001:db8:ffff::11/64 on eth0 (#2, MTU 1500).
 std::vector<ConnectedNetwork> host_networks(std::uint32_t mtu = 1500) {
@@ -43,7 +37,6 @@ k8s::NodeInfo self_node() {
 DesiredRoutesOptions vxlan_options() {
   DesiredRoutesOptions options;
   options.cross_subnet = CrossSubnet::vxlan;
-  options.overlay_oif = 7;
   return options;
 }
 
@@ -63,13 +56,19 @@ Route direct(const char* destination, const char* gateway, std::uint32_t metric 
   return r;
 }
 
-Route overlay(const char* destination, const char* vtep, std::uint32_t oif = 7) {
+Route overlay(const char* destination, const char* vtep, std::uint32_t oif = 0) {
   Route r;
   r.destination = IpPrefix::parse(destination);
   r.gateway = IpAddress::parse(vtep);
   r.oif = oif;
   r.onlink = true;
   return r;
+}
+
+std::vector<std::string> nodes_of(const std::vector<NodeRoute>& routes) {
+  std::vector<std::string> out;
+  for (const auto& entry : routes) out.push_back(entry.node);
+  return out;
 }
 
 const SkippedNode* find_skip(const DesiredRoutes& result, const std::string& name, std::optional<Family> family) {
@@ -86,8 +85,12 @@ TEST(CrossSubnetTest, SameSubnetPeersKeepDirectRoutesOtherSubnetPeersGoThroughTh
                          node("node-d", {"10.244.4.0/24"}, {"203.0.113.14"})});
   std::vector<Route> expected = {direct("10.244.2.0/24", "198.51.100.12"), overlay("10.244.3.0/24", "10.244.3.0"),
                                  overlay("10.244.4.0/24", "10.244.4.0")};
-  EXPECT_EQ(result.routes, expected);
-  EXPECT_EQ(result.route_nodes, (std::vector<std::string>{"node-b", "node-c", "node-d"}));
+  EXPECT_EQ(routes_of(result.routes), expected);
+  EXPECT_EQ(nodes_of(result.routes), (std::vector<std::string>{"node-b", "node-c", "node-d"}));
+  // The path says which go through the device (their oif is bound to it by the route target).
+  EXPECT_EQ(result.routes[0].path, RoutePath::direct);
+  EXPECT_EQ(result.routes[1].path, RoutePath::overlay);
+  EXPECT_EQ(result.routes[2].path, RoutePath::overlay);
   std::vector<OverlayPeer> peers = {{"node-c", IpAddress::parse("203.0.113.13"), IpAddress::parse("10.244.3.0")},
                                     {"node-d", IpAddress::parse("203.0.113.14"), IpAddress::parse("10.244.4.0")}};
   EXPECT_EQ(result.overlay_peers, peers);
@@ -112,14 +115,14 @@ TEST(CrossSubnetTest, SkipModeSkipsOtherSubnetPeersAsBefore) {
 
 TEST(CrossSubnetTest, PreferADirectAddressOverAnOverlayOne) {
   auto result = compute({self_node(), node("node-c", {"10.244.3.0/24"}, {"203.0.113.13", "198.51.100.13"})});
-  EXPECT_EQ(result.routes, (std::vector<Route>{direct("10.244.3.0/24", "198.51.100.13")}));
+  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{direct("10.244.3.0/24", "198.51.100.13")}));
   EXPECT_TRUE(result.overlay_peers.empty());
 }
 
 TEST(CrossSubnetTest, Ipv6CrossSubnetPeerStaysSkippedWithAReasonIpv4GoesThroughTheOverlay) {
   auto result = compute({self_node(), node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"},
                                            {"203.0.113.13", "2001:db8:eeee::13"})});
-  EXPECT_EQ(result.routes, (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
+  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
   const SkippedNode* skip = find_skip(result, "node-c", Family::v6);
   ASSERT_NE(skip, nullptr);
   EXPECT_EQ(skip->reason, SkipReason::unreachable_address);
@@ -167,12 +170,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(CrossSubnetTest, EveryPodCidrOfAnOverlayPeerGoesViaTheVtepOfItsFirstOne) {
   auto result = compute({self_node(), node("node-c", {"10.244.3.0/24", "10.245.3.0/24"}, {"203.0.113.13"})},
-                        [] {
-                          auto options = vxlan_options();
-                          options.overlay_oif = 0;  // no device yet
-                          return options;
-                        }());
-  EXPECT_EQ(result.routes, (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0", 0),
+                        vxlan_options());
+  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0", 0),
                                                overlay("10.245.3.0/24", "10.244.3.0", 0)}));
   ASSERT_EQ(result.overlay_peers.size(), 1u);
 }
@@ -196,7 +195,7 @@ TEST(CrossSubnetTest, AnEstablishedOverlayPeerKeepsItsRouteAgainstANestedNewcome
   std::vector<const k8s::NodeInfo*> view;
   for (const auto& n : nodes) view.push_back(&n);
   auto result = desired_routes(view, "node-a", host_networks(), vxlan_options(), {overlay("10.244.3.0/24", "10.244.3.0")});
-  EXPECT_EQ(result.routes, (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
+  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
   ASSERT_NE(find_skip(result, "node-x", Family::v4), nullptr);
   EXPECT_EQ(find_skip(result, "node-x", Family::v4)->reason, SkipReason::overlaps_other_node);
   EXPECT_EQ(find_skip(result, "node-c", Family::v4), nullptr);

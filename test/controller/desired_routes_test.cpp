@@ -4,25 +4,18 @@
 
 #include <algorithm>
 
+#include "test-support/node_factory.hpp"
+
 namespace hostgw::controller {
 namespace {
+
+using test_support::node;
 
 using routing::ConnectedNetwork;
 using routing::Family;
 using routing::IpAddress;
 using routing::IpPrefix;
 using routing::Route;
-
-k8s::NodeInfo node(std::string name, std::vector<std::string> cidrs, std::vector<std::string> internal,
-                   std::vector<std::string> external = {}) {
-  k8s::NodeInfo info;
-  info.name = std::move(name);
-  info.resource_version = "1";
-  info.pod_cidrs = std::move(cidrs);
-  info.internal_ips = std::move(internal);
-  info.external_ips = std::move(external);
-  return info;
-}
 
 ConnectedNetwork network(const char* prefix, const char* local, std::uint32_t oif, const char* name) {
   return {IpPrefix::parse(prefix), IpAddress::parse(local), oif, name, 1500};
@@ -55,6 +48,12 @@ Route route(const char* destination, const char* gateway, std::uint32_t oif, std
   return r;
 }
 
+std::vector<std::string> nodes_of(const std::vector<NodeRoute>& routes) {
+  std::vector<std::string> out;
+  for (const auto& entry : routes) out.push_back(entry.node);
+  return out;
+}
+
 const SkippedNode* find_skip(const DesiredRoutes& result, const std::string& name, std::optional<Family> family) {
   for (const auto& skip : result.skipped)
     if (skip.node == name && skip.family == family) return &skip;
@@ -66,12 +65,12 @@ TEST(DesiredRoutesTest, RoutesEveryOtherNodeViaItsInternalIpOnTheLinkReachingIt)
                          node("node-b", {"10.244.2.0/24", "2001:db8:2::/64"}, {"198.51.100.12", "2001:db8:ffff::12"})});
   std::vector<Route> expected = {route("10.244.2.0/24", "198.51.100.12", 2), route("10.244.3.0/24", "203.0.113.7", 3),
                                  route("2001:db8:2::/64", "2001:db8:ffff::12", 2, kIpv6DefaultMetric)};
-  EXPECT_EQ(result.routes, expected);
-  EXPECT_EQ(result.route_nodes, (std::vector<std::string>{"node-b", "node-c", "node-b"}));
+  EXPECT_EQ(routes_of(result.routes), expected);
+  EXPECT_EQ(nodes_of(result.routes), (std::vector<std::string>{"node-b", "node-c", "node-b"}));
   ASSERT_EQ(result.skipped.size(), 1u);
   EXPECT_EQ(result.skipped[0].reason, SkipReason::self);
-  EXPECT_EQ(result.routes[0].protocol, routing::kDefaultRouteProtocol);
-  EXPECT_EQ(result.routes[0].table, routing::kMainTable);
+  EXPECT_EQ(result.routes[0].route.protocol, routing::kDefaultRouteProtocol);
+  EXPECT_EQ(result.routes[0].route.table, routing::kMainTable);
 }
 
 TEST(DesiredRoutesTest, OutputDoesNotDependOnInputOrder) {
@@ -91,8 +90,8 @@ TEST(DesiredRoutesTest, TableAndProtocolComeFromOptions) {
   options.protocol = 200;
   auto result = compute({node("b", {"10.244.2.0/24"}, {"198.51.100.12"})}, options);
   ASSERT_EQ(result.routes.size(), 1u);
-  EXPECT_EQ(result.routes[0].table, 100u);
-  EXPECT_EQ(result.routes[0].protocol, 200);
+  EXPECT_EQ(result.routes[0].route.table, 100u);
+  EXPECT_EQ(result.routes[0].route.protocol, 200);
 }
 
 struct SkipCase {
@@ -117,7 +116,7 @@ TEST_P(SkipReasonTest, SkipsWithReasonAndDetail) {
   ASSERT_NE(skip, nullptr) << c.title;
   EXPECT_EQ(skip->reason, c.reason) << c.title << ": " << to_string(skip->reason) << " " << skip->detail;
   EXPECT_NE(skip->detail.find(c.detail_contains), std::string::npos) << c.title << ": " << skip->detail;
-  for (const auto& r : result.routes) {
+  for (const auto& [r, owner, path] : result.routes) {
     if (r.family() == c.family || !c.family) ADD_FAILURE() << c.title << ": unexpected route " << r.to_string();
   }
 }
@@ -204,7 +203,7 @@ TEST(DesiredRoutesTest, OverlappingNodesAreBothSkippedAndNameEachOther) {
                node("c", {"10.244.2.128/25"}, {"198.51.100.13"}), node("d", {"10.244.4.0/24"}, {"198.51.100.14"}),
                node("e", {"10.244.4.0/24"}, {"198.51.100.15"}), node("f", {"10.244.5.0/24"}, {"198.51.100.16"})});
   ASSERT_EQ(result.routes.size(), 1u);
-  EXPECT_EQ(result.routes[0], route("10.244.5.0/24", "198.51.100.16", 2));
+  EXPECT_EQ(result.routes[0].route, route("10.244.5.0/24", "198.51.100.16", 2));
   for (const char* name : {"b", "c", "d", "e"}) {
     const auto* skip = find_skip(result, name, Family::v4);
     ASSERT_NE(skip, nullptr) << name;
@@ -238,7 +237,7 @@ TEST(DesiredRoutesTest, InstalledHolderKeepsItsRouteAgainstANewcomer) {
   // "wide" also overlaps node-a's own podCIDR: that reason comes first.
   EXPECT_EQ(find_skip(result, "wide", Family::v4)->reason, SkipReason::overlaps_own_pod_cidr);
   ASSERT_EQ(result.routes.size(), 1u);
-  EXPECT_EQ(result.routes[0], route("10.244.2.0/24", "198.51.100.12", 2));
+  EXPECT_EQ(result.routes[0].route, route("10.244.2.0/24", "198.51.100.12", 2));
   const auto* skip = find_skip(result, "evil", Family::v4);
   ASSERT_NE(skip, nullptr);
   EXPECT_EQ(skip->reason, SkipReason::overlaps_other_node);
@@ -276,7 +275,7 @@ TEST(DesiredRoutesTest, SkipsArePerFamily) {
   auto result =
       compute({self_node(), node("b", {"10.244.2.0/24", "2001:db8:2::/200"}, {"198.51.100.12", "2001:db8:ffff::12"})});
   ASSERT_EQ(result.routes.size(), 1u);
-  EXPECT_EQ(result.routes[0], route("10.244.2.0/24", "198.51.100.12", 2));
+  EXPECT_EQ(result.routes[0].route, route("10.244.2.0/24", "198.51.100.12", 2));
   const auto* skip = find_skip(result, "b", Family::v6);
   ASSERT_NE(skip, nullptr);
   EXPECT_EQ(skip->reason, SkipReason::invalid_pod_cidr);
@@ -290,13 +289,13 @@ TEST(DesiredRoutesTest, ExternalIpIsTheFallbackWhenAllowed) {
                          node("c", {"10.244.3.0/24"}, {"198.51.100.13"}, {"203.0.113.9"})},
                         options);
   std::vector<Route> expected = {route("10.244.2.0/24", "203.0.113.8", 3), route("10.244.3.0/24", "198.51.100.13", 2)};
-  EXPECT_EQ(result.routes, expected);
+  EXPECT_EQ(routes_of(result.routes), expected);
 }
 
 TEST(DesiredRoutesTest, FirstReachableInternalIpWins) {
   auto result = compute({node("b", {"10.244.2.0/24"}, {"100.64.0.9", "198.51.100.12"})});
   ASSERT_EQ(result.routes.size(), 1u);
-  EXPECT_EQ(result.routes[0].gateway, IpAddress::parse("198.51.100.12"));
+  EXPECT_EQ(result.routes[0].route.gateway, IpAddress::parse("198.51.100.12"));
 }
 
 TEST(DesiredRoutesTest, MostSpecificConnectedNetworkGivesTheLink) {
@@ -306,8 +305,8 @@ TEST(DesiredRoutesTest, MostSpecificConnectedNetworkGivesTheLink) {
       compute({node("b", {"10.244.2.0/24"}, {"198.51.100.12"}), node("c", {"10.244.3.0/24"}, {"198.51.100.200"})}, {},
               connected);
   ASSERT_EQ(result.routes.size(), 2u);
-  EXPECT_EQ(result.routes[0].oif, 7u);
-  EXPECT_EQ(result.routes[1].oif, 2u);
+  EXPECT_EQ(result.routes[0].route.oif, 7u);
+  EXPECT_EQ(result.routes[1].route.oif, 2u);
 }
 
 TEST(DesiredRoutesTest, SelfWithoutPodCidrStillRoutesOthers) {

@@ -11,6 +11,8 @@
 #include "controller/reconciler.hpp"
 #include "routing/fake_overlay_table.hpp"
 #include "routing/fake_route_table.hpp"
+#include "test-support/node_factory.hpp"
+#include "test-support/run_until.hpp"
 
 namespace hostgw::controller {
 namespace {
@@ -24,38 +26,13 @@ using routing::IpPrefix;
 using routing::NeighbourEntry;
 using routing::Route;
 using Type = k8s::NodeEvent::Type;
+using test_support::node;
+using test_support::node_event;
+using test_support::node_list;
 
-k8s::NodeInfo node(std::string name, std::string cidr, std::string address) {
-  k8s::NodeInfo info;
-  info.name = std::move(name);
-  info.resource_version = "1";
-  info.pod_cidrs = {std::move(cidr)};
-  info.internal_ips = {std::move(address)};
-  return info;
+routing::MacAddress mac_of(const char* address) {
+  return *routing::vtep_mac(IpAddress::parse(address));
 }
-
-k8s::NodeEvent resynced(std::vector<k8s::NodeInfo> nodes) {
-  k8s::NodeEvent e;
-  e.type = Type::resynced;
-  e.nodes = std::move(nodes);
-  return e;
-}
-
-k8s::NodeEvent added(k8s::NodeInfo info) {
-  k8s::NodeEvent e;
-  e.type = Type::added;
-  e.node = std::move(info);
-  return e;
-}
-
-k8s::NodeEvent deleted(k8s::NodeInfo info) {
-  k8s::NodeEvent e;
-  e.type = Type::deleted;
-  e.node = std::move(info);
-  return e;
-}
-
-routing::MacAddress mac_of(const char* address) { return *routing::vtep_mac(IpAddress::parse(address)); }
 
 class ReconcilerOverlayTest : public ::testing::Test {
  protected:
@@ -66,7 +43,8 @@ class ReconcilerOverlayTest : public ::testing::Test {
     std::vector<ConnectedNetwork> networks = {
         {IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1500}};
     for (std::uint32_t index = 10; index < 16; ++index)
-      networks.push_back({IpPrefix::parse("10.244.1.0/32"), IpAddress::parse("10.244.1.0"), index, "hostgw.vxlan", 1450});
+      networks.push_back(
+          {IpPrefix::parse("10.244.1.0/32"), IpAddress::parse("10.244.1.0"), index, "hostgw.vxlan", 1450});
     routes_.set_connected_networks(networks);
     log::set_sink([this](std::string_view line) { log_.emplace_back(line); });
   }
@@ -94,27 +72,16 @@ class ReconcilerOverlayTest : public ::testing::Test {
     settle();
   }
 
-  void settle() {
-    io_.restart();
-    while (io_.poll() > 0) {
-    }
-  }
-
+  void settle() { test_support::settle(io_); }
   template <typename Predicate>
-  bool run_until(Predicate predicate, std::chrono::milliseconds timeout = 2000ms) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    io_.restart();
-    while (!predicate()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.run_one_for(5ms);
-    }
-    return true;
+  bool run_until(Predicate predicate) {
+    return test_support::run_until(io_, predicate);
   }
 
   // node-a (us) and node-b on the LAN, node-c and node-d on 203.0.113.0/24.
   static std::vector<k8s::NodeInfo> cluster() {
-    return {node("node-a", "10.244.1.0/24", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12"),
-            node("node-c", "10.244.3.0/24", "203.0.113.13"), node("node-d", "10.244.4.0/24", "203.0.113.14")};
+    return {node("node-a", {"10.244.1.0/24"}, {"198.51.100.11"}), node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+            node("node-c", {"10.244.3.0/24"}, {"203.0.113.13"}), node("node-d", {"10.244.4.0/24"}, {"203.0.113.14"})};
   }
 
   const Route* route_to(const char* destination) {
@@ -124,8 +91,7 @@ class ReconcilerOverlayTest : public ::testing::Test {
   bool overlay_route(const char* destination, const char* vtep) {
     const Route* route = route_to(destination);
     const auto* device = overlay_.device("hostgw.vxlan");
-    return route && device && route->gateway == IpAddress::parse(vtep) && route->onlink &&
-           route->oif == device->index;
+    return route && device && route->gateway == IpAddress::parse(vtep) && route->onlink && route->oif == device->index;
   }
 
   bool has_peer_entries(const char* vtep, const char* underlay) {
@@ -155,7 +121,7 @@ class ReconcilerOverlayTest : public ::testing::Test {
 
 TEST_F(ReconcilerOverlayTest, OtherSubnetPeersGoThroughTheDeviceSameSubnetPeersStayDirect) {
   start();
-  reconciler_->on_node_event(resynced(cluster()));
+  reconciler_->on_node_event(node_list(cluster()));
   settle();
   ASSERT_TRUE(reconciler_->ready());
   const auto* device = overlay_.device("hostgw.vxlan");
@@ -195,7 +161,7 @@ TEST_F(ReconcilerOverlayTest, OtherSubnetPeersGoThroughTheDeviceSameSubnetPeersS
 
 TEST_F(ReconcilerOverlayTest, DeviceDeletedByHandIsRecreatedAndRoutesFollowIt) {
   start();
-  reconciler_->on_node_event(resynced(cluster()));
+  reconciler_->on_node_event(node_list(cluster()));
   settle();
   const std::uint32_t first_index = overlay_.device("hostgw.vxlan")->index;
   ASSERT_TRUE(overlay_.remove_device_externally("hostgw.vxlan"));
@@ -213,13 +179,15 @@ TEST_F(ReconcilerOverlayTest, DeviceDeletedByHandIsRecreatedAndRoutesFollowIt) {
 
 TEST_F(ReconcilerOverlayTest, EntriesDeletedByHandAreRestoredOnTheNextPass) {
   start();
-  reconciler_->on_node_event(resynced(cluster()));
+  reconciler_->on_node_event(node_list(cluster()));
   settle();
   const std::uint32_t index = overlay_.device("hostgw.vxlan")->index;
-  ASSERT_TRUE(overlay_.remove_externally(index, NeighbourEntry{IpAddress::parse("10.244.3.0"), mac_of("203.0.113.13")}));
+  ASSERT_TRUE(
+      overlay_.remove_externally(index, NeighbourEntry{IpAddress::parse("10.244.3.0"), mac_of("203.0.113.13")}));
   ASSERT_TRUE(overlay_.remove_externally(index, FdbEntry{mac_of("203.0.113.14"), IpAddress::parse("203.0.113.14")}));
   // A wrong entry someone put there goes too.
-  ASSERT_TRUE(overlay_.seed(index, FdbEntry{routing::MacAddress::parse("0e:68:01:02:03:04"), IpAddress::parse("203.0.113.99")}));
+  ASSERT_TRUE(overlay_.seed(
+      index, FdbEntry{routing::MacAddress::parse("0e:68:01:02:03:04"), IpAddress::parse("203.0.113.99")}));
   reconciler_->request_pass("resync");
   settle();
   EXPECT_TRUE(has_peer_entries("10.244.3.0", "203.0.113.13"));
@@ -230,9 +198,9 @@ TEST_F(ReconcilerOverlayTest, EntriesDeletedByHandAreRestoredOnTheNextPass) {
 
 TEST_F(ReconcilerOverlayTest, PeerLeavingTakesItsRouteAndEntriesLastPeerTakesTheDevice) {
   start();
-  reconciler_->on_node_event(resynced(cluster()));
+  reconciler_->on_node_event(node_list(cluster()));
   settle();
-  reconciler_->on_node_event(deleted(node("node-c", "10.244.3.0/24", "203.0.113.13")));
+  reconciler_->on_node_event(node_event(Type::deleted, node("node-c", {"10.244.3.0/24"}, {"203.0.113.13"})));
   settle();
   EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
   const auto* device = overlay_.device("hostgw.vxlan");
@@ -243,7 +211,7 @@ TEST_F(ReconcilerOverlayTest, PeerLeavingTakesItsRouteAndEntriesLastPeerTakesThe
   // Route first, then its entries.
   EXPECT_LT(first_line("\"Route deleted\" node=\"node-c\""), first_line("\"Overlay entry deleted\""));
 
-  reconciler_->on_node_event(deleted(node("node-d", "10.244.4.0/24", "203.0.113.14")));
+  reconciler_->on_node_event(node_event(Type::deleted, node("node-d", {"10.244.4.0/24"}, {"203.0.113.14"})));
   settle();
   EXPECT_EQ(route_to("10.244.4.0/24"), nullptr);
   EXPECT_EQ(overlay_.device("hostgw.vxlan"), nullptr);
@@ -253,21 +221,21 @@ TEST_F(ReconcilerOverlayTest, PeerLeavingTakesItsRouteAndEntriesLastPeerTakesThe
 
 TEST_F(ReconcilerOverlayTest, PeerAddedLaterOnAnotherSubnetGetsEntriesSameSubnetPeerIsAnIncrementalStep) {
   start();
-  reconciler_->on_node_event(resynced(cluster()));
+  reconciler_->on_node_event(node_list(cluster()));
   settle();
   ASSERT_TRUE(overlay_route("10.244.3.0/24", "10.244.3.0"));
   const std::size_t passes = reconciler_->passes();
   const std::size_t steps = reconciler_->incremental_steps();
 
   // Same subnet: one incremental step, no full pass.
-  reconciler_->on_node_event(added(node("node-e", "10.244.5.0/24", "198.51.100.15")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-e", {"10.244.5.0/24"}, {"198.51.100.15"})));
   ASSERT_TRUE(run_until([&] { return route_to("10.244.5.0/24") != nullptr; }));
   EXPECT_EQ(reconciler_->passes(), passes);
   EXPECT_EQ(reconciler_->incremental_steps(), steps + 1);
   EXPECT_FALSE(route_to("10.244.5.0/24")->onlink);
 
   // Another subnet: the neighbour/FDB entries come with the route, so a full pass.
-  reconciler_->on_node_event(added(node("node-f", "10.244.6.0/24", "203.0.113.16")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-f", {"10.244.6.0/24"}, {"203.0.113.16"})));
   ASSERT_TRUE(run_until([&] { return overlay_route("10.244.6.0/24", "10.244.6.0"); }));
   EXPECT_TRUE(has_peer_entries("10.244.6.0", "203.0.113.16"));
   EXPECT_EQ(reconciler_->passes(), passes + 1);
@@ -283,7 +251,7 @@ TEST_F(ReconcilerOverlayTest, SkipModeDeletesALeftoverDeviceAndSkipsOtherSubnetP
   spec.address = IpPrefix::parse("10.244.1.0/32");
   overlay_.seed_device(spec);
   start(options(CrossSubnet::skip));
-  reconciler_->on_node_event(resynced(cluster()));
+  reconciler_->on_node_event(node_list(cluster()));
   settle();
   EXPECT_EQ(overlay_.device("hostgw.vxlan"), nullptr);
   EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
@@ -293,7 +261,7 @@ TEST_F(ReconcilerOverlayTest, SkipModeDeletesALeftoverDeviceAndSkipsOtherSubnetP
 
 TEST_F(ReconcilerOverlayTest, NoOverlayPeerNoDevice) {
   start();
-  reconciler_->on_node_event(resynced({cluster()[0], cluster()[1]}));
+  reconciler_->on_node_event(node_list({cluster()[0], cluster()[1]}));
   settle();
   EXPECT_EQ(overlay_.device_count(), 0u);
   EXPECT_EQ(overlay_.ensure_calls(), 0u);
@@ -303,7 +271,7 @@ TEST_F(ReconcilerOverlayTest, NoOverlayPeerNoDevice) {
 TEST_F(ReconcilerOverlayTest, DeviceThatCannotBeMadeLeavesOverlayRoutesOutAndIsRetried) {
   overlay_.fail_next_ensure(std::make_error_code(std::errc::operation_not_permitted), "Operation not permitted");
   start();
-  reconciler_->on_node_event(resynced(cluster()));
+  reconciler_->on_node_event(node_list(cluster()));
   settle();
   EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
   EXPECT_NE(route_to("10.244.2.0/24"), nullptr);
@@ -315,7 +283,7 @@ TEST_F(ReconcilerOverlayTest, DeviceThatCannotBeMadeLeavesOverlayRoutesOutAndIsR
 
 TEST_F(ReconcilerOverlayTest, RestartAdoptsDeviceEntriesAndRoutesWithoutWrites) {
   start();
-  reconciler_->on_node_event(resynced(cluster()));
+  reconciler_->on_node_event(node_list(cluster()));
   settle();
   reconciler_->stop();
   settle();
@@ -325,7 +293,7 @@ TEST_F(ReconcilerOverlayTest, RestartAdoptsDeviceEntriesAndRoutesWithoutWrites) 
   ControllerMetrics metrics(registry);
   Reconciler second(io_.get_executor(), routes_, options(), metrics, &overlay_);
   asio::co_spawn(io_, second.run(), asio::detached);
-  second.on_node_event(resynced(cluster()));
+  second.on_node_event(node_list(cluster()));
   settle();
   EXPECT_TRUE(second.ready());
   EXPECT_EQ(routes_.writes(), route_writes);
@@ -338,7 +306,7 @@ TEST_F(ReconcilerOverlayTest, RestartAdoptsDeviceEntriesAndRoutesWithoutWrites) 
 TEST_F(ReconcilerOverlayTest, WithoutAnOverlayTableVxlanModeActsAsSkip) {
   reconciler_ = std::make_unique<Reconciler>(io_.get_executor(), routes_, options(), metrics_);
   asio::co_spawn(io_, reconciler_->run(), asio::detached);
-  reconciler_->on_node_event(resynced(cluster()));
+  reconciler_->on_node_event(node_list(cluster()));
   settle();
   EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
   EXPECT_EQ(metrics_.skipped(SkipReason::unreachable_address).value(), 2);

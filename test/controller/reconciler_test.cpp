@@ -11,6 +11,8 @@
 
 #include "common/log.hpp"
 #include "routing/fake_route_table.hpp"
+#include "test-support/node_factory.hpp"
+#include "test-support/run_until.hpp"
 
 namespace hostgw::controller {
 namespace {
@@ -22,29 +24,9 @@ using routing::IpAddress;
 using routing::IpPrefix;
 using routing::Route;
 using Type = k8s::NodeEvent::Type;
-
-k8s::NodeInfo node(std::string name, std::string cidr, std::string address, std::string rv = "1") {
-  k8s::NodeInfo info;
-  info.name = std::move(name);
-  info.resource_version = std::move(rv);
-  if (!cidr.empty()) info.pod_cidrs = {std::move(cidr)};
-  info.internal_ips = {std::move(address)};
-  return info;
-}
-
-k8s::NodeEvent event(Type type, k8s::NodeInfo info) {
-  k8s::NodeEvent e;
-  e.type = type;
-  e.node = std::move(info);
-  return e;
-}
-
-k8s::NodeEvent resynced(std::vector<k8s::NodeInfo> nodes) {
-  k8s::NodeEvent e;
-  e.type = Type::resynced;
-  e.nodes = std::move(nodes);
-  return e;
-}
+using test_support::node;
+using test_support::node_event;
+using test_support::node_list;
 
 Route owned(const char* destination, const char* gateway, std::uint32_t oif = 2) {
   Route r;
@@ -84,32 +66,17 @@ class ReconcilerTest : public ::testing::Test {
     settle();
   }
 
-  // Runs every handler that is ready now (the fake table completes at once).
-  void settle() {
-    io_.restart();
-    while (io_.poll() > 0) {
-    }
-  }
-
+  // The fake table completes at once: settle() runs a pass to its end.
+  void settle() { test_support::settle(io_); }
   template <typename Predicate>
-  bool run_until(Predicate predicate, std::chrono::milliseconds timeout = 2000ms) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    io_.restart();
-    while (!predicate()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.run_one_for(5ms);
-    }
-    return true;
+  bool run_until(Predicate predicate) {
+    return test_support::run_until(io_, predicate);
   }
-
-  void run_for(std::chrono::milliseconds duration) {
-    io_.restart();
-    io_.run_for(duration);
-  }
+  void run_for(std::chrono::milliseconds duration) { test_support::run_for(io_, duration); }
 
   std::vector<k8s::NodeInfo> three_nodes() {
-    return {node("node-a", "10.244.1.0/24", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12"),
-            node("node-c", "10.244.3.0/24", "198.51.100.13")};
+    return {node("node-a", {"10.244.1.0/24"}, {"198.51.100.11"}), node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+            node("node-c", {"10.244.3.0/24"}, {"198.51.100.13"})};
   }
 
   bool has_route(const char* destination, const char* gateway) {
@@ -135,7 +102,7 @@ class ReconcilerTest : public ::testing::Test {
 TEST_F(ReconcilerTest, FirstListInstallsRoutesToOtherNodesAndBecomesReady) {
   start();
   EXPECT_FALSE(reconciler_->ready());
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   EXPECT_TRUE(reconciler_->ready());
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
@@ -146,7 +113,7 @@ TEST_F(ReconcilerTest, FirstListInstallsRoutesToOtherNodesAndBecomesReady) {
   EXPECT_EQ(metrics_.routes_installed.value(), 2);
   EXPECT_EQ(metrics_.routes_desired.value(), 2);
   EXPECT_EQ(metrics_.ready.value(), 1);
-  EXPECT_EQ(log_lines_with("\"Route added\" node=\"node-b\" route=\"10.244.2.0/24 via 198.51.100.12 dev #2\""), 1u);
+  EXPECT_EQ(log_lines_with("\"Route added\" node=\"node-b\" route=\"10.244.2.0/24 via 198.51.100.12 dev eth0\""), 1u);
 }
 
 TEST_F(ReconcilerTest, NothingHappensBeforeTheFirstCompleteList) {
@@ -154,7 +121,7 @@ TEST_F(ReconcilerTest, NothingHappensBeforeTheFirstCompleteList) {
   options.resync_period = 20ms;
   table_.seed(owned("10.244.9.0/24", "198.51.100.19"));
   start(options);
-  reconciler_->on_node_event(event(Type::added, node("node-b", "10.244.2.0/24", "198.51.100.12")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"})));
   table_.post_notice({true, false, "RTM_DELROUTE 10.244.9.0/24 proto 44"});
   run_for(100ms);
   EXPECT_EQ(reconciler_->passes(), 0u);
@@ -164,7 +131,7 @@ TEST_F(ReconcilerTest, NothingHappensBeforeTheFirstCompleteList) {
   EXPECT_FALSE(reconciler_->ready());
 
   // The complete list without node-j: now its stale route goes.
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   EXPECT_FALSE(has_route("10.244.9.0/24", "198.51.100.19"));
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
@@ -174,7 +141,7 @@ TEST_F(ReconcilerTest, RestartAdoptsInstalledRoutesWithoutDeletingOrAdding) {
   table_.seed(owned("10.244.2.0/24", "198.51.100.12"));
   table_.seed(owned("10.244.3.0/24", "198.51.100.13"));
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   EXPECT_TRUE(reconciler_->ready());
   EXPECT_EQ(table_.writes(), 0u);
@@ -191,7 +158,7 @@ TEST_F(ReconcilerTest, RoutesOfVanishedNodesAreDeletedForeignRoutesAreNot) {
   foreign.protocol = 4;  // static route of someone else
   table_.seed(foreign);
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   EXPECT_FALSE(has_route("10.244.7.0/24", "198.51.100.17"));
   EXPECT_NE(table_.find(key_of(foreign)), nullptr);
@@ -204,7 +171,7 @@ TEST_F(ReconcilerTest, ThousandTriggersInABurstCauseOnePass) {
   auto options = fast_options();
   options.min_pass_interval = 300ms;
   start(options);
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   ASSERT_EQ(reconciler_->passes(), 1u);
 
@@ -213,10 +180,10 @@ TEST_F(ReconcilerTest, ThousandTriggersInABurstCauseOnePass) {
       io_,
       [this]() -> asio::awaitable<void> {
         for (int i = 0; i < 1000; ++i) {
-          reconciler_->on_node_event(event(
+          reconciler_->on_node_event(node_event(
               Type::added, node("n" + std::to_string(i),
-                                "10.244." + std::to_string(100 + i / 8) + "." + std::to_string(i % 8 * 32) + "/27",
-                                "198.51.100." + std::to_string(20 + i % 200))));
+                                {"10.244." + std::to_string(100 + i / 8) + "." + std::to_string(i % 8 * 32) + "/27"},
+                                {"198.51.100." + std::to_string(20 + i % 200)})));
           co_await asio::post(io_, asio::use_awaitable);
         }
       },
@@ -239,13 +206,13 @@ TEST_F(ReconcilerTest, ThousandTriggersInABurstCauseOnePass) {
 
 TEST_F(ReconcilerTest, HeartbeatsCostNoPassNoDumpNoWrite) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   auto dumps = table_.dumps();
   auto writes = table_.writes();
   for (int i = 0; i < 100; ++i) {
     reconciler_->on_node_event(
-        event(Type::modified, node("node-b", "10.244.2.0/24", "198.51.100.12", std::to_string(100 + i))));
+        node_event(Type::modified, node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}, {}, std::to_string(100 + i))));
     settle();
   }
   EXPECT_EQ(reconciler_->passes(), 1u);
@@ -258,7 +225,7 @@ TEST_F(ReconcilerTest, PeriodicResyncWithNothingToChangeWritesNothing) {
   auto options = fast_options();
   options.resync_period = 20ms;
   start(options);
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   auto writes = table_.writes();
   ASSERT_TRUE(run_until([&] { return reconciler_->passes() >= 4; }));
@@ -271,8 +238,8 @@ TEST_F(ReconcilerTest, RefusedRouteIsRetriedWithBackoffWithoutBlockingOthers) {
   start();
   table_.fail_next(IpPrefix::parse("10.244.3.0/24"), ENETUNREACH, "Nexthop has invalid gateway");
   auto nodes = three_nodes();
-  nodes.push_back(node("node-d", "10.244.4.0/24", "198.51.100.14"));
-  reconciler_->on_node_event(resynced(nodes));
+  nodes.push_back(node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"}));
+  reconciler_->on_node_event(node_list(nodes));
   settle();
   auto failed_at = std::chrono::steady_clock::now();
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
@@ -298,32 +265,24 @@ TEST_F(ReconcilerTest, RefusedRouteIsRetriedWithBackoffWithoutBlockingOthers) {
   EXPECT_EQ(table_.writes(), writes + 1);
 }
 
-TEST_F(ReconcilerTest, RetryDelayDoublesUpToTheCap) {
-  EXPECT_EQ(retry_delay(0, 100ms, 1000ms), 0ms);
-  EXPECT_EQ(retry_delay(1, 100ms, 1000ms), 100ms);
-  EXPECT_EQ(retry_delay(2, 100ms, 1000ms), 200ms);
-  EXPECT_EQ(retry_delay(4, 100ms, 1000ms), 800ms);
-  EXPECT_EQ(retry_delay(5, 100ms, 1000ms), 1000ms);
-  EXPECT_EQ(retry_delay(500, 100ms, 1000ms), 1000ms);
-}
-
 TEST_F(ReconcilerTest, NodeChangesBecomeRouteChanges) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   // New address: replace.
-  reconciler_->on_node_event(event(Type::modified, node("node-b", "10.244.2.0/24", "198.51.100.22", "2")));
+  reconciler_->on_node_event(node_event(Type::modified, node("node-b", {"10.244.2.0/24"}, {"198.51.100.22"}, {}, "2")));
   settle();
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.22"));
   EXPECT_EQ(log_lines_with("\"Route replaced\" node=\"node-b\""), 1u);
   // New podCIDR: the old route goes, the new one comes.
-  reconciler_->on_node_event(event(Type::modified, node("node-c", "10.244.30.0/24", "198.51.100.13", "2")));
+  reconciler_->on_node_event(
+      node_event(Type::modified, node("node-c", {"10.244.30.0/24"}, {"198.51.100.13"}, {}, "2")));
   settle();
   EXPECT_FALSE(has_route("10.244.3.0/24", "198.51.100.13"));
   EXPECT_TRUE(has_route("10.244.30.0/24", "198.51.100.13"));
   EXPECT_EQ(log_lines_with("\"Route deleted\" node=\"node-c\""), 1u);
   // Node deleted.
-  reconciler_->on_node_event(event(Type::deleted, node("node-b", "", "198.51.100.22", "3")));
+  reconciler_->on_node_event(node_event(Type::deleted, node("node-b", {}, {"198.51.100.22"}, {}, "3")));
   settle();
   EXPECT_FALSE(has_route("10.244.2.0/24", "198.51.100.22"));
   EXPECT_EQ(table_.routes().size(), 1u);
@@ -331,7 +290,7 @@ TEST_F(ReconcilerTest, NodeChangesBecomeRouteChanges) {
 
 TEST_F(ReconcilerTest, RouteDeletedBySomeoneElseComesBack) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   auto dumps = table_.dumps();
   ASSERT_TRUE(table_.remove_externally(owned("10.244.2.0/24", "198.51.100.12")));
@@ -348,22 +307,23 @@ TEST_F(ReconcilerTest, RouteDeletedBySomeoneElseComesBack) {
 
 TEST_F(ReconcilerTest, SingleNodeEventsAreAppliedWithoutADumpOrFullPass) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   const auto dumps = table_.dumps();
   const auto connected_calls = table_.connected_calls();
-  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})));
   settle();
   EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
-  reconciler_->on_node_event(event(Type::modified, node("node-d", "10.244.4.0/24", "198.51.100.24", "2")));
+  reconciler_->on_node_event(node_event(Type::modified, node("node-d", {"10.244.4.0/24"}, {"198.51.100.24"}, {}, "2")));
   settle();
   EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.24"));
   EXPECT_EQ(log_lines_with("\"Route replaced\" node=\"node-d\""), 1u);
-  reconciler_->on_node_event(event(Type::modified, node("node-d", "10.244.40.0/24", "198.51.100.24", "3")));
+  reconciler_->on_node_event(
+      node_event(Type::modified, node("node-d", {"10.244.40.0/24"}, {"198.51.100.24"}, {}, "3")));
   settle();
   EXPECT_FALSE(has_route("10.244.4.0/24", "198.51.100.24"));
   EXPECT_TRUE(has_route("10.244.40.0/24", "198.51.100.24"));
-  reconciler_->on_node_event(event(Type::deleted, node("node-d", "10.244.40.0/24", "198.51.100.24", "4")));
+  reconciler_->on_node_event(node_event(Type::deleted, node("node-d", {"10.244.40.0/24"}, {"198.51.100.24"}, {}, "4")));
   settle();
   EXPECT_FALSE(has_route("10.244.40.0/24", "198.51.100.24"));
   EXPECT_EQ(log_lines_with("\"Route deleted\" node=\"node-d\""), 2u);
@@ -385,16 +345,16 @@ TEST_F(ReconcilerTest, IsolatedEventDoesNotWaitForTheMinimumPassInterval) {
   auto options = fast_options();
   options.min_pass_interval = 100ms;
   start(options);
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   run_for(120ms);
-  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})));
   settle();  // no timer has to expire
   EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
   EXPECT_EQ(reconciler_->incremental_steps(), 1u);
   // A second one right after is part of a burst: it waits for one full pass.
-  reconciler_->on_node_event(event(Type::added, node("node-e", "10.244.5.0/24", "198.51.100.15")));
-  reconciler_->on_node_event(event(Type::added, node("node-f", "10.244.6.0/24", "198.51.100.16")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-e", {"10.244.5.0/24"}, {"198.51.100.15"})));
+  reconciler_->on_node_event(node_event(Type::added, node("node-f", {"10.244.6.0/24"}, {"198.51.100.16"})));
   settle();
   EXPECT_FALSE(has_route("10.244.5.0/24", "198.51.100.15"));
   ASSERT_TRUE(run_until([&] { return has_route("10.244.6.0/24", "198.51.100.16"); }));
@@ -408,11 +368,11 @@ TEST_F(ReconcilerTest, EventRightAfterAPeriodicResyncIsStillIsolated) {
   options.min_pass_interval = 100ms;
   options.resync_period = 150ms;
   start(options);
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   // Right after the second periodic resync (~300 ms after the triggered first pass).
   ASSERT_TRUE(run_until([&] { return reconciler_->passes() == 3; }));
-  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})));
   settle();  // no wait for the interval: resyncs do not pace triggers
   EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
   EXPECT_EQ(reconciler_->incremental_steps(), 1u);
@@ -421,23 +381,23 @@ TEST_F(ReconcilerTest, EventRightAfterAPeriodicResyncIsStillIsolated) {
 
 TEST_F(ReconcilerTest, OverlappingNewcomerFallsBackToAFullPass) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   // Inside node-b's podCIDR: only a full pass can decide (and log) who keeps it.
-  reconciler_->on_node_event(event(Type::added, node("evil", "10.244.2.128/25", "198.51.100.43")));
+  reconciler_->on_node_event(node_event(Type::added, node("evil", {"10.244.2.128/25"}, {"198.51.100.43"})));
   settle();
   EXPECT_EQ(reconciler_->passes(), 2u);
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
   EXPECT_FALSE(table_.find({routing::kMainTable, IpPrefix::parse("10.244.2.128/25"), 0}));
   EXPECT_EQ(log_lines_with("\"Node skipped\" node=\"evil\""), 1u);
   // node-b gives up a podCIDR containing evil's: evil may be routed now -> full pass.
-  reconciler_->on_node_event(event(Type::deleted, node("node-b", "10.244.2.0/24", "198.51.100.12")));
+  reconciler_->on_node_event(node_event(Type::deleted, node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"})));
   settle();
   EXPECT_EQ(reconciler_->passes(), 3u);
   EXPECT_FALSE(has_route("10.244.2.0/24", "198.51.100.12"));
   EXPECT_TRUE(has_route("10.244.2.128/25", "198.51.100.43"));
   // A newcomer whose podCIDR contains other nodes' podCIDRs -> full pass.
-  reconciler_->on_node_event(event(Type::added, node("node-z", "10.244.0.0/16", "198.51.100.50")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-z", {"10.244.0.0/16"}, {"198.51.100.50"})));
   settle();
   EXPECT_EQ(reconciler_->passes(), 4u);
   EXPECT_EQ(reconciler_->incremental_steps(), 0u);
@@ -445,31 +405,33 @@ TEST_F(ReconcilerTest, OverlappingNewcomerFallsBackToAFullPass) {
 
 TEST_F(ReconcilerTest, ThisNodeSkippedNodesAndNodesWithoutPodCidrFallBack) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   // This host's own podCIDR changes: every other node's checks move.
-  reconciler_->on_node_event(event(Type::modified, node("node-a", "10.244.11.0/24", "198.51.100.11", "2")));
+  reconciler_->on_node_event(
+      node_event(Type::modified, node("node-a", {"10.244.11.0/24"}, {"198.51.100.11"}, {}, "2")));
   settle();
   EXPECT_EQ(reconciler_->passes(), 2u);
   // A node without a podCIDR yet is a skip the full pass logs and counts.
-  reconciler_->on_node_event(event(Type::added, node("node-n", "", "198.51.100.19")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-n", {}, {"198.51.100.19"})));
   settle();
   EXPECT_EQ(reconciler_->passes(), 3u);
   EXPECT_EQ(metrics_.skipped(SkipReason::no_pod_cidr).value(), 1);
   // Its podCIDR arrives: it was skipped, so again a full pass, which logs the recovery.
-  reconciler_->on_node_event(event(Type::modified, node("node-n", "10.244.19.0/24", "198.51.100.19", "2")));
+  reconciler_->on_node_event(
+      node_event(Type::modified, node("node-n", {"10.244.19.0/24"}, {"198.51.100.19"}, {}, "2")));
   settle();
   EXPECT_EQ(reconciler_->passes(), 4u);
   EXPECT_TRUE(has_route("10.244.19.0/24", "198.51.100.19"));
   EXPECT_EQ(metrics_.skipped(SkipReason::no_pod_cidr).value(), 0);
   // An address not on a connected network: skipped by a full pass.
-  reconciler_->on_node_event(event(Type::added, node("node-y", "10.244.25.0/24", "203.0.113.5")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-y", {"10.244.25.0/24"}, {"203.0.113.5"})));
   settle();
   EXPECT_EQ(reconciler_->passes(), 5u);
   EXPECT_EQ(metrics_.skipped(SkipReason::unreachable_address).value(), 1);
   EXPECT_EQ(reconciler_->incremental_steps(), 0u);
   // Now a plain newcomer is incremental again.
-  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})));
   settle();
   EXPECT_EQ(reconciler_->passes(), 5u);
   EXPECT_EQ(reconciler_->incremental_steps(), 1u);
@@ -478,7 +440,7 @@ TEST_F(ReconcilerTest, ThisNodeSkippedNodesAndNodesWithoutPodCidrFallBack) {
 
 TEST_F(ReconcilerTest, KernelNoticesOtherThanOwnedRouteDeletionsFallBack) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   // Link and address events, overruns: full pass.
   table_.post_notice({true, false, "RTM_NEWLINK eth0 down"});
@@ -509,11 +471,11 @@ TEST_F(ReconcilerTest, KernelNoticesOtherThanOwnedRouteDeletionsFallBack) {
 
 TEST_F(ReconcilerTest, FailedIncrementalChangeFallsBackToFullPassWithRetries) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   table_.fail_next(IpPrefix::parse("10.244.4.0/24"), ENETUNREACH, "Nexthop has invalid gateway");
   table_.fail_next(IpPrefix::parse("10.244.4.0/24"), ENETUNREACH, "Nexthop has invalid gateway");
-  reconciler_->on_node_event(event(Type::added, node("node-d", "10.244.4.0/24", "198.51.100.14")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})));
   settle();
   // The step failed; the full pass right after failed too and holds it for a retry.
   EXPECT_EQ(reconciler_->incremental_steps(), 1u);
@@ -522,14 +484,14 @@ TEST_F(ReconcilerTest, FailedIncrementalChangeFallsBackToFullPassWithRetries) {
   EXPECT_EQ(reconciler_->backlog(), 1u);
   EXPECT_EQ(log_lines_with("\"Route change failed\""), 2u);
   // While a retry waits, the model is not trusted: another event is a full pass.
-  reconciler_->on_node_event(event(Type::added, node("node-e", "10.244.5.0/24", "198.51.100.15")));
+  reconciler_->on_node_event(node_event(Type::added, node("node-e", {"10.244.5.0/24"}, {"198.51.100.15"})));
   settle();
   EXPECT_EQ(reconciler_->passes(), 3u);
   EXPECT_TRUE(has_route("10.244.5.0/24", "198.51.100.15"));
   ASSERT_TRUE(run_until([&] { return has_route("10.244.4.0/24", "198.51.100.14"); }));
   EXPECT_EQ(reconciler_->backlog(), 0u);
   // Clean again: incremental.
-  reconciler_->on_node_event(event(Type::deleted, node("node-e", "10.244.5.0/24", "198.51.100.15")));
+  reconciler_->on_node_event(node_event(Type::deleted, node("node-e", {"10.244.5.0/24"}, {"198.51.100.15"})));
   settle();
   EXPECT_EQ(reconciler_->incremental_steps(), 2u);
   EXPECT_FALSE(has_route("10.244.5.0/24", "198.51.100.15"));
@@ -537,11 +499,11 @@ TEST_F(ReconcilerTest, FailedIncrementalChangeFallsBackToFullPassWithRetries) {
 
 TEST_F(ReconcilerTest, RelistIsAFullPass) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   auto nodes = three_nodes();
-  nodes.push_back(node("node-d", "10.244.4.0/24", "198.51.100.14"));
-  reconciler_->on_node_event(resynced(nodes));
+  nodes.push_back(node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"}));
+  reconciler_->on_node_event(node_list(nodes));
   settle();
   EXPECT_EQ(reconciler_->passes(), 2u);
   EXPECT_EQ(reconciler_->incremental_steps(), 0u);
@@ -551,9 +513,9 @@ TEST_F(ReconcilerTest, RelistIsAFullPass) {
 TEST_F(ReconcilerTest, SkippedNodeIsLoggedOnceAndCounted) {
   start();
   auto nodes = three_nodes();
-  nodes.push_back(node("node-x", "10.244.2.0/24", "198.51.100.30"));  // same podCIDR as node-b
-  nodes.push_back(node("node-y", "10.244.5.0/24", "203.0.113.5"));    // not on a local link
-  reconciler_->on_node_event(resynced(nodes));
+  nodes.push_back(node("node-x", {"10.244.2.0/24"}, {"198.51.100.30"}));  // same podCIDR as node-b
+  nodes.push_back(node("node-y", {"10.244.5.0/24"}, {"203.0.113.5"}));    // not on a local link
+  reconciler_->on_node_event(node_list(nodes));
   settle();
   EXPECT_FALSE(has_route("10.244.2.0/24", "198.51.100.12"));
   EXPECT_TRUE(has_route("10.244.3.0/24", "198.51.100.13"));
@@ -566,7 +528,7 @@ TEST_F(ReconcilerTest, SkippedNodeIsLoggedOnceAndCounted) {
   settle();
   EXPECT_EQ(log_lines_with("\"Node skipped\""), 3u);  // not again
   // node-x goes away: node-b is routed again.
-  reconciler_->on_node_event(event(Type::deleted, node("node-x", "10.244.2.0/24", "198.51.100.30")));
+  reconciler_->on_node_event(node_event(Type::deleted, node("node-x", {"10.244.2.0/24"}, {"198.51.100.30"})));
   settle();
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
   EXPECT_EQ(log_lines_with("\"Node no longer skipped\" node=\"node-b\""), 1u);
@@ -574,10 +536,10 @@ TEST_F(ReconcilerTest, SkippedNodeIsLoggedOnceAndCounted) {
 
 TEST_F(ReconcilerTest, NewcomerClaimingAnInstalledPodCidrCannotTakeTheRoute) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   auto writes = table_.writes();
-  reconciler_->on_node_event(event(Type::added, node("evil", "10.244.2.0/24", "198.51.100.43")));
+  reconciler_->on_node_event(node_event(Type::added, node("evil", {"10.244.2.0/24"}, {"198.51.100.43"})));
   settle();
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
   EXPECT_EQ(table_.writes(), writes);
@@ -587,9 +549,9 @@ TEST_F(ReconcilerTest, NewcomerClaimingAnInstalledPodCidrCannotTakeTheRoute) {
   reconciler_->stop();
   settle();
   start();
-  reconciler_->on_node_event(
-      resynced({node("node-a", "10.244.1.0/24", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12"),
-                node("evil", "10.244.2.0/24", "198.51.100.43")}));
+  reconciler_->on_node_event(node_list({node("node-a", {"10.244.1.0/24"}, {"198.51.100.11"}),
+                                        node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+                                        node("evil", {"10.244.2.0/24"}, {"198.51.100.43"})}));
   settle();
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
 }
@@ -597,7 +559,7 @@ TEST_F(ReconcilerTest, NewcomerClaimingAnInstalledPodCidrCannotTakeTheRoute) {
 TEST_F(ReconcilerTest, SelfWithoutPodCidrIsLoggedAndOthersAreRouted) {
   start();
   reconciler_->on_node_event(
-      resynced({node("node-a", "", "198.51.100.11"), node("node-b", "10.244.2.0/24", "198.51.100.12")}));
+      node_list({node("node-a", {}, {"198.51.100.11"}), node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"})}));
   settle();
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
   EXPECT_EQ(log_lines_with("This node has no podCIDR yet"), 1u);
@@ -606,7 +568,7 @@ TEST_F(ReconcilerTest, SelfWithoutPodCidrIsLoggedAndOthersAreRouted) {
 TEST_F(ReconcilerTest, FailedDumpIsRetriedWithBackoffAndWritesNothing) {
   start();
   table_.fail_next_dump(std::make_error_code(std::errc::timed_out));
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   EXPECT_FALSE(reconciler_->ready());
   EXPECT_EQ(table_.writes(), 0u);
@@ -627,7 +589,7 @@ TEST_F(ReconcilerTest, ObserverSeesFirstSyncOnceAndThisNode) {
     ASSERT_NE(report.connected, nullptr);
     EXPECT_EQ(report.connected->size(), 1u);
   });
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   reconciler_->request_pass("test");
   settle();
@@ -638,7 +600,7 @@ TEST_F(ReconcilerTest, ObserverSeesFirstSyncOnceAndThisNode) {
 
 TEST_F(ReconcilerTest, StopEndsTheLoopAndLeavesRoutes) {
   start();
-  reconciler_->on_node_event(resynced(three_nodes()));
+  reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   reconciler_->stop();
   settle();

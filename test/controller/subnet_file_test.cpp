@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "test-support/temp_dir.hpp"
+
 namespace hostgw::controller {
 namespace {
 
@@ -70,13 +72,6 @@ TEST(SubnetEnvTest, MtuOfTheNodesLink) {
 
 class AtomicWriteTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/khg-subnet-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   static std::string read(const std::filesystem::path& path) {
     std::ifstream in(path);
     std::ostringstream out;
@@ -92,7 +87,8 @@ class AtomicWriteTest : public ::testing::Test {
     return count;
   }
 
-  std::filesystem::path dir_;
+  test_support::TempDir temp_{"khg-subnet"};
+  const std::filesystem::path dir_ = temp_.path();
 };
 
 TEST_F(AtomicWriteTest, WritesCreatesFolderAndLeavesNoTemporaryFile) {

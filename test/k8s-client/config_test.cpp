@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "support/temp_dir.hpp"
+#include "test-support/temp_dir.hpp"
 
 namespace hostgw::k8s {
 namespace {
@@ -19,7 +19,7 @@ const std::string kKeyPem = "-----BEGIN PRIVATE KEY-----\nTUlJQ0FB\n-----END PRI
 const std::string kCaB64 =
     "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tClRVbEpRMEZCCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K";  // kCaPem
 
-using hostgw::testing::TempDir;
+using hostgw::test_support::TempDir;
 
 std::string expect_error(const std::function<void()>& body) {
   try {

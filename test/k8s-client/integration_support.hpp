@@ -18,13 +18,17 @@
 
 #include "fake-apiserver/fake_apiserver.hpp"
 #include "k8s-client/config.hpp"
-#include "support/pki.hpp"
-#include "support/run_until.hpp"
-#include "support/temp_dir.hpp"
+#include "test-support/pki.hpp"
+#include "test-support/run_until.hpp"
+#include "test-support/temp_dir.hpp"
 
 namespace hostgw::testing {
 
 using namespace std::chrono_literals;
+// The shared drivers (test-support/run_until.hpp, temp_dir.hpp), by their short names.
+using test_support::run_coroutine;
+using test_support::run_until;
+using test_support::TempDir;
 
 inline const std::string kGoodToken = "good-token-1";
 

@@ -131,11 +131,10 @@ TEST_P(HostileNodeTest, IsRefusedWithAReasonAndNothingElseChanges) {
   Outcome hostile;
   feed(hostile, stream + added_event(c.object) + "\n", k8s::JsonObjectFramer::kDefaultMaxObjectBytes);
   EXPECT_FALSE(hostile.framing_failed) << c.title << ": one bad object must not end the stream";
-  DesiredRoutes after = compute(hostile.view, options, before.routes);
+  DesiredRoutes after = compute(hostile.view, options, routes_of(before.routes));
 
   // Nothing else changes: the healthy routes, exactly.
   EXPECT_EQ(after.routes, before.routes) << c.title;
-  EXPECT_EQ(after.route_nodes, before.route_nodes) << c.title;
   for (const auto& skip : after.skipped)
     if (skip.node != "hostile" && skip.node != "node-a") ADD_FAILURE() << c.title << ": " << skip.node << " skipped too";
 
@@ -253,8 +252,8 @@ TEST(HostileNodeTest, DuplicateAddressOfAnotherNodeGetsItsOwnRouteOnly) {
   ASSERT_EQ(result.routes.size(), 5u);
   // The hostile route only ever carries its own podCIDR; node-b's stays node-b's.
   for (std::size_t i = 0; i < result.routes.size(); ++i) {
-    if (result.route_nodes[i] == "hostile") {
-      EXPECT_EQ(result.routes[i].destination, IpPrefix::parse("10.244.9.0/24"));
+    if (result.routes[i].node == "hostile") {
+      EXPECT_EQ(result.routes[i].route.destination, IpPrefix::parse("10.244.9.0/24"));
     }
   }
   RecordProperty("input", "InternalIP that is another node's address");
@@ -273,8 +272,8 @@ TEST(HostileNodeTest, OffLinkApiServerIsNeverRoutedBecauseClusterCidrIsRequired)
   stream += added_event(node_json("hostile", {"203.0.113.0/24"}, {"198.51.100.66"}));
   feed(out, stream, k8s::JsonObjectFramer::kDefaultMaxObjectBytes);
   auto routes_api_server = [](const DesiredRoutes& desired) {
-    return std::any_of(desired.routes.begin(), desired.routes.end(), [](const routing::Route& route) {
-      return route.destination.contains(IpAddress::parse("203.0.113.50"));
+    return std::any_of(desired.routes.begin(), desired.routes.end(), [](const NodeRoute& entry) {
+      return entry.route.destination.contains(IpAddress::parse("203.0.113.50"));
     });
   };
 

@@ -23,7 +23,7 @@
 #include "routing/netlink_overlay_message.hpp"
 #include "routing/netlink_route_table.hpp"
 #include "routing/netlink_socket.hpp"
-#include "support/netns_fixture.hpp"
+#include "test-support/netns_fixture.hpp"
 
 namespace hostgw::routing {
 namespace {

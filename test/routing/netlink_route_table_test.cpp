@@ -20,7 +20,7 @@
 
 #include "routing/netlink_change_monitor.hpp"
 #include "routing/netlink_socket.hpp"
-#include "support/netns_fixture.hpp"
+#include "test-support/netns_fixture.hpp"
 
 namespace hostgw::routing {
 namespace {

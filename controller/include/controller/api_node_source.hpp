@@ -40,10 +40,6 @@ class ApiNodeSource final : public NodeSource, public NodeStatusWriter {
   // std::errc::not_connected until the configuration has been loaded.
   boost::asio::awaitable<std::error_code> patch_node_status(std::string node_name, std::string patch_json) override;
 
-  // nullptr until run() has loaded the configuration.
-  const k8s::ApiClient* client() const { return client_.get(); }
-  const k8s::NodeWatcher* watcher() const { return watcher_.get(); }
-
  private:
   void collect(MetricsRegistry& registry);
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,9 +91,6 @@ struct DesiredRoutesOptions {
   std::uint32_t table = routing::kMainTable;
   std::uint8_t protocol = routing::kDefaultRouteProtocol;
   CrossSubnet cross_subnet = CrossSubnet::skip;
-  // The ifindex of hostgw.vxlan when it exists (0: not yet); the overlay
-  // routes name it. The Reconciler fixes it up after ensuring the device.
-  std::uint32_t overlay_oif = 0;
 };
 
 // A peer reached through the VXLAN device (--cross-subnet=vxlan).
@@ -105,10 +103,10 @@ struct OverlayPeer {
 
 // This node's side of the overlay: what the device is built from.
 struct OverlaySelf {
-  routing::IpAddress underlay;    // this node's IPv4 InternalIP (on a connected network)
+  routing::IpAddress underlay;     // this node's IPv4 InternalIP (on a connected network)
   std::uint32_t underlay_oif = 0;  // the link of that network
   std::uint32_t underlay_mtu = 0;  // its MTU
-  routing::IpPrefix pod_cidr;     // this node's first IPv4 podCIDR
+  routing::IpPrefix pod_cidr;      // this node's first IPv4 podCIDR
   friend bool operator==(const OverlaySelf&, const OverlaySelf&) = default;
 };
 
@@ -117,33 +115,81 @@ struct OverlaySelf {
 // to what a dump returns.
 inline constexpr std::uint32_t kIpv6DefaultMetric = 1024;
 
+// How a wanted route reaches its node.
+enum class RoutePath : std::uint8_t {
+  direct,   // via the node's address on a connected network (host-gw)
+  overlay,  // via the node's VTEP address on hostgw.vxlan, onlink; the route's
+            // oif is 0 here and bound to the device's index when it exists
+};
+
+// One wanted route and the node it leads to.
+struct NodeRoute {
+  routing::Route route;
+  std::string node;
+  RoutePath path = RoutePath::direct;
+  friend bool operator==(const NodeRoute&, const NodeRoute&) = default;
+};
+
+// What this host is, for the per-node rules: computed once per full pass from
+// the connected networks and this node's entry in the view, and kept for the
+// single-node updates until the next full pass.
+struct LocalFacts {
+  std::string self;  // this node's name
+  std::vector<routing::ConnectedNetwork> connected;
+  std::vector<routing::IpPrefix> own_cidrs;    // this node's podCIDRs (parsed, not default)
+  std::set<routing::IpAddress> own_addresses;  // the connected networks' and this node's addresses
+  // --cross-subnet=vxlan: this node's side of the overlay, or why it has none.
+  std::optional<OverlaySelf> overlay_self;
+  std::string no_overlay_reason;
+};
+
+// `self_node`: this node in the view (nullptr when absent).
+LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node,
+                       std::vector<routing::ConnectedNetwork> connected, const DesiredRoutesOptions& options);
+
+// One node's share of the desired state, by the per-node rules: every rule
+// but the overlap between podCIDRs of different nodes (that one needs every
+// node: desired_routes() applies it; single-node updates ask a PodCidrIndex).
+struct NodeDesired {
+  std::vector<NodeRoute> routes;     // sorted by route key
+  std::vector<SkippedNode> skipped;  // sorted by family
+  std::optional<OverlayPeer> overlay_peer;
+};
+
+NodeDesired desired_for_node(const k8s::NodeInfo& node, const LocalFacts& facts, const DesiredRoutesOptions& options);
+
 struct DesiredRoutes {
   // Sorted by (table, destination, metric), one route per key.
-  std::vector<routing::Route> routes;
-  // The node each route leads to, parallel to `routes`.
-  std::vector<std::string> route_nodes;
+  std::vector<NodeRoute> routes;
   // Sorted by node name, then family.
   std::vector<SkippedNode> skipped;
   // --cross-subnet=vxlan: the peers routed through the device (sorted by
-  // node name; their routes are in `routes`, onlink via the peer's VTEP
-  // address, oif = options.overlay_oif), and this node's side when it can
-  // have a device at all (its IPv4 podCIDR and InternalIP are known).
+  // node name; their routes are in `routes` with RoutePath::overlay), and
+  // this node's side when it can have a device at all (its IPv4 podCIDR and
+  // InternalIP are known).
   std::vector<OverlayPeer> overlay_peers;
   std::optional<OverlaySelf> overlay_self;
 };
+
+// The routes alone, in order (for tests and callers that need no node names).
+std::vector<routing::Route> routes_of(const std::vector<NodeRoute>& routes);
 
 // With CrossSubnet::vxlan, an IPv4 podCIDR whose node has no address on a
 // connected network but a usable IPv4 one elsewhere becomes an overlay peer
 // (when this node can have a device: see OverlaySelf); IPv6 stays skipped as
 // unreachable_address, with a detail saying VXLAN carries IPv4 only.
 //
-// `nodes` is the cluster view (any order, unique names); `self` this node's
-// name (it may be absent from `nodes`); `connected` what
-// RouteTable::connected_networks() returned; `installed` the owned routes
-// now in the kernel. When podCIDRs of several nodes overlap, every node of
-// the overlap is skipped, except a node whose route to that podCIDR is
-// installed already (via one of its addresses) while no other node of the
-// overlap has one: a newcomer cannot take an established node's route away.
+// `nodes` is the cluster view (any order, unique names); `facts` this host
+// (local_facts()); `installed` the owned routes now in the kernel. When
+// podCIDRs of several nodes overlap, every node of the overlap is skipped,
+// except a node whose route to that podCIDR is installed already (via one of
+// its addresses) while no other node of the overlap has one: a newcomer
+// cannot take an established node's route away.
+DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, const LocalFacts& facts,
+                             const DesiredRoutesOptions& options, const std::vector<routing::Route>& installed = {});
+
+// The same, computing the facts: `self` is this node's name (it may be absent
+// from `nodes`), `connected` what RouteTable::connected_networks() returned.
 DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, std::string_view self,
                              const std::vector<routing::ConnectedNetwork>& connected,
                              const DesiredRoutesOptions& options, const std::vector<routing::Route>& installed = {});

@@ -24,11 +24,8 @@ class DryRunOverlayTable final : public routing::OverlayTable {
   boost::asio::awaitable<std::vector<routing::OverlayChangeResult>> apply(
       std::uint32_t index, std::vector<routing::OverlayChange> changes) override;
 
-  std::size_t changes_logged() const { return changes_logged_; }
-
  private:
   routing::OverlayTable& real_;
-  std::size_t changes_logged_ = 0;
   std::string last_device_message_;  // logged once until it changes
 };
 

@@ -16,11 +16,8 @@ class DryRunRouteTable final : public routing::RouteTable {
   boost::asio::awaitable<std::vector<routing::ChangeResult>> apply(std::vector<routing::RouteChange> changes) override;
   boost::asio::awaitable<routing::ConnectedResult> connected_networks() override;
 
-  std::size_t changes_logged() const { return changes_logged_; }
-
  private:
   routing::RouteTable& real_;
-  std::size_t changes_logged_ = 0;
 };
 
 }  // namespace hostgw::controller

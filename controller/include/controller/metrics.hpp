@@ -20,6 +20,11 @@
 #include "controller/desired_routes.hpp"
 #include "routing/route_table.hpp"
 
+namespace hostgw::k8s {
+struct ApiStats;
+struct WatchStats;
+}  // namespace hostgw::k8s
+
 namespace hostgw::controller {
 
 // Label name/value pairs, in the order they are rendered.
@@ -44,8 +49,6 @@ class Counter {
 class Gauge {
  public:
   void set(double value) { value_ = value; }
-  void inc(double amount = 1) { value_ += amount; }
-  void dec(double amount = 1) { value_ -= amount; }
   double value() const { return value_; }
 
  private:
@@ -92,6 +95,11 @@ class MetricsRegistry {
   Histogram& histogram(std::string_view name, std::string_view help, const std::vector<double>& bounds,
                        const Labels& labels = {});
 
+  // Declares a family without any series yet: render() lists its HELP and
+  // TYPE from the start, so a scrape shows every family the daemon has.
+  void declare_counter(std::string_view name, std::string_view help);
+  void declare_histogram(std::string_view name, std::string_view help);
+
   // Called at the start of every render(), e.g. to copy a client's stats into gauges.
   void add_collector(std::function<void()> collector);
 
@@ -118,7 +126,9 @@ std::string escape_label_value(std::string_view value);
 // "ENETUNREACH" for ENETUNREACH; "E1234" when the number has no name.
 std::string errno_name(int error);
 
-// The controller's metrics, all prefixed kube_hostgw_.
+// The controller's metrics, all prefixed kube_hostgw_: every family's name,
+// type and help text is defined here (metrics.cpp), and declared when the
+// ControllerMetrics is made. docs/operations.md lists each one (a test checks).
 class ControllerMetrics {
  public:
   explicit ControllerMetrics(MetricsRegistry& registry);
@@ -149,5 +159,15 @@ class ControllerMetrics {
  private:
   MetricsRegistry& registry_;
 };
+
+// Mirrors of statistics kept by the other parts, copied at every scrape
+// (MetricsRegistry::add_collector), with their names and help text here too.
+// kube_hostgw_api_requests_total{code}, kube_hostgw_api_request_duration_seconds
+void mirror_api_stats(MetricsRegistry& registry, const k8s::ApiStats& stats);
+// kube_hostgw_node_lists_total, ..._relists_total, watch restarts/events/bookmarks/errors, malformed nodes
+void mirror_watch_stats(MetricsRegistry& registry, const k8s::WatchStats& stats);
+// kube_hostgw_kernel_events_total, ..._kernel_relevant_events_total, ..._netlink_overruns_total
+void mirror_kernel_monitor(MetricsRegistry& registry, std::uint64_t messages, std::uint64_t relevant,
+                           std::uint64_t overruns);
 
 }  // namespace hostgw::controller

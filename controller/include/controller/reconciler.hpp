@@ -1,19 +1,18 @@
 #pragma once
 
-// Reconciler: keeps the kernel's routes of our protocol equal to what the
-// cluster view asks for. Owns the ClusterView; borrows a RouteTable.
+// Reconciler: says when the Engine runs. Owns the ClusterView (and the
+// PodCidrIndex that follows it); borrows a RouteTable (and an OverlayTable).
 //
 // Triggers (watch events, kernel change notices, the periodic resync, retry
-// deadlines) only mark a pass as pending; the run() loop does one pass for any
-// number of triggers that arrived while it was pending or running. A pass:
-// read connected networks, dump owned routes, desired_routes(), diff(), apply
-// in one batch. An isolated single-node change or owned-route deletion is
-// handled by a step of the incremental path instead (incremental_routes.hpp:
-// no dump, only that node's routes), whenever its model is valid and the case
-// simple; everything else falls back to a full pass. Per-route failures are retried with exponential backoff on
-// later passes and never hold back the other routes. It never runs a pass (and
-// so never deletes) before the first complete node list has arrived, and it
-// never touches routes on shutdown.
+// deadlines) only mark work as pending; the run() loop does one full pass for
+// any number of triggers that arrived while it was pending or running. An
+// isolated single-node change or owned-route deletion is an incremental step
+// of the Engine instead (no dump, only that node's keys) whenever the Engine
+// can plan it; everything else falls back to a full pass. Passes start at
+// most every min_pass_interval; a refused change or an unreadable kernel is
+// retried at the deadline the Engine reports. It never runs a pass (and so
+// never deletes) before the first complete node list has arrived, and it
+// never touches the kernel on shutdown.
 //
 // One io_context, one thread: every method must be called from it.
 
@@ -22,17 +21,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
-#include <map>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "controller/cluster_view.hpp"
-#include "controller/desired_overlay.hpp"
-#include "controller/desired_routes.hpp"
-#include "controller/incremental_routes.hpp"
+#include "controller/engine.hpp"
 #include "controller/metrics.hpp"
+#include "controller/pod_cidr_index.hpp"
 #include "k8s-client/node_info.hpp"
 #include "routing/overlay_table.hpp"
 #include "routing/route_table.hpp"
@@ -56,11 +53,6 @@ struct ReconcilerOptions {
   std::uint32_t vxlan_vni = kDefaultVxlanVni;
   std::uint16_t vxlan_port = kDefaultVxlanPort;
 };
-
-// The wait before retry number `failures` (1 = after the first failure):
-// initial * 2^(failures-1), capped at max.
-std::chrono::milliseconds retry_delay(unsigned failures, std::chrono::milliseconds initial,
-                                      std::chrono::milliseconds max);
 
 // What a completed pass saw, for the daemon (subnet.env, node condition).
 struct PassReport {
@@ -106,80 +98,41 @@ class Reconciler {
   // Since when the current pass runs, if one does (for /healthz).
   std::optional<Clock::time_point> pass_started() const { return pass_started_; }
   const ClusterView& view() const { return view_; }
-  // Route changes waiting for a retry after the kernel refused them.
-  std::size_t backlog() const { return retries_.size(); }
+  // Changes waiting for a retry after the kernel refused them.
+  std::size_t backlog() const { return engine_.backlog(); }
 
  private:
-  struct RetryState {
-    unsigned failures = 0;
-    Clock::time_point not_before;
-    int error = 0;
-  };
-  struct SkipState {
-    SkipReason reason;
-    std::string detail;
-  };
-
   boost::asio::awaitable<void> pass();
-  // Cross-subnet peers (--cross-subnet=vxlan), called from pass(): before the
-  // routes, ensures the device (or notes it for deletion when no overlay peer
-  // is left), points the overlay routes in `desired` at it (or drops them if
-  // it cannot be made) and adds/replaces neighbour and FDB entries; after the
-  // routes, removes stale entries and deletes an unwanted device.
-  boost::asio::awaitable<void> reconcile_overlay(DesiredRoutes& desired);
-  boost::asio::awaitable<void> finish_overlay();
-  void overlay_failed(std::string_view step, const std::string& error);
-  // --- incremental path (see incremental_routes.hpp) ---
-  // Queues node `name` (or owned-route events) for an incremental step, or
-  // requests a full pass when the incremental model cannot serve it.
+  // Plans and applies the queued work; falls back to a full pass (pending_) when it cannot.
+  boost::asio::awaitable<void> incremental_step();
   void want_full_pass();
+  // Queues node `name` (or owned-route events) for an incremental step.
   void request_node_step(const std::string& name);
   void request_route_step(const std::vector<routing::OwnedRouteEvent>& events);
   bool step_wanted() const { return !dirty_nodes_.empty() || !route_events_.empty(); }
-  // Plans and applies the queued work; falls back to a full pass (pending_) when it cannot.
-  boost::asio::awaitable<void> incremental_step();
-  void log_skips(const std::vector<SkippedNode>& skipped);
-  void note_self(const k8s::NodeInfo* self);
+  void pass_failed(const Engine::PassResult& result);
+  void pass_done(const Engine::PassResult& result, Clock::time_point started);
 
   boost::asio::steady_timer wake_;
-  routing::RouteTable& table_;
-  ReconcilerOptions options_;
+  const ReconcilerOptions options_;
   ControllerMetrics& metrics_;
   ClusterView view_;
+  PodCidrIndex pod_cidrs_;
+  Engine engine_;
   std::function<void(const PassReport&)> observer_;
 
   bool pending_ = false;
   bool stopped_ = false;
   bool ready_ = false;
   std::size_t passes_ = 0;
+  std::size_t incremental_steps_ = 0;
   std::optional<Clock::time_point> pass_started_;
   Clock::time_point next_resync_{};
   std::optional<Clock::time_point> last_pass_start_;
   std::optional<Clock::time_point> next_retry_;
   unsigned pass_failures_in_row_ = 0;
-
-  std::map<std::pair<routing::ChangeKind, routing::Route>, RetryState> retries_;
-  std::map<std::pair<std::string, int>, SkipState> skips_;  // (node, family or 0) -> state
-  std::map<routing::IpPrefix, std::string> route_nodes_;    // destination -> node, from the last pass
-  std::string self_state_;                                  // last logged state of this node
-
-  // Overlay (cross-subnet) state.
-  struct OverlayAfterRoutes {
-    std::uint32_t index = 0;
-    std::vector<routing::OverlayChange> removals;
-    bool delete_device = false;
-  };
-  routing::OverlayTable* overlay_ = nullptr;
-  OverlayAfterRoutes overlay_after_;
-  unsigned overlay_failures_ = 0;
-  std::optional<Clock::time_point> overlay_retry_;
-  std::string overlay_problem_;  // last logged overlay problem
-  // Incremental path.
-  IncrementalRoutes incremental_;
-  PodCidrIndex pod_cidrs_;
   std::set<std::string> dirty_nodes_;
   std::vector<routing::OwnedRouteEvent> route_events_;
-  std::size_t incremental_steps_ = 0;
 };
 
 }  // namespace hostgw::controller

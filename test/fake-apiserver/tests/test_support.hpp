@@ -10,7 +10,7 @@
 
 #include "fake-apiserver/fake_apiserver.hpp"
 #include "https_client.hpp"
-#include "support/pki.hpp"
+#include "test-support/pki.hpp"
 
 namespace hostgw::testing {
 

@@ -1,0 +1,35 @@
+#pragma once
+
+// PodCidrIndex: every node's parsed podCIDRs, to answer "does this podCIDR
+// overlap another node's?" in O(prefix length · log n) instead of a scan of
+// every node. The Reconciler keeps it in step with the cluster view; a
+// single-node update asks it for the one rule that needs every node.
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "controller/cluster_view.hpp"
+#include "routing/ip.hpp"
+
+namespace hostgw::controller {
+
+class PodCidrIndex {
+ public:
+  // Replaces the node's entries by its current podCIDRs (texts that do not
+  // parse are left out: such a node is skipped anyway).
+  void set(const std::string& node, const std::vector<std::string>& pod_cidrs);
+  void erase(const std::string& node);
+  void rebuild(const ClusterView& view);
+
+  // True if `cidr` overlaps (contains, equals or lies inside) a podCIDR of a
+  // node other than `node`.
+  bool overlaps_other(const routing::IpPrefix& cidr, const std::string& node) const;
+
+ private:
+  std::map<routing::IpPrefix, std::set<std::string>> by_prefix_;
+  std::map<std::string, std::vector<routing::IpPrefix>> by_node_;
+};
+
+}  // namespace hostgw::controller

@@ -1,0 +1,67 @@
+#pragma once
+
+// RouteTarget: the routes of our protocol in our table, over a
+// routing::RouteTable. Owns the model of what is installed (the last clean
+// full pass's dump plus every change applied since), so that a single node's
+// change, or an owned route someone else deleted, is planned without a dump.
+// Binds overlay routes to the VXLAN device's index, and names links in the
+// log ("dev eth0"). Never retries or logs a change: the Applier does.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/target.hpp"
+
+namespace hostgw::controller {
+
+class RouteTarget final : public Target {
+ public:
+  RouteTarget(routing::RouteTable& table, ControllerMetrics& metrics);
+
+  const TargetInfo& info() const override;
+  boost::asio::awaitable<std::optional<TargetProblem>> read(const DesiredState& desired, const KernelFacts& facts,
+                                                            Bindings& bindings) override;
+  Delta diff(const DesiredState& desired, const Bindings& bindings) override;
+  void after_pass(const std::vector<ItemChange>& applied, bool clean) override;
+  std::optional<Delta> plan_update(const NodeUpdate& update, const DesiredModel& model) override;
+  void after_step(bool clean) override;
+  boost::asio::awaitable<std::vector<ItemResult>> apply(std::vector<ItemChange> batch) override;
+  std::string describe(const Item& item) const override;
+
+  // The changes that undo these owned-route events (someone else deleted an
+  // owned route), against the model; nullopt: a full pass is needed (an
+  // owned route was added or replaced by someone else, or no clean model).
+  std::optional<Delta> plan_repair(const std::vector<routing::OwnedRouteEvent>& events, const DesiredModel& model);
+
+  bool model_valid() const { return model_valid_; }
+  std::size_t installed_routes() const { return installed_count_; }
+
+ private:
+  using Installed = std::map<routing::RouteKey, std::vector<routing::Route>>;
+  // diff_key() for `keys` against `model`'s wanted routes and installed_,
+  // updating installed_ as if the changes succeed.
+  Delta plan_keys(const std::vector<routing::RouteKey>& keys, const DesiredModel& model, const std::string& node);
+  // The route as it goes to the kernel: an overlay route bound to the
+  // device's index, or nullopt while there is no device.
+  std::optional<routing::Route> bound(const NodeRoute& entry) const;
+  void record(const ItemChange& change);
+  std::string owner_of(const routing::Route& route) const;
+
+  routing::RouteTable& table_;
+  ControllerMetrics& metrics_;
+  // What read() saw (a full pass) and, between passes, the model.
+  Installed installed_;
+  std::size_t installed_count_ = 0;
+  bool model_valid_ = false;
+  std::map<routing::IpPrefix, std::string> owners_;  // destination -> node, last known
+  std::map<std::uint32_t, std::string> links_;       // ifindex -> name, from the connected networks
+  std::optional<std::uint32_t> overlay_device_;      // hostgw.vxlan's index in the last pass
+};
+
+// "10.244.2.0/24 via 198.51.100.12 dev eth0" (the link's index where its name
+// is unknown: "dev #7").
+std::string route_text(const routing::Route& route, const std::map<std::uint32_t, std::string>& links);
+
+}  // namespace hostgw::controller

@@ -1,0 +1,217 @@
+#include "controller/route_target.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "controller/key_diff.hpp"
+
+namespace hostgw::controller {
+
+namespace asio = boost::asio;
+using routing::ChangeKind;
+using routing::Route;
+using routing::RouteKey;
+
+std::string route_text(const Route& route, const std::map<std::uint32_t, std::string>& links) {
+  std::string text = route.destination.to_string();
+  if (route.gateway) text += " via " + route.gateway->to_string();
+  if (route.oif) {
+    auto link = links.find(route.oif);
+    text += link != links.end() ? " dev " + link->second : " dev #" + std::to_string(route.oif);
+  }
+  return text;
+}
+
+namespace {
+
+// Removals first (they free keys), then replaces, then adds, as one batch does.
+void add_change(Delta& delta, ItemChange change) {
+  (change.kind == ChangeKind::remove ? delta.removals : delta.upserts).push_back(std::move(change));
+}
+
+void order_upserts(Delta& delta) {
+  std::stable_partition(delta.upserts.begin(), delta.upserts.end(),
+                        [](const ItemChange& change) { return change.kind == ChangeKind::replace; });
+}
+
+}  // namespace
+
+RouteTarget::RouteTarget(routing::RouteTable& table, ControllerMetrics& metrics) : table_(table), metrics_(metrics) {}
+
+const TargetInfo& RouteTarget::info() const {
+  static const TargetInfo kInfo{.name = "routes",
+                                .noun = "Route",
+                                .plural = "Routes",
+                                .item_key = "route",
+                                .role = TargetRole::leaf,
+                                .gone_errno = ESRCH,
+                                .problem_line = "Routes not in place",
+                                .changes = &ControllerMetrics::route_changes,
+                                .counts_netlink_errors = true};
+  return kInfo;
+}
+
+asio::awaitable<std::optional<TargetProblem>> RouteTarget::read(const DesiredState&, const KernelFacts& facts,
+                                                                Bindings&) {
+  // The dump is a kernel fact the decision needs too (the holder rule): the
+  // pass read it before deciding.
+  installed_.clear();
+  for (const auto& route : facts.owned_routes) installed_[key_of(route)].push_back(route);
+  installed_count_ = facts.owned_routes.size();
+  links_.clear();
+  for (const auto& network : facts.connected)
+    if (!network.link_name.empty()) links_.emplace(network.oif, network.link_name);
+  model_valid_ = false;
+  co_return std::nullopt;
+}
+
+Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
+  if (bindings.overlay_device) links_[*bindings.overlay_device] = std::string(routing::kVxlanDeviceName);
+  overlay_device_ = bindings.overlay_device;
+  std::map<RouteKey, Route> wanted;
+  std::map<routing::IpPrefix, std::string> owners;
+  for (const auto& entry : desired.routes.routes) {
+    auto route = bound(entry);
+    if (!route) continue;  // through an overlay device that is not there
+    wanted.emplace(key_of(*route), std::move(*route));
+    owners.emplace(entry.route.destination, entry.node);
+  }
+  Delta delta;
+  diff_keys(wanted, installed_, [&](ChangeKind kind, const Route& route) {
+    ItemChange change{kind, route, {}, {}};
+    auto owner = owners.find(route.destination);
+    change.node = owner != owners.end() ? owner->second : owner_of(route);
+    if (kind == ChangeKind::replace) change.previous = route_text(installed_.at(key_of(route)).front(), links_);
+    add_change(delta, std::move(change));
+  });
+  order_upserts(delta);
+  owners_ = std::move(owners);
+  metrics_.routes_desired.set(static_cast<double>(wanted.size()));
+  return delta;
+}
+
+void RouteTarget::after_pass(const std::vector<ItemChange>& applied, bool clean) {
+  for (const auto& change : applied) record(change);
+  metrics_.routes_installed.set(static_cast<double>(installed_count_));
+  // A clean pass is the model the incremental path plans against until the next full pass.
+  model_valid_ = clean;
+}
+
+std::optional<Route> RouteTarget::bound(const NodeRoute& entry) const {
+  if (entry.path == RoutePath::direct) return entry.route;
+  if (!overlay_device_) return std::nullopt;
+  Route route = entry.route;
+  route.oif = *overlay_device_;
+  return route;
+}
+
+void RouteTarget::record(const ItemChange& change) {
+  const Route& route = std::get<Route>(change.item);
+  const RouteKey key = key_of(route);
+  auto& routes = installed_[key];
+  const std::size_t before = routes.size();
+  switch (change.kind) {
+    case ChangeKind::add:
+      routes.push_back(route);
+      break;
+    case ChangeKind::replace:
+      routes = {route};
+      break;
+    case ChangeKind::remove:
+      std::erase(routes, route);
+      break;
+  }
+  installed_count_ = installed_count_ + routes.size() - before;
+  if (routes.empty()) installed_.erase(key);
+}
+
+std::string RouteTarget::owner_of(const Route& route) const {
+  auto it = owners_.find(route.destination);
+  return it == owners_.end() ? std::string("unknown") : it->second;
+}
+
+Delta RouteTarget::plan_keys(const std::vector<RouteKey>& keys, const DesiredModel& model, const std::string& node) {
+  static const std::vector<Route> kNone;
+  Delta delta;
+  for (const auto& key : keys) {
+    std::optional<Route> wanted;
+    if (auto it = model.routes().find(key); it != model.routes().end()) wanted = bound(it->second);
+    auto installed = installed_.find(key);
+    const auto& routes = installed == installed_.end() ? kNone : installed->second;
+    std::vector<ItemChange> changes;
+    diff_key(wanted ? &*wanted : nullptr, routes, [&](ChangeKind kind, const Route& route) {
+      ItemChange change{kind, route, node.empty() ? owner_of(route) : node, {}};
+      if (kind == ChangeKind::replace) change.previous = route_text(routes.front(), links_);
+      changes.push_back(std::move(change));
+    });
+    for (auto& change : changes) {
+      record(change);
+      if (change.kind != ChangeKind::remove) owners_[std::get<Route>(change.item).destination] = change.node;
+      add_change(delta, std::move(change));
+    }
+  }
+  order_upserts(delta);
+  metrics_.routes_desired.set(static_cast<double>(model.routes().size()));
+  return delta;
+}
+
+std::optional<Delta> RouteTarget::plan_update(const NodeUpdate& update, const DesiredModel& model) {
+  if (!model_valid_) return std::nullopt;
+  std::vector<RouteKey> keys;
+  for (const auto* routes : {&update.routes_before, &update.routes_after}) {
+    for (const auto& entry : *routes) {
+      // Its neighbour/FDB entries change with it: the full pass's work.
+      if (entry.path == RoutePath::overlay) return std::nullopt;
+      keys.push_back(key_of(entry.route));
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return plan_keys(keys, model, update.node);
+}
+
+std::optional<Delta> RouteTarget::plan_repair(const std::vector<routing::OwnedRouteEvent>& events,
+                                              const DesiredModel& model) {
+  if (!model_valid_) return std::nullopt;
+  std::vector<RouteKey> keys;
+  for (const auto& event : events) {
+    // Someone else added or replaced an owned route: what it displaced is unknown.
+    if (!event.deleted) return std::nullopt;
+    const RouteKey key = key_of(event.route);
+    if (auto it = installed_.find(key); it != installed_.end()) {
+      // Not exactly as the model has it (an attribute read differently):
+      // assume the key lost every route; an add that meets one gets EEXIST,
+      // which makes the full pass look.
+      const std::size_t before = it->second.size();
+      if (std::erase(it->second, event.route) == 0) it->second.clear();
+      installed_count_ -= before - it->second.size();
+      if (it->second.empty()) installed_.erase(it);
+    }
+    keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return plan_keys(keys, model, {});
+}
+
+void RouteTarget::after_step(bool clean) {
+  if (!clean) model_valid_ = false;  // the full pass reads the kernel again
+  metrics_.routes_installed.set(static_cast<double>(installed_count_));
+}
+
+asio::awaitable<std::vector<ItemResult>> RouteTarget::apply(std::vector<ItemChange> batch) {
+  std::vector<routing::RouteChange> changes;
+  changes.reserve(batch.size());
+  for (const auto& change : batch) changes.push_back({change.kind, std::get<Route>(change.item)});
+  std::vector<routing::ChangeResult> results = co_await table_.apply(std::move(changes));
+  std::vector<ItemResult> out;
+  out.reserve(results.size());
+  for (auto& result : results) out.push_back({result.error, std::move(result.message)});
+  co_return out;
+}
+
+std::string RouteTarget::describe(const Item& item) const {
+  return route_text(std::get<Route>(item), links_);
+}
+
+}  // namespace hostgw::controller

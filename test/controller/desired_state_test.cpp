@@ -1,0 +1,88 @@
+// The desired-state model: the full computation and the single-node update
+// share the per-node code, and DesiredModel refuses what only a full pass can say.
+
+#include "controller/desired_state.hpp"
+
+#include <gtest/gtest.h>
+
+#include "test-support/node_factory.hpp"
+
+namespace hostgw::controller {
+namespace {
+
+using routing::IpAddress;
+using routing::IpPrefix;
+using test_support::node;
+
+class DesiredStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    view_.apply(test_support::node_list({
+        node("a", {"10.244.1.0/24", "2001:db8:1::/64"}, {"198.51.100.11", "2001:db8:ffff::11"}),
+        node("b", {"10.244.2.0/24", "2001:db8:2::/64"}, {"198.51.100.12", "2001:db8:ffff::12"}),
+        node("c", {"10.244.3.0/24"}, {"203.0.113.13"}),  // another subnet
+        node("d", {}, {"198.51.100.14"}),                // no podCIDR yet
+        node("e", {"10.99.5.0/24"}, {"198.51.100.15"}),  // outside the cluster CIDR
+        node("f", {"10.244.6.0/24", "10.244.60.0/24"}, {"198.51.100.16"}),
+    }));
+    index_.rebuild(view_);
+    options_.routes.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16"), IpPrefix::parse("2001:db8::/32")};
+    kernel_.connected = {
+        {IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1500},
+        {IpPrefix::parse("2001:db8:ffff::/64"), IpAddress::parse("2001:db8:ffff::11"), 2, "eth0", 1500}};
+  }
+
+  ClusterView view_;
+  PodCidrIndex index_;
+  DesiredStateOptions options_;
+  KernelFacts kernel_;
+};
+
+TEST_F(DesiredStateTest, EachNodesShareIsWhatThePerNodeCodeSays) {
+  DesiredState full = desired_state(view_, "a", kernel_, options_);
+  ASSERT_EQ(full.routes.routes.size(), 4u);  // b (v4, v6), f (two podCIDRs)
+  for (const auto* info : view_.nodes()) {
+    NodeDesired share = desired_for_node(*info, full.facts, options_.routes);
+    std::vector<NodeRoute> routes;
+    for (const auto& entry : full.routes.routes)
+      if (entry.node == info->name) routes.push_back(entry);
+    std::vector<SkippedNode> skipped;
+    for (const auto& skip : full.routes.skipped)
+      if (skip.node == info->name) skipped.push_back(skip);
+    EXPECT_EQ(share.routes, routes) << info->name;
+    EXPECT_EQ(share.skipped, skipped) << info->name;
+  }
+}
+
+TEST_F(DesiredStateTest, ModelUpdatesOneNodeAndRefusesWhatNeedsEveryNode) {
+  DesiredModel model;
+  EXPECT_FALSE(model.update_node("b", view_.find("b"), index_));  // no full pass yet
+  model.reset(desired_state(view_, "a", kernel_, options_), options_);
+
+  auto moved = node("f", {"10.244.7.0/24"}, {"198.51.100.16"});
+  index_.set("f", moved.pod_cidrs);
+  auto update = model.update_node("f", &moved, index_);
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->node, "f");
+  ASSERT_EQ(update->routes_before.size(), 2u);
+  ASSERT_EQ(update->routes_after.size(), 1u);
+  EXPECT_EQ(update->routes_after[0].route.destination, IpPrefix::parse("10.244.7.0/24"));
+  EXPECT_EQ(model.routes().size(), 3u);
+  EXPECT_FALSE(model.routes().contains({routing::kMainTable, IpPrefix::parse("10.244.6.0/24"), 0}));
+
+  update = model.update_node("b", nullptr, index_);  // deleted
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->routes_before.size(), 2u);
+  EXPECT_TRUE(update->routes_after.empty());
+
+  EXPECT_FALSE(model.update_node("a", view_.find("a"), index_));  // this node
+  EXPECT_FALSE(model.update_node("e", view_.find("e"), index_));  // skipped by the full pass
+  auto newcomer = node("g", {"10.244.7.128/25"}, {"198.51.100.17"});
+  index_.set("g", newcomer.pod_cidrs);
+  EXPECT_FALSE(model.update_node("g", &newcomer, index_));  // overlaps f's podCIDR
+  model.invalidate();
+  EXPECT_FALSE(model.update_node("f", &moved, index_));
+}
+
+}  // namespace
+}  // namespace hostgw::controller
