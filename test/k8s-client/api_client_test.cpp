@@ -165,7 +165,7 @@ TEST_F(ApiClientTest, RetryAfterIsReported) {
 }
 
 TEST_F(ApiClientTest, StrategicMergePatchOfTheStatusKeepsTheOtherConditions) {
-  server_.create_node(make_node_json(node_spec(7)));
+  server_.create_node(make_node_json(node_spec(7, /*realistic=*/true)));  // with the kubelet's conditions
   ApiClient client(io_.get_executor(), config_for(server_));
   ApiResponse response = run_coroutine(
       io_,
