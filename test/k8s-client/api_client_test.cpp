@@ -165,16 +165,17 @@ TEST_F(ApiClientTest, RetryAfterIsReported) {
 }
 
 TEST_F(ApiClientTest, StrategicMergePatchOfTheStatusKeepsTheOtherConditions) {
-  server_.create_node(make_node_json(node_spec(7)));
+  server_.create_node(make_node_json(node_spec(7, /*realistic=*/true)));  // with the kubelet's conditions
   ApiClient client(io_.get_executor(), config_for(server_));
   ApiResponse response = run_coroutine(
       io_,
       client.request(
           "PATCH", "/api/v1/nodes/node-7/status", "application/strategic-merge-patch+json",
-          R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"RouteCreated"}]}})"));
+          R"({"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","reason":"PatchedByTest"}]}})"));
   EXPECT_TRUE(response.ok()) << response.error_message;
   const std::string stored = server_.node_json("node-7");
-  EXPECT_NE(stored.find("RouteCreated"), std::string::npos) << stored;
+  EXPECT_NE(stored.find("PatchedByTest"), std::string::npos) << stored;
+  EXPECT_EQ(stored.find("RouteCreated"), std::string::npos) << stored;  // the condition of that type was replaced
   EXPECT_NE(stored.find("KubeletReady"), std::string::npos) << stored;  // the kubelet's Ready condition survived
   response = run_coroutine(
       io_, client.request("PATCH", "/api/v1/nodes/missing/status", "application/strategic-merge-patch+json", "{}"));
