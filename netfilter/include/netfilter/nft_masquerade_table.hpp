@@ -4,9 +4,10 @@
 // and written through libnftables (nftables' own library; see
 // docs/masquerade.md for why this one and what it costs).
 //
-// Owns one libnftables context (its own netlink socket, in the network
-// namespace of the thread that constructed it). Every write is one nft
-// transaction: all of it applies or none of it. It only ever names our table:
+// Each call makes its own libnftables context (its own netlink socket, in the
+// network namespace of the calling thread) and frees it afterwards, so no
+// cache of thousands of set elements stays in memory between calls. Every
+// write is one nft transaction: all of it applies or none of it. It only ever names our table:
 // it never lists, changes or deletes another table, chain or rule.
 //
 // Synchronous: libnftables has no asynchronous interface. A call takes a few
@@ -19,8 +20,6 @@
 #include <string>
 
 #include "netfilter/masquerade_rules.hpp"
-
-struct nft_ctx;
 
 namespace hostgw::netfilter {
 
@@ -38,6 +37,7 @@ struct NftReadResult {
 class NftMasqueradeTable {
  public:
   // Throws std::runtime_error if libnftables cannot make a context (start-up only).
+  // Holds no state: every call below stands alone.
   NftMasqueradeTable();
   ~NftMasqueradeTable();
   NftMasqueradeTable(const NftMasqueradeTable&) = delete;
@@ -62,9 +62,7 @@ class NftMasqueradeTable {
   NftResult run(const std::string& script);
 
  private:
-  NftResult run_command(const std::string& command, std::string* output);
-
-  nft_ctx* context_ = nullptr;
+  NftResult run_command(const std::string& command, bool json, std::string* output);
 };
 
 }  // namespace hostgw::netfilter
