@@ -67,6 +67,32 @@ khg_outside_up() {
 }
 khg_outside_ns() { echo "${KHG_PREFIX}out"; }
 
+# IPv6 for the same picture (addresses with nodad, usable at once): router
+# 2001:db8:100::1 | 2001:db8:203::1, outside host 2001:db8:203::50, forwarding on in the
+# router; still no route to the pod network (2001:db8:244::/48) anywhere outside the nodes.
+readonly KHG_OUTSIDE_IP6=2001:db8:203::50
+readonly KHG_ROUTER_NEAR_IP6=$KHG_LAN6_PREFIX::1
+khg_outside_up_v6() {
+  local rtr out
+  rtr=$(khg_router_ns)
+  out=$(khg_outside_ns)
+  khg_sysctl "$rtr" net.ipv6.conf.all.forwarding=1
+  ip -n "$rtr" addr add "$KHG_ROUTER_NEAR_IP6/64" dev near nodad
+  ip -n "$rtr" addr add 2001:db8:203::1/64 dev far nodad
+  ip -n "$out" addr add "$KHG_OUTSIDE_IP6/64" dev eth0 nodad
+  ip -n "$out" -6 route add default via 2001:db8:203::1
+}
+
+# khg_podnet_node_add_v6 I: node I's IPv6 address 2001:db8:100::(10+I)/64 on eth0, an IPv6
+# default route via the router, IPv6 forwarding on. Call after khg_podnet_node_add.
+khg_podnet_node_add_v6() {
+  local i=$1 ns
+  ns=$(khg_node_ns "$i")
+  khg_sysctl "$ns" net.ipv6.conf.all.forwarding=1
+  ip -n "$ns" addr add "$(khg_node_ip6 "$i")/64" dev eth0 nodad
+  ip -n "$ns" -6 route add default via "$KHG_ROUTER_NEAR_IP6"
+}
+
 # khg__cni_plugin NODE_NS COMMAND CONFIG_JSON CONTAINER_ID POD_NS: runs the plugin named by
 # CONFIG_JSON's "type" in NODE_NS; prints its stdout (the result, or the error object).
 khg__cni_plugin() {
