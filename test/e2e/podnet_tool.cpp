@@ -69,8 +69,9 @@ int masquerade(const std::map<std::string, std::vector<std::string>>& args, bool
   for (const auto& text : list("--node-address")) node_addresses.push_back(IpAddress::parse(text));
   std::optional<hostgw::netfilter::MasqueradeSets> desired;
   if (on) {
-    desired = hostgw::controller::desired_masquerade_sets(prefixes(list("--cluster-cidr")), prefixes(list("--pod-cidr")),
-                                                          node_addresses, prefixes(list("--no-masquerade")));
+    desired =
+        hostgw::controller::desired_masquerade_sets(prefixes(list("--cluster-cidr")), prefixes(list("--pod-cidr")),
+                                                    node_addresses, prefixes(list("--no-masquerade")));
   }
   hostgw::netfilter::NftMasqueradeTable table;
   auto current = table.read_current();

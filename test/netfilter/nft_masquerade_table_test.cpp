@@ -71,9 +71,9 @@ class NftMasqueradeTableTest : public ::testing::Test {
   std::unique_ptr<NftMasqueradeTable> table_;
 };
 
-const MasqueradeSets kSets = make_masquerade_sets(prefixes({"10.244.0.0/16", "2001:db8:244::/56"}),
-                                                  addresses({"198.51.100.11", "198.51.100.12", "2001:db8:1::11"}),
-                                                  prefixes({"203.0.113.0/24"}));
+const MasqueradeSets kSets =
+    make_masquerade_sets(prefixes({"10.244.0.0/16", "2001:db8:244::/56"}),
+                         addresses({"198.51.100.11", "198.51.100.12", "2001:db8:1::11"}), prefixes({"203.0.113.0/24"}));
 
 TEST_F(NftMasqueradeTableTest, CreatesOurTableAndReadsItBackAsOurs) {
   auto absent = read();
@@ -202,8 +202,7 @@ TEST_F(NftMasqueradeTableTest, FiveThousandNodesTimings) {
   std::vector<IpAddress> node_addresses;
   for (int i = 0; i < 5000; ++i) {
     pod_cidrs.push_back(IpPrefix::parse("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24"));
-    node_addresses.push_back(
-        IpAddress::parse("100.64." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)));
+    node_addresses.push_back(IpAddress::parse("100.64." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)));
   }
   auto all = make_masquerade_sets(pod_cidrs, node_addresses, {});
   const long rss_before = anonymous_rss_kb();
