@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "netfilter/masquerade_rules.hpp"
@@ -54,6 +55,14 @@ class NftMasqueradeTable {
 
   // Removes our table; ok when there was none.
   NftResult delete_table();
+
+  // Read, plan, apply: the whole step a target takes. `desired` nullopt means
+  // masquerade is off (our table goes). plan.action says what was done.
+  struct SyncResult {
+    MasqueradePlan plan;
+    NftResult result;  // of the read when it failed, else of the apply
+  };
+  SyncResult sync(const std::optional<MasqueradeSets>& desired);
 
   // Carries out `plan` (replace_table uses `desired`).
   NftResult apply(const MasqueradePlan& plan, const MasqueradeSets& desired);
