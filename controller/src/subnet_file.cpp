@@ -105,7 +105,12 @@ WriteResult write_file_if_changed(const std::filesystem::path& path, std::string
   std::filesystem::create_directories(folder, ec);
   if (ec) return fail("create folder " + folder.string(), ec.value());
 
-  std::string temp = (folder / ("." + path.filename().string() + ".XXXXXX")).string();
+  // Built in steps: GCC 12 at -O3 reports a false -Werror=restrict on
+  // `"." + std::string` (GCC bug 105329).
+  std::string temp_name = ".";
+  temp_name += path.filename().string();
+  temp_name += ".XXXXXX";
+  std::string temp = (folder / temp_name).string();
   int fd = mkstemp(temp.data());
   if (fd < 0) return fail("create temporary file in " + folder.string(), errno);
   auto abandon = [&](std::string what) {

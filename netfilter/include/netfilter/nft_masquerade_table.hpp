@@ -1,0 +1,47 @@
+#pragma once
+
+// NftMasqueradeTable: kube-hostgw's nftables table `inet kube-hostgw`, read
+// and written through libnftables (nftables' own library; see
+// docs/masquerade.md for why this one and what it costs).
+//
+// Each call makes its own libnftables context (its own netlink socket, in the
+// network namespace of the calling thread) and frees it afterwards, so no
+// cache of thousands of set elements stays in memory between calls. Every
+// write is one nft transaction: all of it applies or none of it. It only ever
+// names our table: it never lists, changes or deletes another table, chain or
+// rule.
+//
+// Synchronous: libnftables has no asynchronous interface. At 5000 nodes an
+// element update blocks for tens of milliseconds and a full replace or read
+// for 100-300 ms (docs/masquerade.md): the controller calls it on its loop
+// thread, once per coalesced pass. Not thread-safe; one thread uses it.
+// Nothing throws after construction: results carry the error text nft gave.
+
+#include <string>
+
+#include "netfilter/masquerade_table.hpp"
+
+namespace hostgw::netfilter {
+
+class NftMasqueradeTable : public MasqueradeTable {
+ public:
+  // Throws std::runtime_error if libnftables cannot make a context (start-up only).
+  // Holds no state: every call below stands alone.
+  NftMasqueradeTable();
+  ~NftMasqueradeTable() override;
+  NftMasqueradeTable(const NftMasqueradeTable&) = delete;
+  NftMasqueradeTable& operator=(const NftMasqueradeTable&) = delete;
+
+  NftReadResult read_current() override;
+  NftResult replace_table(const MasqueradeSets& sets) override;
+  NftResult update_elements(const MasqueradeUpdate& update) override;
+  NftResult delete_table() override;
+
+  // Runs one nft script as one transaction. For the above and for tests.
+  NftResult run(const std::string& script);
+
+ private:
+  NftResult run_command(const std::string& command, bool json, std::string* output);
+};
+
+}  // namespace hostgw::netfilter
