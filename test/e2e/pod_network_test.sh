@@ -152,10 +152,10 @@ n3=$(khg_node_ns 3)
 ip -n "$n3" route add 10.244.1.0/24 via "$(khg_node_ip 1)"
 seen=$(khg_udp_source "$p11" "$n3" "$(khg_node_ip 3)")
 [[ "$seen" == "$(khg_node_ip 1)" ]] || khg_fail "before the update node3 saw $seen, expected node1's address"
-table_handle=$(ip netns exec "$n1" nft -a list table inet kube-hostgw | head -n 1)
+table_handle=$(ip netns exec "$n1" nft -a list table inet kube-hostgw | sed -n 1p)
 said=$(tool "$n1" masquerade "${masq_args[@]}" --node-address "$(khg_node_ip 3)")
 [[ "$said" == "action: update elements (1 set element(s) differ)" ]] || khg_fail "node added: $said"
-[[ "$(ip netns exec "$n1" nft -a list table inet kube-hostgw | head -n 1)" == "$table_handle" ]] ||
+[[ "$(ip netns exec "$n1" nft -a list table inet kube-hostgw | sed -n 1p)" == "$table_handle" ]] ||
   khg_fail "adding a node re-created the table instead of updating a set"
 seen=$(khg_udp_source "$p11" "$n3" "$(khg_node_ip 3)")
 [[ "$seen" == "$ip11" ]] || khg_fail "after the update node3 saw $seen, expected the pod's $ip11"
