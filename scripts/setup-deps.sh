@@ -11,9 +11,13 @@ packages=(
   # the coroutine support the code uses)
   libboost1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libssl-dev rapidjson-dev libyaml-cpp-dev libmnl-dev zlib1g-dev
+  # egress masquerade: nftables' own library (docs/masquerade.md); nft for tests and debugging
+  libnftables-dev nftables
   libgtest-dev libgmock-dev
   # tests, demo and benchmarks
   iproute2 iputils-ping procps curl openssl jq kmod
+  # the pod network e2e: Debian's standard CNI plugins (bridge, host-local, portmap) in /usr/lib/cni
+  containernetworking-plugins
   # fuzzing (scripts/fuzz.sh, the CI fuzz smoke run): clang 14 and its libFuzzer/sanitizer runtimes
   clang libclang-rt-14-dev
 )

@@ -101,6 +101,16 @@ std::vector<std::uint8_t> simple_request(std::uint16_t type, std::uint16_t flags
 }  // namespace
 
 std::string check_route(const Route& route) {
+  if (route.type == RouteType::unreachable) {
+    if (route.gateway) {
+      return "unreachable route to " + route.destination.to_string() + " has a gateway (" + route.gateway->to_string() +
+             "); an unreachable route has none";
+    }
+    if (route.oif != 0 || route.onlink) {
+      return "unreachable route to " + route.destination.to_string() + " names an output link; it has none";
+    }
+    return {};
+  }
   if (route.gateway && route.gateway->family() != route.family()) {
     return "gateway " + route.gateway->to_string() + " is " + std::string(to_string(route.gateway->family())) +
            " but destination " + route.destination.to_string() + " is " + std::string(to_string(route.family()));
@@ -129,13 +139,14 @@ std::size_t append_route_change(std::vector<std::uint8_t>& buffer, const RouteCh
   rtm->rtm_dst_len = static_cast<std::uint8_t>(route.destination.length());
   rtm->rtm_protocol = route.protocol;
   rtm->rtm_table = route.table < 256 ? static_cast<std::uint8_t>(route.table) : std::uint8_t{RT_TABLE_UNSPEC};
-  rtm->rtm_type = RTN_UNICAST;
+  // The type goes into deletes too: IPv4 only deletes a route whose type matches.
+  rtm->rtm_type = route.type == RouteType::unreachable ? std::uint8_t{RTN_UNREACHABLE} : std::uint8_t{RTN_UNICAST};
   switch (change.kind) {
     case ChangeKind::add:
     case ChangeKind::replace:
       header->nlmsg_type = RTM_NEWROUTE;
       header->nlmsg_flags |= NLM_F_CREATE | (change.kind == ChangeKind::add ? NLM_F_EXCL : NLM_F_REPLACE);
-      rtm->rtm_scope = route.gateway ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+      rtm->rtm_scope = route.gateway || route.type == RouteType::unreachable ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
       if (route.onlink) rtm->rtm_flags |= RTNH_F_ONLINK;
       break;
     case ChangeKind::remove:
@@ -231,6 +242,11 @@ bool RouteMessage::is_plain_unicast() const {
   return route_type == RTN_UNICAST && (route_flags & RTM_F_CLONED) == 0 && !multipath;
 }
 
+bool RouteMessage::is_plain_unicast_or_unreachable() const {
+  return (route_type == RTN_UNICAST || route_type == RTN_UNREACHABLE) && (route_flags & RTM_F_CLONED) == 0 &&
+         !multipath;
+}
+
 std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> message, std::string* error) {
   auto header = parse_header(message, error);
   if (!header) return std::nullopt;
@@ -313,6 +329,12 @@ std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> me
         error, "route destination " + base.to_string() + "/" + std::to_string(rtm->rtm_dst_len) + " has host bits set");
   }
   out.route.destination = prefix;
+  if (rtm->rtm_type == RTN_UNREACHABLE) {
+    out.route.type = RouteType::unreachable;
+    // IPv6 reports its reject routes as leaving through the loopback link;
+    // the route itself names none, so the value compares equal to what was sent.
+    out.route.oif = 0;
+  }
   return out;
 }
 

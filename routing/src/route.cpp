@@ -3,8 +3,19 @@
 
 namespace hostgw::routing {
 
+std::string_view to_string(RouteType type) {
+  switch (type) {
+    case RouteType::unicast:
+      return "unicast";
+    case RouteType::unreachable:
+      return "unreachable";
+  }
+  return "unknown";
+}
+
 std::string Route::to_string() const {
-  std::string out = destination.to_string();
+  std::string out = type == RouteType::unicast ? std::string() : std::string(routing::to_string(type)) + " ";
+  out += destination.to_string();
   if (gateway) out += " via " + gateway->to_string();
   if (oif != 0) out += " dev #" + std::to_string(oif);
   out += " table " + std::to_string(table);

@@ -249,6 +249,73 @@ TEST(NetlinkMessageTest, ClonedAndNonUnicastRoutesAreNotPlainUnicast) {
   EXPECT_FALSE(multipath->is_plain_unicast());
 }
 
+Route unreachable(const char* dst, std::uint32_t metric) {
+  Route r;
+  r.destination = IpPrefix::parse(dst);
+  r.type = RouteType::unreachable;
+  r.metric = metric;
+  return r;
+}
+
+TEST(NetlinkMessageTest, UnreachableRouteHasItsTypeUniverseScopeAndNoNextHop) {
+  for (const char* dst : {"10.244.1.0/24", "2001:db8:244:1::/64"}) {
+    Route r = unreachable(dst, 4278198272u);
+    ASSERT_EQ(check_route(r), "");
+    auto bytes = build(ChangeKind::add, r);
+    EXPECT_EQ(header_of(bytes).nlmsg_type, RTM_NEWROUTE);
+    EXPECT_EQ(rtmsg_of(bytes).rtm_type, RTN_UNREACHABLE);
+    EXPECT_EQ(rtmsg_of(bytes).rtm_scope, RT_SCOPE_UNIVERSE);
+    EXPECT_EQ(rtmsg_of(bytes).rtm_protocol, 44);
+    EXPECT_EQ(attribute_types(bytes, sizeof(rtmsg)), (std::vector<std::uint16_t>{RTA_DST, RTA_PRIORITY, RTA_TABLE}));
+    // Read back (as a dump would deliver it): the same value.
+    auto parsed = parse_route_message(bytes);
+    ASSERT_TRUE(parsed);
+    EXPECT_TRUE(parsed->is_plain_unicast_or_unreachable());
+    EXPECT_FALSE(parsed->is_plain_unicast());
+    EXPECT_EQ(parsed->route, r) << parsed->route.to_string();
+  }
+}
+
+TEST(NetlinkMessageTest, UnreachableRouteDeleteCarriesTheType) {
+  // IPv4 deletes only a route whose type matches the request's rtm_type.
+  auto bytes = build(ChangeKind::remove, unreachable("10.244.1.0/24", 4278198272u));
+  EXPECT_EQ(header_of(bytes).nlmsg_type, RTM_DELROUTE);
+  EXPECT_EQ(rtmsg_of(bytes).rtm_type, RTN_UNREACHABLE);
+  EXPECT_EQ(rtmsg_of(bytes).rtm_protocol, 44);
+  auto unicast = build(ChangeKind::remove, route("10.244.1.0/24", "198.51.100.2"));
+  EXPECT_EQ(rtmsg_of(unicast).rtm_type, RTN_UNICAST);
+}
+
+TEST(NetlinkMessageTest, UnreachableRouteDumpedWithLoopbackLinkReadsBackWithoutIt) {
+  // IPv6 dumps its reject routes with RTA_OIF = lo.
+  rtmsg rtm{};
+  rtm.rtm_family = AF_INET6;
+  rtm.rtm_dst_len = 64;
+  rtm.rtm_type = RTN_UNREACHABLE;
+  rtm.rtm_protocol = 44;
+  rtm.rtm_table = RT_TABLE_MAIN;
+  std::uint8_t dst[16] = {0x20, 0x01, 0x0d, 0xb8, 0x02, 0x44, 0x00, 0x01};
+  std::uint32_t lo = 1;
+  std::uint32_t metric = 4278198272u;
+  auto parsed = parse_route_message(MessageBuilder(RTM_NEWROUTE, 0, 1, 0)
+                                        .fixed(rtm)
+                                        .attribute(RTA_DST, dst, 16)
+                                        .attribute(RTA_OIF, &lo, 4)
+                                        .attribute(RTA_PRIORITY, &metric, 4)
+                                        .bytes());
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->route, unreachable("2001:db8:244:1::/64", 4278198272u)) << parsed->route.to_string();
+}
+
+TEST(NetlinkMessageTest, CheckRouteRefusesAnUnreachableRouteWithANextHop) {
+  Route r = unreachable("10.244.1.0/24", 1);
+  r.gateway = IpAddress::parse("198.51.100.2");
+  EXPECT_EQ(check_route(r), "unreachable route to 10.244.1.0/24 has a gateway (198.51.100.2); an unreachable route has none");
+  r.gateway.reset();
+  r.oif = 3;
+  EXPECT_EQ(check_route(r), "unreachable route to 10.244.1.0/24 names an output link; it has none");
+}
+
 TEST(NetlinkMessageTest, CappedErrorAckCarriesErrnoAndExtAckText) {
   nlmsgerr err{};
   err.error = -ENETUNREACH;

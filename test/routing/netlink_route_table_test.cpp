@@ -215,6 +215,58 @@ TEST_F(NetlinkRouteTableTest, InvalidRouteIsRefusedBeforeSending) {
   EXPECT_TRUE(results[1].ok());
 }
 
+// This node's own podCIDR: an unreachable route far above the bridge's
+// connected route. The kernel takes and dumps it as sent, the bridge's route
+// wins while it exists, and without it the destination is refused here.
+TEST_F(NetlinkRouteTableTest, UnreachableRouteForOwnPodCidrLosesToTheBridgeRoute) {
+  netns_->must("link add br0 type bridge");
+  // A port with a carrier, as a pod's veth would be.
+  netns_->must("link add b0 type veth peer name b1");
+  netns_->must("link set b0 master br0");
+  netns_->must("link set b0 up");
+  netns_->must("link set b1 up");
+  netns_->must("link set br0 up");
+  netns_->must("addr add 10.244.1.1/24 dev br0");
+  netns_->must("addr add 2001:db8:244:1::1/64 dev br0 nodad");
+  Route v4;
+  v4.destination = IpPrefix::parse("10.244.1.0/24");
+  v4.type = RouteType::unreachable;
+  v4.metric = 4278198272u;
+  Route v6 = v4;
+  v6.destination = IpPrefix::parse("2001:db8:244:1::/64");
+  auto added = apply({{ChangeKind::add, v4}, {ChangeKind::add, v6}});
+  ASSERT_EQ(added.size(), 2u);
+  EXPECT_TRUE(added[0].ok()) << added[0].error << " " << added[0].message;
+  EXPECT_TRUE(added[1].ok()) << added[1].error << " " << added[1].message;
+
+  EXPECT_EQ(dump(), (std::vector<Route>{v4, v6}));
+  auto shown = netns_->must("route show proto 44");
+  EXPECT_NE(shown.find("unreachable 10.244.1.0/24"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("metric 4278198272"), std::string::npos) << shown;
+
+  // The bridge's connected routes (metric 0 / 256) win.
+  auto via_bridge4 = netns_->must("-4 route get 10.244.1.5");
+  EXPECT_NE(via_bridge4.find("dev br0"), std::string::npos) << via_bridge4;
+  auto via_bridge6 = netns_->must("-6 route get 2001:db8:244:1::5");
+  EXPECT_NE(via_bridge6.find("dev br0"), std::string::npos) << via_bridge6;
+
+  // Without the bridge's address (no pods yet, or the bridge gone) the
+  // destination is refused here instead of following a shorter prefix.
+  netns_->must("route add 10.0.0.0/8 via 198.51.100.2");
+  netns_->must("addr del 10.244.1.1/24 dev br0");
+  auto refused = netns_->ip("-4 route get 10.244.1.5");
+  EXPECT_NE(refused.status, 0) << refused.output;
+  EXPECT_NE(refused.output.find("No route to host"), std::string::npos) << refused.output;
+  auto other = netns_->must("-4 route get 10.244.2.5");
+  EXPECT_NE(other.find("via 198.51.100.2"), std::string::npos) << other;
+
+  // A replace keeps it; a delete removes both (IPv4 matches the type).
+  auto removed = apply({{ChangeKind::remove, v4}, {ChangeKind::remove, v6}});
+  EXPECT_TRUE(removed[0].ok()) << removed[0].error << " " << removed[0].message;
+  EXPECT_TRUE(removed[1].ok()) << removed[1].error << " " << removed[1].message;
+  EXPECT_TRUE(dump().empty());
+}
+
 TEST_F(NetlinkRouteTableTest, OtherTableAndMetric) {
   Route r = route("10.244.7.0/24", "198.51.100.7");
   r.table = 1000;
@@ -424,6 +476,19 @@ TEST_F(NetlinkChangeMonitorTest, SeesOwnedRouteDeletedBySomeoneElse) {
   EXPECT_TRUE(notice->relevant);
   EXPECT_FALSE(notice->resync_needed);
   EXPECT_EQ(notice->what.rfind("RTM_DELROUTE 10.244.2.0/24", 0), 0u) << notice->what;
+}
+
+TEST_F(NetlinkChangeMonitorTest, SeesOwnedUnreachableRouteDeletedBySomeoneElse) {
+  Route own;
+  own.destination = IpPrefix::parse("10.244.1.0/24");
+  own.type = RouteType::unreachable;
+  own.metric = 4278198272u;
+  ASSERT_TRUE(apply({{ChangeKind::add, own}})[0].ok());
+  netns_->must("route del unreachable 10.244.1.0/24 proto 44 metric 4278198272");
+  auto notice = next_change(*monitor_, std::chrono::seconds(2));
+  ASSERT_TRUE(notice);
+  EXPECT_TRUE(notice->relevant);
+  EXPECT_EQ(notice->what, "RTM_DELROUTE unreachable 10.244.1.0/24 table 254 proto 44 metric 4278198272");
 }
 
 TEST_F(NetlinkChangeMonitorTest, SeesLinkDownAndUp) {

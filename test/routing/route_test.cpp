@@ -34,9 +34,18 @@ TEST(RouteTest, ToStringNamesEveryField) {
   EXPECT_EQ(r.to_string(), "10.244.2.0/24 via 198.51.100.12 dev #3 table 1000 proto 44 metric 7 onlink");
 }
 
+TEST(RouteTest, UnreachableRouteToStringStartsWithTheType) {
+  Route r;
+  r.destination = IpPrefix::parse("10.244.1.0/24");
+  r.type = RouteType::unreachable;
+  r.metric = 4278198272u;
+  EXPECT_EQ(r.to_string(), "unreachable 10.244.1.0/24 table 254 proto 44 metric 4278198272");
+  EXPECT_EQ(to_string(RouteType::unicast), "unicast");
+}
+
 TEST(RouteTest, EqualityCoversEveryField) {
   const Route base = route("10.244.2.0/24", "198.51.100.12");
-  std::vector<Route> variants(7, base);
+  std::vector<Route> variants(8, base);
   variants[0].destination = IpPrefix::parse("10.244.3.0/24");
   variants[1].gateway = IpAddress::parse("198.51.100.13");
   variants[2].oif = 9;
@@ -44,6 +53,7 @@ TEST(RouteTest, EqualityCoversEveryField) {
   variants[4].protocol = 4;
   variants[5].metric = 1;
   variants[6].onlink = true;
+  variants[7].type = RouteType::unreachable;
   for (const Route& v : variants) {
     EXPECT_NE(v, base) << v.to_string();
     EXPECT_TRUE(v < base || base < v) << v.to_string();

@@ -40,7 +40,8 @@ std::string check_route(const Route& route);
 // destination and metric; no gateway, so any next hop of OUR route matches)
 // with NLM_F_REQUEST|NLM_F_ACK and sequence number `seq`. Attributes: RTA_DST,
 // RTA_GATEWAY, RTA_OIF, RTA_PRIORITY, RTA_TABLE (rtm_table carries tables
-// below 256 too); RTNH_F_ONLINK in rtm_flags when route.onlink. The route must
+// below 256 too); RTNH_F_ONLINK in rtm_flags when route.onlink; rtm_type
+// RTN_UNICAST or RTN_UNREACHABLE (route.type, in deletes too). The route must
 // pass check_route(). Returns the message's length (a multiple of 4).
 std::size_t append_route_change(std::vector<std::uint8_t>& buffer, const RouteChange& change, std::uint32_t seq);
 
@@ -82,6 +83,9 @@ struct RouteMessage {
   // A plain unicast route: what kube-hostgw owns. Not cloned/cached, not
   // local/broadcast/blackhole, not multipath.
   bool is_plain_unicast() const;
+  // The kinds kube-hostgw programs: a plain unicast route, or an unreachable
+  // one (route.type says which; its oif is cleared, IPv6 reports `lo`).
+  bool is_plain_unicast_or_unreachable() const;
 };
 std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> message, std::string* error = nullptr);
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "routing/ip.hpp"
 
@@ -16,6 +17,16 @@ namespace hostgw::routing {
 // Kernel constants, repeated here so users of this header need no <linux/rtnetlink.h>.
 inline constexpr std::uint32_t kMainTable = 254;        // RT_TABLE_MAIN
 inline constexpr std::uint8_t kDefaultRouteProtocol = 44;  // kube-hostgw's own rtm_protocol (see docs)
+
+// rtm_type of a route kube-hostgw programs. `unicast` forwards (via a gateway
+// or out of a link); `unreachable` refuses: the kernel answers senders with
+// ICMP "host unreachable" (IPv6: "no route") and never consults a shorter
+// prefix. An unreachable route has neither gateway nor output link.
+enum class RouteType : std::uint8_t {
+  unicast,      // RTN_UNICAST
+  unreachable,  // RTN_UNREACHABLE
+};
+std::string_view to_string(RouteType type);
 
 struct Route {
   IpPrefix destination;
@@ -30,10 +41,13 @@ struct Route {
   std::uint32_t metric = 0;
   // RTNH_F_ONLINK: the gateway is on the link even if no connected prefix says so.
   bool onlink = false;
+  // Last, so that brace-initialised Routes elsewhere keep their meaning.
+  RouteType type = RouteType::unicast;
 
   Family family() const { return destination.family(); }
 
-  // e.g. "10.244.2.0/24 via 198.51.100.12 dev #3 table 254 proto 44 metric 0"
+  // e.g. "10.244.2.0/24 via 198.51.100.12 dev #3 table 254 proto 44 metric 0",
+  // "unreachable 10.244.1.0/24 table 254 proto 44 metric 4278198272"
   std::string to_string() const;
 
   friend auto operator<=>(const Route&, const Route&) = default;

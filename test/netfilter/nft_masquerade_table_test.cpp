@@ -1,0 +1,250 @@
+// NftMasqueradeTable against the kernel through libnftables, inside network
+// namespaces each test creates and deletes (label `netns`, root only).
+
+#include "netfilter/nft_masquerade_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "netns_fixture.hpp"
+
+namespace hostgw::netfilter {
+namespace {
+
+using routing::IpAddress;
+using routing::IpPrefix;
+
+std::vector<IpPrefix> prefixes(std::initializer_list<const char*> texts) {
+  std::vector<IpPrefix> out;
+  for (const char* text : texts) out.push_back(IpPrefix::parse(text));
+  return out;
+}
+std::vector<IpAddress> addresses(std::initializer_list<const char*> texts) {
+  std::vector<IpAddress> out;
+  for (const char* text : texts) out.push_back(IpAddress::parse(text));
+  return out;
+}
+
+// RssAnon of this process in kB (heap and other anonymous memory).
+long anonymous_rss_kb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("RssAnon:", 0) == 0) return std::stol(line.substr(8));
+  return -1;
+}
+
+class NftMasqueradeTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) to create network namespaces";
+    netns_ = std::make_unique<hostgw::testing::ScopedNetns>();
+    // Created after setns(): libnftables' socket lives in the test namespace.
+    table_ = std::make_unique<NftMasqueradeTable>();
+  }
+  void TearDown() override {
+    table_.reset();
+    netns_.reset();
+  }
+
+  // `nft <arguments>` inside the namespace.
+  std::string nft(const std::string& arguments) {
+    auto result = netns_->exec("nft " + arguments);
+    EXPECT_EQ(result.status, 0) << "nft " << arguments << ": " << result.output;
+    return result.output;
+  }
+  // "table inet kube-hostgw { # handle 7": changes only when the table is re-created.
+  std::string table_header() {
+    std::string listing = nft("-a list table inet kube-hostgw");
+    return listing.substr(0, listing.find('\n'));
+  }
+  MasqueradeTableState read() {
+    auto read = table_->read_current();
+    EXPECT_TRUE(read.result.ok) << read.result.error;
+    return read.state;
+  }
+
+  std::unique_ptr<hostgw::testing::ScopedNetns> netns_;
+  std::unique_ptr<NftMasqueradeTable> table_;
+};
+
+const MasqueradeSets kSets = make_masquerade_sets(prefixes({"10.244.0.0/16", "2001:db8:244::/56"}),
+                                                  addresses({"198.51.100.11", "198.51.100.12", "2001:db8:1::11"}),
+                                                  prefixes({"203.0.113.0/24"}));
+
+TEST_F(NftMasqueradeTableTest, CreatesOurTableAndReadsItBackAsOurs) {
+  auto absent = read();
+  EXPECT_FALSE(absent.present);
+  auto plan = plan_masquerade(absent, kSets);
+  ASSERT_EQ(plan.action, MasqueradeAction::replace_table);
+  auto applied = table_->apply(plan, kSets);
+  ASSERT_TRUE(applied.ok) << applied.error;
+
+  auto state = read();
+  EXPECT_TRUE(state.structure_is_ours()) << (state.differences.empty() ? "" : state.differences.front());
+  EXPECT_EQ(state.sets, kSets);
+  EXPECT_EQ(plan_masquerade(state, kSets).action, MasqueradeAction::none);  // a second pass changes nothing
+
+  std::string listing = nft("list table inet kube-hostgw");
+  EXPECT_NE(listing.find("type nat hook postrouting priority srcnat; policy accept;"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("ip saddr @pod-cidrs-v4 ip daddr != @pod-cidrs-v4 ip daddr != @node-addresses-v4 ip daddr "
+                         "!= @no-masquerade-v4 ip daddr != 224.0.0.0/4 masquerade"),
+            std::string::npos)
+      << listing;
+  EXPECT_NE(listing.find("ip6 saddr @pod-cidrs-v6 ip6 daddr != @pod-cidrs-v6"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("elements = { 198.51.100.11, 198.51.100.12 }"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("elements = { 2001:db8:244::/56 }"), std::string::npos) << listing;
+}
+
+TEST_F(NftMasqueradeTableTest, ElementUpdatesChangeSetsWithoutRebuildingTheTable) {
+  ASSERT_TRUE(table_->replace_table(kSets).ok);
+  const std::string header = table_header();
+  auto desired = kSets;
+  desired.node_addresses = addresses({"198.51.100.11", "198.51.100.13", "2001:db8:1::11"});
+  auto plan = plan_masquerade(read(), desired);
+  ASSERT_EQ(plan.action, MasqueradeAction::update_elements);
+  EXPECT_EQ(plan.update.element_count(), 2u);
+  auto applied = table_->apply(plan, desired);
+  ASSERT_TRUE(applied.ok) << applied.error;
+  EXPECT_EQ(read().sets, desired);
+  EXPECT_EQ(table_header(), header);  // same table, same handle
+
+  // An interval change that overlaps what it replaces: the set is flushed
+  // and refilled, still in one transaction, still the same table.
+  desired.pod_cidrs = normalize_prefixes(prefixes({"10.244.1.0/24", "10.244.2.0/24", "2001:db8:244::/56"}));
+  applied = table_->apply(plan_masquerade(read(), desired), desired);
+  ASSERT_TRUE(applied.ok) << applied.error;
+  desired.pod_cidrs = normalize_prefixes(prefixes({"10.0.0.0/8", "2001:db8:244::/56"}));
+  plan = plan_masquerade(read(), desired);
+  ASSERT_EQ(plan.action, MasqueradeAction::update_elements);
+  ASSERT_TRUE(plan.update.sets[0].replace_all);
+  applied = table_->apply(plan, desired);
+  ASSERT_TRUE(applied.ok) << applied.error;
+  EXPECT_EQ(read().sets, desired);
+  EXPECT_EQ(table_header(), header);
+}
+
+TEST_F(NftMasqueradeTableTest, FailedUpdateChangesNothing) {
+  ASSERT_TRUE(table_->replace_table(kSets).ok);
+  // Deleting an element that is not there fails the whole transaction,
+  // including the valid add before it.
+  MasqueradeUpdate update;
+  update.sets.push_back({kNodeAddressesV4, false, {"198.51.100.14"}, {"198.51.100.99"}});
+  auto result = table_->update_elements(update);
+  EXPECT_FALSE(result.ok);
+  EXPECT_FALSE(result.error.empty());
+  EXPECT_EQ(read().sets, kSets);
+}
+
+TEST_F(NftMasqueradeTableTest, HandChangesAreSeenAndRepaired) {
+  ASSERT_TRUE(table_->replace_table(kSets).ok);
+  nft("add rule inet kube-hostgw postrouting counter accept");
+  auto state = read();
+  ASSERT_FALSE(state.structure_is_ours());
+  EXPECT_EQ(state.differences.front(), "chain postrouting has 3 rules instead of 2");
+  auto plan = plan_masquerade(state, kSets);
+  ASSERT_EQ(plan.action, MasqueradeAction::replace_table);
+  ASSERT_TRUE(table_->apply(plan, kSets).ok);
+  EXPECT_TRUE(read().structure_is_ours());
+
+  nft("add set inet kube-hostgw extra { type ipv4_addr\\; }");
+  EXPECT_EQ(read().differences, std::vector<std::string>{"set extra is not one of ours"});
+  ASSERT_TRUE(table_->replace_table(kSets).ok);
+
+  nft("delete element inet kube-hostgw node-addresses-v4 { 198.51.100.12 }");
+  plan = plan_masquerade(read(), kSets);
+  EXPECT_EQ(plan.action, MasqueradeAction::update_elements);
+  ASSERT_TRUE(table_->apply(plan, kSets).ok);
+
+  nft("delete table inet kube-hostgw");
+  plan = plan_masquerade(read(), kSets);
+  EXPECT_EQ(plan.action, MasqueradeAction::replace_table);
+  ASSERT_TRUE(table_->apply(plan, kSets).ok);
+  EXPECT_EQ(read().sets, kSets);
+}
+
+TEST_F(NftMasqueradeTableTest, ForeignTablesAreNeverTouched) {
+  nft("add table ip foreign");
+  nft("add chain ip foreign post { type nat hook postrouting priority 100 \\; }");
+  nft("add rule ip foreign post ip saddr 10.244.0.0/16 masquerade");
+  nft("add table inet kube-hostgw-other");
+  nft("add set inet kube-hostgw-other pod-cidrs-v4 { type ipv4_addr\\; flags interval\\; }");
+  const std::string before = nft("list ruleset");
+
+  ASSERT_TRUE(table_->replace_table(kSets).ok);
+  auto desired = kSets;
+  desired.node_addresses.push_back(IpAddress::parse("198.51.100.20"));
+  ASSERT_TRUE(table_->apply(plan_masquerade(read(), desired), desired).ok);
+  auto state = read();
+  EXPECT_TRUE(state.structure_is_ours());  // other tables are not read as ours
+  ASSERT_TRUE(table_->delete_table().ok);
+  EXPECT_EQ(nft("list ruleset"), before);
+}
+
+TEST_F(NftMasqueradeTableTest, DeleteRemovesOnlyOurTableAndIsIdempotent) {
+  ASSERT_TRUE(table_->replace_table(kSets).ok);
+  auto plan = plan_masquerade(read(), std::nullopt);
+  ASSERT_EQ(plan.action, MasqueradeAction::delete_table);
+  ASSERT_TRUE(table_->apply(plan, {}).ok);
+  EXPECT_FALSE(read().present);
+  auto again = table_->delete_table();
+  EXPECT_TRUE(again.ok) << again.error;
+  EXPECT_EQ(nft("list ruleset"), "");
+}
+
+// 5000 nodes: how long the calls the controller makes on its loop thread take
+// (printed; not asserted, the machine is shared).
+TEST_F(NftMasqueradeTableTest, FiveThousandNodesTimings) {
+  std::vector<IpPrefix> pod_cidrs;
+  std::vector<IpAddress> node_addresses;
+  for (int i = 0; i < 5000; ++i) {
+    pod_cidrs.push_back(IpPrefix::parse("10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24"));
+    node_addresses.push_back(
+        IpAddress::parse("100.64." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)));
+  }
+  auto all = make_masquerade_sets(pod_cidrs, node_addresses, {});
+  const long rss_before = anonymous_rss_kb();
+  auto created = table_->replace_table(all);
+  ASSERT_TRUE(created.ok) << created.error;
+  auto read = table_->read_current();
+  ASSERT_TRUE(read.result.ok) << read.result.error;
+  EXPECT_EQ(read.state.sets, all);
+  EXPECT_TRUE(read.state.structure_is_ours());
+  // libnftables' cache and the listing are gone after each call (context per
+  // call, heap trimmed): what stays is our own copy of the sets.
+  const long rss_after = anonymous_rss_kb();
+  EXPECT_LT(rss_after - rss_before, 3 * 1024) << "RssAnon grew from " << rss_before << " to " << rss_after << " kB";
+
+  auto one_more = all;
+  one_more.node_addresses = node_addresses;
+  one_more.node_addresses.push_back(IpAddress::parse("100.64.30.1"));
+  one_more.pod_cidrs.push_back(IpPrefix::parse("10.200.0.0/24"));
+  one_more = make_masquerade_sets(one_more.pod_cidrs, one_more.node_addresses, {});
+  auto plan = plan_masquerade(read.state, one_more);
+  ASSERT_EQ(plan.update.element_count(), 2u);
+  auto one = table_->apply(plan, one_more);
+  ASSERT_TRUE(one.ok) << one.error;
+
+  // From empty sets to 5000 + 5000 elements as one element update.
+  auto empty = make_masquerade_sets({}, {}, {});
+  ASSERT_TRUE(table_->replace_table(empty).ok);
+  auto bulk_plan = plan_masquerade(table_->read_current().state, all);
+  ASSERT_EQ(bulk_plan.update.element_count(), 10000u);
+  auto bulk = table_->apply(bulk_plan, all);
+  ASSERT_TRUE(bulk.ok) << bulk.error;
+
+  std::cout << "[ timing   ] replace table with 5000+5000 elements: " << created.took.count() / 1000.0 << " ms\n"
+            << "[ timing   ] read back 5000+5000 elements: " << read.result.took.count() / 1000.0 << " ms\n"
+            << "[ timing   ] one node added (2 elements): " << one.took.count() / 1000.0 << " ms\n"
+            << "[ timing   ] 10000 elements added in one update: " << bulk.took.count() / 1000.0 << " ms\n"
+            << "[ memory   ] RssAnon before/after replace+read of 5000+5000: " << rss_before << " / " << rss_after
+            << " kB\n";
+  RecordProperty("replace_ms", static_cast<int>(created.took.count() / 1000));
+  RecordProperty("one_node_ms", static_cast<int>(one.took.count() / 1000));
+}
+
+}  // namespace
+}  // namespace hostgw::netfilter
