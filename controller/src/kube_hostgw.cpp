@@ -35,6 +35,8 @@ struct Parts {
   std::unique_ptr<routing::NetlinkChangeMonitor> monitor;
   // Also with --cross-subnet=skip: a device left by an earlier vxlan run is deleted.
   std::unique_ptr<routing::NetlinkOverlayTable> overlay;
+  // Also without --masquerade: a table left by an earlier run is deleted.
+  std::unique_ptr<NftMasqueradeBackend> masquerade;
   MetricsRegistry registry;
   std::unique_ptr<ApiNodeSource> api;
   std::unique_ptr<Daemon> daemon;
@@ -65,15 +67,30 @@ bool open_netlink(EventLoop& loop, const Options& options, Parts& parts) {
   return true;
 }
 
+bool open_nftables(const Options& options, Parts& parts) {
+  try {
+    parts.masquerade = std::make_unique<NftMasqueradeBackend>();
+  } catch (const std::exception& error) {
+    if (options.masquerade) {
+      KHG_LOG(error) << "Cannot use nftables" << kv("error", error.what())
+                     << kv("hint", "--masquerade needs libnftables and CAP_NET_ADMIN");
+      return false;
+    }
+    KHG_LOG(warning) << "Cannot use nftables; a masquerade table left by an earlier run stays"
+                     << kv("error", error.what());
+  }
+  return true;
+}
+
 bool make_daemon(EventLoop& loop, const Options& options, Parts& parts) {
   k8s::NodeWatcherOptions watcher_options;
   watcher_options.backoff.max = options.api_backoff_max;
   watcher_options.backoff.initial = std::min(watcher_options.backoff.initial, options.api_backoff_max);
-  parts.api = std::make_unique<ApiNodeSource>(loop.get_executor(), k8s::ConfigOptions{options.kubeconfig, options.context},
-                                              parts.registry, watcher_options);
+  parts.api = std::make_unique<ApiNodeSource>(
+      loop.get_executor(), k8s::ConfigOptions{options.kubeconfig, options.context}, parts.registry, watcher_options);
   try {
-    DaemonParts daemon_parts{parts.table.get(), parts.monitor.get(), parts.api.get(), parts.api.get(),
-                             parts.overlay.get()};
+    DaemonParts daemon_parts{parts.table.get(), parts.monitor.get(), parts.api.get(),
+                             parts.api.get(),   parts.overlay.get(), parts.masquerade.get()};
     parts.daemon = std::make_unique<Daemon>(loop.get_executor(), options, daemon_parts, parts.registry);
   } catch (const std::exception& error) {
     KHG_LOG(error) << "Cannot start" << kv("error", error.what());
@@ -91,7 +108,8 @@ int run_kube_hostgw(const Options& options) {
   // Whatever path leaves this function: pending handlers (a request cut off
   // mid-way) are destroyed while `parts` still exist.
   EventLoop::PendingFirst pending_first(loop);
-  if (!open_netlink(loop, options, parts) || !make_daemon(loop, options, parts)) return 1;
+  if (!open_netlink(loop, options, parts) || !open_nftables(options, parts) || !make_daemon(loop, options, parts))
+    return 1;
 
   std::optional<EventLoop::Clock::time_point> stop_requested;
   parts.signals = std::make_unique<asio::signal_set>(loop, SIGINT, SIGTERM);

@@ -24,17 +24,20 @@ EngineOptions engine_options(const ReconcilerOptions& options) {
   out.desired.vxlan_vni = options.vxlan_vni;
   out.desired.vxlan_port = options.vxlan_port;
   out.retry = {options.retry_initial, options.retry_max};
+  out.desired.pod_network = options.pod_network;
+  out.cni_conf_dir = options.cni_conf_dir;
+  out.dry_run = options.dry_run;
   return out;
 }
 
 }  // namespace
 
 Reconciler::Reconciler(asio::any_io_executor executor, routing::RouteTable& table, ReconcilerOptions options,
-                       ControllerMetrics& metrics, routing::OverlayTable* overlay)
+                       ControllerMetrics& metrics, routing::OverlayTable* overlay, MasqueradeBackend* masquerade)
     : wake_(std::move(executor)),
       options_(std::move(options)),
       metrics_(metrics),
-      engine_(table, overlay, engine_options(options_), metrics) {}
+      engine_(table, overlay, engine_options(options_), metrics, masquerade) {}
 
 void Reconciler::on_node_event(const k8s::NodeEvent& event) {
   bool first_list = event.type == k8s::NodeEvent::Type::resynced && !view_.has_full_list();

@@ -18,7 +18,9 @@
 #include <system_error>
 #include <vector>
 
+#include "controller/forwarding_check.hpp"
 #include "controller/health_server.hpp"
+#include "controller/masquerade_target.hpp"
 #include "controller/metrics.hpp"
 #include "controller/options.hpp"
 #include "controller/reconciler.hpp"
@@ -50,6 +52,9 @@ struct DaemonParts {
   NodeSource* nodes = nullptr;                       // required
   NodeStatusWriter* status_writer = nullptr;         // required for --set-node-network-available
   routing::OverlayTable* overlay_table = nullptr;    // optional: without it --cross-subnet=vxlan acts as skip
+  MasqueradeBackend* masquerade = nullptr;           // optional: without it no masquerade target
+  // Where the forwarding sysctls are read (tests: a folder of their own).
+  std::string sysctl_net_root = "/proc/sys/net";
 };
 
 // The NetworkUnavailable=False patch, with `now` as RFC 3339 time.
@@ -79,6 +84,8 @@ class Daemon {
 
  private:
   void on_pass(const PassReport& report);
+  void write_subnet_file(const PassReport& report);
+  void check_forwarding(const PassReport& report);
   boost::asio::awaitable<void> patch_network_available();
   void spawn(boost::asio::awaitable<void> task, const char* name);
 
@@ -87,6 +94,7 @@ class Daemon {
   DaemonParts parts_;
   std::unique_ptr<routing::RouteTable> dry_run_table_;
   std::unique_ptr<routing::OverlayTable> dry_run_overlay_;
+  std::unique_ptr<MasqueradeBackend> dry_run_masquerade_;
   ControllerMetrics metrics_;
   Reconciler reconciler_;
   std::unique_ptr<HealthServer> health_;
@@ -97,6 +105,7 @@ class Daemon {
   bool network_patch_started_ = false;
   std::size_t subnet_file_writes_ = 0;
   std::string subnet_state_;  // last logged subnet.env problem or content
+  ForwardingCheck forwarding_;
 };
 
 // Production: builds the netlink route table and change monitor, the API
