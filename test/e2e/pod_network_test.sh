@@ -128,12 +128,12 @@ n3=$(khg_node_ns 3)
 ip -n "$n3" route add 10.244.1.0/24 via "$(khg_node_ip 1)"
 seen=$(khg_udp_source "$p11" "$n3" "$(khg_node_ip 3)")
 [[ "$seen" == "$(khg_node_ip 1)" ]] || khg_fail "before node3 joined, it saw $seen, expected node1's address"
-handle_before=$(table_of 1 | head -n 1)
+handle_before=$(table_of 1 | sed -n 1p)
 khg_api_create_node 3
 khg_wait_for 10 "node3's address in node1's set" \
   bash -c "ip netns exec $n1 nft list set inet kube-hostgw node-addresses-v4 | grep -q '$(khg_node_ip 3)'" ||
   khg_fail "node3's address not in node1's node-addresses-v4: $(nft_in 1 list set inet kube-hostgw node-addresses-v4)"
-[[ "$(table_of 1 | head -n 1)" == "$handle_before" ]] || khg_fail "node3 joining re-created the table"
+[[ "$(table_of 1 | sed -n 1p)" == "$handle_before" ]] || khg_fail "node3 joining re-created the table"
 grep -qF '"Masquerade entry added" node="node3" masquerade="set node-addresses-v4 element 198.51.100.13"' \
   "$KHG_RUN_DIR/node1.log" ||
   khg_fail "node1 did not log node3's element: $(grep -i masquerade "$KHG_RUN_DIR/node1.log" | tail -n 3)"
