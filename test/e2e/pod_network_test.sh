@@ -149,6 +149,11 @@ khg_wait_for 20 "node1 ready again" khg_ready 1 || khg_fail "node1 not ready aft
 [[ "$(table_of 1)" == "$table_before" ]] || khg_fail "the restart changed our table: $(diff <(echo "$table_before") <(table_of 1))"
 [[ "$(file_id "$(conflist 1)")" == "$file_before" ]] || khg_fail "the restart rewrote the conflist"
 
+khg_step "our unreachable route deleted by hand comes back at once (kernel event)"
+ip -n "$n1" route del unreachable 10.244.1.0/24 proto 44 metric 4278198272
+khg_wait_for 5 "node1's unreachable route back" bash -c "[[ -n \"\$(ip -n $n1 route show proto 44 type unreachable)\" ]]" ||
+  khg_fail "the deleted unreachable route did not come back"
+
 khg_step "hand changes put back at the resync: conflist deleted, a rule added to our table"
 rm "$(conflist 1)"
 nft_in 1 add rule inet kube-hostgw postrouting counter accept
