@@ -47,7 +47,7 @@ void earliest(std::optional<Applier::Clock::time_point>& current, Applier::Clock
 struct Applier::Run {
   Mode mode = Mode::pass;
   Clock::time_point now = Clock::now();
-  std::vector<std::vector<ItemChange>> applied;      // per target: the changes that succeeded
+  std::vector<std::vector<ItemChange>> applied;       // per target: the changes that succeeded
   std::vector<std::map<ChangeKind, std::size_t>> ok;  // per target: successes by kind
   Outcome outcome;
 };
@@ -192,8 +192,7 @@ void Applier::log_failed(Run& run, std::size_t target, const ItemChange& change,
   line << kv("attempt", retry.failures) << kv("retry_in_ms", delay.count());
 }
 
-void Applier::target_problem(std::size_t target, const TargetProblem& problem,
-                             std::optional<Clock::time_point>& next) {
+void Applier::target_problem(std::size_t target, const TargetProblem& problem, std::optional<Clock::time_point>& next) {
   const TargetInfo& info = targets_[target]->info();
   TargetState& state = states_[target];
   ++state.failures;

@@ -62,9 +62,10 @@ void diff_entries(const std::vector<Entry>& desired, const std::vector<Entry>& a
 
 OverlayDiff overlay_diff(const DesiredOverlay& desired, const routing::OverlayDump& actual) {
   OverlayDiff out;
-  diff_entries<NeighbourEntry, IpAddress>(desired.neighbours, actual.neighbours,
-                                          [](const NeighbourEntry& entry) { return entry.address; }, out);
-  diff_entries<FdbEntry, MacAddress>(desired.fdb, actual.fdb, [](const FdbEntry& entry) { return entry.mac; }, out);
+  diff_entries<NeighbourEntry, IpAddress>(
+      desired.neighbours, actual.neighbours, [](const NeighbourEntry& entry) { return entry.address; }, out);
+  diff_entries<FdbEntry, MacAddress>(
+      desired.fdb, actual.fdb, [](const FdbEntry& entry) { return entry.mac; }, out);
   return out;
 }
 

@@ -140,7 +140,8 @@ std::variant<AddressChoice, Problem> choose_address(const ParsedAddresses& node,
     for (const auto& entry : parsed) {
       const auto& address = entry.address;
       if (!address) {
-        if (guess_family(*entry.text) == family) note(SkipReason::invalid_address, std::string(type) + " " + entry.error);
+        if (guess_family(*entry.text) == family)
+          note(SkipReason::invalid_address, std::string(type) + " " + entry.error);
         continue;
       }
       if (address->family() != family) continue;
@@ -362,13 +363,15 @@ void node_candidates(const k8s::NodeInfo& node, const ParsedAddresses& addresses
     return;
   }
   if (node.pod_cidrs.empty()) {
-    skipped.push_back({node.name, std::nullopt, SkipReason::no_pod_cidr, "node has no spec.podCIDRs (not allocated yet?)"});
+    skipped.push_back(
+        {node.name, std::nullopt, SkipReason::no_pod_cidr, "node has no spec.podCIDRs (not allocated yet?)"});
     return;
   }
   std::vector<std::optional<IpPrefix>> cidrs;
   std::vector<std::string> errors(node.pod_cidrs.size());
   cidrs.reserve(node.pod_cidrs.size());
-  for (std::size_t c = 0; c < node.pod_cidrs.size(); ++c) cidrs.push_back(IpPrefix::try_parse(node.pod_cidrs[c], &errors[c]));
+  for (std::size_t c = 0; c < node.pod_cidrs.size(); ++c)
+    cidrs.push_back(IpPrefix::try_parse(node.pod_cidrs[c], &errors[c]));
   for (Family family : kFamilies) {
     Candidate candidate{&node, &addresses, family, {}, std::nullopt};
     bool any = false;
@@ -468,7 +471,8 @@ std::optional<AddressChoice> overlay_underlay(const k8s::NodeInfo& own, const st
     for (const auto& text : *list) {
       auto address = IpAddress::try_parse(text);
       if (!address || !address->is_v4()) continue;
-      if (const ConnectedNetwork* network = network_reaching(connected, *address)) return AddressChoice{*address, network};
+      if (const ConnectedNetwork* network = network_reaching(connected, *address))
+        return AddressChoice{*address, network};
     }
   }
   return std::nullopt;

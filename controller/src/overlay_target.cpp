@@ -107,7 +107,8 @@ asio::awaitable<std::optional<TargetProblem>> OverlayTarget::finish() {
   std::error_code error = co_await table_.delete_device(std::string(routing::kVxlanDeviceName));
   if (error) co_return TargetProblem{"delete device", error.message()};
   KHG_LOG(info) << "VXLAN device deleted" << kv("device", routing::kVxlanDeviceName)
-                << kv("reason", cross_subnet_ == CrossSubnet::skip ? "--cross-subnet=skip" : "no peer on another subnet");
+                << kv("reason",
+                      cross_subnet_ == CrossSubnet::skip ? "--cross-subnet=skip" : "no peer on another subnet");
   co_return std::nullopt;
 }
 
@@ -141,7 +142,8 @@ asio::awaitable<std::vector<ItemResult>> OverlayTarget::apply(std::vector<ItemCh
 }
 
 std::string OverlayTarget::describe(const Item& item) const {
-  if (const auto* neighbour = std::get_if<routing::NeighbourEntry>(&item)) return to_string(routing::OverlayEntry{*neighbour});
+  if (const auto* neighbour = std::get_if<routing::NeighbourEntry>(&item))
+    return to_string(routing::OverlayEntry{*neighbour});
   return to_string(routing::OverlayEntry{std::get<routing::FdbEntry>(item)});
 }
 

@@ -18,16 +18,14 @@ double unix_seconds() {
 }
 
 EngineOptions engine_options(const ReconcilerOptions& options) {
-  EngineOptions out;
-  out.node_name = options.node_name;
-  out.desired.routes = options.routes;
-  out.desired.vxlan_vni = options.vxlan_vni;
-  out.desired.vxlan_port = options.vxlan_port;
-  out.retry = {options.retry_initial, options.retry_max};
-  out.desired.pod_network = options.pod_network;
-  out.cni_conf_dir = options.cni_conf_dir;
-  out.dry_run = options.dry_run;
-  return out;
+  return {.node_name = options.node_name,
+          .desired = {.routes = options.routes,
+                      .vxlan_vni = options.vxlan_vni,
+                      .vxlan_port = options.vxlan_port,
+                      .pod_network = options.pod_network},
+          .retry = {.initial = options.retry_initial, .max = options.retry_max},
+          .cni_conf_dir = options.cni_conf_dir,
+          .dry_run = options.dry_run};
 }
 
 }  // namespace

@@ -5,10 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
-#include <algorithm>
 #include <cerrno>
 #include <thread>
 
@@ -166,9 +166,10 @@ TEST_F(ApplierTest, RefusedChangeIsHeldBackUntilItsRetryAndForgottenWhenNoLonger
   EXPECT_EQ(metrics_.routes_in_backoff.value(), 1);
   EXPECT_EQ(metrics_.netlink_errors(ENETUNREACH).value(), 1);
   EXPECT_EQ(metrics_.route_changes(ChangeKind::add, false).value(), 1);
-  EXPECT_EQ(lines_with("\"Route change failed\" op=\"add\" node=\"node-c\" item=\"10.244.3.0/24\" errno=\"ENETUNREACH\" "
-                       "error=\"refused by the fake\" attempt=\"1\" retry_in_ms=\"50\""),
-            1u);
+  EXPECT_EQ(
+      lines_with("\"Route change failed\" op=\"add\" node=\"node-c\" item=\"10.244.3.0/24\" errno=\"ENETUNREACH\" "
+                 "error=\"refused by the fake\" attempt=\"1\" retry_in_ms=\"50\""),
+      1u);
 
   // Before the deadline: held back (not sent), still waiting.
   journal_.clear();

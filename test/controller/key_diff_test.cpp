@@ -22,7 +22,8 @@ TEST(KeyDiffTest, OneKeyBecomesExactlyTheWantedItem) {
   EXPECT_EQ(run(&want, {}), (Changes{{ChangeKind::add, "via .12"}}));
   EXPECT_EQ(run(&want, {"via .12"}), Changes{});
   EXPECT_EQ(run(&want, {"via .99"}), (Changes{{ChangeKind::replace, "via .12"}}));
-  EXPECT_EQ(run(nullptr, {"via .12", "via .99"}), (Changes{{ChangeKind::remove, "via .12"}, {ChangeKind::remove, "via .99"}}));
+  EXPECT_EQ(run(nullptr, {"via .12", "via .99"}),
+            (Changes{{ChangeKind::remove, "via .12"}, {ChangeKind::remove, "via .99"}}));
   EXPECT_EQ(run(nullptr, {}), Changes{});
   // Several under one key (IPv6): the others go first, the wanted one is added if missing.
   EXPECT_EQ(run(&want, {"via .98", "via .99"}),

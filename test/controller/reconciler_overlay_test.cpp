@@ -30,7 +30,9 @@ using test_support::node;
 using test_support::node_event;
 using test_support::node_list;
 
-routing::MacAddress mac_of(const char* address) { return *routing::vtep_mac(IpAddress::parse(address)); }
+routing::MacAddress mac_of(const char* address) {
+  return *routing::vtep_mac(IpAddress::parse(address));
+}
 
 class ReconcilerOverlayTest : public ::testing::Test {
  protected:
@@ -41,7 +43,8 @@ class ReconcilerOverlayTest : public ::testing::Test {
     std::vector<ConnectedNetwork> networks = {
         {IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1500}};
     for (std::uint32_t index = 10; index < 16; ++index)
-      networks.push_back({IpPrefix::parse("10.244.1.0/32"), IpAddress::parse("10.244.1.0"), index, "hostgw.vxlan", 1450});
+      networks.push_back(
+          {IpPrefix::parse("10.244.1.0/32"), IpAddress::parse("10.244.1.0"), index, "hostgw.vxlan", 1450});
     routes_.set_connected_networks(networks);
     log::set_sink([this](std::string_view line) { log_.emplace_back(line); });
   }
@@ -88,8 +91,7 @@ class ReconcilerOverlayTest : public ::testing::Test {
   bool overlay_route(const char* destination, const char* vtep) {
     const Route* route = route_to(destination);
     const auto* device = overlay_.device("hostgw.vxlan");
-    return route && device && route->gateway == IpAddress::parse(vtep) && route->onlink &&
-           route->oif == device->index;
+    return route && device && route->gateway == IpAddress::parse(vtep) && route->onlink && route->oif == device->index;
   }
 
   bool has_peer_entries(const char* vtep, const char* underlay) {
@@ -180,10 +182,12 @@ TEST_F(ReconcilerOverlayTest, EntriesDeletedByHandAreRestoredOnTheNextPass) {
   reconciler_->on_node_event(node_list(cluster()));
   settle();
   const std::uint32_t index = overlay_.device("hostgw.vxlan")->index;
-  ASSERT_TRUE(overlay_.remove_externally(index, NeighbourEntry{IpAddress::parse("10.244.3.0"), mac_of("203.0.113.13")}));
+  ASSERT_TRUE(
+      overlay_.remove_externally(index, NeighbourEntry{IpAddress::parse("10.244.3.0"), mac_of("203.0.113.13")}));
   ASSERT_TRUE(overlay_.remove_externally(index, FdbEntry{mac_of("203.0.113.14"), IpAddress::parse("203.0.113.14")}));
   // A wrong entry someone put there goes too.
-  ASSERT_TRUE(overlay_.seed(index, FdbEntry{routing::MacAddress::parse("0e:68:01:02:03:04"), IpAddress::parse("203.0.113.99")}));
+  ASSERT_TRUE(overlay_.seed(
+      index, FdbEntry{routing::MacAddress::parse("0e:68:01:02:03:04"), IpAddress::parse("203.0.113.99")}));
   reconciler_->request_pass("resync");
   settle();
   EXPECT_TRUE(has_peer_entries("10.244.3.0", "203.0.113.13"));

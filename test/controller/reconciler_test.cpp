@@ -275,7 +275,8 @@ TEST_F(ReconcilerTest, NodeChangesBecomeRouteChanges) {
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.22"));
   EXPECT_EQ(log_lines_with("\"Route replaced\" node=\"node-b\""), 1u);
   // New podCIDR: the old route goes, the new one comes.
-  reconciler_->on_node_event(node_event(Type::modified, node("node-c", {"10.244.30.0/24"}, {"198.51.100.13"}, {}, "2")));
+  reconciler_->on_node_event(
+      node_event(Type::modified, node("node-c", {"10.244.30.0/24"}, {"198.51.100.13"}, {}, "2")));
   settle();
   EXPECT_FALSE(has_route("10.244.3.0/24", "198.51.100.13"));
   EXPECT_TRUE(has_route("10.244.30.0/24", "198.51.100.13"));
@@ -317,7 +318,8 @@ TEST_F(ReconcilerTest, SingleNodeEventsAreAppliedWithoutADumpOrFullPass) {
   settle();
   EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.24"));
   EXPECT_EQ(log_lines_with("\"Route replaced\" node=\"node-d\""), 1u);
-  reconciler_->on_node_event(node_event(Type::modified, node("node-d", {"10.244.40.0/24"}, {"198.51.100.24"}, {}, "3")));
+  reconciler_->on_node_event(
+      node_event(Type::modified, node("node-d", {"10.244.40.0/24"}, {"198.51.100.24"}, {}, "3")));
   settle();
   EXPECT_FALSE(has_route("10.244.4.0/24", "198.51.100.24"));
   EXPECT_TRUE(has_route("10.244.40.0/24", "198.51.100.24"));
@@ -406,7 +408,8 @@ TEST_F(ReconcilerTest, ThisNodeSkippedNodesAndNodesWithoutPodCidrFallBack) {
   reconciler_->on_node_event(node_list(three_nodes()));
   settle();
   // This host's own podCIDR changes: every other node's checks move.
-  reconciler_->on_node_event(node_event(Type::modified, node("node-a", {"10.244.11.0/24"}, {"198.51.100.11"}, {}, "2")));
+  reconciler_->on_node_event(
+      node_event(Type::modified, node("node-a", {"10.244.11.0/24"}, {"198.51.100.11"}, {}, "2")));
   settle();
   EXPECT_EQ(reconciler_->passes(), 2u);
   // A node without a podCIDR yet is a skip the full pass logs and counts.
@@ -415,7 +418,8 @@ TEST_F(ReconcilerTest, ThisNodeSkippedNodesAndNodesWithoutPodCidrFallBack) {
   EXPECT_EQ(reconciler_->passes(), 3u);
   EXPECT_EQ(metrics_.skipped(SkipReason::no_pod_cidr).value(), 1);
   // Its podCIDR arrives: it was skipped, so again a full pass, which logs the recovery.
-  reconciler_->on_node_event(node_event(Type::modified, node("node-n", {"10.244.19.0/24"}, {"198.51.100.19"}, {}, "2")));
+  reconciler_->on_node_event(
+      node_event(Type::modified, node("node-n", {"10.244.19.0/24"}, {"198.51.100.19"}, {}, "2")));
   settle();
   EXPECT_EQ(reconciler_->passes(), 4u);
   EXPECT_TRUE(has_route("10.244.19.0/24", "198.51.100.19"));
@@ -545,9 +549,9 @@ TEST_F(ReconcilerTest, NewcomerClaimingAnInstalledPodCidrCannotTakeTheRoute) {
   reconciler_->stop();
   settle();
   start();
-  reconciler_->on_node_event(
-      node_list({node("node-a", {"10.244.1.0/24"}, {"198.51.100.11"}), node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}),
-                node("evil", {"10.244.2.0/24"}, {"198.51.100.43"})}));
+  reconciler_->on_node_event(node_list({node("node-a", {"10.244.1.0/24"}, {"198.51.100.11"}),
+                                        node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+                                        node("evil", {"10.244.2.0/24"}, {"198.51.100.43"})}));
   settle();
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
 }

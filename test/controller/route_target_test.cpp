@@ -72,9 +72,7 @@ class RouteTargetTest : public ::testing::Test {
     return delta;
   }
 
-  void upsert(k8s::NodeInfo info) {
-    view_.apply(test_support::node_event(Type::modified, std::move(info)));
-  }
+  void upsert(k8s::NodeInfo info) { view_.apply(test_support::node_event(Type::modified, std::move(info))); }
   void remove(const std::string& name) {
     k8s::NodeInfo gone;
     gone.name = name;
@@ -107,10 +105,10 @@ class RouteTargetTest : public ::testing::Test {
 TEST_F(RouteTargetTest, FullPassDiffsEveryKeyAndNamesNodesAndLinks) {
   Route stale = route("10.244.9.0/24", "198.51.100.19");
   Delta delta = full_pass({route("10.244.2.0/24", "198.51.100.99"), stale});
-  EXPECT_EQ(changes(delta), (std::vector<routing::RouteChange>{
-                                {ChangeKind::remove, stale},
-                                {ChangeKind::replace, route("10.244.2.0/24", "198.51.100.12")},
-                                {ChangeKind::add, route("10.244.3.0/24", "198.51.100.13")}}));
+  EXPECT_EQ(changes(delta),
+            (std::vector<routing::RouteChange>{{ChangeKind::remove, stale},
+                                               {ChangeKind::replace, route("10.244.2.0/24", "198.51.100.12")},
+                                               {ChangeKind::add, route("10.244.3.0/24", "198.51.100.13")}}));
   EXPECT_EQ(delta.upserts[0].node, "b");
   EXPECT_EQ(delta.upserts[0].previous, "10.244.2.0/24 via 198.51.100.99 dev eth0");
   EXPECT_EQ(delta.upserts[1].node, "c");
@@ -135,7 +133,8 @@ TEST_F(RouteTargetTest, AddReplaceMoveDeleteOfOneNode) {
   upsert(node("d", {"10.244.4.0/24"}, {"198.51.100.14"}));
   auto delta = plan("d");
   ASSERT_TRUE(delta);
-  EXPECT_EQ(changes(*delta), (std::vector<routing::RouteChange>{{ChangeKind::add, route("10.244.4.0/24", "198.51.100.14")}}));
+  EXPECT_EQ(changes(*delta),
+            (std::vector<routing::RouteChange>{{ChangeKind::add, route("10.244.4.0/24", "198.51.100.14")}}));
   EXPECT_EQ(delta->upserts[0].node, "d");
   EXPECT_EQ(target_.installed_routes(), 3u);
   EXPECT_EQ(model_.routes().size(), 3u);
@@ -160,15 +159,15 @@ TEST_F(RouteTargetTest, PodCidrMoveRemovesBeforeAdding) {
   upsert(node("c", {"10.244.30.0/24"}, {"198.51.100.13"}));
   auto delta = plan("c");
   ASSERT_TRUE(delta);
-  EXPECT_EQ(changes(*delta), (std::vector<routing::RouteChange>{
-                                 {ChangeKind::remove, route("10.244.3.0/24", "198.51.100.13")},
-                                 {ChangeKind::add, route("10.244.30.0/24", "198.51.100.13")}}));
+  EXPECT_EQ(changes(*delta),
+            (std::vector<routing::RouteChange>{{ChangeKind::remove, route("10.244.3.0/24", "198.51.100.13")},
+                                               {ChangeKind::add, route("10.244.30.0/24", "198.51.100.13")}}));
   EXPECT_EQ(delta->removals[0].node, "c");
   remove("c");
   delta = plan("c");
   ASSERT_TRUE(delta);
-  EXPECT_EQ(changes(*delta), (std::vector<routing::RouteChange>{
-                                 {ChangeKind::remove, route("10.244.30.0/24", "198.51.100.13")}}));
+  EXPECT_EQ(changes(*delta),
+            (std::vector<routing::RouteChange>{{ChangeKind::remove, route("10.244.30.0/24", "198.51.100.13")}}));
   EXPECT_EQ(delta->removals[0].node, "c");
   EXPECT_EQ(target_.installed_routes(), 1u);
   EXPECT_EQ(model_.routes().size(), 1u);
@@ -209,7 +208,8 @@ TEST_F(RouteTargetTest, DeletedOwnedRouteIsAddedBackOtherEventsFallBack) {
   ASSERT_GT(installed, 0u);
   auto delta = target_.plan_repair({{true, route("10.244.2.0/24", "198.51.100.12")}}, model_);
   ASSERT_TRUE(delta);
-  EXPECT_EQ(changes(*delta), (std::vector<routing::RouteChange>{{ChangeKind::add, route("10.244.2.0/24", "198.51.100.12")}}));
+  EXPECT_EQ(changes(*delta),
+            (std::vector<routing::RouteChange>{{ChangeKind::add, route("10.244.2.0/24", "198.51.100.12")}}));
   EXPECT_EQ(delta->upserts[0].node, "b");
   EXPECT_EQ(target_.installed_routes(), installed);  // deleted, then planned back
   // A deletion that does not match the model's route exactly (here: no
@@ -218,7 +218,8 @@ TEST_F(RouteTargetTest, DeletedOwnedRouteIsAddedBackOtherEventsFallBack) {
   bare.gateway.reset();
   delta = target_.plan_repair({{true, bare}}, model_);
   ASSERT_TRUE(delta);
-  EXPECT_EQ(changes(*delta), (std::vector<routing::RouteChange>{{ChangeKind::add, route("10.244.3.0/24", "198.51.100.13")}}));
+  EXPECT_EQ(changes(*delta),
+            (std::vector<routing::RouteChange>{{ChangeKind::add, route("10.244.3.0/24", "198.51.100.13")}}));
   EXPECT_EQ(target_.installed_routes(), installed);
   // A stale route nobody wants any more, deleted by someone else: nothing to do.
   delta = target_.plan_repair({{true, route("10.244.77.0/24", "198.51.100.77")}}, model_);
@@ -234,17 +235,17 @@ TEST_F(RouteTargetTest, SeveralRoutesUnderOneKeyKeepOnlyTheWantedOne) {
   Delta delta = full_pass({route("10.244.2.0/24", "198.51.100.12"), route("10.244.2.0/24", "198.51.100.98"),
                            route("10.244.2.0/24", "198.51.100.99"), route("10.244.3.0/24", "198.51.100.13")},
                           /*apply=*/false);
-  EXPECT_EQ(changes(delta), (std::vector<routing::RouteChange>{
-                                {ChangeKind::remove, route("10.244.2.0/24", "198.51.100.98")},
-                                {ChangeKind::remove, route("10.244.2.0/24", "198.51.100.99")}}));
+  EXPECT_EQ(changes(delta),
+            (std::vector<routing::RouteChange>{{ChangeKind::remove, route("10.244.2.0/24", "198.51.100.98")},
+                                               {ChangeKind::remove, route("10.244.2.0/24", "198.51.100.99")}}));
   EXPECT_EQ(target_.installed_routes(), 4u);
   // The repair of a key: the same per-key diff, over that key only.
   auto repair = target_.plan_repair({{true, route("10.244.2.0/24", "198.51.100.12")}}, model_);
   ASSERT_TRUE(repair);
-  EXPECT_EQ(changes(*repair), (std::vector<routing::RouteChange>{
-                                  {ChangeKind::remove, route("10.244.2.0/24", "198.51.100.98")},
-                                  {ChangeKind::remove, route("10.244.2.0/24", "198.51.100.99")},
-                                  {ChangeKind::add, route("10.244.2.0/24", "198.51.100.12")}}));
+  EXPECT_EQ(changes(*repair),
+            (std::vector<routing::RouteChange>{{ChangeKind::remove, route("10.244.2.0/24", "198.51.100.98")},
+                                               {ChangeKind::remove, route("10.244.2.0/24", "198.51.100.99")},
+                                               {ChangeKind::add, route("10.244.2.0/24", "198.51.100.12")}}));
   EXPECT_EQ(target_.installed_routes(), 2u);
   // One route left under the key and it is not the wanted one: replaced.
   full_pass({route("10.244.2.0/24", "198.51.100.12"), route("10.244.2.0/24", "198.51.100.99")}, /*apply=*/false);

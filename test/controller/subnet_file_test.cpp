@@ -72,7 +72,6 @@ TEST(SubnetEnvTest, MtuOfTheNodesLink) {
 
 class AtomicWriteTest : public ::testing::Test {
  protected:
-
   static std::string read(const std::filesystem::path& path) {
     std::ifstream in(path);
     std::ostringstream out;

@@ -103,10 +103,10 @@ struct OverlayPeer {
 
 // This node's side of the overlay: what the device is built from.
 struct OverlaySelf {
-  routing::IpAddress underlay;    // this node's IPv4 InternalIP (on a connected network)
+  routing::IpAddress underlay;     // this node's IPv4 InternalIP (on a connected network)
   std::uint32_t underlay_oif = 0;  // the link of that network
   std::uint32_t underlay_mtu = 0;  // its MTU
-  routing::IpPrefix pod_cidr;     // this node's first IPv4 podCIDR
+  routing::IpPrefix pod_cidr;      // this node's first IPv4 podCIDR
   friend bool operator==(const OverlaySelf&, const OverlaySelf&) = default;
 };
 
@@ -136,7 +136,7 @@ struct NodeRoute {
 struct LocalFacts {
   std::string self;  // this node's name
   std::vector<routing::ConnectedNetwork> connected;
-  std::vector<routing::IpPrefix> own_cidrs;  // this node's podCIDRs (parsed, not default)
+  std::vector<routing::IpPrefix> own_cidrs;    // this node's podCIDRs (parsed, not default)
   std::set<routing::IpAddress> own_addresses;  // the connected networks' and this node's addresses
   // --cross-subnet=vxlan: this node's side of the overlay, or why it has none.
   std::optional<OverlaySelf> overlay_self;
@@ -151,7 +151,7 @@ LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node,
 // but the overlap between podCIDRs of different nodes (that one needs every
 // node: desired_routes() applies it; single-node updates ask a PodCidrIndex).
 struct NodeDesired {
-  std::vector<NodeRoute> routes;  // sorted by route key
+  std::vector<NodeRoute> routes;     // sorted by route key
   std::vector<SkippedNode> skipped;  // sorted by family
   std::optional<OverlayPeer> overlay_peer;
 };

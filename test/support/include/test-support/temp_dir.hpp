@@ -19,8 +19,7 @@ class TempDir {
   // `prefix` names the directory: /tmp/<prefix>-XXXXXX.
   explicit TempDir(std::string_view prefix = "khg-test") {
     std::string pattern = (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
-    if (!::mkdtemp(pattern.data()))
-      throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
+    if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
     path_ = pattern;
   }
   ~TempDir() {
