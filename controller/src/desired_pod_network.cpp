@@ -8,8 +8,8 @@ netfilter::MasqueradeSets desired_masquerade_sets(const std::vector<routing::IpP
                                                   const std::vector<routing::IpPrefix>& all_node_pod_cidrs,
                                                   const std::vector<routing::IpAddress>& all_node_addresses,
                                                   const std::vector<routing::IpPrefix>& no_masquerade_cidrs) {
-  return netfilter::make_masquerade_sets(cluster_cidrs.empty() ? all_node_pod_cidrs : cluster_cidrs,
-                                         all_node_addresses, no_masquerade_cidrs);
+  return netfilter::make_masquerade_sets(cluster_cidrs.empty() ? all_node_pod_cidrs : cluster_cidrs, all_node_addresses,
+                                         no_masquerade_cidrs);
 }
 
 std::vector<routing::Route> desired_own_pod_cidr_routes(const std::vector<routing::IpPrefix>& own_pod_cidrs,

@@ -61,7 +61,8 @@ std::vector<std::string> ForwardingCheck::update(const ForwardingState& state, b
         lines.push_back(std::string("error: ") + sysctl + " is 0: this host does not forward " + family +
                         " packets, so " + family +
                         " pod traffic to and from other nodes is dropped; kube-hostgw does not change sysctls: "
-                        "set " + sysctl + "=1 (e.g. in /etc/sysctl.d/)");
+                        "set " +
+                        sysctl + "=1 (e.g. in /etc/sysctl.d/)");
       }
       reported = Reported::problem;
     } else if (!problem && reported == Reported::problem) {

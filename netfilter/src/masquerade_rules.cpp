@@ -42,7 +42,9 @@ std::string element_text(const IpPrefix& prefix) {
   if (prefix.length() == prefix.address().bit_width()) return prefix.address().to_string();
   return prefix.to_string();
 }
-std::string element_text(const IpAddress& address) { return address.to_string(); }
+std::string element_text(const IpAddress& address) {
+  return address.to_string();
+}
 
 template <typename T>
 std::vector<std::string> texts_of(const std::vector<T>& values, Family family) {
@@ -157,7 +159,8 @@ std::optional<IpPrefix> parse_interval_element(const rapidjson::Value& element, 
 
 std::string describe(const rapidjson::Value& value) {
   if (value.IsString()) return std::string("\"") + value.GetString() + "\"";
-  if (value.IsObject() && value.MemberCount() > 0) return std::string("{") + value.MemberBegin()->name.GetString() + ": ...}";
+  if (value.IsObject() && value.MemberCount() > 0)
+    return std::string("{") + value.MemberBegin()->name.GetString() + ": ...}";
   return "an element of another kind";
 }
 
@@ -254,8 +257,8 @@ std::optional<MasqueradeTableState> parse_table_listing(std::string_view json, s
   MasqueradeTableState state;
   auto& differences = state.differences;
   const SetSpec specs[] = {
-      {kPodCidrsV4, &kFamilies[0], true},      {kNodeAddressesV4, &kFamilies[0], false},
-      {kNoMasqueradeV4, &kFamilies[0], true},  {kPodCidrsV6, &kFamilies[1], true},
+      {kPodCidrsV4, &kFamilies[0], true},       {kNodeAddressesV4, &kFamilies[0], false},
+      {kNoMasqueradeV4, &kFamilies[0], true},   {kPodCidrsV6, &kFamilies[1], true},
       {kNodeAddressesV6, &kFamilies[1], false}, {kNoMasqueradeV6, &kFamilies[1], true},
   };
   std::set<std::string_view> sets_seen;

@@ -78,20 +78,21 @@ NftResult NftMasqueradeTable::run_command(const std::string& command, bool json,
   return result;
 }
 
-NftResult NftMasqueradeTable::run(const std::string& script) { return run_command(script, false, nullptr); }
+NftResult NftMasqueradeTable::run(const std::string& script) {
+  return run_command(script, false, nullptr);
+}
 
 NftReadResult NftMasqueradeTable::read_current() {
   NftReadResult read;
   std::string listing;
-  read.result =
-      run_command("list table " + std::string(kTableFamily) + " " + std::string(kTableName), true, &listing);
+  read.result = run_command("list table " + std::string(kTableFamily) + " " + std::string(kTableName), true, &listing);
   if (!read.result.ok) {
     // Listing a table that does not exist fails with ENOENT's text.
     if (read.result.error.find("No such file or directory") != std::string::npos) {
       read.result = NftResult{true, {}, read.result.took};
     } else {
-      read.result.error = "list table " + std::string(kTableFamily) + " " + std::string(kTableName) + ": " +
-                          read.result.error;
+      read.result.error =
+          "list table " + std::string(kTableFamily) + " " + std::string(kTableName) + ": " + read.result.error;
     }
     return read;
   }
@@ -108,27 +109,17 @@ NftReadResult NftMasqueradeTable::read_current() {
   return read;
 }
 
-NftResult NftMasqueradeTable::replace_table(const MasqueradeSets& sets) { return run(render_table_script(sets)); }
+NftResult NftMasqueradeTable::replace_table(const MasqueradeSets& sets) {
+  return run(render_table_script(sets));
+}
 
 NftResult NftMasqueradeTable::update_elements(const MasqueradeUpdate& update) {
   if (update.empty()) return {};
   return run(render_update_script(update));
 }
 
-NftResult NftMasqueradeTable::delete_table() { return run(render_delete_script()); }
-
-NftResult NftMasqueradeTable::apply(const MasqueradePlan& plan, const MasqueradeSets& desired) {
-  switch (plan.action) {
-    case MasqueradeAction::none:
-      return {};
-    case MasqueradeAction::replace_table:
-      return replace_table(desired);
-    case MasqueradeAction::update_elements:
-      return update_elements(plan.update);
-    case MasqueradeAction::delete_table:
-      return delete_table();
-  }
-  return {false, "unknown masquerade action", {}};
+NftResult NftMasqueradeTable::delete_table() {
+  return run(render_delete_script());
 }
 
 }  // namespace hostgw::netfilter

@@ -55,7 +55,8 @@ std::optional<std::string> ChangeFilter::relevant(const netlink::MessageHeader& 
       }
       auto route = netlink::parse_route_message(message, &error);
       if (!route) return netlink::message_type_name(header.type) + " unreadable: " + error;
-      if (!route->is_plain_unicast_or_unreachable() || route->route.protocol != protocol_ || route->route.table != table_) {
+      if (!route->is_plain_unicast_or_unreachable() || route->route.protocol != protocol_ ||
+          route->route.table != table_) {
         return std::nullopt;
       }
       last_owned_route_ = OwnedRouteEvent{header.type == RTM_DELROUTE, route->route};

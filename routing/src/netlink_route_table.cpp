@@ -55,7 +55,8 @@ asio::awaitable<DumpResult> NetlinkRouteTable::dump_routes(std::uint32_t table, 
       auto parsed = netlink::parse_route_message(message);
       if (!parsed) return false;
       // The kernel filters too (strict checking), but not every kernel does.
-      if (parsed->is_plain_unicast_or_unreachable() && parsed->route.table == table && parsed->route.protocol == protocol) {
+      if (parsed->is_plain_unicast_or_unreachable() && parsed->route.table == table &&
+          parsed->route.protocol == protocol) {
         result.routes.push_back(std::move(parsed->route));
       }
       return true;

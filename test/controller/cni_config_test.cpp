@@ -132,7 +132,7 @@ TEST(PodMtuTest, LinkMtuOverlayOverheadAndOverride) {
   EXPECT_EQ(choose_pod_mtu(1500, true, std::nullopt), 1450u);
   EXPECT_EQ(choose_pod_mtu(9000, true, std::nullopt), 8950u);
   EXPECT_EQ(choose_pod_mtu(1500, true, 1400), 1400u);
-  EXPECT_EQ(choose_pod_mtu(1500, false, 9000), 9000u);  // the operator knows better
+  EXPECT_EQ(choose_pod_mtu(1500, false, 9000), 9000u);     // the operator knows better
   EXPECT_EQ(choose_pod_mtu(40, true, std::nullopt), 40u);  // never wraps around
 }
 

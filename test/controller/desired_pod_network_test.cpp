@@ -20,8 +20,8 @@ TEST(DesiredMasqueradeTest, ClusterCidrsWhenGivenElseEveryNodesPodCidrs) {
   auto with = desired_masquerade_sets(prefixes({"10.244.0.0/16", "2001:db8:244::/56"}), node_pod_cidrs, node_addresses,
                                       prefixes({"203.0.113.0/24"}));
   EXPECT_EQ(with.pod_cidrs, prefixes({"10.244.0.0/16", "2001:db8:244::/56"}));
-  EXPECT_EQ(with.node_addresses, (std::vector<IpAddress>{IpAddress::parse("198.51.100.11"),
-                                                         IpAddress::parse("198.51.100.12")}));
+  EXPECT_EQ(with.node_addresses,
+            (std::vector<IpAddress>{IpAddress::parse("198.51.100.11"), IpAddress::parse("198.51.100.12")}));
   EXPECT_EQ(with.no_masquerade, prefixes({"203.0.113.0/24"}));
   auto without = desired_masquerade_sets({}, node_pod_cidrs, node_addresses, {});
   EXPECT_EQ(without.pod_cidrs, prefixes({"10.244.1.0/24", "10.244.2.0/24", "2001:db8:244:1::/64"}));

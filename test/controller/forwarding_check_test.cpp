@@ -83,7 +83,7 @@ TEST(ForwardingCheckTest, OnlyFamiliesThisNodeNeedsAreReported) {
   ForwardingCheck check;
   ForwardingState v6_off{true, false, ""};
   EXPECT_TRUE(check.update(v6_off, true, false).empty());  // IPv4-only node
-  auto lines = check.update(v6_off, true, true);  // an IPv6 podCIDR arrived
+  auto lines = check.update(v6_off, true, true);           // an IPv6 podCIDR arrived
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0].rfind("error: net.ipv6.conf.all.forwarding is 0", 0), 0u) << lines[0];
   ForwardingState unknown{std::nullopt, true, "cannot read /proc/sys/net/ipv4/ip_forward: Permission denied"};

@@ -69,14 +69,12 @@ int masquerade(const std::map<std::string, std::vector<std::string>>& args, bool
   for (const auto& text : list("--node-address")) node_addresses.push_back(IpAddress::parse(text));
   std::optional<hostgw::netfilter::MasqueradeSets> desired;
   if (on) {
-    desired = hostgw::controller::desired_masquerade_sets(prefixes(list("--cluster-cidr")), prefixes(list("--pod-cidr")),
-                                                          node_addresses, prefixes(list("--no-masquerade")));
+    desired =
+        hostgw::controller::desired_masquerade_sets(prefixes(list("--cluster-cidr")), prefixes(list("--pod-cidr")),
+                                                    node_addresses, prefixes(list("--no-masquerade")));
   }
   hostgw::netfilter::NftMasqueradeTable table;
-  auto current = table.read_current();
-  if (!current.result.ok) return fail(current.result.error);
-  auto plan = hostgw::netfilter::plan_masquerade(current.state, desired);
-  auto applied = table.apply(plan, desired.value_or(hostgw::netfilter::MasqueradeSets{}));
+  auto [plan, applied] = table.sync(desired);
   if (!applied.ok) return fail(std::string(to_string(plan.action)) + ": " + applied.error);
   std::cout << "action: " << to_string(plan.action);
   if (!plan.reason.empty()) std::cout << " (" << plan.reason << ")";

@@ -96,8 +96,9 @@ TEST(MasqueradeRulesTest, OverlappingIntervalChangeFlushesAndRefillsThatSetOnly)
 // What libnftables 1.0.6 prints for the table render_table_script makes
 // (captured from `nft -j list table inet kube-hostgw`), with one foreign
 // table's objects mixed in, which must be ignored.
-std::string listing(const std::string& extra_rule_expr = "", const std::string& pod_elements =
-                        R"([{"prefix": {"addr": "10.244.0.0", "len": 16}}, "10.245.0.1"])") {
+std::string listing(
+    const std::string& extra_rule_expr = "",
+    const std::string& pod_elements = R"([{"prefix": {"addr": "10.244.0.0", "len": 16}}, "10.245.0.1"])") {
   auto rule = [](const char* p, const char* v, const char* multicast, int len, int handle) {
     std::string family = std::string(v);
     auto match = [&](const char* op, const char* field, const std::string& right) {
@@ -114,18 +115,19 @@ std::string listing(const std::string& extra_rule_expr = "", const std::string& 
                  std::string(R"({"prefix": {"addr": ")") + multicast + R"(", "len": )" + std::to_string(len) + "}}") +
            R"(, {"masquerade": null}]}})";
   };
-  std::string out = R"({"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},)"
-                    R"({"table": {"family": "inet", "name": "kube-hostgw", "handle": 1}},)"
-                    R"({"set": {"family": "inet", "name": "pod-cidrs-v4", "table": "kube-hostgw", "type": "ipv4_addr", "handle": 2, "flags": ["interval"], "elem": )" +
-                    pod_elements +
-                    R"(}},)"
-                    R"({"set": {"family": "inet", "name": "node-addresses-v4", "table": "kube-hostgw", "type": "ipv4_addr", "handle": 3, "elem": ["198.51.100.11"]}},)"
-                    R"({"set": {"family": "inet", "name": "no-masquerade-v4", "table": "kube-hostgw", "type": "ipv4_addr", "handle": 4, "flags": ["interval"]}},)"
-                    R"({"set": {"family": "inet", "name": "pod-cidrs-v6", "table": "kube-hostgw", "type": "ipv6_addr", "handle": 5, "flags": ["interval"]}},)"
-                    R"({"set": {"family": "inet", "name": "node-addresses-v6", "table": "kube-hostgw", "type": "ipv6_addr", "handle": 6}},)"
-                    R"({"set": {"family": "inet", "name": "no-masquerade-v6", "table": "kube-hostgw", "type": "ipv6_addr", "handle": 7, "flags": ["interval"]}},)"
-                    R"({"set": {"family": "ip", "name": "pod-cidrs-v4", "table": "other", "type": "ipv4_addr", "handle": 2}},)"
-                    R"({"chain": {"family": "inet", "table": "kube-hostgw", "name": "postrouting", "handle": 1, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}},)";
+  std::string out =
+      R"({"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}},)"
+      R"({"table": {"family": "inet", "name": "kube-hostgw", "handle": 1}},)"
+      R"({"set": {"family": "inet", "name": "pod-cidrs-v4", "table": "kube-hostgw", "type": "ipv4_addr", "handle": 2, "flags": ["interval"], "elem": )" +
+      pod_elements +
+      R"(}},)"
+      R"({"set": {"family": "inet", "name": "node-addresses-v4", "table": "kube-hostgw", "type": "ipv4_addr", "handle": 3, "elem": ["198.51.100.11"]}},)"
+      R"({"set": {"family": "inet", "name": "no-masquerade-v4", "table": "kube-hostgw", "type": "ipv4_addr", "handle": 4, "flags": ["interval"]}},)"
+      R"({"set": {"family": "inet", "name": "pod-cidrs-v6", "table": "kube-hostgw", "type": "ipv6_addr", "handle": 5, "flags": ["interval"]}},)"
+      R"({"set": {"family": "inet", "name": "node-addresses-v6", "table": "kube-hostgw", "type": "ipv6_addr", "handle": 6}},)"
+      R"({"set": {"family": "inet", "name": "no-masquerade-v6", "table": "kube-hostgw", "type": "ipv6_addr", "handle": 7, "flags": ["interval"]}},)"
+      R"({"set": {"family": "ip", "name": "pod-cidrs-v4", "table": "other", "type": "ipv4_addr", "handle": 2}},)"
+      R"({"chain": {"family": "inet", "table": "kube-hostgw", "name": "postrouting", "handle": 1, "type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"}},)";
   out += rule("ip", "v4", "224.0.0.0", 4, 8) + "," + rule("ip6", "v6", "ff00::", 8, 9);
   if (!extra_rule_expr.empty()) {
     out += R"(,{"rule": {"family": "inet", "table": "kube-hostgw", "chain": "postrouting", "handle": 10, "expr": )" +
@@ -141,8 +143,8 @@ TEST(MasqueradeListingTest, OurTableReadsBackAsOursWithItsElements) {
   ASSERT_TRUE(state) << error;
   EXPECT_TRUE(state->present);
   EXPECT_TRUE(state->structure_is_ours()) << state->differences.front();
-  EXPECT_EQ(state->sets, make_masquerade_sets(prefixes({"10.244.0.0/16", "10.245.0.1/32"}),
-                                              addresses({"198.51.100.11"}), {}));
+  EXPECT_EQ(state->sets,
+            make_masquerade_sets(prefixes({"10.244.0.0/16", "10.245.0.1/32"}), addresses({"198.51.100.11"}), {}));
 }
 
 TEST(MasqueradeListingTest, HandAddedRuleOrForeignElementIsADifference) {

@@ -310,7 +310,8 @@ TEST(NetlinkMessageTest, UnreachableRouteDumpedWithLoopbackLinkReadsBackWithoutI
 TEST(NetlinkMessageTest, CheckRouteRefusesAnUnreachableRouteWithANextHop) {
   Route r = unreachable("10.244.1.0/24", 1);
   r.gateway = IpAddress::parse("198.51.100.2");
-  EXPECT_EQ(check_route(r), "unreachable route to 10.244.1.0/24 has a gateway (198.51.100.2); an unreachable route has none");
+  EXPECT_EQ(check_route(r),
+            "unreachable route to 10.244.1.0/24 has a gateway (198.51.100.2); an unreachable route has none");
   r.gateway.reset();
   r.oif = 3;
   EXPECT_EQ(check_route(r), "unreachable route to 10.244.1.0/24 names an output link; it has none");

@@ -26,12 +26,12 @@ inline constexpr std::string_view kChainName = "postrouting";
 inline constexpr int kChainPriority = 100;
 
 // Set names; each family has its own (an nftables set holds one type).
-inline constexpr std::string_view kPodCidrsV4 = "pod-cidrs-v4";              // interval
-inline constexpr std::string_view kPodCidrsV6 = "pod-cidrs-v6";              // interval
-inline constexpr std::string_view kNodeAddressesV4 = "node-addresses-v4";    // addresses
-inline constexpr std::string_view kNodeAddressesV6 = "node-addresses-v6";    // addresses
-inline constexpr std::string_view kNoMasqueradeV4 = "no-masquerade-v4";      // interval
-inline constexpr std::string_view kNoMasqueradeV6 = "no-masquerade-v6";      // interval
+inline constexpr std::string_view kPodCidrsV4 = "pod-cidrs-v4";            // interval
+inline constexpr std::string_view kPodCidrsV6 = "pod-cidrs-v6";            // interval
+inline constexpr std::string_view kNodeAddressesV4 = "node-addresses-v4";  // addresses
+inline constexpr std::string_view kNodeAddressesV6 = "node-addresses-v6";  // addresses
+inline constexpr std::string_view kNoMasqueradeV4 = "no-masquerade-v4";    // interval
+inline constexpr std::string_view kNoMasqueradeV6 = "no-masquerade-v6";    // interval
 
 // What the table holds. Always in canonical form (make_masquerade_sets):
 // sorted, without duplicates, and no prefix inside another of the same set,
@@ -67,9 +67,9 @@ std::string render_delete_script();
 // element of the desired state (nft refuses to add an interval overlapping one
 // deleted in the same transaction, e.g. 10.244.1.0/24 -> 10.244.0.0/16).
 struct SetChange {
-  std::string_view set;           // one of the k* set names
+  std::string_view set;  // one of the k* set names
   bool replace_all = false;
-  std::vector<std::string> add;   // element texts, as nft reads them
+  std::vector<std::string> add;  // element texts, as nft reads them
   std::vector<std::string> remove;
 
   friend bool operator==(const SetChange&, const SetChange&) = default;
@@ -110,10 +110,10 @@ std::optional<MasqueradeTableState> parse_table_listing(std::string_view json, s
 // What to do to get from `current` to `desired` (nullopt: no masquerade, our
 // table must go).
 enum class MasqueradeAction {
-  none,            // already as desired
-  replace_table,   // missing or not ours in structure: render_table_script
-  update_elements, // structure ours, elements differ: render_update_script
-  delete_table,    // masquerade off and our table present: render_delete_script
+  none,             // already as desired
+  replace_table,    // missing or not ours in structure: render_table_script
+  update_elements,  // structure ours, elements differ: render_update_script
+  delete_table,     // masquerade off and our table present: render_delete_script
 };
 std::string_view to_string(MasqueradeAction action);
 
