@@ -45,11 +45,11 @@ ReconcilerOptions reconciler_options(const Options& options) {
   return out;
 }
 
-MasqueradeBackend* masquerade_for(const Options& options, const DaemonParts& parts,
-                                  std::unique_ptr<MasqueradeBackend>& dry_run) {
+netfilter::MasqueradeTable* masquerade_for(const Options& options, const DaemonParts& parts,
+                                           std::unique_ptr<netfilter::MasqueradeTable>& dry_run) {
   if (!parts.masquerade) return nullptr;
   if (!options.dry_run) return parts.masquerade;
-  dry_run = std::make_unique<DryRunMasqueradeBackend>(*parts.masquerade);
+  dry_run = std::make_unique<DryRunMasqueradeTable>(*parts.masquerade);
   return dry_run.get();
 }
 
@@ -144,6 +144,7 @@ void Daemon::start() {
                 << kv("healthz", options_.healthz ? options_.healthz->to_string() : std::string("disabled"));
   spawn(reconciler_.run(), "reconciler");
   if (parts_.change_monitor) spawn(reconciler_.watch_kernel(*parts_.change_monitor), "kernel monitor");
+  if (parts_.nft_monitor && parts_.masquerade) spawn(watch_nftables(), "nftables monitor");
   spawn(parts_.nodes->run([this](const k8s::NodeEvent& event) { reconciler_.on_node_event(event); }), "node watcher");
   if (health_) spawn(health_->run(), "health server");
 }
@@ -229,6 +230,18 @@ void Daemon::write_subnet_file(const PassReport& report) {
                       << kv("path", options_.subnet_file) << kv("content", *content);
       }
     }
+  }
+}
+
+asio::awaitable<void> Daemon::watch_nftables() {
+  while (!stopped_) {
+    netfilter::NftChangeNotice notice = co_await parts_.nft_monitor->next_change();
+    if (stopped_) break;
+    // Our table changed by someone else (or events were lost): a full pass
+    // reads it and puts it back.
+    KHG_LOG(info) << "Masquerade table changed by someone else" << kv("what", notice.what)
+                  << kv("resync", notice.resync_needed ? "1" : "0");
+    reconciler_.request_pass("nftables");
   }
 }
 

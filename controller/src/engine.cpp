@@ -21,7 +21,7 @@ bool loud(SkipReason reason) {
 }
 
 EngineOptions effective(EngineOptions options, const routing::OverlayTable* overlay,
-                        const MasqueradeBackend* masquerade) {
+                        const netfilter::MasqueradeTable* masquerade) {
   if (!overlay) options.desired.routes.cross_subnet = CrossSubnet::skip;
   if (!masquerade) options.desired.pod_network.masquerade = false;
   options.desired.pod_network.cni = !options.cni_conf_dir.empty();
@@ -52,7 +52,7 @@ void append(Delta& to, Delta&& from) {
 }  // namespace
 
 Engine::Engine(routing::RouteTable& table, routing::OverlayTable* overlay, const EngineOptions& options,
-               ControllerMetrics& metrics, MasqueradeBackend* masquerade)
+               ControllerMetrics& metrics, netfilter::MasqueradeTable* masquerade)
     : table_(table),
       options_(effective(options, overlay, masquerade)),
       metrics_(metrics),

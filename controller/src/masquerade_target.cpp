@@ -37,25 +37,25 @@ ItemResult to_item_result(const netfilter::NftResult& result) {
 
 }  // namespace
 
-netfilter::NftResult DryRunMasqueradeBackend::replace_table(const netfilter::MasqueradeSets& sets) {
+netfilter::NftResult DryRunMasqueradeTable::replace_table(const netfilter::MasqueradeSets& sets) {
   KHG_LOG(info) << "Dry run: masquerade table would be replaced" << kv("table", table_text())
                 << kv("pod_cidrs", sets.pod_cidrs.size()) << kv("node_addresses", sets.node_addresses.size())
                 << kv("no_masquerade", sets.no_masquerade.size());
   return {};
 }
 
-netfilter::NftResult DryRunMasqueradeBackend::update_elements(const netfilter::MasqueradeUpdate& update) {
+netfilter::NftResult DryRunMasqueradeTable::update_elements(const netfilter::MasqueradeUpdate& update) {
   KHG_LOG(info) << "Dry run: masquerade set elements would change" << kv("table", table_text())
                 << kv("elements", update.element_count());
   return {};
 }
 
-netfilter::NftResult DryRunMasqueradeBackend::delete_table() {
+netfilter::NftResult DryRunMasqueradeTable::delete_table() {
   KHG_LOG(info) << "Dry run: masquerade table would be deleted" << kv("table", table_text());
   return {};
 }
 
-MasqueradeTarget::MasqueradeTarget(MasqueradeBackend& backend, ControllerMetrics& metrics)
+MasqueradeTarget::MasqueradeTarget(netfilter::MasqueradeTable& backend, ControllerMetrics& metrics)
     : backend_(backend), metrics_(metrics) {}
 
 const TargetInfo& MasqueradeTarget::info() const {

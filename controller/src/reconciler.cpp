@@ -31,7 +31,8 @@ EngineOptions engine_options(const ReconcilerOptions& options) {
 }  // namespace
 
 Reconciler::Reconciler(asio::any_io_executor executor, routing::RouteTable& table, ReconcilerOptions options,
-                       ControllerMetrics& metrics, routing::OverlayTable* overlay, MasqueradeBackend* masquerade)
+                       ControllerMetrics& metrics, routing::OverlayTable* overlay,
+                       netfilter::MasqueradeTable* masquerade)
     : wake_(std::move(executor)),
       options_(std::move(options)),
       metrics_(metrics),

@@ -13,9 +13,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "fake_masquerade_backend.hpp"
 #include "http_get.hpp"
 #include "k8s-client/log.hpp"
+#include "netfilter/fake_masquerade_table.hpp"
 #include "routing/fake_overlay_table.hpp"
 #include "routing/fake_route_table.hpp"
 #include "test-support/node_factory.hpp"
@@ -310,7 +310,7 @@ TEST_F(DaemonTest, EveryMetricOnTheEndpointIsDocumented) {
 // the unreachable route among the routes, subnet.env saying FLANNEL_IPMASQ=true,
 // and the forwarding sysctls read (never written) into a metric and a log line.
 TEST_F(DaemonTest, PodNetworkTargetsAndChecks) {
-  testing::FakeMasqueradeBackend masquerade;
+  netfilter::FakeMasqueradeTable masquerade;
   options_.own_pod_cidr_routes = true;
   options_.masquerade = true;
   options_.cni_conf_dir = (dir_ / "net.d").string();
@@ -326,7 +326,7 @@ TEST_F(DaemonTest, PodNetworkTargetsAndChecks) {
   ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
 
   EXPECT_TRUE(std::filesystem::exists(dir_ / "net.d" / "10-kube-hostgw.conflist"));
-  EXPECT_EQ(masquerade.replaces, 1);
+  EXPECT_EQ(masquerade.replaces, 1u);
   EXPECT_EQ(masquerade.state.sets.node_addresses.size(), 3u);
   EXPECT_EQ(table_.routes().size(), 3u);  // node-b, node-c and our own unreachable one
   bool unreachable = false;
@@ -358,8 +358,8 @@ TEST_F(DaemonTest, PodNetworkTargetsAndChecks) {
   std::string value;
   forward >> value;
   EXPECT_EQ(value, "0");
-  EXPECT_EQ(masquerade.replaces, 1);
-  EXPECT_EQ(masquerade.element_updates, 0);
+  EXPECT_EQ(masquerade.replaces, 1u);
+  EXPECT_EQ(masquerade.element_updates, 0u);
 }
 
 TEST_F(DaemonTest, NodeConditionPatchIsRetriedAfterFailures) {

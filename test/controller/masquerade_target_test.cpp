@@ -12,7 +12,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "fake_masquerade_backend.hpp"
+#include "netfilter/fake_masquerade_table.hpp"
 #include "test-support/node_factory.hpp"
 
 namespace hostgw::controller {
@@ -93,7 +93,7 @@ class MasqueradeTargetTest : public ::testing::Test {
   }
 
   asio::io_context io_;
-  testing::FakeMasqueradeBackend backend_;
+  netfilter::FakeMasqueradeTable backend_;
   MetricsRegistry registry_;
   ControllerMetrics metrics_{registry_};
   MasqueradeTarget target_{backend_, metrics_};
@@ -111,7 +111,7 @@ TEST_F(MasqueradeTargetTest, MissingTableIsCreatedWholeWithEveryNodesAddress) {
   ASSERT_EQ(texts(delta.upserts), std::vector<std::string>{"table"});
   EXPECT_EQ(delta.upserts[0].kind, ChangeKind::add);
   EXPECT_TRUE(delta.removals.empty());
-  EXPECT_EQ(backend_.replaces, 1);
+  EXPECT_EQ(backend_.replaces, 1u);
   ASSERT_TRUE(backend_.state.present);
   // Every node's address, the one without a podCIDR too; the podCIDRs routed and our own.
   EXPECT_EQ(backend_.state.sets.node_addresses,
@@ -127,8 +127,8 @@ TEST_F(MasqueradeTargetTest, SameStateChangesNothing) {
   full_pass();
   Delta again = full_pass();
   EXPECT_TRUE(again.empty());
-  EXPECT_EQ(backend_.replaces, 1);
-  EXPECT_EQ(backend_.element_updates, 0);
+  EXPECT_EQ(backend_.replaces, 1u);
+  EXPECT_EQ(backend_.element_updates, 0u);
 }
 
 TEST_F(MasqueradeTargetTest, ClusterCidrIsThePodSetWhenGiven) {
@@ -144,8 +144,8 @@ TEST_F(MasqueradeTargetTest, ElementsChangedByHandAreElementUpdatesInAFullPass) 
   Delta delta = full_pass();
   EXPECT_EQ(texts(delta.removals), std::vector<std::string>{"node-addresses-v4 198.51.100.99 ()"});
   EXPECT_EQ(texts(delta.upserts), std::vector<std::string>{"node-addresses-v4 198.51.100.12 (b)"});
-  EXPECT_EQ(backend_.replaces, 1);
-  EXPECT_EQ(backend_.element_updates, 1);  // one transaction for both
+  EXPECT_EQ(backend_.replaces, 1u);
+  EXPECT_EQ(backend_.element_updates, 1u);  // one transaction for both
   EXPECT_TRUE(full_pass().empty());
 }
 
@@ -156,13 +156,13 @@ TEST_F(MasqueradeTargetTest, StructureChangedByHandReplacesTheTable) {
   ASSERT_EQ(texts(delta.upserts), std::vector<std::string>{"table"});
   EXPECT_EQ(delta.upserts[0].kind, ChangeKind::replace);
   EXPECT_EQ(delta.upserts[0].previous, "table inet kube-hostgw differs from ours: rule 1 of chain postrouting changed");
-  EXPECT_EQ(backend_.replaces, 2);
+  EXPECT_EQ(backend_.replaces, 2u);
   EXPECT_TRUE(backend_.state.differences.empty());
 }
 
 TEST_F(MasqueradeTargetTest, NodeAddedOrRemovedIsAnElementUpdateWithoutReading) {
   full_pass();
-  const int reads = backend_.reads;
+  const std::size_t reads = backend_.reads;
   view_.apply(test_support::node_event(Type::added, node("e", {"10.244.5.0/24"}, {"198.51.100.15"})));
   auto delta = plan("e");
   ASSERT_TRUE(delta);
@@ -171,8 +171,8 @@ TEST_F(MasqueradeTargetTest, NodeAddedOrRemovedIsAnElementUpdateWithoutReading) 
             (std::vector<std::string>{"pod-cidrs-v4 10.244.5.0/24 (e)", "node-addresses-v4 198.51.100.15 (e)"}));
   EXPECT_TRUE(apply(*delta));
   target_.after_step(true);
-  EXPECT_EQ(backend_.replaces, 1);
-  EXPECT_EQ(backend_.element_updates, 1);
+  EXPECT_EQ(backend_.replaces, 1u);
+  EXPECT_EQ(backend_.element_updates, 1u);
   EXPECT_EQ(backend_.reads, reads);
 
   k8s::NodeInfo gone;
@@ -185,8 +185,8 @@ TEST_F(MasqueradeTargetTest, NodeAddedOrRemovedIsAnElementUpdateWithoutReading) 
             (std::vector<std::string>{"pod-cidrs-v4 10.244.2.0/24 (b)", "node-addresses-v4 198.51.100.12 (b)"}));
   EXPECT_TRUE(apply(*delta));
   target_.after_step(true);
-  EXPECT_EQ(backend_.replaces, 1);
-  EXPECT_EQ(backend_.element_updates, 2);
+  EXPECT_EQ(backend_.replaces, 1u);
+  EXPECT_EQ(backend_.element_updates, 2u);
   // The model and the table agree: the next full pass changes nothing.
   EXPECT_TRUE(full_pass().empty());
 }
@@ -208,7 +208,7 @@ TEST_F(MasqueradeTargetTest, FailedStepDropsTheModel) {
   view_.apply(test_support::node_event(Type::added, node("e", {"10.244.5.0/24"}, {"198.51.100.15"})));
   auto delta = plan("e");
   ASSERT_TRUE(delta);
-  backend_.fail_next = true;
+  backend_.fail_with = "Error: Could not process rule: simulated";
   auto results = run(target_.apply(delta->upserts));
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].error, EIO);
@@ -216,7 +216,7 @@ TEST_F(MasqueradeTargetTest, FailedStepDropsTheModel) {
   target_.after_step(false);
   EXPECT_FALSE(target_.model_valid());
   EXPECT_FALSE(target_.plan_update(NodeUpdate{}, model_));
-  backend_.fail_next = false;
+  backend_.fail_with.clear();
   Delta repair = full_pass();
   EXPECT_EQ(repair.upserts.size(), 2u);  // the full pass finds the elements missing
 }
@@ -226,10 +226,10 @@ TEST_F(MasqueradeTargetTest, OffRemovesOurTableAndThenNothing) {
   options_.pod_network.masquerade = false;
   Delta delta = full_pass();
   ASSERT_EQ(texts(delta.removals), std::vector<std::string>{"table"});
-  EXPECT_EQ(backend_.deletes, 1);
+  EXPECT_EQ(backend_.deletes, 1u);
   EXPECT_FALSE(backend_.state.present);
   EXPECT_TRUE(full_pass().empty());
-  EXPECT_EQ(backend_.deletes, 1);
+  EXPECT_EQ(backend_.deletes, 1u);
   // Off, a node added plans nothing.
   view_.apply(test_support::node_event(Type::added, node("e", {"10.244.5.0/24"}, {"198.51.100.15"})));
   auto step = plan("e");
@@ -239,7 +239,7 @@ TEST_F(MasqueradeTargetTest, OffRemovesOurTableAndThenNothing) {
 
 TEST_F(MasqueradeTargetTest, UnreadableNftablesWithMasqueradeOffIsNoProblem) {
   options_.pod_network.masquerade = false;
-  backend_.fail_next = true;
+  backend_.fail_with = "Error: simulated";
   KernelFacts kernel{connected_, {}};
   DesiredState desired = desired_state(view_, "a", kernel, options_);
   Bindings bindings;
@@ -248,7 +248,7 @@ TEST_F(MasqueradeTargetTest, UnreadableNftablesWithMasqueradeOffIsNoProblem) {
 }
 
 TEST_F(MasqueradeTargetTest, UnreadableTableIsAProblemNotAChange) {
-  backend_.fail_next = true;
+  backend_.fail_with = "Error: simulated";
   KernelFacts kernel{connected_, {}};
   DesiredState desired = desired_state(view_, "a", kernel, options_);
   Bindings bindings;

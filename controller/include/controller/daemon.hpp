@@ -25,6 +25,7 @@
 #include "controller/options.hpp"
 #include "controller/reconciler.hpp"
 #include "k8s-client/node_info.hpp"
+#include "netfilter/nft_change_monitor.hpp"
 #include "routing/overlay_table.hpp"
 #include "routing/route_table.hpp"
 
@@ -52,7 +53,9 @@ struct DaemonParts {
   NodeSource* nodes = nullptr;                       // required
   NodeStatusWriter* status_writer = nullptr;         // required for --set-node-network-available
   routing::OverlayTable* overlay_table = nullptr;    // optional: without it --cross-subnet=vxlan acts as skip
-  MasqueradeBackend* masquerade = nullptr;           // optional: without it no masquerade target
+  netfilter::MasqueradeTable* masquerade = nullptr;  // optional: without it no masquerade target
+  // optional: someone else's changes to our nftables table ask for a full pass
+  netfilter::NftChangeMonitor* nft_monitor = nullptr;
   // Where the forwarding sysctls are read (tests: a folder of their own).
   std::string sysctl_net_root = "/proc/sys/net";
 };
@@ -87,6 +90,7 @@ class Daemon {
   void write_subnet_file(const PassReport& report);
   void check_forwarding(const PassReport& report);
   boost::asio::awaitable<void> patch_network_available();
+  boost::asio::awaitable<void> watch_nftables();
   void spawn(boost::asio::awaitable<void> task, const char* name);
 
   boost::asio::any_io_executor executor_;
@@ -94,7 +98,7 @@ class Daemon {
   DaemonParts parts_;
   std::unique_ptr<routing::RouteTable> dry_run_table_;
   std::unique_ptr<routing::OverlayTable> dry_run_overlay_;
-  std::unique_ptr<MasqueradeBackend> dry_run_masquerade_;
+  std::unique_ptr<netfilter::MasqueradeTable> dry_run_masquerade_;
   ControllerMetrics metrics_;
   Reconciler reconciler_;
   std::unique_ptr<HealthServer> health_;

@@ -11,7 +11,7 @@
 //
 // Targets, in dependency order: the overlay (a carrier: the device and its
 // entries), then the routes (this node's own-podCIDR unreachable routes among
-// them), the masquerade table (with a MasqueradeBackend) and the CNI conflist
+// them), the masquerade table (with a netfilter::MasqueradeTable) and the CNI conflist
 // (with --cni-conf-dir). A new target is one line in the constructor;
 // controller/README.md says what else it needs.
 //
@@ -55,7 +55,7 @@ class Engine {
   // nftables; without it there is no masquerade target (whatever
   // options.desired.pod_network.masquerade says).
   Engine(routing::RouteTable& table, routing::OverlayTable* overlay, const EngineOptions& options,
-         ControllerMetrics& metrics, MasqueradeBackend* masquerade = nullptr);
+         ControllerMetrics& metrics, netfilter::MasqueradeTable* masquerade = nullptr);
 
   struct PassResult {
     // Set when the kernel facts could not be read: nothing was changed.

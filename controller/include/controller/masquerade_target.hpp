@@ -1,7 +1,8 @@
 #pragma once
 
 // MasqueradeTarget: kube-hostgw's nftables table `inet kube-hostgw` (egress
-// masquerade for pod traffic leaving the cluster), over a MasqueradeBackend.
+// masquerade for pod traffic leaving the cluster), over a netfilter::MasqueradeTable
+// (libnftables in production, netfilter::FakeMasqueradeTable in tests).
 // A full pass reads the table and plans with netfilter::plan_masquerade():
 // missing or changed in structure -> one item for the whole table (replaced
 // atomically with every element); only elements differ -> one item per
@@ -18,53 +19,26 @@
 
 #include "controller/target.hpp"
 #include "netfilter/masquerade_rules.hpp"
-#include "netfilter/nft_masquerade_table.hpp"
+#include "netfilter/masquerade_table.hpp"
 
 namespace hostgw::controller {
 
-// What the target needs of nftables (NftMasqueradeBackend in production; a
-// fake in tests). Every write is one transaction.
-class MasqueradeBackend {
- public:
-  virtual ~MasqueradeBackend() = default;
-  virtual netfilter::NftReadResult read_current() = 0;
-  virtual netfilter::NftResult replace_table(const netfilter::MasqueradeSets& sets) = 0;
-  virtual netfilter::NftResult update_elements(const netfilter::MasqueradeUpdate& update) = 0;
-  virtual netfilter::NftResult delete_table() = 0;
-};
-
-// The production backend: libnftables, one context per call.
-class NftMasqueradeBackend final : public MasqueradeBackend {
- public:
-  netfilter::NftReadResult read_current() override { return table_.read_current(); }
-  netfilter::NftResult replace_table(const netfilter::MasqueradeSets& sets) override {
-    return table_.replace_table(sets);
-  }
-  netfilter::NftResult update_elements(const netfilter::MasqueradeUpdate& update) override {
-    return table_.update_elements(update);
-  }
-  netfilter::NftResult delete_table() override { return table_.delete_table(); }
-
- private:
-  netfilter::NftMasqueradeTable table_;
-};
-
 // --dry-run: reads through, logs every write instead of making it.
-class DryRunMasqueradeBackend final : public MasqueradeBackend {
+class DryRunMasqueradeTable final : public netfilter::MasqueradeTable {
  public:
-  explicit DryRunMasqueradeBackend(MasqueradeBackend& real) : real_(real) {}
+  explicit DryRunMasqueradeTable(netfilter::MasqueradeTable& real) : real_(real) {}
   netfilter::NftReadResult read_current() override { return real_.read_current(); }
   netfilter::NftResult replace_table(const netfilter::MasqueradeSets& sets) override;
   netfilter::NftResult update_elements(const netfilter::MasqueradeUpdate& update) override;
   netfilter::NftResult delete_table() override;
 
  private:
-  MasqueradeBackend& real_;
+  netfilter::MasqueradeTable& real_;
 };
 
 class MasqueradeTarget final : public Target {
  public:
-  MasqueradeTarget(MasqueradeBackend& backend, ControllerMetrics& metrics);
+  MasqueradeTarget(netfilter::MasqueradeTable& backend, ControllerMetrics& metrics);
 
   const TargetInfo& info() const override;
   boost::asio::awaitable<std::optional<TargetProblem>> read(const DesiredState& desired, const KernelFacts& facts,
@@ -83,7 +57,7 @@ class MasqueradeTarget final : public Target {
   // refilled: only a table replace says that in one item).
   std::optional<Delta> element_changes(const netfilter::MasqueradeUpdate& update, const std::string& node) const;
 
-  MasqueradeBackend& backend_;
+  netfilter::MasqueradeTable& backend_;
   ControllerMetrics& metrics_;
   netfilter::MasqueradeTableState current_;             // what read() saw
   std::optional<netfilter::MasqueradeSets> desired_;    // what a table item writes

@@ -76,7 +76,7 @@ class Reconciler {
   // (optional): nftables, for the masquerade target.
   Reconciler(boost::asio::any_io_executor executor, routing::RouteTable& table, ReconcilerOptions options,
              ControllerMetrics& metrics, routing::OverlayTable* overlay = nullptr,
-             MasqueradeBackend* masquerade = nullptr);
+             netfilter::MasqueradeTable* masquerade = nullptr);
 
   // Feeds a watch event into the view; requests a pass only if it can change
   // a route (a heartbeat costs nothing).
