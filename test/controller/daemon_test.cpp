@@ -360,6 +360,23 @@ TEST_F(DaemonTest, PodNetworkTargetsAndChecks) {
   EXPECT_EQ(value, "0");
   EXPECT_EQ(masquerade.replaces, 1u);
   EXPECT_EQ(masquerade.element_updates, 0u);
+
+  // A node joining is an incremental step: its route and its address as one set
+  // element, no full pass, no table rebuild, no read of the table.
+  run_until([] { return false; }, 250ms);  // past the minimum interval between passes
+  const auto passes = daemon_->reconciler().passes();
+  const auto steps = daemon_->reconciler().incremental_steps();
+  const auto reads = masquerade.reads;
+  nodes_.push(
+      test_support::node_event(k8s::NodeEvent::Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})));
+  ASSERT_TRUE(run_until([&] { return masquerade.element_updates == 1; }));
+  EXPECT_EQ(masquerade.elements_changed, 1u);  // --cluster-cidr covers its podCIDR: only its address
+  EXPECT_EQ(masquerade.state.sets.node_addresses.size(), 4u);
+  EXPECT_EQ(masquerade.replaces, 1u);
+  EXPECT_EQ(masquerade.reads, reads);
+  EXPECT_EQ(daemon_->reconciler().passes(), passes);
+  EXPECT_EQ(daemon_->reconciler().incremental_steps(), steps + 1);
+  EXPECT_EQ(table_.routes().size(), 4u);
 }
 
 TEST_F(DaemonTest, NodeConditionPatchIsRetriedAfterFailures) {
