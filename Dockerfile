@@ -33,12 +33,15 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKHG_TESTS=OFF \
 # ---- runtime stage -------------------------------------------------------------------
 FROM debian:12-slim
 # Runtime libraries of the binary (libstdc++, libgcc and libc are in the base image):
-# Boost.Program_options and Boost.URL 1.81, OpenSSL 3, yaml-cpp 0.7, libmnl, zlib.
-# scripts/image-test.sh checks this list against `ldd` of the binary in the image.
+# Boost.Program_options and Boost.URL 1.81, OpenSSL 3, yaml-cpp 0.7, libmnl, zlib,
+# libnftables (--masquerade); scripts/image-test.sh checks this list against `ldd` of the
+# binary in the image. containernetworking-plugins: the standard CNI plugins (/usr/lib/cni)
+# the manifest's init container copies to the node with /bin/sh and cp.
 # libcap2-bin is only needed for setcap below and removed right after.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libboost-program-options1.81.0 libboost-url1.81.0 libssl3 libyaml-cpp0.7 libmnl0 zlib1g \
+      libnftables1 containernetworking-plugins \
       libcap2-bin \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/bin/kube-hostgw /usr/local/bin/kube-hostgw

@@ -445,7 +445,7 @@ bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds 
 }
 
 std::size_t owned_route_count(const std::string& node_ns) {
-  const std::string command = "ip -n " + node_ns + " route show proto 44 | wc -l";
+  const std::string command = "ip -n " + node_ns + " route show proto 44 type unicast | wc -l";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (!pipe) return 0;
   unsigned long count = 0;

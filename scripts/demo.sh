@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The kube-hostgw demo: a 3-node "cluster" made of Linux network namespaces on this
 # machine, 2 pods per node, a stand-in Kubernetes API server, and kube-hostgw on every
-# node. Shows the problem (pods on different nodes cannot talk), then the fix.
+# node. Shows the problem (pods on different nodes cannot talk), then the fix, and a pod
+# reaching an "outside" host behind a router through kube-hostgw's egress masquerade.
 #
 #   scripts/demo.sh           run the demo, then remove everything it created
 #   scripts/demo.sh --keep    leave the cluster running to look around
@@ -12,7 +13,8 @@
 # BUILD_DIR=DIR uses (and builds) the binaries in DIR instead of build/.
 #
 # Nothing outside the namespaces it creates is touched: the machine's own routes, links
-# and addresses stay as they are. Addresses used: nodes 198.51.100.0/24, pods 10.244.0.0/16.
+# and addresses stay as they are. Addresses used: nodes 198.51.100.0/24, pods 10.244.0.0/16,
+# the router and the outside host 203.0.113.0/24.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -108,6 +110,8 @@ export KHG_FAKE_APISERVER=$build_dir/bin/fake-apiserver
 remove_demo # a cluster left by an earlier --keep
 # shellcheck source=../test/e2e/lib.sh
 source "$root/test/e2e/lib.sh"
+# shellcheck source=../test/e2e/cni_lib.sh
+source "$root/test/e2e/cni_lib.sh" # khg_outside_up
 export KHG_LEAVE_UP=$keep
 khg_init demo
 
@@ -117,6 +121,8 @@ explain "Each node and each pod is a Linux network namespace: its own interfaces
   "like a separate machine. The nodes share one LAN (a bridge); the pods of a node sit on" \
   "that node's bridge cni0, the way a CNI plugin (bridge + host-local) puts them there."
 khg_lan_up
+khg_router_up    # the nodes' default gateway, towards 203.0.113.0/24
+khg_outside_up   # an "outside" host 203.0.113.50; the router knows no route to the pods
 khg_api_up
 for ((i = 1; i <= node_count; i++)); do
   khg_node_add "$i"
@@ -153,9 +159,12 @@ show ip -n "$(khg_node_ns 1)" route
 # ---- kube-hostgw ----------------------------------------------------------------------
 say "Step 4: start kube-hostgw on every node"
 explain "Each one watches the Node objects over HTTPS and adds, on its node, a route" \
-  "'<other node's podCIDR> via <other node's address>' for every other node (protocol 44)."
+  "'<other node's podCIDR> via <other node's address>' for every other node (protocol 44)," \
+  "an 'unreachable' route for its own podCIDR (it loses to cni0's; it stops traffic for pods" \
+  "that do not exist from leaking to the default gateway), and with --masquerade an" \
+  "nftables table for the pods' traffic leaving the cluster."
 started=$(khg_now_ms)
-khg_hostgw_start_all
+khg_hostgw_start_all --masquerade
 if ! khg_wait_for 30 "every node's routes" khg_full_mesh_ok; then
   echo "${red}demo.sh: the routes did not appear within 30 s; logs in $KHG_RUN_DIR$off" >&2
   exit 1
@@ -178,8 +187,16 @@ else
   exit 1
 fi
 
-say "Step 6: what kube-hostgw said (node1's log)"
-grep -E '"(Route added|First sync complete|Node list received)"' "$KHG_RUN_DIR/node1.log" | head -n 6 | cut -c1-160 | sed 's/^/      /' || true
+say "Step 6: a pod reaches a host outside the cluster"
+explain "The router in front of $KHG_OUTSIDE_IP has no route to 10.244.0.0/16: it can only answer" \
+  "because kube-hostgw masquerades pod traffic leaving the cluster to the node's address" \
+  "(pod -> pod and pod -> node traffic keeps the pod's own address)."
+show ip netns exec "$(khg_pod_ns 1 1)" ping -c 2 -W 1 "$KHG_OUTSIDE_IP"
+explain "node1's table (sets, not one rule per node: a node joining is one set element):"
+show ip netns exec "$(khg_node_ns 1)" nft list table inet kube-hostgw
+
+say "Step 7: what kube-hostgw said (node1's log)"
+grep -E '"(Route added|Masquerade entry added|First sync complete|Node list received)"' "$KHG_RUN_DIR/node1.log" | head -n 7 | cut -c1-160 | sed 's/^/      /' || true
 explain "health and metrics, inside node1 (each node has its own 127.0.0.1):"
 printf '    %s$ ip netns exec %s curl -s http://%s/metrics | grep ...%s\n' "$dim" "$(khg_node_ns 1)" "$KHG_HEALTH" "$off"
 khg_http 1 /metrics | grep -E '^kube_hostgw_(routes_desired|routes_installed|nodes|ready) ' | sed 's/^/      /' || true

@@ -35,7 +35,22 @@ ReconcilerOptions reconciler_options(const Options& options) {
   out.routes.cross_subnet = options.cross_subnet;
   out.vxlan_vni = options.vxlan_vni;
   out.vxlan_port = options.vxlan_port;
+  out.pod_network.own_pod_cidr_routes = options.own_pod_cidr_routes;
+  out.pod_network.masquerade = options.masquerade;
+  out.pod_network.no_masquerade_cidrs = options.no_masquerade_cidrs;
+  out.pod_network.mtu = options.mtu;
+  out.pod_network.cni_ipam_data_dir = options.cni_ipam_data_dir;
+  out.cni_conf_dir = options.cni_conf_dir;
+  out.dry_run = options.dry_run;
   return out;
+}
+
+netfilter::MasqueradeTable* masquerade_for(const Options& options, const DaemonParts& parts,
+                                           std::unique_ptr<netfilter::MasqueradeTable>& dry_run) {
+  if (!parts.masquerade) return nullptr;
+  if (!options.dry_run) return parts.masquerade;
+  dry_run = std::make_unique<DryRunMasqueradeTable>(*parts.masquerade);
+  return dry_run.get();
 }
 
 // The overlay table the reconciler uses: none, the real one, or (--dry-run) a logging wrapper.
@@ -79,7 +94,7 @@ Daemon::Daemon(asio::any_io_executor executor, const Options& options, DaemonPar
       parts_(parts),
       metrics_(registry),
       reconciler_(executor, table_for(options, parts, dry_run_table_), reconciler_options(options), metrics_,
-                  overlay_for(options, parts, dry_run_overlay_)) {
+                  overlay_for(options, parts, dry_run_overlay_), masquerade_for(options, parts, dry_run_masquerade_)) {
   if (!parts_.nodes) throw std::invalid_argument("Daemon: no node source");
   if (options_.set_node_network_available && !parts_.status_writer)
     throw std::invalid_argument("Daemon: --set-node-network-available without a status writer");
@@ -123,9 +138,13 @@ void Daemon::start() {
                 << kv("dry_run", options_.dry_run ? "true" : "false")
                 << kv("cross_subnet", parts_.overlay_table ? to_string(options_.cross_subnet) : "skip")
                 << kv("vxlan_vni", options_.vxlan_vni) << kv("vxlan_port", options_.vxlan_port)
+                << kv("masquerade", options_.masquerade && parts_.masquerade ? "true" : "false")
+                << kv("cni_conf_dir", options_.cni_conf_dir.empty() ? std::string("none") : options_.cni_conf_dir)
+                << kv("own_pod_cidr_route", options_.own_pod_cidr_routes ? "true" : "false")
                 << kv("healthz", options_.healthz ? options_.healthz->to_string() : std::string("disabled"));
   spawn(reconciler_.run(), "reconciler");
   if (parts_.change_monitor) spawn(reconciler_.watch_kernel(*parts_.change_monitor), "kernel monitor");
+  if (parts_.nft_monitor && parts_.masquerade) spawn(watch_nftables(), "nftables monitor");
   spawn(parts_.nodes->run([this](const k8s::NodeEvent& event) { reconciler_.on_node_event(event); }), "node watcher");
   if (health_) spawn(health_->run(), "health server");
 }
@@ -139,7 +158,43 @@ void Daemon::stop() {
 }
 
 void Daemon::on_pass(const PassReport& report) {
-  if (!options_.subnet_file.empty()) {
+  write_subnet_file(report);
+  check_forwarding(report);
+  if (options_.set_node_network_available && !network_patch_started_ && report.self) {
+    network_patch_started_ = true;
+    spawn(patch_network_available(), "node condition");
+  }
+}
+
+void Daemon::check_forwarding(const PassReport& report) {
+  const ForwardingState state = read_forwarding(parts_.sysctl_net_root);
+  metrics_.ip_forwarding(routing::Family::v4).set(forwarding_gauge(state.ipv4));
+  metrics_.ip_forwarding(routing::Family::v6).set(forwarding_gauge(state.ipv6));
+  bool need_ipv4 = false;
+  bool need_ipv6 = false;
+  if (report.self) {
+    for (const auto& cidr : parse_pod_cidrs(*report.self)) {
+      need_ipv4 = need_ipv4 || cidr.family() == routing::Family::v4;
+      need_ipv6 = need_ipv6 || cidr.family() == routing::Family::v6;
+    }
+  }
+  for (const auto& line : forwarding_.update(state, need_ipv4, need_ipv6)) {
+    auto colon = line.find(": ");
+    std::string_view severity = std::string_view(line).substr(0, colon);
+    std::string text = colon == std::string::npos ? line : line.substr(colon + 2);
+    if (severity == "error") {
+      KHG_LOG(error) << "IP forwarding" << kv("problem", text);
+    } else if (severity == "warning") {
+      KHG_LOG(warning) << "IP forwarding" << kv("problem", text);
+    } else {
+      KHG_LOG(info) << "IP forwarding" << kv("status", text);
+    }
+  }
+}
+
+void Daemon::write_subnet_file(const PassReport& report) {
+  {
+    if (options_.subnet_file.empty()) return;
     std::string problem;
     std::optional<std::string> content;
     if (!report.self) {
@@ -148,7 +203,9 @@ void Daemon::on_pass(const PassReport& report) {
       SubnetEnv env;
       env.cluster_cidrs = options_.cluster_cidrs;
       env.pod_cidrs = parse_pod_cidrs(*report.self);
-      env.mtu = node_link_mtu(report.self, *report.connected);
+      env.mtu = options_.mtu.value_or(node_link_mtu(report.self, *report.connected));
+      // Our masquerade covers egress: flannel's CNI plugin must not add its own.
+      env.ipmasq = options_.masquerade && parts_.masquerade;
       content = render_subnet_env(env, &problem);
     }
     if (!content) {
@@ -174,9 +231,17 @@ void Daemon::on_pass(const PassReport& report) {
       }
     }
   }
-  if (options_.set_node_network_available && !network_patch_started_ && report.self) {
-    network_patch_started_ = true;
-    spawn(patch_network_available(), "node condition");
+}
+
+asio::awaitable<void> Daemon::watch_nftables() {
+  while (!stopped_) {
+    netfilter::NftChangeNotice notice = co_await parts_.nft_monitor->next_change();
+    if (stopped_) break;
+    // Our table changed by someone else (or events were lost): a full pass
+    // reads it and puts it back.
+    KHG_LOG(info) << "Masquerade table changed by someone else" << kv("what", notice.what)
+                  << kv("resync", notice.resync_needed ? "1" : "0");
+    reconciler_.request_pass("nftables");
   }
 }
 

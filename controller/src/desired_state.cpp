@@ -2,17 +2,84 @@
 
 #include <algorithm>
 
+#include "controller/cni_config.hpp"
+#include "controller/desired_pod_network.hpp"
+#include "controller/subnet_file.hpp"
+
 namespace hostgw::controller {
 
 using routing::RouteKey;
 
+namespace {
+
+// The pod network of the masquerade: --cluster-cidr when given, else every
+// podCIDR the routes accepted (other nodes') and this node's own.
+std::vector<routing::IpPrefix> masquerade_pod_cidrs(const std::vector<NodeRoute>& routes, const LocalFacts& facts) {
+  std::vector<routing::IpPrefix> out = facts.own_cidrs;
+  for (const auto& entry : routes) out.push_back(entry.route.destination);
+  return out;
+}
+
+template <typename Value>
+std::vector<routing::IpAddress> keys_of(const std::map<routing::IpAddress, Value>& map) {
+  std::vector<routing::IpAddress> out;
+  out.reserve(map.size());
+  for (const auto& [address, value] : map) out.push_back(address);
+  return out;
+}
+
+}  // namespace
+
+std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node, AddressTypes types) {
+  std::vector<routing::IpAddress> out;
+  auto add = [&](const std::vector<std::string>& texts) {
+    for (const auto& text : texts)
+      if (auto address = routing::IpAddress::try_parse(text)) out.push_back(*address);
+  };
+  add(node.internal_ips);
+  if (types == AddressTypes::internal_then_external) add(node.external_ips);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 DesiredState desired_state(const ClusterView& view, const std::string& self, const KernelFacts& kernel,
                            const DesiredStateOptions& options) {
   DesiredState out;
-  out.facts = local_facts(self, view.find(self), kernel.connected, options.routes);
+  const k8s::NodeInfo* self_node = view.find(self);
+  const PodNetworkOptions& pod_network = options.pod_network;
+  out.facts = local_facts(self, self_node, kernel.connected, options.routes);
   out.routes = desired_routes(view.nodes(), out.facts, options.routes, kernel.owned_routes);
   out.overlay =
       desired_overlay(out.routes.overlay_self, out.routes.overlay_peers, options.vxlan_vni, options.vxlan_port);
+  if (pod_network.masquerade) {
+    std::map<routing::IpAddress, unsigned> addresses;
+    for (const k8s::NodeInfo* node : view.nodes()) {
+      auto node_addresses = masquerade_node_addresses(*node, options.routes.address_types);
+      for (const auto& address : node_addresses) ++addresses[address];
+      if (!node_addresses.empty()) out.node_addresses.emplace(node->name, std::move(node_addresses));
+    }
+    out.masquerade =
+        desired_masquerade_sets(options.routes.cluster_cidrs, masquerade_pod_cidrs(out.routes.routes, out.facts),
+                                keys_of(addresses), pod_network.no_masquerade_cidrs);
+  }
+  if (pod_network.own_pod_cidr_routes && !out.facts.own_cidrs.empty()) {
+    for (const auto& route :
+         desired_own_pod_cidr_routes(out.facts.own_cidrs, options.routes.protocol, options.routes.table)) {
+      out.routes.routes.push_back({route, self, RoutePath::direct});
+    }
+    std::sort(out.routes.routes.begin(), out.routes.routes.end(),
+              [](const NodeRoute& a, const NodeRoute& b) { return key_of(a.route) < key_of(b.route); });
+  }
+  if (pod_network.cni && self_node) {
+    CniConflistSpec spec;
+    spec.pod_cidrs = out.facts.own_cidrs;
+    spec.mtu = choose_pod_mtu(node_link_mtu(self_node, kernel.connected),
+                              options.routes.cross_subnet == CrossSubnet::vxlan, pod_network.mtu);
+    spec.ipam_data_dir = pod_network.cni_ipam_data_dir;
+    out.cni_conflist = render_cni_conflist(spec);
+    if (out.cni_conflist) out.pod_mtu = spec.mtu;
+  }
   return out;
 }
 
@@ -30,7 +97,19 @@ void DesiredModel::reset(const DesiredState& desired, const DesiredStateOptions&
   for (const auto& skip : desired.routes.skipped) {
     if (skip.reason != SkipReason::self) skipped_.insert(skip.node);
   }
+  node_addresses_ = desired.node_addresses;
+  address_count_.clear();
+  for (const auto& [name, addresses] : node_addresses_)
+    for (const auto& address : addresses) ++address_count_[address];
   valid_ = true;
+}
+
+std::optional<netfilter::MasqueradeSets> DesiredModel::masquerade() const {
+  if (!options_.pod_network.masquerade) return std::nullopt;
+  std::vector<routing::IpPrefix> pods = facts_.own_cidrs;
+  for (const auto& [key, entry] : routes_) pods.push_back(key.destination);
+  return desired_masquerade_sets(options_.routes.cluster_cidrs, pods, keys_of(address_count_),
+                                 options_.pod_network.no_masquerade_cidrs);
 }
 
 std::optional<NodeUpdate> DesiredModel::update_node(const std::string& name, const k8s::NodeInfo* node,
@@ -68,6 +147,17 @@ std::optional<NodeUpdate> DesiredModel::update_node(const std::string& name, con
     node_keys_.erase(name);
   } else {
     node_keys_[name] = std::move(new_keys);
+  }
+  if (options_.pod_network.masquerade) {
+    if (auto it = node_addresses_.find(name); it != node_addresses_.end()) {
+      update.addresses_before = std::move(it->second);
+      node_addresses_.erase(it);
+    }
+    for (const auto& address : update.addresses_before)
+      if (--address_count_[address] == 0) address_count_.erase(address);
+    if (node) update.addresses_after = masquerade_node_addresses(*node, options_.routes.address_types);
+    for (const auto& address : update.addresses_after) ++address_count_[address];
+    if (!update.addresses_after.empty()) node_addresses_[name] = update.addresses_after;
   }
   return update;
 }

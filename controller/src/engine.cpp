@@ -1,5 +1,7 @@
 #include "controller/engine.hpp"
 
+#include <algorithm>
+
 #include "common/log.hpp"
 
 namespace hostgw::controller {
@@ -18,16 +20,26 @@ bool loud(SkipReason reason) {
   return reason != SkipReason::self && reason != SkipReason::no_pod_cidr && reason != SkipReason::no_address;
 }
 
-EngineOptions effective(EngineOptions options, const routing::OverlayTable* overlay) {
+EngineOptions effective(EngineOptions options, const routing::OverlayTable* overlay,
+                        const netfilter::MasqueradeTable* masquerade) {
   if (!overlay) options.desired.routes.cross_subnet = CrossSubnet::skip;
+  if (!masquerade) options.desired.pod_network.masquerade = false;
+  options.desired.pod_network.cni = !options.cni_conf_dir.empty();
   return options;
 }
 
-std::vector<Target*> in_order(OverlayTarget* overlay, RouteTarget& routes) {
+std::vector<Target*> in_order(OverlayTarget* overlay, RouteTarget& routes, MasqueradeTarget* masquerade,
+                              CniTarget* cni) {
   std::vector<Target*> out;
   if (overlay) out.push_back(overlay);
   out.push_back(&routes);
+  if (masquerade) out.push_back(masquerade);
+  if (cni) out.push_back(cni);
   return out;
+}
+
+std::size_t index_of(const std::vector<Target*>& targets, const Target* target) {
+  return static_cast<std::size_t>(std::find(targets.begin(), targets.end(), target) - targets.begin());
 }
 
 void append(Delta& to, Delta&& from) {
@@ -40,15 +52,18 @@ void append(Delta& to, Delta&& from) {
 }  // namespace
 
 Engine::Engine(routing::RouteTable& table, routing::OverlayTable* overlay, const EngineOptions& options,
-               ControllerMetrics& metrics)
+               ControllerMetrics& metrics, netfilter::MasqueradeTable* masquerade)
     : table_(table),
-      options_(effective(options, overlay)),
+      options_(effective(options, overlay, masquerade)),
       metrics_(metrics),
       overlay_(overlay ? std::make_unique<OverlayTarget>(*overlay, metrics, options_.desired.routes.cross_subnet)
                        : nullptr),
       routes_(table, metrics),
-      targets_(in_order(overlay_.get(), routes_)),
-      routes_index_(targets_.size() - 1),
+      masquerade_(masquerade ? std::make_unique<MasqueradeTarget>(*masquerade, metrics) : nullptr),
+      cni_(options_.cni_conf_dir.empty() ? nullptr
+                                         : std::make_unique<CniTarget>(options_.cni_conf_dir, options_.dry_run)),
+      targets_(in_order(overlay_.get(), routes_, masquerade_.get(), cni_.get())),
+      routes_index_(index_of(targets_, &routes_)),
       applier_(targets_, metrics, options_.retry) {}
 
 void Engine::invalidate() {

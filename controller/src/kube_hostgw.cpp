@@ -17,6 +17,8 @@
 #include "k8s-client/config.hpp"
 #include "k8s-client/node_watcher.hpp"
 #include "kube-hostgw/version.hpp"
+#include "netfilter/nft_change_monitor.hpp"
+#include "netfilter/nft_masquerade_table.hpp"
 #include "routing/netlink_change_monitor.hpp"
 #include "routing/netlink_overlay_table.hpp"
 #include "routing/netlink_route_table.hpp"
@@ -38,6 +40,9 @@ struct Parts {
   std::unique_ptr<routing::NetlinkChangeMonitor> monitor;
   // Also with --cross-subnet=skip: a device left by an earlier vxlan run is deleted.
   std::unique_ptr<routing::NetlinkOverlayTable> overlay;
+  // Also without --masquerade: a table left by an earlier run is deleted.
+  std::unique_ptr<netfilter::NftMasqueradeTable> masquerade;
+  std::unique_ptr<netfilter::NftChangeMonitor> nft_monitor;
   MetricsRegistry registry;
   std::unique_ptr<ApiNodeSource> api;
   std::unique_ptr<Daemon> daemon;
@@ -68,6 +73,29 @@ bool open_netlink(EventLoop& loop, const Options& options, Parts& parts) {
   return true;
 }
 
+bool open_nftables(EventLoop& loop, const Options& options, Parts& parts) {
+  try {
+    parts.masquerade = std::make_unique<netfilter::NftMasqueradeTable>();
+  } catch (const std::exception& error) {
+    if (options.masquerade) {
+      KHG_LOG(error) << "Cannot use nftables" << kv("error", error.what())
+                     << kv("hint", "--masquerade needs libnftables and CAP_NET_ADMIN");
+      return false;
+    }
+    KHG_LOG(warning) << "Cannot use nftables; a masquerade table left by an earlier run stays"
+                     << kv("error", error.what());
+    return true;
+  }
+  try {
+    parts.nft_monitor = std::make_unique<netfilter::NftChangeMonitor>(loop.get_executor());
+  } catch (const std::exception& error) {
+    // The resync still repairs the table; only the immediate repair is lost.
+    KHG_LOG(warning) << "Cannot watch nftables events; hand changes to the masquerade table are repaired at the resync"
+                     << kv("error", error.what());
+  }
+  return true;
+}
+
 bool make_daemon(EventLoop& loop, const Options& options, Parts& parts, std::unique_ptr<k8s::ApiClient> client) {
   k8s::NodeWatcherOptions watcher_options;
   watcher_options.backoff.max = options.api_backoff_max;
@@ -76,8 +104,8 @@ bool make_daemon(EventLoop& loop, const Options& options, Parts& parts, std::uni
                                               k8s::ConfigOptions{options.kubeconfig, options.context},
                                               parts.registry, watcher_options, std::move(client));
   try {
-    DaemonParts daemon_parts{parts.table.get(), parts.monitor.get(), parts.api.get(), parts.api.get(),
-                             parts.overlay.get()};
+    DaemonParts daemon_parts{parts.table.get(),   parts.monitor.get(),    parts.api.get(),        parts.api.get(),
+                             parts.overlay.get(), parts.masquerade.get(), parts.nft_monitor.get()};
     parts.daemon = std::make_unique<Daemon>(loop.get_executor(), options, daemon_parts, parts.registry);
   } catch (const std::exception& error) {
     KHG_LOG(error) << "Cannot start" << kv("error", error.what());
@@ -117,7 +145,9 @@ int run_kube_hostgw(const Options& options) {
   std::optional<std::unique_ptr<k8s::ApiClient>> client =
       make_api_client_at_start(loop.get_executor(), k8s::ConfigOptions{options.kubeconfig, options.context});
   if (!client) return 1;
-  if (!open_netlink(loop, options, parts) || !make_daemon(loop, options, parts, std::move(*client))) return 1;
+  if (!open_netlink(loop, options, parts) || !open_nftables(loop, options, parts) ||
+      !make_daemon(loop, options, parts, std::move(*client)))
+    return 1;
 
   std::optional<EventLoop::Clock::time_point> stop_requested;
   parts.signals = std::make_unique<asio::signal_set>(loop, SIGINT, SIGTERM);

@@ -247,6 +247,14 @@ constexpr Spec kTriggers{"kube_hostgw_reconcile_triggers_total",
                          "Reasons a reconcile pass was asked for (coalesced: many triggers, few passes)."};
 constexpr Spec kOverlayChanges{"kube_hostgw_overlay_entry_changes_total",
                                "Neighbour/FDB entry changes on the VXLAN device, by operation and result."};
+constexpr Spec kMasqueradeChanges{
+    "kube_hostgw_masquerade_changes_total",
+    "Changes to the nftables table inet kube-hostgw (element: a set element; table: the whole table), by "
+    "operation and result."};
+constexpr Spec kCniConfChanges{"kube_hostgw_cni_conf_changes_total",
+                               "Writes of the CNI conflist 10-kube-hostgw.conflist, by operation and result."};
+constexpr Spec kIpForwarding{"kube_hostgw_ip_forwarding",
+                             "The host's IP forwarding sysctl per family: 1 on, 0 off, -1 unknown (read only)."};
 constexpr Spec kBuildInfo{"kube_hostgw_build_info", "Always 1; the labels say which build runs."};
 constexpr Spec kApiRequests{"kube_hostgw_api_requests_total",
                             "Requests to the API server, by HTTP status (0: no response)."};
@@ -273,7 +281,8 @@ Labels op_result(routing::ChangeKind kind, bool ok) {
 
 // The families whose series come later (labels known on first use, or mirrored at scrape time).
 void declare_later_families(MetricsRegistry& registry) {
-  for (const Spec* spec : {&kRouteChanges, &kNetlinkErrors, &kTriggers, &kOverlayChanges, &kApiRequests})
+  for (const Spec* spec : {&kRouteChanges, &kNetlinkErrors, &kTriggers, &kOverlayChanges, &kMasqueradeChanges,
+                           &kCniConfChanges, &kApiRequests})
     registry.declare_counter(spec->name, spec->help);
   registry.declare_histogram(kApiDuration.name, kApiDuration.help);
   for (const Spec* spec : {&kNodeLists, &kNodeRelists, &kWatchRestarts, &kWatchEvents, &kWatchBookmarks, &kWatchErrors,
@@ -297,6 +306,8 @@ ControllerMetrics::ControllerMetrics(MetricsRegistry& registry)
       overlay_device_creations(registry.counter(kOverlayCreations.name, kOverlayCreations.help)),
       registry_(registry) {
   for (SkipReason reason : kAllSkipReasons) skipped(reason);
+  // -1 until the first pass reads the sysctls.
+  for (auto family : {routing::Family::v4, routing::Family::v6}) ip_forwarding(family).set(-1);
   registry.gauge(kBuildInfo.name, kBuildInfo.help, {{"version", kVersion}}).set(1);
   declare_later_families(registry);
 }
@@ -319,6 +330,19 @@ Counter& ControllerMetrics::triggers(std::string_view source) {
 
 Counter& ControllerMetrics::overlay_entry_changes(routing::ChangeKind kind, bool ok) {
   return registry_.counter(kOverlayChanges.name, kOverlayChanges.help, op_result(kind, ok));
+}
+
+Counter& ControllerMetrics::masquerade_changes(routing::ChangeKind kind, bool ok) {
+  return registry_.counter(kMasqueradeChanges.name, kMasqueradeChanges.help, op_result(kind, ok));
+}
+
+Counter& ControllerMetrics::cni_conf_changes(routing::ChangeKind kind, bool ok) {
+  return registry_.counter(kCniConfChanges.name, kCniConfChanges.help, op_result(kind, ok));
+}
+
+Gauge& ControllerMetrics::ip_forwarding(routing::Family family) {
+  return registry_.gauge(kIpForwarding.name, kIpForwarding.help,
+                         {{"family", family == routing::Family::v4 ? "ipv4" : "ipv6"}});
 }
 
 void mirror_api_stats(MetricsRegistry& registry, const k8s::ApiStats& stats) {

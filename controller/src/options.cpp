@@ -201,6 +201,27 @@ po::options_description describe() {
       "subnet-file", po::value<std::string>()->value_name("FILE"),
       "Write a flannel-compatible subnet.env here (e.g. /run/flannel/subnet.env) for the flannel CNI "
       "plugin. Default: none (not written).")(
+      "cni-conf-dir", po::value<std::string>()->value_name("DIR"),
+      "Write this node's CNI config DIR/10-kube-hostgw.conflist (bridge cni0, host-local IPAM with this node's "
+      "podCIDRs, portmap) once the node has a podCIDR, and keep it so; other files in DIR are never touched. "
+      "Default: none (no conflist).")(
+      "cni-ipam-data-dir", po::value<std::string>()->value_name("DIR"),
+      "host-local's lease folder written into the conflist (needs --cni-conf-dir). Default: the plugin's own, "
+      "/var/lib/cni/networks.")(
+      "mtu", po::value<std::string>()->value_name("N"),
+      "MTU of the pods' interfaces and cni0 (576-65535) in the conflist and subnet.env. Default: the MTU of the "
+      "link carrying this node's address, minus 50 with --cross-subnet=vxlan.")(
+      "masquerade", po::bool_switch(),
+      "Masquerade pod traffic leaving the cluster (source in the pod network, destination neither a pod, nor "
+      "a node's address, nor --no-masquerade-cidr, nor multicast) with the nftables table inet kube-hostgw. "
+      "Without it, a table left by an earlier run is deleted. Default: off.")(
+      "no-masquerade-cidr", po::value<std::vector<std::string>>()->composing()->value_name("CIDR"),
+      "Destinations pods reach with their own address (repeatable or comma-separated; needs --masquerade). "
+      "Default: none.")(
+      "no-own-pod-cidr-route", po::bool_switch(),
+      "Do not install the unreachable route for this node's own podCIDRs (protocol --route-protocol, metric "
+      "4278198272), which refuses traffic for pods that do not exist instead of sending it to the default "
+      "gateway. Default: installed.")(
       "set-node-network-available", po::bool_switch(),
       "After the first sync, set this node's NetworkUnavailable condition to False (reason KubeHostgwReady); "
       "needs RBAC to patch nodes/status. Default: off.")(
@@ -281,7 +302,8 @@ std::string help_text(std::size_t width) {
   out += wrap_words(
       "Routes every other Kubernetes node's podCIDR via that node's address on a shared layer-2 network (like "
       "flannel's host-gw backend), and nodes on other subnets through VXLAN (--cross-subnet), watching Node objects "
-      "on the API server.",
+      "on the API server. With --cni-conf-dir and --masquerade it is the whole pod network: this node's CNI "
+      "config and egress masquerade (nftables) too.",
       width, 0, 0);
   out += "\n\n";
   out += wrap_words(
@@ -405,22 +427,28 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
         "--cluster-cidr: required: the pod network of the cluster, e.g. --cluster-cidr=10.244.0.0/16 "
         "(what kube-controller-manager --cluster-cidr / kubeadm --pod-network-cidr says; dual stack: "
         "--cluster-cidr=10.244.0.0/16,fd00:10:244::/56); podCIDRs outside it are never routed");
-  {
-    for (const auto& list : values["cluster-cidr"].as<std::vector<std::string>>()) {
+  // A repeatable, comma-separated list of prefixes (no default route).
+  auto prefixes = [&](const char* name) {
+    std::vector<routing::IpPrefix> out;
+    if (!values.count(name)) return out;
+    const std::string flag = std::string("--") + name;
+    for (const auto& list : values[name].as<std::vector<std::string>>()) {
       std::string_view rest = list;
       while (true) {
         auto comma = rest.find(',');
         std::string_view item = rest.substr(0, comma);
         std::string error;
         auto prefix = routing::IpPrefix::try_parse(item, &error);
-        if (!prefix) throw OptionsError("--cluster-cidr: " + error);
-        if (prefix->is_default()) throw OptionsError("--cluster-cidr: " + quoted(item) + " is a default route");
-        options.cluster_cidrs.push_back(*prefix);
+        if (!prefix) throw OptionsError(flag + ": " + error);
+        if (prefix->is_default()) throw OptionsError(flag + ": " + quoted(item) + " is a default route");
+        out.push_back(*prefix);
         if (comma == std::string_view::npos) break;
         rest = rest.substr(comma + 1);
       }
     }
-  }
+    return out;
+  };
+  options.cluster_cidrs = prefixes("cluster-cidr");
   auto duration_flag = [&](const char* name, std::chrono::milliseconds& into) {
     if (auto value = text(name)) {
       std::string error;
@@ -497,6 +525,26 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
     if (value->back() == '/') throw OptionsError("--subnet-file: " + quoted(*value) + " is a folder, not a file");
     options.subnet_file = *value;
   }
+  if (auto value = text("cni-conf-dir")) {
+    if (value->empty()) throw OptionsError("--cni-conf-dir: empty path");
+    options.cni_conf_dir = *value;
+  }
+  if (auto value = text("cni-ipam-data-dir")) {
+    if (value->empty()) throw OptionsError("--cni-ipam-data-dir: empty path");
+    if (options.cni_conf_dir.empty()) throw OptionsError("--cni-ipam-data-dir: needs --cni-conf-dir");
+    options.cni_ipam_data_dir = *value;
+  }
+  if (auto value = text("mtu")) {
+    auto number = parse_number<std::uint32_t>(*value);
+    if (!number || *number < 576 || *number > 65535)
+      throw OptionsError("--mtu: " + quoted(*value) + " is not an MTU from 576 to 65535");
+    options.mtu = *number;
+  }
+  options.masquerade = values["masquerade"].as<bool>();
+  options.no_masquerade_cidrs = prefixes("no-masquerade-cidr");
+  if (!options.no_masquerade_cidrs.empty() && !options.masquerade)
+    throw OptionsError("--no-masquerade-cidr: needs --masquerade");
+  options.own_pod_cidr_routes = !values["no-own-pod-cidr-route"].as<bool>();
   options.set_node_network_available = values["set-node-network-available"].as<bool>();
   options.dry_run = values["dry-run"].as<bool>();
   if (auto value = text("v")) {

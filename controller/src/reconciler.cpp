@@ -19,18 +19,24 @@ double unix_seconds() {
 
 EngineOptions engine_options(const ReconcilerOptions& options) {
   return {.node_name = options.node_name,
-          .desired = {.routes = options.routes, .vxlan_vni = options.vxlan_vni, .vxlan_port = options.vxlan_port},
-          .retry = {.initial = options.retry_initial, .max = options.retry_max}};
+          .desired = {.routes = options.routes,
+                      .vxlan_vni = options.vxlan_vni,
+                      .vxlan_port = options.vxlan_port,
+                      .pod_network = options.pod_network},
+          .retry = {.initial = options.retry_initial, .max = options.retry_max},
+          .cni_conf_dir = options.cni_conf_dir,
+          .dry_run = options.dry_run};
 }
 
 }  // namespace
 
 Reconciler::Reconciler(asio::any_io_executor executor, routing::RouteTable& table, ReconcilerOptions options,
-                       ControllerMetrics& metrics, routing::OverlayTable* overlay)
+                       ControllerMetrics& metrics, routing::OverlayTable* overlay,
+                       netfilter::MasqueradeTable* masquerade)
     : wake_(std::move(executor)),
       options_(std::move(options)),
       metrics_(metrics),
-      engine_(table, overlay, engine_options(options_), metrics) {}
+      engine_(table, overlay, engine_options(options_), metrics, masquerade) {}
 
 void Reconciler::on_node_event(const k8s::NodeEvent& event) {
   bool first_list = event.type == k8s::NodeEvent::Type::resynced && !view_.has_full_list();

@@ -13,7 +13,8 @@ using routing::Route;
 using routing::RouteKey;
 
 std::string route_text(const Route& route, const std::map<std::uint32_t, std::string>& links) {
-  std::string text = route.destination.to_string();
+  std::string text = route.type == routing::RouteType::unreachable ? "unreachable " : "";
+  text += route.destination.to_string();
   if (route.gateway) text += " via " + route.gateway->to_string();
   if (route.oif) {
     auto link = links.find(route.oif);

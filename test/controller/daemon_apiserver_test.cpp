@@ -65,6 +65,7 @@ class DaemonApiServerTest : public ::testing::Test {
     options.node_name = "node-a";
     options.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16")};
     options.set_node_network_available = true;
+    options.own_pod_cidr_routes = false;  // the routes to other nodes only (DaemonTest covers our own)
     options.kubeconfig = (dir_ / "kubeconfig").string();
     k8s::NodeWatcherOptions watcher;
     watcher.backoff.initial = 50ms;

@@ -15,6 +15,7 @@
 
 #include "common/log.hpp"
 #include "http_get.hpp"
+#include "netfilter/fake_masquerade_table.hpp"
 #include "routing/fake_overlay_table.hpp"
 #include "routing/fake_route_table.hpp"
 #include "test-support/node_factory.hpp"
@@ -85,6 +86,8 @@ class DaemonTest : public ::testing::Test {
     options_.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16")};
     options_.subnet_file = (dir_ / "run" / "subnet.env").string();
     options_.set_node_network_available = true;
+    // The routes to other nodes only; PodNetworkTargetsAndChecks turns it on.
+    options_.own_pod_cidr_routes = false;
   }
   void TearDown() override {
     if (daemon_) daemon_->stop();
@@ -300,6 +303,80 @@ TEST_F(DaemonTest, EveryMetricOnTheEndpointIsDocumented) {
   io_.restart();
   io_.run_for(50ms);
   daemon_.reset();
+}
+
+// --cni-conf-dir, --masquerade and the own-podCIDR route as the daemon wires
+// them: the conflist written, the table created with every node's address,
+// the unreachable route among the routes, subnet.env saying FLANNEL_IPMASQ=true,
+// and the forwarding sysctls read (never written) into a metric and a log line.
+TEST_F(DaemonTest, PodNetworkTargetsAndChecks) {
+  netfilter::FakeMasqueradeTable masquerade;
+  options_.own_pod_cidr_routes = true;
+  options_.masquerade = true;
+  options_.cni_conf_dir = (dir_ / "net.d").string();
+  std::filesystem::create_directories(dir_ / "sys" / "ipv4");
+  std::filesystem::create_directories(dir_ / "sys" / "ipv6" / "conf" / "all");
+  std::ofstream(dir_ / "sys" / "ipv4" / "ip_forward") << "0\n";
+  std::ofstream(dir_ / "sys" / "ipv6" / "conf" / "all" / "forwarding") << "1\n";
+  DaemonParts parts{&table_, &table_, &nodes_, &status_, nullptr, &masquerade};
+  parts.sysctl_net_root = (dir_ / "sys").string();
+  daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_, parts, registry_);
+  daemon_->start();
+  nodes_.push(node_list(three_nodes()));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
+
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "net.d" / "10-kube-hostgw.conflist"));
+  EXPECT_EQ(masquerade.replaces, 1u);
+  EXPECT_EQ(masquerade.state.sets.node_addresses.size(), 3u);
+  EXPECT_EQ(table_.routes().size(), 3u);  // node-b, node-c and our own unreachable one
+  bool unreachable = false;
+  for (const auto& route : table_.routes())
+    unreachable = unreachable || (route.type == routing::RouteType::unreachable &&
+                                  route.destination == IpPrefix::parse("10.244.1.0/24"));
+  EXPECT_TRUE(unreachable);
+  EXPECT_NE(read_subnet_file().find("FLANNEL_IPMASQ=true\n"), std::string::npos) << read_subnet_file();
+
+  auto metrics = get("/metrics");
+  for (const char* line :
+       {"kube_hostgw_ip_forwarding{family=\"ipv4\"} 0\n", "kube_hostgw_ip_forwarding{family=\"ipv6\"} 1\n",
+        "kube_hostgw_masquerade_changes_total{op=\"add\",result=\"ok\"} 1\n",
+        "kube_hostgw_cni_conf_changes_total{op=\"add\",result=\"ok\"} 1\n"}) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << metrics.body;
+  }
+  auto forwarding_lines = [&] {
+    return std::count_if(log_.begin(), log_.end(), [](const std::string& line) {
+      return line.find("IP forwarding") != std::string::npos &&
+             line.find("net.ipv4.ip_forward is 0") != std::string::npos;
+    });
+  };
+  EXPECT_EQ(forwarding_lines(), 1);
+  // Read, never written; and logged once, not at every pass.
+  daemon_->reconciler().request_pass("test");
+  ASSERT_TRUE(run_until([&] { return daemon_->reconciler().passes() == 2; }));
+  EXPECT_EQ(forwarding_lines(), 1);
+  std::ifstream forward(dir_ / "sys" / "ipv4" / "ip_forward");
+  std::string value;
+  forward >> value;
+  EXPECT_EQ(value, "0");
+  EXPECT_EQ(masquerade.replaces, 1u);
+  EXPECT_EQ(masquerade.element_updates, 0u);
+
+  // A node joining is an incremental step: its route and its address as one set
+  // element, no full pass, no table rebuild, no read of the table.
+  run_until([] { return false; }, 250ms);  // past the minimum interval between passes
+  const auto passes = daemon_->reconciler().passes();
+  const auto steps = daemon_->reconciler().incremental_steps();
+  const auto reads = masquerade.reads;
+  nodes_.push(
+      test_support::node_event(k8s::NodeEvent::Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})));
+  ASSERT_TRUE(run_until([&] { return masquerade.element_updates == 1; }));
+  EXPECT_EQ(masquerade.elements_changed, 1u);  // --cluster-cidr covers its podCIDR: only its address
+  EXPECT_EQ(masquerade.state.sets.node_addresses.size(), 4u);
+  EXPECT_EQ(masquerade.replaces, 1u);
+  EXPECT_EQ(masquerade.reads, reads);
+  EXPECT_EQ(daemon_->reconciler().passes(), passes);
+  EXPECT_EQ(daemon_->reconciler().incremental_steps(), steps + 1);
+  EXPECT_EQ(table_.routes().size(), 4u);
 }
 
 TEST_F(DaemonTest, NodeConditionPatchIsRetriedAfterFailures) {

@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "controller/desired_pod_network.hpp"
+
 #include "test-support/node_factory.hpp"
 
 namespace hostgw::controller {
@@ -82,6 +86,69 @@ TEST_F(DesiredStateTest, ModelUpdatesOneNodeAndRefusesWhatNeedsEveryNode) {
   EXPECT_FALSE(model.update_node("g", &newcomer, index_));  // overlaps f's podCIDR
   model.invalidate();
   EXPECT_FALSE(model.update_node("f", &moved, index_));
+}
+
+TEST_F(DesiredStateTest, OwnPodCidrsGetUnreachableRoutesOfOursAmongTheRoutes) {
+  EXPECT_EQ(desired_state(view_, "a", kernel_, options_).routes.routes.size(), 4u);  // off: none
+  options_.pod_network.own_pod_cidr_routes = true;
+  DesiredState full = desired_state(view_, "a", kernel_, options_);
+  ASSERT_EQ(full.routes.routes.size(), 6u);
+  std::vector<routing::Route> own;
+  for (const auto& entry : full.routes.routes)
+    if (entry.node == "a") own.push_back(entry.route);
+  ASSERT_EQ(own.size(), 2u);
+  EXPECT_EQ(own[0].destination, IpPrefix::parse("10.244.1.0/24"));
+  EXPECT_EQ(own[1].destination, IpPrefix::parse("2001:db8:1::/64"));
+  for (const auto& route : own) {
+    EXPECT_EQ(route.type, routing::RouteType::unreachable);
+    EXPECT_EQ(route.protocol, options_.routes.protocol);
+    EXPECT_EQ(route.metric, kOwnPodCidrMetric);
+    EXPECT_FALSE(route.gateway);
+  }
+  for (std::size_t i = 1; i < full.routes.routes.size(); ++i)
+    EXPECT_LT(key_of(full.routes.routes[i - 1].route), key_of(full.routes.routes[i].route));
+  // The model keeps them: a step for another node leaves them wanted.
+  DesiredModel model;
+  model.reset(full, options_);
+  EXPECT_TRUE(model.routes().contains({routing::kMainTable, IpPrefix::parse("10.244.1.0/24"), kOwnPodCidrMetric}));
+}
+
+TEST_F(DesiredStateTest, ConflistOnlyWithTheFlagAndAPodCidr) {
+  EXPECT_FALSE(desired_state(view_, "a", kernel_, options_).cni_conflist);
+  options_.pod_network.cni = true;
+  DesiredState with = desired_state(view_, "a", kernel_, options_);
+  ASSERT_TRUE(with.cni_conflist);
+  EXPECT_NE(with.cni_conflist->find("2001:db8:1::/64"), std::string::npos);
+  EXPECT_EQ(with.pod_mtu, 1500u);
+  EXPECT_FALSE(desired_state(view_, "d", kernel_, options_).cni_conflist);  // no podCIDR yet
+  options_.routes.cross_subnet = CrossSubnet::vxlan;
+  EXPECT_EQ(desired_state(view_, "a", kernel_, options_).pod_mtu, 1450u);
+}
+
+TEST_F(DesiredStateTest, MasqueradeSetsFromEveryNodeAndTheModelFollowsOneNode) {
+  EXPECT_FALSE(desired_state(view_, "a", kernel_, options_).masquerade);
+  options_.pod_network.masquerade = true;
+  options_.routes.cluster_cidrs.clear();
+  DesiredState full = desired_state(view_, "a", kernel_, options_);
+  ASSERT_TRUE(full.masquerade);
+  // Addresses of every node, skipped ones included; podCIDRs only as routed (and ours).
+  EXPECT_EQ(full.masquerade->node_addresses.size(), 8u);
+  const auto& pods = full.masquerade->pod_cidrs;
+  EXPECT_NE(std::find(pods.begin(), pods.end(), IpPrefix::parse("10.244.1.0/24")), pods.end());
+  EXPECT_NE(std::find(pods.begin(), pods.end(), IpPrefix::parse("2001:db8:2::/64")), pods.end());
+  EXPECT_EQ(std::find(pods.begin(), pods.end(), IpPrefix::parse("10.244.3.0/24")), pods.end());  // c: skipped
+
+  DesiredModel model;
+  model.reset(full, options_);
+  EXPECT_EQ(model.masquerade(), full.masquerade);
+  auto newcomer = node("g", {"10.244.7.0/24"}, {"198.51.100.17"});
+  index_.set("g", newcomer.pod_cidrs);
+  auto update = model.update_node("g", &newcomer, index_);
+  ASSERT_TRUE(update);
+  EXPECT_TRUE(update->addresses_before.empty());
+  EXPECT_EQ(update->addresses_after, std::vector<IpAddress>{IpAddress::parse("198.51.100.17")});
+  view_.apply(test_support::node_event(k8s::NodeEvent::Type::added, newcomer));
+  EXPECT_EQ(model.masquerade(), desired_state(view_, "a", kernel_, options_).masquerade);
 }
 
 }  // namespace

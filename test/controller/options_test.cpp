@@ -139,6 +139,12 @@ TEST(OptionsTest, HelpListsEveryFlagWithItsDefault) {
                            "0.0.0.0:2401",
                            "--subnet-file",
                            "--set-node-network-available",
+                           "--cni-conf-dir",
+                           "--cni-ipam-data-dir",
+                           "--mtu",
+                           "--masquerade",
+                           "--no-masquerade-cidr",
+                           "--no-own-pod-cidr-route",
                            "--dry-run",
                            "-v, --v LEVEL",
                            "-h, --help",
@@ -214,7 +220,35 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--vxlan-vni=0"}, "--vxlan-vni: \"0\" is not a VNI from 1 to 16777215"},
         BadCase{{"--vxlan-vni=16777216"}, "--vxlan-vni: \"16777216\" is not a VNI from 1 to 16777215"},
         BadCase{{"--vxlan-port=0"}, "--vxlan-port: \"0\" is not a UDP port from 1 to 65535"},
-        BadCase{{"--vxlan-port=65536"}, "--vxlan-port: \"65536\" is not a UDP port from 1 to 65535"}));
+        BadCase{{"--vxlan-port=65536"}, "--vxlan-port: \"65536\" is not a UDP port from 1 to 65535"},
+        BadCase{{"--mtu=100"}, "--mtu: \"100\" is not an MTU from 576 to 65535"},
+        BadCase{{"--mtu=9k"}, "--mtu: \"9k\" is not an MTU from 576 to 65535"},
+        BadCase{{"--cni-conf-dir="}, "--cni-conf-dir: empty path"},
+        BadCase{{"--cni-ipam-data-dir=/tmp/x"}, "--cni-ipam-data-dir: needs --cni-conf-dir"},
+        BadCase{{"--no-masquerade-cidr=172.16.0.0/12"}, "--no-masquerade-cidr: needs --masquerade"},
+        BadCase{{"--masquerade", "--no-masquerade-cidr=0.0.0.0/0"},
+                "--no-masquerade-cidr: \"0.0.0.0/0\" is a default route"}));
+
+TEST(OptionsTest, PodNetworkFlags) {
+  Options defaults = parse({});
+  EXPECT_EQ(defaults.cni_conf_dir, "");
+  EXPECT_FALSE(defaults.mtu);
+  EXPECT_FALSE(defaults.masquerade);
+  EXPECT_TRUE(defaults.no_masquerade_cidrs.empty());
+  EXPECT_TRUE(defaults.own_pod_cidr_routes);
+
+  Options options = parse({"--cni-conf-dir=/etc/cni/net.d", "--cni-ipam-data-dir=/run/leases", "--mtu=1400",
+                           "--masquerade", "--no-masquerade-cidr=172.16.0.0/12,fd00::/8",
+                           "--no-masquerade-cidr=192.168.0.0/16", "--no-own-pod-cidr-route"});
+  EXPECT_EQ(options.cni_conf_dir, "/etc/cni/net.d");
+  EXPECT_EQ(options.cni_ipam_data_dir, "/run/leases");
+  EXPECT_EQ(options.mtu, 1400u);
+  EXPECT_TRUE(options.masquerade);
+  EXPECT_EQ(options.no_masquerade_cidrs, (std::vector<routing::IpPrefix>{routing::IpPrefix::parse("172.16.0.0/12"),
+                                                                         routing::IpPrefix::parse("fd00::/8"),
+                                                                         routing::IpPrefix::parse("192.168.0.0/16")}));
+  EXPECT_FALSE(options.own_pod_cidr_routes);
+}
 
 TEST(OptionsTest, CrossSubnetFlags) {
   Options defaults = parse({});

@@ -431,7 +431,8 @@ khg_ping6() {
 khg_all_pods_ping6() { khg__all_pods_ping 6 "$@"; }
 
 # khg_routes6 I: node I's IPv6 routes that carry protocol 44, as JSON.
-khg_routes6() { ip -n "$(khg_node_ns "$1")" -6 -j route show proto 44; }
+# (unicast only: the own-podCIDR unreachable routes are not routes to other nodes)
+khg_routes6() { ip -n "$(khg_node_ns "$1")" -6 -j route show proto 44 type unicast; }
 
 # ---------------------------------------------------------------------------------------
 # The fake API server
@@ -749,8 +750,14 @@ khg_metric() {
 # ---------------------------------------------------------------------------------------
 # Routes
 
-# khg_routes I: node I's routes that carry protocol 44, as JSON.
-khg_routes() { ip -n "$(khg_node_ns "$1")" -j route show proto 44; }
+# khg_routes I: node I's unicast routes that carry protocol 44 (its routes to other
+# nodes; not the unreachable route for its own podCIDR), as JSON.
+khg_routes() { ip -n "$(khg_node_ns "$1")" -j route show proto 44 type unicast; }
+
+# khg_own_unreachable I [4|6]: node I's unreachable routes of protocol 44, as "PREFIX METRIC" lines.
+khg_own_unreachable() {
+  ip -n "$(khg_node_ns "$1")" "-${2:-4}" -j route show proto 44 type unreachable | jq -r '.[] | "\(.dst) \(.metric)"'
+}
 
 khg_route_count() { khg_routes "$1" | jq 'length'; }
 
@@ -776,7 +783,7 @@ khg_full_mesh_ok() {
     want=$(for k in "${nodes[@]}"; do
       [[ "$k" == "$i" ]] || echo "$(khg_node_pod_cidr "$k") $(khg_node_ip "$k")"
     done | sort)
-    have=$(ip -n "$(khg_node_ns "$i")" route show proto 44 | awk '{ print $1, ($2 == "via" ? $3 : "-") }' | sort)
+    have=$(ip -n "$(khg_node_ns "$i")" route show proto 44 type unicast | awk '{ print $1, ($2 == "via" ? $3 : "-") }' | sort)
     [[ "$want" == "$have" ]] || return 1
   done
 }

@@ -47,10 +47,13 @@ for i in $(khg_nodes); do
   [[ "$(khg_http_status "$i" /healthz)" == 200 ]] || khg_fail "node$i: /healthz is $(khg_http_status "$i" /healthz)"
   metrics=$(khg_http "$i" /metrics)
   grep -q '^# TYPE kube_hostgw_' <<<"$metrics" || khg_fail "node$i: /metrics has no kube_hostgw_ families"
-  [[ "$(khg_metric "$i" kube_hostgw_routes_desired)" == $((node_count - 1)) ]] ||
-    khg_fail "node$i: kube_hostgw_routes_desired is $(khg_metric "$i" kube_hostgw_routes_desired), want $((node_count - 1))"
-  [[ "$(khg_metric "$i" kube_hostgw_routes_installed)" == $((node_count - 1)) ]] ||
-    khg_fail "node$i: kube_hostgw_routes_installed is $(khg_metric "$i" kube_hostgw_routes_installed), want $((node_count - 1))"
+  # One route per other node, plus the unreachable route for this node's own podCIDR.
+  [[ "$(khg_metric "$i" kube_hostgw_routes_desired)" == "$node_count" ]] ||
+    khg_fail "node$i: kube_hostgw_routes_desired is $(khg_metric "$i" kube_hostgw_routes_desired), want $node_count"
+  [[ "$(khg_metric "$i" kube_hostgw_routes_installed)" == "$node_count" ]] ||
+    khg_fail "node$i: kube_hostgw_routes_installed is $(khg_metric "$i" kube_hostgw_routes_installed), want $node_count"
+  [[ "$(khg_own_unreachable "$i")" == "$(khg_node_pod_cidr "$i") 4278198272" ]] ||
+    khg_fail "node$i: own unreachable route is '$(khg_own_unreachable "$i")'"
   [[ "$(khg_metric "$i" kube_hostgw_nodes)" == "$node_count" ]] ||
     khg_fail "node$i: kube_hostgw_nodes is $(khg_metric "$i" kube_hostgw_nodes), want $node_count"
   [[ "$(khg_metric "$i" kube_hostgw_ready)" == 1 ]] || khg_fail "node$i: kube_hostgw_ready is not 1"

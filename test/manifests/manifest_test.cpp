@@ -50,7 +50,9 @@ std::vector<std::string> strings(const YAML::Node& sequence) {
   return out;
 }
 
-YAML::Node pod_spec(const Manifest& manifest) { return manifest.only("DaemonSet")["spec"]["template"]["spec"]; }
+YAML::Node pod_spec(const Manifest& manifest) {
+  return manifest.only("DaemonSet")["spec"]["template"]["spec"];
+}
 
 YAML::Node container(const Manifest& manifest) {
   auto containers = pod_spec(manifest)["containers"];
@@ -58,10 +60,14 @@ YAML::Node container(const Manifest& manifest) {
   return containers[0];
 }
 
-std::vector<std::string> args(const Manifest& manifest) { return strings(container(manifest)["args"]); }
+std::vector<std::string> args(const Manifest& manifest) {
+  return strings(container(manifest)["args"]);
+}
 
 // "--flag=value" or "--flag" -> "--flag".
-std::string flag_name(const std::string& arg) { return arg.substr(0, arg.find('=')); }
+std::string flag_name(const std::string& arg) {
+  return arg.substr(0, arg.find('='));
+}
 
 // The value of --flag=value in args, or "" if absent.
 std::string flag_value(const std::vector<std::string>& args, const std::string& flag) {
@@ -279,6 +285,50 @@ TEST(Manifest, SubnetFileIsOnTheRunFlannelHostPath) {
     }
   }
   EXPECT_TRUE(host_path) << "volume " << volume_name << " should be the host's /run/flannel";
+}
+
+// The hostPath behind the container's mount at `mount_path` (of `c`), or "".
+std::string host_path_of(const Manifest& manifest, const YAML::Node& c, const std::string& mount_path) {
+  std::string volume_name;
+  for (const auto& mount : c["volumeMounts"])
+    if (mount["mountPath"].as<std::string>() == mount_path) volume_name = mount["name"].as<std::string>();
+  for (const auto& volume : pod_spec(manifest)["volumes"])
+    if (volume["name"].as<std::string>() == volume_name && volume["hostPath"])
+      return volume["hostPath"]["path"].as<std::string>();
+  return {};
+}
+
+TEST(Manifest, ConflistGoesToTheHostsCniConfDirAndMasqueradeIsOn) {
+  const auto manifest = load_manifest();
+  const auto passed = args(manifest);
+  EXPECT_EQ(flag_value(passed, "--cni-conf-dir"), "/etc/cni/net.d");
+  EXPECT_EQ(host_path_of(manifest, container(manifest), "/etc/cni/net.d"), "/etc/cni/net.d")
+      << "--cni-conf-dir must be the host's /etc/cni/net.d (the root filesystem is read-only)";
+  EXPECT_TRUE(has_flag(passed, "--masquerade"));
+  EXPECT_FALSE(has_flag(passed, "--no-own-pod-cidr-route"));
+}
+
+TEST(Manifest, InitContainerCopiesOnlyMissingStandardPluginsIntoOptCniBin) {
+  const auto manifest = load_manifest();
+  const auto inits = pod_spec(manifest)["initContainers"];
+  ASSERT_TRUE(inits.IsSequence() && inits.size() == 1) << "one init container installs the CNI plugins";
+  const auto init = inits[0];
+  EXPECT_EQ(init["image"].as<std::string>(), container(manifest)["image"].as<std::string>())
+      << "the plugins come from the same image";
+  EXPECT_EQ(host_path_of(manifest, init, "/host/opt/cni/bin"), "/opt/cni/bin");
+  const auto command = strings(init["command"]);
+  ASSERT_EQ(command.size(), 3u);
+  EXPECT_EQ(command[0], "/bin/sh");
+  const std::string& script = command[2];
+  for (const char* plugin : {"bridge", "host-local", "portmap"})
+    EXPECT_TRUE(mentions_flag(script, plugin)) << plugin << " is not installed by:\n" << script;
+  // Only where missing, and never a half-written file under the plugin's name.
+  EXPECT_NE(script.find("if [ ! -e \"/host/opt/cni/bin/$plugin\" ]"), std::string::npos) << script;
+  EXPECT_NE(script.find("mv "), std::string::npos) << script;
+  const auto security = init["securityContext"];
+  EXPECT_EQ(strings(security["capabilities"]["drop"]), std::vector<std::string>{"ALL"});
+  EXPECT_FALSE(security["capabilities"]["add"]) << "copying files needs no capability";
+  EXPECT_FALSE(security["allowPrivilegeEscalation"].as<bool>());
 }
 
 TEST(Manifest, EveryFlagPassedExistsInTheBinary) {

@@ -18,11 +18,14 @@
 #include <system_error>
 #include <vector>
 
+#include "controller/forwarding_check.hpp"
 #include "controller/health_server.hpp"
+#include "controller/masquerade_target.hpp"
 #include "controller/metrics.hpp"
 #include "controller/options.hpp"
 #include "controller/reconciler.hpp"
 #include "k8s-client/node_info.hpp"
+#include "netfilter/nft_change_monitor.hpp"
 #include "routing/overlay_table.hpp"
 #include "routing/route_table.hpp"
 
@@ -51,6 +54,11 @@ struct DaemonParts {
   NodeSource* nodes = nullptr;                       // required
   NodeStatusWriter* status_writer = nullptr;         // required for --set-node-network-available
   routing::OverlayTable* overlay_table = nullptr;    // optional: without it --cross-subnet=vxlan acts as skip
+  netfilter::MasqueradeTable* masquerade = nullptr;  // optional: without it no masquerade target
+  // optional: someone else's changes to our nftables table ask for a full pass
+  netfilter::NftChangeMonitor* nft_monitor = nullptr;
+  // Where the forwarding sysctls are read (tests: a folder of their own).
+  std::string sysctl_net_root = "/proc/sys/net";
 };
 
 // The NetworkUnavailable=False patch, with `now` as RFC 3339 time.
@@ -80,7 +88,10 @@ class Daemon {
 
  private:
   void on_pass(const PassReport& report);
+  void write_subnet_file(const PassReport& report);
+  void check_forwarding(const PassReport& report);
   boost::asio::awaitable<void> patch_network_available();
+  boost::asio::awaitable<void> watch_nftables();
   void spawn(boost::asio::awaitable<void> task, const char* name);
 
   boost::asio::any_io_executor executor_;
@@ -88,6 +99,7 @@ class Daemon {
   DaemonParts parts_;
   std::unique_ptr<routing::RouteTable> dry_run_table_;
   std::unique_ptr<routing::OverlayTable> dry_run_overlay_;
+  std::unique_ptr<netfilter::MasqueradeTable> dry_run_masquerade_;
   ControllerMetrics metrics_;
   Reconciler reconciler_;
   std::unique_ptr<HealthServer> health_;
@@ -98,6 +110,7 @@ class Daemon {
   bool network_patch_started_ = false;
   std::size_t subnet_file_writes_ = 0;
   std::string subnet_state_;  // last logged subnet.env problem or content
+  ForwardingCheck forwarding_;
 };
 
 // Production: builds the netlink route table and change monitor, the API

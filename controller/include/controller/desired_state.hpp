@@ -21,6 +21,7 @@
 #include "controller/desired_overlay.hpp"
 #include "controller/desired_routes.hpp"
 #include "controller/pod_cidr_index.hpp"
+#include "netfilter/masquerade_rules.hpp"
 #include "routing/route_table.hpp"
 
 namespace hostgw::controller {
@@ -33,20 +34,48 @@ struct KernelFacts {
   std::vector<routing::Route> owned_routes;
 };
 
+// The pod network's options (besides the routes to other nodes).
+struct PodNetworkOptions {
+  // An unreachable route (our protocol, kOwnPodCidrMetric) per podCIDR of this
+  // node, among the routes (--no-own-pod-cidr-route turns it off).
+  bool own_pod_cidr_routes = false;
+  // --masquerade: our nftables table with these sets; off: the table must go.
+  bool masquerade = false;
+  std::vector<routing::IpPrefix> no_masquerade_cidrs;  // --no-masquerade-cidr
+  // --cni-conf-dir given: the conflist's content is computed.
+  bool cni = false;
+  std::optional<std::uint32_t> mtu;  // --mtu
+  std::string cni_ipam_data_dir;     // --cni-ipam-data-dir; empty: host-local's default
+};
+
 struct DesiredStateOptions {
   DesiredRoutesOptions routes;
   // --cross-subnet=vxlan: the device's VNI and UDP port.
   std::uint32_t vxlan_vni = kDefaultVxlanVni;
   std::uint16_t vxlan_port = kDefaultVxlanPort;
+  PodNetworkOptions pod_network;
 };
 
-// Every target's share. Next: the masquerade set elements, the CNI conflist,
-// this node's own-podCIDR unreachable routes.
+// Every target's share.
 struct DesiredState {
   LocalFacts facts;
-  DesiredRoutes routes;    // the routes target (and the nodes skipped)
+  // The routes target (and the nodes skipped); with own_pod_cidr_routes also
+  // this node's unreachable routes (node: this node).
+  DesiredRoutes routes;
   DesiredOverlay overlay;  // the overlay target: device, neighbour and FDB entries
+  // The masquerade target: the sets of our table; nullopt: no table (off).
+  std::optional<netfilter::MasqueradeSets> masquerade;
+  // With masquerade: every node's addresses in the node-address sets.
+  std::map<std::string, std::vector<routing::IpAddress>> node_addresses;
+  // The CNI target: the conflist's text; nullopt: leave the file as it is
+  // (no --cni-conf-dir, or this node has no podCIDR yet).
+  std::optional<std::string> cni_conflist;
+  std::uint32_t pod_mtu = 0;  // the MTU in the conflist (0: none rendered)
 };
+
+// The addresses of `node` that the masquerade exempts as destinations: its
+// InternalIPs, and its ExternalIPs when `types` routes via them too.
+std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node, AddressTypes types);
 
 DesiredState desired_state(const ClusterView& view, const std::string& self, const KernelFacts& kernel,
                            const DesiredStateOptions& options);
@@ -57,6 +86,9 @@ struct NodeUpdate {
   std::string node;
   std::vector<NodeRoute> routes_before;
   std::vector<NodeRoute> routes_after;
+  // Its addresses in the masquerade's node-address set, before and after.
+  std::vector<routing::IpAddress> addresses_before;
+  std::vector<routing::IpAddress> addresses_after;
 };
 
 // The desired state of the last clean full pass, kept up to date node by node.
@@ -77,14 +109,19 @@ class DesiredModel {
   // The wanted routes by key.
   const std::map<routing::RouteKey, NodeRoute>& routes() const { return routes_; }
   const LocalFacts& facts() const { return facts_; }
+  // The masquerade sets the model's node set asks for (nullopt: off), by the
+  // same rules as desired_state(): O(nodes) to build.
+  std::optional<netfilter::MasqueradeSets> masquerade() const;
 
  private:
   bool valid_ = false;
   LocalFacts facts_;
   DesiredStateOptions options_;
   std::map<routing::RouteKey, NodeRoute> routes_;
-  std::map<std::string, std::vector<routing::RouteKey>> node_keys_;  // node -> keys of its routes
-  std::set<std::string> skipped_;                                    // nodes the last full pass skipped
+  std::map<std::string, std::vector<routing::RouteKey>> node_keys_;        // node -> keys of its routes
+  std::set<std::string> skipped_;                                          // nodes the last full pass skipped
+  std::map<std::string, std::vector<routing::IpAddress>> node_addresses_;  // node -> its exempt addresses
+  std::map<routing::IpAddress, unsigned> address_count_;                   // address -> nodes having it
 };
 
 }  // namespace hostgw::controller

@@ -10,7 +10,9 @@
 // Reconciler says when to run a pass or a step.
 //
 // Targets, in dependency order: the overlay (a carrier: the device and its
-// entries), then the routes. A new target is one line in the constructor;
+// entries), then the routes (this node's own-podCIDR unreachable routes among
+// them), the masquerade table (with a netfilter::MasqueradeTable) and the CNI conflist
+// (with --cni-conf-dir). A new target is one line in the constructor;
 // controller/README.md says what else it needs.
 //
 // One io_context, one thread: every method must be called from it.
@@ -26,7 +28,9 @@
 
 #include "controller/applier.hpp"
 #include "controller/cluster_view.hpp"
+#include "controller/cni_target.hpp"
 #include "controller/desired_state.hpp"
+#include "controller/masquerade_target.hpp"
 #include "controller/overlay_target.hpp"
 #include "controller/pod_cidr_index.hpp"
 #include "controller/route_target.hpp"
@@ -39,14 +43,19 @@ struct EngineOptions {
   std::string node_name;
   DesiredStateOptions desired;
   RetryOptions retry;
+  // --cni-conf-dir: the folder of the CNI target (empty: no CNI target).
+  std::string cni_conf_dir;
+  bool dry_run = false;  // the CNI target reads but never writes
 };
 
 class Engine {
  public:
   // `overlay` (optional) is the VXLAN device's table: without it no device is
-  // managed and --cross-subnet=vxlan acts as skip.
+  // managed and --cross-subnet=vxlan acts as skip. `masquerade` (optional):
+  // nftables; without it there is no masquerade target (whatever
+  // options.desired.pod_network.masquerade says).
   Engine(routing::RouteTable& table, routing::OverlayTable* overlay, const EngineOptions& options,
-         ControllerMetrics& metrics);
+         ControllerMetrics& metrics, netfilter::MasqueradeTable* masquerade = nullptr);
 
   struct PassResult {
     // Set when the kernel facts could not be read: nothing was changed.
@@ -96,6 +105,8 @@ class Engine {
   ControllerMetrics& metrics_;
   std::unique_ptr<OverlayTarget> overlay_;
   RouteTarget routes_;
+  std::unique_ptr<MasqueradeTarget> masquerade_;
+  std::unique_ptr<CniTarget> cni_;
   std::vector<Target*> targets_;  // dependency order
   std::size_t routes_index_ = 0;  // of routes_ in targets_
   Applier applier_;

@@ -133,16 +133,16 @@ class ControllerMetrics {
  public:
   explicit ControllerMetrics(MetricsRegistry& registry);
 
-  Gauge& nodes;              // kube_hostgw_nodes
-  Gauge& routes_desired;     // kube_hostgw_routes_desired
-  Gauge& routes_installed;   // kube_hostgw_routes_installed
-  Counter& passes;           // kube_hostgw_reconcile_passes_total
-  Counter& pass_failures;    // kube_hostgw_reconcile_failures_total (dump or link lookup failed)
-  Histogram& pass_duration;  // kube_hostgw_reconcile_duration_seconds
-  Gauge& ready;              // kube_hostgw_ready
-  Gauge& last_sync;          // kube_hostgw_last_sync_timestamp_seconds
-  Gauge& routes_in_backoff;  // kube_hostgw_routes_in_backoff
-  Gauge& overlay_peers;             // kube_hostgw_overlay_peers
+  Gauge& nodes;                       // kube_hostgw_nodes
+  Gauge& routes_desired;              // kube_hostgw_routes_desired
+  Gauge& routes_installed;            // kube_hostgw_routes_installed
+  Counter& passes;                    // kube_hostgw_reconcile_passes_total
+  Counter& pass_failures;             // kube_hostgw_reconcile_failures_total (dump or link lookup failed)
+  Histogram& pass_duration;           // kube_hostgw_reconcile_duration_seconds
+  Gauge& ready;                       // kube_hostgw_ready
+  Gauge& last_sync;                   // kube_hostgw_last_sync_timestamp_seconds
+  Gauge& routes_in_backoff;           // kube_hostgw_routes_in_backoff
+  Gauge& overlay_peers;               // kube_hostgw_overlay_peers
   Counter& overlay_device_creations;  // kube_hostgw_overlay_device_creations_total
 
   // kube_hostgw_nodes_skipped{reason}
@@ -155,6 +155,12 @@ class ControllerMetrics {
   Counter& triggers(std::string_view source);
   // kube_hostgw_overlay_entry_changes_total{op,result}
   Counter& overlay_entry_changes(routing::ChangeKind kind, bool ok);
+  // kube_hostgw_masquerade_changes_total{op,result}
+  Counter& masquerade_changes(routing::ChangeKind kind, bool ok);
+  // kube_hostgw_cni_conf_changes_total{op,result}
+  Counter& cni_conf_changes(routing::ChangeKind kind, bool ok);
+  // kube_hostgw_ip_forwarding{family}: 1 on, 0 off, -1 unknown
+  Gauge& ip_forwarding(routing::Family family);
 
  private:
   MetricsRegistry& registry_;

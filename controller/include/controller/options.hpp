@@ -45,6 +45,13 @@ struct Options {
   std::uint16_t vxlan_port = kDefaultVxlanPort;
   std::optional<BindAddress> healthz;  // nullopt: disabled
   std::string subnet_file;             // empty: not written
+  // The pod network (docs/operations.md).
+  std::string cni_conf_dir;                            // empty: no conflist written
+  std::string cni_ipam_data_dir;                       // empty: host-local's default
+  std::optional<std::uint32_t> mtu;                    // nullopt: from the node's link
+  bool masquerade = false;                             // --masquerade
+  std::vector<routing::IpPrefix> no_masquerade_cidrs;  // --no-masquerade-cidr
+  bool own_pod_cidr_routes = true;                     // --no-own-pod-cidr-route turns it off
   bool set_node_network_available = false;
   bool dry_run = false;
   int verbosity = 0;

@@ -52,6 +52,10 @@ struct ReconcilerOptions {
   // --cross-subnet=vxlan (routes.cross_subnet): the device's VNI and UDP port.
   std::uint32_t vxlan_vni = kDefaultVxlanVni;
   std::uint16_t vxlan_port = kDefaultVxlanPort;
+  // The pod network: own-podCIDR routes, masquerade, the CNI conflist's content.
+  PodNetworkOptions pod_network;
+  std::string cni_conf_dir;  // empty: no CNI target
+  bool dry_run = false;      // the CNI target never writes
 };
 
 // What a completed pass saw, for the daemon (subnet.env, node condition).
@@ -68,9 +72,11 @@ class Reconciler {
   using Clock = std::chrono::steady_clock;
 
   // `overlay` (optional) is the VXLAN device's table: without it no device is
-  // managed and options.routes.cross_subnet is treated as skip.
+  // managed and options.routes.cross_subnet is treated as skip. `masquerade`
+  // (optional): nftables, for the masquerade target.
   Reconciler(boost::asio::any_io_executor executor, routing::RouteTable& table, ReconcilerOptions options,
-             ControllerMetrics& metrics, routing::OverlayTable* overlay = nullptr);
+             ControllerMetrics& metrics, routing::OverlayTable* overlay = nullptr,
+             netfilter::MasqueradeTable* masquerade = nullptr);
 
   // Feeds a watch event into the view; requests a pass only if it can change
   // a route (a heartbeat costs nothing).

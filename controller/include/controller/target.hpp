@@ -1,7 +1,7 @@
 #pragma once
 
 // Target: one kind of state kube-hostgw owns on the node (the routes, the
-// VXLAN overlay's device and entries; next: masquerade sets, the CNI file).
+// VXLAN overlay's device and entries, the masquerade table, the CNI file).
 // A target reads what it holds, turns the desired state into changes with the
 // one per-key diff (key_diff.hpp), and applies a batch of changes with one
 // result per change. It never retries, logs a change or counts one: the
@@ -23,9 +23,26 @@
 
 namespace hostgw::controller {
 
+// One item of the masquerade table (MasqueradeTarget): an element of one of
+// its sets (`set` and `element` as nft reads them), or, with `set` empty, the
+// whole table (added or replaced with every element of the desired state,
+// removed when masquerading is off).
+struct MasqueradeItem {
+  std::string set;
+  std::string element;
+  bool is_table() const { return set.empty(); }
+  friend auto operator<=>(const MasqueradeItem&, const MasqueradeItem&) = default;
+};
+
+// The CNI conflist file (CniTarget) with the content it should hold.
+struct CniFileItem {
+  std::string content;
+  friend auto operator<=>(const CniFileItem&, const CniFileItem&) = default;
+};
+
 // Everything a target can own, one alternative per kind of item (ordered, so
 // that a change can key the Applier's retry table).
-using Item = std::variant<routing::Route, routing::NeighbourEntry, routing::FdbEntry>;
+using Item = std::variant<routing::Route, routing::NeighbourEntry, routing::FdbEntry, MasqueradeItem, CniFileItem>;
 
 struct ItemChange {
   routing::ChangeKind kind = routing::ChangeKind::add;

@@ -104,6 +104,12 @@ const Route* FakeRouteTable::find(const RouteKey& key) const {
 }
 
 int FakeRouteTable::check_next_hop(Route& route, std::string& message) const {
+  // An unreachable route has no next hop (check_route() in netlink_message.hpp).
+  if (route.type == RouteType::unreachable) {
+    if (!route.gateway && route.oif == 0 && !route.onlink) return 0;
+    message = "unreachable route with a next hop";
+    return EINVAL;
+  }
   if (route.onlink && route.oif == 0) {
     message = "Nexthop device required for onlink";
     return EINVAL;

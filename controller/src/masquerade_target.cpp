@@ -1,0 +1,207 @@
+#include "controller/masquerade_target.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+#include "common/log.hpp"
+
+namespace hostgw::controller {
+
+namespace asio = boost::asio;
+using log::kv;
+using routing::ChangeKind;
+
+namespace {
+
+constexpr std::array<std::string_view, 6> kSetNames{netfilter::kPodCidrsV4,      netfilter::kPodCidrsV6,
+                                                    netfilter::kNodeAddressesV4, netfilter::kNodeAddressesV6,
+                                                    netfilter::kNoMasqueradeV4,  netfilter::kNoMasqueradeV6};
+
+// The constant naming `set` (SetChange keeps a string_view), or empty.
+std::string_view set_name(const std::string& set) {
+  for (auto name : kSetNames)
+    if (name == set) return name;
+  return {};
+}
+
+std::string table_text() {
+  return "table " + std::string(netfilter::kTableFamily) + " " + std::string(netfilter::kTableName);
+}
+
+ItemResult to_item_result(const netfilter::NftResult& result) {
+  if (result.ok) return {};
+  // nft reports text, not an errno: EIO with nft's own message.
+  return {EIO, result.error.empty() ? std::string("nft failed") : result.error};
+}
+
+}  // namespace
+
+netfilter::NftResult DryRunMasqueradeTable::replace_table(const netfilter::MasqueradeSets& sets) {
+  KHG_LOG(info) << "Dry run: masquerade table would be replaced" << kv("table", table_text())
+                << kv("pod_cidrs", sets.pod_cidrs.size()) << kv("node_addresses", sets.node_addresses.size())
+                << kv("no_masquerade", sets.no_masquerade.size());
+  return {};
+}
+
+netfilter::NftResult DryRunMasqueradeTable::update_elements(const netfilter::MasqueradeUpdate& update) {
+  KHG_LOG(info) << "Dry run: masquerade set elements would change" << kv("table", table_text())
+                << kv("elements", update.element_count());
+  return {};
+}
+
+netfilter::NftResult DryRunMasqueradeTable::delete_table() {
+  KHG_LOG(info) << "Dry run: masquerade table would be deleted" << kv("table", table_text());
+  return {};
+}
+
+MasqueradeTarget::MasqueradeTarget(netfilter::MasqueradeTable& backend, ControllerMetrics& metrics)
+    : backend_(backend), metrics_(metrics) {}
+
+const TargetInfo& MasqueradeTarget::info() const {
+  static const TargetInfo kInfo{.name = "masquerade",
+                                .noun = "Masquerade entry",
+                                .plural = "Masquerade entries",
+                                .item_key = "masquerade",
+                                .role = TargetRole::leaf,
+                                .gone_errno = ENOENT,
+                                .problem_line = "Masquerade table not in place",
+                                .changes = &ControllerMetrics::masquerade_changes,
+                                .counts_netlink_errors = false};
+  return kInfo;
+}
+
+asio::awaitable<std::optional<TargetProblem>> MasqueradeTarget::read(const DesiredState& desired, const KernelFacts&,
+                                                                     Bindings&) {
+  model_valid_ = false;
+  netfilter::NftReadResult read = backend_.read_current();
+  if (!read.result.ok) {
+    current_ = {};
+    // Masquerading off and nftables unreadable (no nf_tables in this kernel,
+    // say): there is no table of ours to delete, and nothing to retry.
+    if (!desired.masquerade) {
+      KHG_VLOG(1) << "Masquerade table not readable; masquerade is off" << kv("table", table_text())
+                  << kv("error", read.result.error);
+      co_return std::nullopt;
+    }
+    co_return TargetProblem{"read " + table_text(), read.result.error};
+  }
+  current_ = std::move(read.state);
+  co_return std::nullopt;
+}
+
+std::optional<Delta> MasqueradeTarget::element_changes(const netfilter::MasqueradeUpdate& update,
+                                                       const std::string& node) const {
+  Delta delta;
+  for (const auto& change : update.sets) {
+    if (change.replace_all) return std::nullopt;
+    for (const auto& element : change.remove)
+      delta.removals.push_back({ChangeKind::remove, MasqueradeItem{std::string(change.set), element}, node, {}});
+    for (const auto& element : change.add)
+      delta.upserts.push_back({ChangeKind::add, MasqueradeItem{std::string(change.set), element}, node, {}});
+  }
+  if (node.empty()) {
+    for (auto* changes : {&delta.removals, &delta.upserts}) {
+      for (auto& change : *changes) {
+        auto owner = owners_.find(std::get<MasqueradeItem>(change.item).element);
+        if (owner != owners_.end()) change.node = owner->second;
+      }
+    }
+  }
+  return delta;
+}
+
+Delta MasqueradeTarget::diff(const DesiredState& desired, const Bindings&) {
+  desired_ = desired.masquerade;
+  owners_.clear();
+  for (const auto& [node, addresses] : desired.node_addresses)
+    for (const auto& address : addresses) owners_.emplace(address.to_string(), node);
+  const netfilter::MasqueradePlan plan = netfilter::plan_masquerade(current_, desired_);
+  Delta delta;
+  auto whole_table = [&](std::string reason) {
+    delta.upserts.push_back({current_.present ? ChangeKind::replace : ChangeKind::add, MasqueradeItem{},
+                             desired.facts.self, std::move(reason)});
+  };
+  switch (plan.action) {
+    case netfilter::MasqueradeAction::none:
+      break;
+    case netfilter::MasqueradeAction::replace_table:
+      whole_table(plan.reason);
+      break;
+    case netfilter::MasqueradeAction::update_elements:
+      if (auto elements = element_changes(plan.update, {})) {
+        delta = std::move(*elements);
+      } else {
+        // A set must be flushed and refilled (overlapping intervals): the
+        // table replace does that in one transaction too.
+        whole_table("a set's intervals change in a way only a refill can apply");
+      }
+      break;
+    case netfilter::MasqueradeAction::delete_table:
+      delta.removals.push_back({ChangeKind::remove, MasqueradeItem{}, desired.facts.self, plan.reason});
+      break;
+  }
+  return delta;
+}
+
+void MasqueradeTarget::after_pass(const std::vector<ItemChange>&, bool clean) {
+  // Clean: every change applied, so the table holds the desired sets (or is gone).
+  installed_ = desired_;
+  model_valid_ = clean;
+}
+
+std::optional<Delta> MasqueradeTarget::plan_update(const NodeUpdate& update, const DesiredModel& model) {
+  if (!model_valid_) return std::nullopt;
+  std::optional<netfilter::MasqueradeSets> wanted = model.masquerade();
+  if (!wanted) return Delta{};  // off: the full pass removed the table
+  if (!installed_) return std::nullopt;
+  auto delta = element_changes(netfilter::diff_masquerade_sets(*installed_, *wanted), update.node);
+  if (!delta) return std::nullopt;
+  installed_ = wanted;
+  desired_ = std::move(wanted);
+  return delta;
+}
+
+void MasqueradeTarget::after_step(bool clean) {
+  if (!clean) model_valid_ = false;
+}
+
+asio::awaitable<std::vector<ItemResult>> MasqueradeTarget::apply(std::vector<ItemChange> batch) {
+  netfilter::NftResult result;
+  bool table = false;
+  for (const auto& change : batch) table = table || std::get<MasqueradeItem>(change.item).is_table();
+  if (table) {
+    // diff() makes a table change the only change of its batch.
+    const ItemChange& change = batch.front();
+    if (change.kind == ChangeKind::remove || !desired_) {
+      result = backend_.delete_table();
+    } else {
+      result = backend_.replace_table(*desired_);
+    }
+  } else {
+    netfilter::MasqueradeUpdate update;
+    for (const auto& change : batch) {
+      const auto& item = std::get<MasqueradeItem>(change.item);
+      std::string_view name = set_name(item.set);
+      auto set = std::find_if(update.sets.begin(), update.sets.end(),
+                              [&](const netfilter::SetChange& candidate) { return candidate.set == name; });
+      if (set == update.sets.end()) {
+        netfilter::SetChange fresh;
+        fresh.set = name;
+        set = update.sets.insert(update.sets.end(), std::move(fresh));
+      }
+      (change.kind == ChangeKind::remove ? set->remove : set->add).push_back(item.element);
+    }
+    result = backend_.update_elements(update);
+  }
+  // One transaction: every change of the batch shares its result.
+  co_return std::vector<ItemResult>(batch.size(), to_item_result(result));
+}
+
+std::string MasqueradeTarget::describe(const Item& item) const {
+  const auto& masquerade = std::get<MasqueradeItem>(item);
+  if (masquerade.is_table()) return table_text();
+  return "set " + masquerade.set + " element " + masquerade.element;
+}
+
+}  // namespace hostgw::controller
