@@ -110,10 +110,8 @@ struct OverlaySelf {
   friend bool operator==(const OverlaySelf&, const OverlaySelf&) = default;
 };
 
-// The kernel stores IPv6 routes added with metric 0 as metric 1024
-// (IP6_RT_PRIO_USER); desired IPv6 routes carry it so that they compare equal
-// to what a dump returns.
-inline constexpr std::uint32_t kIpv6DefaultMetric = 1024;
+// Desired IPv6 routes carry the metric the kernel stores for 0 (routing/route.hpp).
+using routing::kIpv6DefaultMetric;
 
 // How a wanted route reaches its node.
 enum class RoutePath : std::uint8_t {

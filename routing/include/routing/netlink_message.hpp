@@ -26,10 +26,7 @@ namespace hostgw::routing::netlink {
 // Room one route change needs at most (header + rtmsg + 6 attributes).
 inline constexpr std::size_t kMaxRouteMessageSize = 128;
 
-// The IPv6 kernel stores metric 0 as 1024 (IP6_RT_PRIO_USER) and dumps it as
-// 1024; the parser reports what the kernel holds. Callers that diff against a
-// dump send IPv6 routes with metric 1024 explicitly (the controller does).
-inline constexpr std::uint32_t kIpv6DefaultMetric = 1024;
+// kIpv6DefaultMetric (routing/route.hpp): the parser reports what the kernel holds.
 
 // Empty if `route` can be sent; else why not ("gateway 2001:db8::1 is IPv6 but
 // destination 10.244.1.0/24 is IPv4").

@@ -17,6 +17,10 @@ namespace hostgw::routing {
 // Kernel constants, repeated here so users of this header need no <linux/rtnetlink.h>.
 inline constexpr std::uint32_t kMainTable = 254;        // RT_TABLE_MAIN
 inline constexpr std::uint8_t kDefaultRouteProtocol = 44;  // kube-hostgw's own rtm_protocol (see docs)
+// The IPv6 kernel stores metric 0 as 1024 (IP6_RT_PRIO_USER) and dumps it as
+// 1024. Callers that diff against a dump send IPv6 routes with metric 1024
+// explicitly (the controller does), so that they compare equal.
+inline constexpr std::uint32_t kIpv6DefaultMetric = 1024;
 
 // rtm_type of a route kube-hostgw programs. `unicast` forwards (via a gateway
 // or out of a link); `unreachable` refuses: the kernel answers senders with
