@@ -4,8 +4,8 @@
 # checked from the outside:
 #
 #   1. the binary's shared libraries are all in the image, and the image adds no package
-#      the binary does not need (ldd inside the image against dpkg's records), but for the
-#      CNI plugins it carries for the node;
+#      that neither the binary nor the CNI plugins it carries for the node need (ldd inside
+#      the image against dpkg's records and the packages' dependencies);
 #   2. nothing of the toolchain is in it (no compiler, linker, cmake, headers);
 #   3. --version and --help run with no capability at all, as uid 0 and as uid 65534;
 #   4. the binary's file capability is cap_net_admin=p (permitted only), and a non-root
@@ -147,9 +147,13 @@ libraries_exactly_needed() {
     }
     owners+=("${pkg%%:*}")
   done
-  # The closure of the owners' dependencies among the installed packages.
+  # Carried on purpose, not for the binary: the standard CNI plugins the init container
+  # copies to the node (manifests/kube-hostgw.yaml). They and what they depend on are kept.
+  local carried=(containernetworking-plugins)
+  # The closure of the owners' (and the carried packages') dependencies among the
+  # installed packages.
   declare -A keep=()
-  local queue=("${owners[@]}") dep
+  local queue=("${owners[@]}" "${carried[@]}") dep
   while ((${#queue[@]})); do
     pkg=${queue[0]}
     queue=("${queue[@]:1}")
@@ -165,13 +169,8 @@ libraries_exactly_needed() {
   image_pkgs=$(chroot "$rootfs" dpkg-query -W -f='${Package}\n' | sort -u)
   mapfile -t added < <(comm -13 <(echo "$base_pkgs") <(echo "$image_pkgs"))
   echo "packages the runtime stage adds: ${added[*]}"
-  # Carried on purpose, not for the binary: the standard CNI plugins the init container
-  # copies to the node (manifests/kube-hostgw.yaml).
-  local carried=" containernetworking-plugins "
   local extra=()
-  for pkg in "${added[@]}"; do
-    [[ -n "${keep[$pkg]:-}" || "$carried" == *" $pkg "* ]] || extra+=("$pkg")
-  done
+  for pkg in "${added[@]}"; do [[ -n "${keep[$pkg]:-}" ]] || extra+=("$pkg"); done
   if ((${#extra[@]})); then
     echo "packages in the image that the binary does not need: ${extra[*]}"
     return 1
