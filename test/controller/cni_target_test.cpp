@@ -5,6 +5,8 @@
 #include "controller/cni_target.hpp"
 
 #include <gtest/gtest.h>
+
+#include "test-support/run_until.hpp"
 #include <sys/stat.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -43,14 +45,7 @@ class CniTargetTest : public ::testing::Test {
 
   template <typename T>
   T run(asio::awaitable<T> task) {
-    std::optional<T> out;
-    asio::co_spawn(io_, std::move(task), [&](std::exception_ptr error, T value) {
-      if (error) std::rethrow_exception(error);
-      out = std::move(value);
-    });
-    io_.restart();
-    io_.run();
-    return std::move(*out);
+    return test_support::run_coroutine(io_, std::move(task));
   }
 
   Delta full_pass() {

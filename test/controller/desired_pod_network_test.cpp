@@ -2,17 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include "test-support/ip_values.hpp"
+
 namespace hostgw::controller {
 namespace {
 
 using routing::IpAddress;
 using routing::IpPrefix;
 
-std::vector<IpPrefix> prefixes(std::initializer_list<const char*> texts) {
-  std::vector<IpPrefix> out;
-  for (const char* text : texts) out.push_back(IpPrefix::parse(text));
-  return out;
-}
+using test_support::prefixes;
 
 TEST(DesiredMasqueradeTest, ClusterCidrsWhenGivenElseEveryNodesPodCidrs) {
   auto node_pod_cidrs = prefixes({"10.244.2.0/24", "10.244.1.0/24", "2001:db8:244:1::/64"});

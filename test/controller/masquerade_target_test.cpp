@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test-support/run_until.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -38,14 +40,7 @@ class MasqueradeTargetTest : public ::testing::Test {
 
   template <typename T>
   T run(asio::awaitable<T> task) {
-    std::optional<T> out;
-    asio::co_spawn(io_, std::move(task), [&](std::exception_ptr error, T value) {
-      if (error) std::rethrow_exception(error);
-      out = std::move(value);
-    });
-    io_.restart();
-    io_.run();
-    return std::move(*out);
+    return test_support::run_coroutine(io_, std::move(task));
   }
 
   // A full pass: read, diff, apply everything; the model as the Engine keeps it.

@@ -2,22 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include "test-support/ip_values.hpp"
+
 namespace hostgw::netfilter {
 namespace {
 
 using routing::IpAddress;
 using routing::IpPrefix;
 
-std::vector<IpPrefix> prefixes(std::initializer_list<const char*> texts) {
-  std::vector<IpPrefix> out;
-  for (const char* text : texts) out.push_back(IpPrefix::parse(text));
-  return out;
-}
-std::vector<IpAddress> addresses(std::initializer_list<const char*> texts) {
-  std::vector<IpAddress> out;
-  for (const char* text : texts) out.push_back(IpAddress::parse(text));
-  return out;
-}
+using test_support::prefixes;
+using test_support::addresses;
 
 TEST(MasqueradeSetsTest, CanonicalFormDropsDuplicatesAndCoveredPrefixes) {
   EXPECT_EQ(normalize_prefixes(prefixes({"10.244.2.0/24", "10.244.0.0/16", "10.244.2.0/24", "2001:db8:0:1::/64",

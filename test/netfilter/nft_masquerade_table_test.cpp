@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test-support/ip_values.hpp"
+
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -25,16 +27,8 @@ namespace {
 using routing::IpAddress;
 using routing::IpPrefix;
 
-std::vector<IpPrefix> prefixes(std::initializer_list<const char*> texts) {
-  std::vector<IpPrefix> out;
-  for (const char* text : texts) out.push_back(IpPrefix::parse(text));
-  return out;
-}
-std::vector<IpAddress> addresses(std::initializer_list<const char*> texts) {
-  std::vector<IpAddress> out;
-  for (const char* text : texts) out.push_back(IpAddress::parse(text));
-  return out;
-}
+using test_support::prefixes;
+using test_support::addresses;
 
 // RssAnon of this process in kB (heap and other anonymous memory).
 long anonymous_rss_kb() {
