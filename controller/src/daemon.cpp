@@ -31,6 +31,8 @@ ReconcilerOptions reconciler_options(const Options& options) {
   out.routes.address_types = options.address_types;
   out.routes.table = options.route_table;
   out.routes.protocol = options.route_protocol;
+  out.routes.adopt_protocols = options.adopt_protocols;
+  out.routes.address_annotations = options.address_annotations;
   out.resync_period = options.resync_period;
   out.routes.cross_subnet = options.cross_subnet;
   out.vxlan_vni = options.vxlan_vni;

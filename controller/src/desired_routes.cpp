@@ -47,6 +47,10 @@ std::string_view to_string(CrossSubnet mode) {
   return mode == CrossSubnet::vxlan ? "vxlan" : "skip";
 }
 
+routing::RouteAdoption route_adoption(const DesiredRoutesOptions& options) {
+  return {.protocols = options.adopt_protocols, .table = options.table, .within = options.cluster_cidrs};
+}
+
 namespace {
 
 constexpr Family kFamilies[] = {Family::v4, Family::v6};
@@ -65,12 +69,14 @@ struct Problem {
 // overlap check read them).
 struct ParsedAddress {
   const std::string* text = nullptr;
+  const std::string* key = nullptr;  // an annotation's value: its key
   std::optional<IpAddress> address;
   std::string error;  // when it does not parse
 };
 struct ParsedAddresses {
   std::vector<ParsedAddress> internal;
   std::vector<ParsedAddress> external;
+  std::vector<ParsedAddress> annotated;  // --address-annotation values, in the flag's order
 };
 
 std::vector<ParsedAddress> parse_addresses(const std::vector<std::string>& texts) {
@@ -81,6 +87,23 @@ std::vector<ParsedAddress> parse_addresses(const std::vector<std::string>& texts
     parsed.text = &text;
     parsed.address = IpAddress::try_parse(text, &parsed.error);
     out.push_back(std::move(parsed));
+  }
+  return out;
+}
+
+// The node's addresses: its lists, and the values of the --address-annotation
+// keys it has (in the order of the keys).
+ParsedAddresses parse_node_addresses(const k8s::NodeInfo& node, const std::vector<std::string>& annotation_keys) {
+  ParsedAddresses out{parse_addresses(node.internal_ips), parse_addresses(node.external_ips), {}};
+  for (const auto& key : annotation_keys) {
+    for (const auto& [name, value] : node.annotations) {
+      if (name != key) continue;
+      ParsedAddress parsed;
+      parsed.text = &value;
+      parsed.key = &name;
+      parsed.address = IpAddress::try_parse(value, &parsed.error);
+      out.annotated.push_back(std::move(parsed));
+    }
   }
   return out;
 }
@@ -136,6 +159,33 @@ std::variant<AddressChoice, Problem> choose_address(const ParsedAddresses& node,
   auto note = [&](SkipReason reason, std::string detail) {
     if (!first_problem) first_problem = Problem{reason, std::move(detail)};
   };
+  // --address-annotation: the first valid value of the family wins over the
+  // lists, wherever it leads; invalid ones only skip the node when no other
+  // key has a valid one.
+  for (const auto& entry : node.annotated) {
+    const std::string type = "annotation " + *entry.key;
+    if (!entry.address) {
+      if (guess_family(*entry.text) == family)
+        note(SkipReason::invalid_address, type + " value " + entry.error);
+      continue;
+    }
+    const IpAddress& address = *entry.address;
+    if (address.family() != family) continue;
+    if (auto kind = bad_address_kind(address)) {
+      note(SkipReason::invalid_address,
+           type + " value " + address.to_string() + " is a " + *kind + " address, not a node address");
+      continue;
+    }
+    if (own_addresses.contains(address))
+      return Problem{SkipReason::own_address, type + " value " + address.to_string() +
+                                                  " is an address of this host (duplicate node address or wrong "
+                                                  "--node-name?)"};
+    if (const ConnectedNetwork* network = network_reaching(connected, address)) return AddressChoice{address, network};
+    if (!overlay) return AddressChoice{address, nullptr};
+    return Problem{SkipReason::unreachable_address,
+                   type + " value " + address.to_string() + " is not on a directly connected network; " + *overlay};
+  }
+  if (first_problem) return *first_problem;
   auto try_list = [&](const std::vector<ParsedAddress>& parsed, std::string_view type) -> std::optional<AddressChoice> {
     for (const auto& entry : parsed) {
       const auto& address = entry.address;
@@ -230,7 +280,7 @@ bool holds(const ParsedAddresses& node, const IpPrefix& cidr, const InstalledGat
   auto [begin, end] = installed.equal_range(cidr);
   for (auto it = begin; it != end; ++it) {
     if (it->second == routing::vtep_address(cidr)) return true;
-    for (const auto* list : {&node.internal, &node.external}) {
+    for (const auto* list : {&node.internal, &node.external, &node.annotated}) {
       for (const auto& entry : *list) {
         if (entry.address && *entry.address == it->second) return true;
       }
@@ -464,9 +514,14 @@ void sort_result(DesiredRoutes& result) {
 // This node's underlay for the overlay: its first IPv4 address (InternalIP,
 // then ExternalIP when allowed) on a connected network.
 std::optional<AddressChoice> overlay_underlay(const k8s::NodeInfo& own, const std::vector<ConnectedNetwork>& connected,
-                                              AddressTypes address_types) {
-  std::vector<const std::vector<std::string>*> lists{&own.internal_ips};
-  if (address_types == AddressTypes::internal_then_external) lists.push_back(&own.external_ips);
+                                              const DesiredRoutesOptions& options) {
+  // Its --address-annotation values first, as the other nodes choose it.
+  std::vector<std::string> annotated;
+  for (const auto& key : options.address_annotations)
+    for (const auto& [name, value] : own.annotations)
+      if (name == key) annotated.push_back(value);
+  std::vector<const std::vector<std::string>*> lists{&annotated, &own.internal_ips};
+  if (options.address_types == AddressTypes::internal_then_external) lists.push_back(&own.external_ips);
   for (const auto* list : lists) {
     for (const auto& text : *list) {
       auto address = IpAddress::try_parse(text);
@@ -484,7 +539,7 @@ void find_overlay_self(const k8s::NodeInfo* own, const DesiredRoutesOptions& opt
   for (const auto& cidr : facts.own_cidrs)
     if (cidr.family() == Family::v4 && !own_v4) own_v4 = cidr;
   std::optional<AddressChoice> underlay;
-  if (own) underlay = overlay_underlay(*own, facts.connected, options.address_types);
+  if (own) underlay = overlay_underlay(*own, facts.connected, options);
   if (!own) {
     facts.no_overlay_reason = "this node is not in the node list (check --node-name)";
   } else if (!own_v4) {
@@ -513,13 +568,18 @@ LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node, st
         if (auto address = IpAddress::try_parse(text)) facts.own_addresses.insert(*address);
       }
     }
+    for (const auto& [key, value] : self_node->annotations) {
+      const bool asked = std::find(options.address_annotations.begin(), options.address_annotations.end(), key) !=
+                         options.address_annotations.end();
+      if (auto address = IpAddress::try_parse(value); asked && address) facts.own_addresses.insert(*address);
+    }
   }
   find_overlay_self(self_node, options, facts);
   return facts;
 }
 
 NodeDesired desired_for_node(const k8s::NodeInfo& node, const LocalFacts& facts, const DesiredRoutesOptions& options) {
-  const ParsedAddresses addresses{parse_addresses(node.internal_ips), parse_addresses(node.external_ips)};
+  const ParsedAddresses addresses = parse_node_addresses(node, options.address_annotations);
   std::vector<Candidate> candidates;
   DesiredRoutes result;
   node_candidates(node, addresses, facts, options, candidates, result.skipped);
@@ -543,7 +603,7 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, con
   std::vector<ParsedAddresses> parsed_addresses;  // one per node; stable (reserved)
   parsed_addresses.reserve(sorted.size());
   for (const auto* node : sorted) {
-    parsed_addresses.push_back({parse_addresses(node->internal_ips), parse_addresses(node->external_ips)});
+    parsed_addresses.push_back(parse_node_addresses(*node, options.address_annotations));
     node_candidates(*node, parsed_addresses.back(), facts, options, candidates, result.skipped);
   }
   mark_overlapping_nodes(candidates, installed);

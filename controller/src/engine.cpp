@@ -64,7 +64,9 @@ Engine::Engine(routing::RouteTable& table, routing::OverlayTable* overlay, const
                                          : std::make_unique<CniTarget>(options_.cni_conf_dir, options_.dry_run)),
       targets_(in_order(overlay_.get(), routes_, masquerade_.get(), cni_.get())),
       routes_index_(index_of(targets_, &routes_)),
-      applier_(targets_, metrics, options_.retry) {}
+      applier_(targets_, metrics, options_.retry) {
+  routes_.adopt(route_adoption(options_.desired.routes));
+}
 
 void Engine::invalidate() {
   model_.invalidate();
@@ -90,6 +92,15 @@ asio::awaitable<Engine::PassResult> Engine::full_pass(const ClusterView& view) {
   }
   kernel.connected = std::move(connected.networks);
   kernel.owned_routes = std::move(dump.routes);
+  if (const auto adoption = route_adoption(options_.desired.routes); adoption.enabled()) {
+    routing::DumpResult adoptable = co_await routing::dump_adoptable(table_, adoption);
+    if (adoptable.error) {
+      result.failed_step = "dump routes to adopt";
+      result.error = adoptable.error;
+      co_return result;
+    }
+    kernel.adoptable_routes = std::move(adoptable.routes);
+  }
   // The desired state copies what it needs: the view may change while the targets await.
   note_self(view.find(options_.node_name));
   const DesiredState desired = desired_state(view, options_.node_name, kernel, options_.desired);

@@ -57,6 +57,7 @@ bool open_netlink(EventLoop& loop, const Options& options, Parts& parts) {
     monitor_options.protocol = options.route_protocol;
     monitor_options.table = options.route_table;
     if (options.cross_subnet == CrossSubnet::vxlan) monitor_options.overlay_device = routing::kVxlanDeviceName;
+    monitor_options.adoption = {options.adopt_protocols, options.route_table, options.cluster_cidrs};
     parts.monitor = std::make_unique<routing::NetlinkChangeMonitor>(loop.get_executor(), monitor_options);
     parts.monitor->ignore_port(parts.table->port_id());
     parts.monitor->ignore_port(parts.overlay->port_id());
@@ -100,6 +101,7 @@ bool make_daemon(EventLoop& loop, const Options& options, Parts& parts, std::uni
   k8s::NodeWatcherOptions watcher_options;
   watcher_options.backoff.max = options.api_backoff_max;
   watcher_options.backoff.initial = std::min(watcher_options.backoff.initial, options.api_backoff_max);
+  watcher_options.limits.annotation_keys = options.address_annotations;
   parts.api = std::make_unique<ApiNodeSource>(loop.get_executor(),
                                               k8s::ConfigOptions{options.kubeconfig, options.context},
                                               parts.registry, watcher_options, std::move(client));

@@ -253,6 +253,10 @@ constexpr Spec kMasqueradeChanges{
     "operation and result."};
 constexpr Spec kCniConfChanges{"kube_hostgw_cni_conf_changes_total",
                                "Writes of the CNI conflist 10-kube-hostgw.conflist, by operation and result."};
+constexpr Spec kRoutesAdopted{
+    "kube_hostgw_routes_adopted_total",
+    "Routes of an --adopt-protocol taken over, by their protocol and operation (replace: rewritten in place "
+    "to --route-protocol; remove: deleted, no node backs them)."};
 constexpr Spec kIpForwarding{"kube_hostgw_ip_forwarding",
                              "The host's IP forwarding sysctl per family: 1 on, 0 off, -1 unknown (read only)."};
 constexpr Spec kBuildInfo{"kube_hostgw_build_info", "Always 1; the labels say which build runs."};
@@ -282,7 +286,7 @@ Labels op_result(routing::ChangeKind kind, bool ok) {
 // The families whose series come later (labels known on first use, or mirrored at scrape time).
 void declare_later_families(MetricsRegistry& registry) {
   for (const Spec* spec : {&kRouteChanges, &kNetlinkErrors, &kTriggers, &kOverlayChanges, &kMasqueradeChanges,
-                           &kCniConfChanges, &kApiRequests})
+                           &kCniConfChanges, &kRoutesAdopted, &kApiRequests})
     registry.declare_counter(spec->name, spec->help);
   registry.declare_histogram(kApiDuration.name, kApiDuration.help);
   for (const Spec* spec : {&kNodeLists, &kNodeRelists, &kWatchRestarts, &kWatchEvents, &kWatchBookmarks, &kWatchErrors,
@@ -338,6 +342,11 @@ Counter& ControllerMetrics::masquerade_changes(routing::ChangeKind kind, bool ok
 
 Counter& ControllerMetrics::cni_conf_changes(routing::ChangeKind kind, bool ok) {
   return registry_.counter(kCniConfChanges.name, kCniConfChanges.help, op_result(kind, ok));
+}
+
+Counter& ControllerMetrics::routes_adopted(std::string_view protocol, routing::ChangeKind kind) {
+  return registry_.counter(kRoutesAdopted.name, kRoutesAdopted.help,
+                           {{"protocol", std::string(protocol)}, {"op", std::string(routing::to_string(kind))}});
 }
 
 Gauge& ControllerMetrics::ip_forwarding(routing::Family family) {

@@ -11,6 +11,8 @@
 #include <limits>
 #include <sstream>
 
+#include "migration_flags.hpp"
+
 namespace hostgw::controller {
 
 namespace po = boost::program_options;
@@ -228,6 +230,7 @@ po::options_description describe() {
       "dry-run", po::bool_switch(), "Log the route changes that would be made; change nothing. Default: off.")(
       "v,v", po::value<std::string>()->value_name("LEVEL"),
       "Log verbosity (0-10); 1 logs every pass and kernel event, 2 every watch event. Default: 0.");
+  describe_migration_flags(flags);
   return flags;
 }
 
@@ -553,6 +556,7 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
       throw OptionsError("--v: " + quoted(*value) + " is not a level from 0 to 10");
     options.verbosity = *number;
   }
+  parse_migration_flags(values, options);
   return options;
 }
 

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
+
+#include "common/log.hpp"
 
 #include "controller/key_diff.hpp"
 
@@ -58,7 +61,9 @@ asio::awaitable<std::optional<TargetProblem>> RouteTarget::read(const DesiredSta
   // pass read it before deciding.
   installed_.clear();
   for (const auto& route : facts.owned_routes) installed_[key_of(route)].push_back(route);
-  installed_count_ = facts.owned_routes.size();
+  // Routes under adoption are ours from here on: the diff rewrites or deletes them.
+  for (const auto& route : facts.adoptable_routes) installed_[key_of(route)].push_back(route);
+  installed_count_ = facts.owned_routes.size() + facts.adoptable_routes.size();
   links_.clear();
   for (const auto& network : facts.connected)
     if (!network.link_name.empty()) links_.emplace(network.oif, network.link_name);
@@ -78,11 +83,18 @@ Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
     owners.emplace(entry.route.destination, entry.node);
   }
   Delta delta;
+  adopting_.clear();
   diff_keys(wanted, installed_, [&](ChangeKind kind, const Route& route) {
     ItemChange change{kind, route, {}, {}};
     auto owner = owners.find(route.destination);
     change.node = owner != owners.end() ? owner->second : owner_of(route);
-    if (kind == ChangeKind::replace) change.previous = route_text(installed_.at(key_of(route)).front(), links_);
+    const Route* taken_over = kind == ChangeKind::remove ? &route : nullptr;
+    if (kind == ChangeKind::replace) {
+      taken_over = &installed_.at(key_of(route)).front();
+      change.previous = text_of(*taken_over);
+    }
+    if (taken_over && adoption_.adopts_protocol(taken_over->protocol))
+      adopting_.emplace(std::pair{kind, route}, taken_over->protocol);
     add_change(delta, std::move(change));
   });
   order_upserts(delta);
@@ -93,6 +105,7 @@ Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
 
 void RouteTarget::after_pass(const std::vector<ItemChange>& applied, bool clean) {
   for (const auto& change : applied) record(change);
+  note_adoptions(applied);
   metrics_.routes_installed.set(static_cast<double>(installed_count_));
   // A clean pass is the model the incremental path plans against until the next full pass.
   model_valid_ = clean;
@@ -126,6 +139,30 @@ void RouteTarget::record(const ItemChange& change) {
   if (routes.empty()) installed_.erase(key);
 }
 
+std::string RouteTarget::text_of(const Route& route) const {
+  std::string text = route_text(route, links_);
+  if (adoption_.adopts_protocol(route.protocol)) text += " proto " + routing::route_protocol_name(route.protocol);
+  return text;
+}
+
+void RouteTarget::note_adoptions(const std::vector<ItemChange>& applied) {
+  if (adopting_.empty()) return;
+  std::map<std::uint8_t, std::pair<std::size_t, std::size_t>> counts;  // protocol -> (replaced, deleted)
+  for (const auto& change : applied) {
+    auto it = adopting_.find({change.kind, std::get<Route>(change.item)});
+    if (it == adopting_.end()) continue;
+    const std::string protocol = routing::route_protocol_name(it->second);
+    metrics_.routes_adopted(protocol, change.kind).inc();
+    auto& [replaced, deleted] = counts[it->second];
+    ++(change.kind == ChangeKind::remove ? deleted : replaced);
+  }
+  adopting_.clear();
+  for (const auto& [protocol, count] : counts) {
+    KHG_LOG(info) << "Routes adopted" << log::kv("protocol", routing::route_protocol_name(protocol))
+                  << log::kv("replaced_in_place", count.first) << log::kv("deleted_unbacked", count.second);
+  }
+}
+
 std::string RouteTarget::owner_of(const Route& route) const {
   auto it = owners_.find(route.destination);
   return it == owners_.end() ? std::string("unknown") : it->second;
@@ -142,7 +179,7 @@ Delta RouteTarget::plan_keys(const std::vector<RouteKey>& keys, const DesiredMod
     std::vector<ItemChange> changes;
     diff_key(wanted ? &*wanted : nullptr, routes, [&](ChangeKind kind, const Route& route) {
       ItemChange change{kind, route, node.empty() ? owner_of(route) : node, {}};
-      if (kind == ChangeKind::replace) change.previous = route_text(routes.front(), links_);
+      if (kind == ChangeKind::replace) change.previous = text_of(routes.front());
       changes.push_back(std::move(change));
     });
     for (auto& change : changes) {
@@ -200,19 +237,44 @@ void RouteTarget::after_step(bool clean) {
   metrics_.routes_installed.set(static_cast<double>(installed_count_));
 }
 
+std::vector<std::size_t> route_adoption_order(const std::vector<ItemChange>& batch) {
+  // (table, destination) -> the protocols of its upserts in this batch.
+  std::map<std::pair<std::uint32_t, routing::IpPrefix>, std::set<std::uint8_t>> upserted;
+  for (const auto& change : batch) {
+    const Route& route = std::get<Route>(change.item);
+    if (change.kind != ChangeKind::remove) upserted[{route.table, route.destination}].insert(route.protocol);
+  }
+  std::vector<std::size_t> order;
+  std::vector<std::size_t> last;
+  order.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const Route& route = std::get<Route>(batch[i].item);
+    bool successor_first = false;
+    if (batch[i].kind == ChangeKind::remove) {
+      // Another protocol's route of a destination we install under another key.
+      auto it = upserted.find({route.table, route.destination});
+      successor_first = it != upserted.end() && (it->second.size() > 1 || !it->second.contains(route.protocol));
+    }
+    (successor_first ? last : order).push_back(i);
+  }
+  order.insert(order.end(), last.begin(), last.end());
+  return order;
+}
+
 asio::awaitable<std::vector<ItemResult>> RouteTarget::apply(std::vector<ItemChange> batch) {
+  const std::vector<std::size_t> order = route_adoption_order(batch);
   std::vector<routing::RouteChange> changes;
   changes.reserve(batch.size());
-  for (const auto& change : batch) changes.push_back({change.kind, std::get<Route>(change.item)});
+  for (std::size_t index : order) changes.push_back({batch[index].kind, std::get<Route>(batch[index].item)});
   std::vector<routing::ChangeResult> results = co_await table_.apply(std::move(changes));
-  std::vector<ItemResult> out;
-  out.reserve(results.size());
-  for (auto& result : results) out.push_back({result.error, std::move(result.message)});
+  std::vector<ItemResult> out(batch.size());
+  for (std::size_t i = 0; i < results.size() && i < order.size(); ++i)
+    out[order[i]] = {results[i].error, std::move(results[i].message)};
   co_return out;
 }
 
 std::string RouteTarget::describe(const Item& item) const {
-  return route_text(std::get<Route>(item), links_);
+  return text_of(std::get<Route>(item));
 }
 
 }  // namespace hostgw::controller

@@ -5,6 +5,7 @@
 #include <rapidjson/reader.h>
 #include <rapidjson/stream.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -26,6 +27,7 @@ enum class Ctx : std::uint8_t {
   pod_cidrs,
   addresses,
   address,
+  annotations,  // metadata.annotations: only NodeJsonLimits::annotation_keys are kept
 };
 
 // Which value the parser is about to see (from the key, or from the array it is in).
@@ -54,6 +56,8 @@ enum class Field : std::uint8_t {
   item,
   pod_cidr_elem,
   address_elem,
+  annotations,
+  annotation_value,  // the value of a wanted key (Handler::pending_annotation_)
 };
 
 const char* field_name(Field field) {
@@ -78,6 +82,7 @@ const char* field_name(Field field) {
     case Field::status_code: return "code";
     case Field::status_reason: return "reason";
     case Field::status_message: return "message";
+    case Field::annotations: return "annotations";
     default: return "";
   }
 }
@@ -218,6 +223,10 @@ class Handler {
   bool EndArray(rapidjson::SizeType) { return end(); }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     if (skip_depth_ > 0) return true;
+    if (stack_.back().ctx == Ctx::annotations) {
+      pending_ = wanted_annotation(std::string_view(s, n)) ? Field::annotation_value : Field::skip;
+      return true;
+    }
     pending_ = key_field(stack_.back().ctx, std::string_view(s, n));
     return true;
   }
@@ -267,6 +276,7 @@ class Handler {
         if (key == "name") return Field::name;
         if (key == "resourceVersion") return Field::resource_version;
         if (key == "deletionTimestamp") return Field::deletion_timestamp;
+        if (key == "annotations" && !limits_.annotation_keys.empty()) return Field::annotations;
         return Field::skip;
       case Ctx::node_spec:
         if (key == "podCIDR") return Field::pod_cidr;
@@ -282,6 +292,17 @@ class Handler {
       default:
         return Field::skip;
     }
+  }
+
+  // Whether `key` is one of NodeJsonLimits::annotation_keys; remembers it for the value.
+  bool wanted_annotation(std::string_view key) {
+    for (const auto& wanted : limits_.annotation_keys) {
+      if (wanted == key) {
+        pending_annotation_ = &wanted;
+        return true;
+      }
+    }
+    return false;
   }
 
   Field current_slot() const {
@@ -413,6 +434,10 @@ class Handler {
           node_state()->info.external_ips.clear();
         }
         break;
+      case Field::annotations:
+        expect(false, Ctx::annotations);
+        if (!is_array) node_state()->info.annotations.clear();
+        break;
       case Field::address_elem:
         expect(false, Ctx::address);
         if (!is_array) {
@@ -488,6 +513,7 @@ class Handler {
       case Field::pod_cidrs:
       case Field::addresses:
       case Field::address_elem:
+      case Field::annotations:
         start_node_field(slot, is_array);
         return true;
       case Field::skip:
@@ -609,6 +635,23 @@ class Handler {
           type_error(slot, kind, "a string");
         }
         break;
+      case Field::annotation_value:
+        // The API server only sends strings; anything else is left out (the
+        // controller then falls back to the next key or --address-type).
+        // A value over the limit is kept cut short: it cannot parse as an
+        // address, so the controller says the node's value is invalid.
+        // A repeated key overwrites (the last one wins, as for the API server),
+        // so at most one entry per wanted key is kept.
+        if (is_string) {
+          std::string_view value = text.substr(0, limits_.max_annotation_value_bytes);
+          auto& kept = node.info.annotations;
+          auto same = std::find_if(kept.begin(), kept.end(), [&](const auto& entry) { return entry.first == *pending_annotation_; });
+          if (same != kept.end())
+            same->second.assign(value);
+          else
+            kept.emplace_back(*pending_annotation_, std::string(value));
+        }
+        break;
       default:
         break;
     }
@@ -671,6 +714,9 @@ class Handler {
       case Field::addresses:
         if (!is_null) type_error(slot, kind, "an array");
         break;
+      case Field::annotations:
+        if (!is_null) type_error(slot, kind, "an object");
+        break;
       case Field::name:
       case Field::resource_version:
       case Field::deletion_timestamp:
@@ -679,6 +725,7 @@ class Handler {
       case Field::address_elem:
       case Field::addr_type:
       case Field::addr_address:
+      case Field::annotation_value:
         node_scalar(slot, kind, text, *node);
         break;
       case Field::status_code:
@@ -704,6 +751,7 @@ class Handler {
   std::size_t skip_depth_ = 0;
   std::size_t node_frame_ = kNoNode;
   Field pending_ = Field::skip;
+  const std::string* pending_annotation_ = nullptr;  // the wanted key of an annotation_value
 };
 
 // Runs the parse; returns "" or a message for a document-level problem.

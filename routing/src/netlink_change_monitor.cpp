@@ -51,10 +51,18 @@ std::optional<std::string> ChangeFilter::relevant(const netlink::MessageHeader& 
       if (message.size() >= NLMSG_HDRLEN + sizeof(rtmsg)) {
         rtmsg fixed;
         std::memcpy(&fixed, message.data() + NLMSG_HDRLEN, sizeof fixed);
-        if (fixed.rtm_protocol != protocol_) return std::nullopt;
+        if (fixed.rtm_protocol != protocol_ && !adoption_.adopts_protocol(fixed.rtm_protocol)) return std::nullopt;
       }
       auto route = netlink::parse_route_message(message, &error);
       if (!route) return netlink::message_type_name(header.type) + " unreadable: " + error;
+      if (route->route.protocol != protocol_) {
+        // A route to take over, added (or replaced) by someone else: the next
+        // full pass adopts it. Its deletion leaves nothing to do.
+        if (header.type == RTM_NEWROUTE && route->is_plain_unicast_or_unreachable() &&
+            adoption_.adoptable(route->route))
+          return "RTM_NEWROUTE " + route->route.to_string() + " (adoptable)";
+        return std::nullopt;
+      }
       if (!route->is_plain_unicast_or_unreachable() || route->route.protocol != protocol_ ||
           route->route.table != table_) {
         return std::nullopt;
@@ -129,6 +137,7 @@ NetlinkChangeMonitor::NetlinkChangeMonitor(asio::any_io_executor executor, Netli
       filter_(options.protocol, options.table),
       backoff_(executor) {
   if (!options.overlay_device.empty()) filter_.watch_overlay_device(options.overlay_device);
+  if (options.adoption.enabled()) filter_.watch_adoptable(std::move(options.adoption));
 }
 
 NetlinkChangeMonitor::~NetlinkChangeMonitor() = default;

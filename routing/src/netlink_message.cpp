@@ -170,12 +170,12 @@ std::optional<MessageHeader> parse_header(std::span<const std::uint8_t> message,
 }
 
 bool RouteMessage::is_plain_unicast() const {
-  return route_type == RTN_UNICAST && (route_flags & RTM_F_CLONED) == 0 && !multipath;
+  return route_type == RTN_UNICAST && (route_flags & RTM_F_CLONED) == 0 && !multipath && tos == 0;
 }
 
 bool RouteMessage::is_plain_unicast_or_unreachable() const {
   return (route_type == RTN_UNICAST || route_type == RTN_UNREACHABLE) && (route_flags & RTM_F_CLONED) == 0 &&
-         !multipath;
+         !multipath && tos == 0;
 }
 
 namespace {
@@ -246,6 +246,7 @@ std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> me
   out.route_type = rtm->rtm_type;
   out.route_flags = rtm->rtm_flags;
   out.scope = rtm->rtm_scope;
+  out.tos = rtm->rtm_tos;
   out.route.protocol = rtm->rtm_protocol;
   out.route.table = rtm->rtm_table;
   out.route.onlink = (rtm->rtm_flags & RTNH_F_ONLINK) != 0;

@@ -73,6 +73,52 @@ TEST(DesiredRoutesTest, RoutesEveryOtherNodeViaItsInternalIpOnTheLinkReachingIt)
   EXPECT_EQ(result.routes[0].route.table, routing::kMainTable);
 }
 
+k8s::NodeInfo annotated(k8s::NodeInfo info, std::vector<std::pair<std::string, std::string>> annotations) {
+  info.annotations = std::move(annotations);
+  return info;
+}
+
+TEST(DesiredRoutesTest, AddressAnnotationsWinInOrderPerFamilyInvalidOnesAreSkips) {
+  DesiredRoutesOptions options;
+  options.address_annotations = {"flannel.alpha.coreos.com/public-ip-overwrite", "flannel.alpha.coreos.com/public-ip"};
+  const std::string overwrite = options.address_annotations[0];
+  const std::string public_ip = options.address_annotations[1];
+  auto result = compute(
+      {self_node(),
+       // public-ip differs from the InternalIP: it wins.
+       annotated(node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}), {{public_ip, "198.51.100.112"}}),
+       // Both: the overwrite comes first, whatever the object's order; IPv6 has no annotation.
+       annotated(node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"}, {"198.51.100.13", "2001:db8:ffff::13"}),
+                 {{public_ip, "198.51.100.13"}, {overwrite, "203.0.113.13"}}),
+       // An invalid overwrite, a valid public-ip: the valid one wins.
+       annotated(node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"}),
+                 {{overwrite, "not-an-address"}, {public_ip, "198.51.100.114"}}),
+       // Only an invalid value: a skip, never a silent fall-back to the InternalIP.
+       annotated(node("node-e", {"10.244.5.0/24"}, {"198.51.100.15"}), {{public_ip, "198.51.100.300"}}),
+       // A key not asked for changes nothing.
+       annotated(node("node-f", {"10.244.6.0/24"}, {"198.51.100.16"}), {{"other/key", "198.51.100.116"}}),
+       // The value is this host's own address.
+       annotated(node("node-g", {"10.244.7.0/24"}, {"198.51.100.17"}), {{public_ip, "198.51.100.11"}})},
+      options);
+  std::vector<Route> expected = {route("10.244.2.0/24", "198.51.100.112", 2), route("10.244.3.0/24", "203.0.113.13", 3),
+                                 route("10.244.4.0/24", "198.51.100.114", 2), route("10.244.6.0/24", "198.51.100.16", 2),
+                                 route("2001:db8:3::/64", "2001:db8:ffff::13", 2, kIpv6DefaultMetric)};
+  EXPECT_EQ(routes_of(result.routes), expected);
+  const SkippedNode* invalid = find_skip(result, "node-e", Family::v4);
+  ASSERT_NE(invalid, nullptr);
+  EXPECT_EQ(invalid->reason, SkipReason::invalid_address);
+  EXPECT_NE(invalid->detail.find("annotation flannel.alpha.coreos.com/public-ip value"), std::string::npos)
+      << invalid->detail;
+  const SkippedNode* own = find_skip(result, "node-g", Family::v4);
+  ASSERT_NE(own, nullptr);
+  EXPECT_EQ(own->reason, SkipReason::own_address);
+
+  // Without the flag the annotations are not looked at.
+  auto plain = compute({self_node(), annotated(node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}),
+                                               {{public_ip, "198.51.100.112"}})});
+  EXPECT_EQ(routes_of(plain.routes), (std::vector<Route>{route("10.244.2.0/24", "198.51.100.12", 2)}));
+}
+
 TEST(DesiredRoutesTest, OutputDoesNotDependOnInputOrder) {
   std::vector<k8s::NodeInfo> nodes = {self_node(), node("b", {"10.244.2.0/24"}, {"198.51.100.12"}),
                                       node("c", {"10.244.3.0/24"}, {"198.51.100.13"}),

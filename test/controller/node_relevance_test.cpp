@@ -18,12 +18,15 @@ TEST(NodeRelevanceTest, HeartbeatIsNotARoutingChange) {
 }
 
 TEST(NodeRelevanceTest, EachRoutingFieldIsAChange) {
-  NodeInfo cidr = node(), ip = node(), ext = node(), del = node();
+  NodeInfo cidr = node(), ip = node(), ext = node(), del = node(), annotation = node();
   cidr.pod_cidrs = {"10.244.9.0/24"};
   ip.internal_ips = {"198.51.100.99"};
   ext.external_ips = {"203.0.113.5"};
   del.deleting = true;
-  for (const NodeInfo& changed : {cidr, ip, ext, del}) EXPECT_TRUE(routing_relevant_change(node(), changed));
+  // Only --address-annotation keys are ever parsed into it: a value there picks the address.
+  annotation.annotations = {{"flannel.alpha.coreos.com/public-ip", "198.51.100.111"}};
+  for (const NodeInfo& changed : {cidr, ip, ext, del, annotation})
+    EXPECT_TRUE(routing_relevant_change(node(), changed));
 }
 
 }  // namespace

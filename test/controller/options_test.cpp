@@ -93,6 +93,31 @@ TEST(OptionsTest, EveryFlag) {
   EXPECT_EQ(options.verbosity, 3);
 }
 
+TEST(OptionsTest, MigrationFlags) {
+  Options none = parse({});
+  EXPECT_TRUE(none.adopt_protocols.empty());
+  EXPECT_TRUE(none.address_annotations.empty());
+  Options options = parse({"--adopt-protocol=boot", "--adopt-protocol", "static,16,boot", "--address-annotation",
+                           "flannel.alpha.coreos.com/public-ip-overwrite",
+                           "--address-annotation=flannel.alpha.coreos.com/public-ip"});
+  EXPECT_EQ(options.adopt_protocols, (std::vector<std::uint8_t>{3, 4, 16}));
+  EXPECT_EQ(options.address_annotations,
+            (std::vector<std::string>{"flannel.alpha.coreos.com/public-ip-overwrite", "flannel.alpha.coreos.com/public-ip"}));
+}
+
+TEST(OptionsTest, MigrationFlagErrorsNameTheFlag) {
+  EXPECT_EQ(error_of({"--adopt-protocol=kernel"}).rfind("--adopt-protocol: \"kernel\" (protocol 2) is never adopted", 0), 0u);
+  EXPECT_EQ(error_of({"--adopt-protocol=0"}).rfind("--adopt-protocol: \"0\" (protocol 0) is never adopted", 0), 0u);
+  EXPECT_EQ(error_of({"--adopt-protocol=44"}), "--adopt-protocol: \"44\" (protocol 44) is --route-protocol itself");
+  EXPECT_EQ(error_of({"--route-protocol=50", "--adopt-protocol=50"}),
+            "--adopt-protocol: \"50\" (protocol 50) is --route-protocol itself");
+  EXPECT_EQ(error_of({"--adopt-protocol=flanel"}).rfind("--adopt-protocol: \"flanel\" is neither a number", 0), 0u);
+  EXPECT_EQ(error_of({"--adopt-protocol=300"}), "--adopt-protocol: \"300\" is not a protocol number from 0 to 255");
+  EXPECT_EQ(error_of({"--address-annotation=bad key"}).rfind("--address-annotation: \"bad key\" is not an annotation key", 0), 0u);
+  EXPECT_EQ(error_of({"--address-annotation=Example.com/x"}).rfind("--address-annotation:", 0), 0u);
+  EXPECT_EQ(error_of({"--address-annotation="}).rfind("--address-annotation:", 0), 0u);
+}
+
 TEST(OptionsTest, VerbositySpellings) {
   EXPECT_EQ(parse({"-v", "2"}).verbosity, 2);
   EXPECT_EQ(parse({"-v=4"}).verbosity, 4);

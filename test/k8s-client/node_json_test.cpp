@@ -45,6 +45,47 @@ TEST(NodeJsonTest, ParsesTheFieldsAndSkipsTheRest) {
   EXPECT_FALSE(node.deleting);
 }
 
+TEST(NodeJsonTest, KeepsOnlyTheAnnotationsAskedFor) {
+  // Without keys: none kept.
+  NodeParseResult plain = parse_node(kNode);
+  ASSERT_TRUE(plain.ok()) << plain.error;
+  EXPECT_TRUE(plain.node->annotations.empty());
+
+  NodeJsonLimits limits;
+  limits.annotation_keys = {"flannel.alpha.coreos.com/public-ip-overwrite", "flannel.alpha.coreos.com/public-ip"};
+  limits.max_annotation_value_bytes = 16;
+  const char* json = R"({"metadata": {"name": "n", "annotations": {
+      "flannel.alpha.coreos.com/public-ip": "198.51.100.112",
+      "flannel.alpha.coreos.com/backend-data": "{\"VNI\":1}",
+      "node.alpha.kubernetes.io/ttl": "0",
+      "flannel.alpha.coreos.com/public-ip-overwrite": 7,
+      "labels": {"flannel.alpha.coreos.com/public-ip": "decoy"}},
+    "labels": {"flannel.alpha.coreos.com/public-ip": "decoy"}}})";
+  NodeParseResult result = parse_node(json, limits);
+  ASSERT_TRUE(result.ok()) << result.error;
+  // The non-string value is left out; the node stays usable.
+  EXPECT_EQ(result.node->annotations,
+            (std::vector<std::pair<std::string, std::string>>{{"flannel.alpha.coreos.com/public-ip", "198.51.100.112"}}));
+
+  // A repeated key keeps one entry (the last value); a long value is cut to the limit.
+  const char* twice = R"({"metadata": {"name": "n", "annotations": {
+      "flannel.alpha.coreos.com/public-ip": "198.51.100.1",
+      "flannel.alpha.coreos.com/public-ip": "198.51.100.2",
+      "flannel.alpha.coreos.com/public-ip-overwrite": "0123456789abcdefghijklmnop"}}})";
+  result = parse_node(twice, limits);
+  ASSERT_TRUE(result.ok()) << result.error;
+  EXPECT_EQ(result.node->annotations,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"flannel.alpha.coreos.com/public-ip", "198.51.100.2"},
+                {"flannel.alpha.coreos.com/public-ip-overwrite", "0123456789abcdef"}}));
+
+  // annotations of the wrong kind: the node is refused with the path, as for every field.
+  result = parse_node(R"({"metadata": {"name": "n", "annotations": ["x"]}})", limits);
+  EXPECT_FALSE(result.ok());
+  EXPECT_NE(result.error.find("metadata.annotations is an array, expected an object"), std::string::npos)
+      << result.error;
+}
+
 TEST(NodeJsonTest, FallsBackToPodCidrAndSeesDeletion) {
   NodeParseResult result = parse_node(
       R"({"metadata":{"name":"n","deletionTimestamp":"2026-01-01T00:00:00Z"},"spec":{"podCIDR":"10.244.3.0/24"}})");

@@ -55,6 +55,28 @@ TEST(ChangeFilterTest, OtherProtocolsTablesAndOurOwnEchoesAreNot) {
   EXPECT_TRUE(feed(filter, route_event(ChangeKind::add, 44, kMainTable, 4243)));
 }
 
+// --adopt-protocol boot: a boot route added inside the cluster CIDR wakes the
+// caller (not as an owned route: a full pass adopts it); its deletion, a boot
+// route outside the CIDR or in another table, and other protocols do not.
+TEST(ChangeFilterTest, AdoptableRoutesAddedWakeTheCallerForAFullPass) {
+  ChangeFilter filter(44, kMainTable);
+  filter.watch_adoptable({{3}, kMainTable, {IpPrefix::parse("10.244.0.0/16")}});
+  auto added = feed(filter, route_event(ChangeKind::add, 3));
+  ASSERT_TRUE(added);
+  EXPECT_NE(added->find("(adoptable)"), std::string::npos) << *added;
+  EXPECT_FALSE(filter.last_owned_route());
+  EXPECT_TRUE(feed(filter, route_event(ChangeKind::replace, 3)));
+  EXPECT_FALSE(feed(filter, route_event(ChangeKind::remove, 3)));
+  EXPECT_FALSE(feed(filter, route_event(ChangeKind::add, 3, 100)));
+  EXPECT_FALSE(feed(filter, route_event(ChangeKind::add, 4)));
+  ChangeFilter outside(44, kMainTable);
+  outside.watch_adoptable({{3}, kMainTable, {IpPrefix::parse("10.96.0.0/16")}});
+  EXPECT_FALSE(feed(outside, route_event(ChangeKind::add, 3)));
+  // Our own routes keep waking it as before.
+  EXPECT_TRUE(feed(filter, route_event(ChangeKind::remove, 44)));
+  EXPECT_TRUE(filter.last_owned_route());
+}
+
 TEST(ChangeFilterTest, LinkUpDownIsRelevantStatisticsUpdatesAreNot) {
   ChangeFilter filter(44, kMainTable);
   const unsigned up = IFF_UP | IFF_RUNNING | IFF_LOWER_UP;

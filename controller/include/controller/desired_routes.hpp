@@ -20,6 +20,7 @@
 #include "routing/ip.hpp"
 #include "routing/overlay_table.hpp"
 #include "routing/route.hpp"
+#include "routing/route_adoption.hpp"
 #include "routing/route_table.hpp"
 
 namespace hostgw::controller {
@@ -91,7 +92,16 @@ struct DesiredRoutesOptions {
   std::uint32_t table = routing::kMainTable;
   std::uint8_t protocol = routing::kDefaultRouteProtocol;
   CrossSubnet cross_subnet = CrossSubnet::skip;
+  // --address-annotation: Node annotations holding the address to route via,
+  // tried in order per family before address_types; the first valid one wins.
+  std::vector<std::string> address_annotations;
+  // --adopt-protocol: routes of these protocols in `table` inside
+  // `cluster_cidrs` are taken over (routing/route_adoption.hpp).
+  std::vector<std::uint8_t> adopt_protocols;
 };
+
+// The adoption rule these options ask for (disabled without adopt_protocols).
+routing::RouteAdoption route_adoption(const DesiredRoutesOptions& options);
 
 // A peer reached through the VXLAN device (--cross-subnet=vxlan).
 struct OverlayPeer {

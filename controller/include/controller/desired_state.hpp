@@ -32,6 +32,9 @@ namespace hostgw::controller {
 struct KernelFacts {
   std::vector<routing::ConnectedNetwork> connected;
   std::vector<routing::Route> owned_routes;
+  // --adopt-protocol: the routes of other protocols to take over
+  // (routing::RouteAdoption::adoptable), handled by the routes target like owned ones.
+  std::vector<routing::Route> adoptable_routes;
 };
 
 // The pod network's options (besides the routes to other nodes).

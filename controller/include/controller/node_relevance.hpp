@@ -7,7 +7,9 @@
 namespace hostgw::controller {
 
 // True if the two differ in a field that can change a route (everything but
-// resource_version). A kubelet heartbeat changes only resource_version.
+// resource_version; the annotations are only the --address-annotation keys,
+// whose values choose the address). A kubelet heartbeat changes only
+// resource_version.
 bool routing_relevant_change(const k8s::NodeInfo& before, const k8s::NodeInfo& after);
 
 }  // namespace hostgw::controller

@@ -53,6 +53,9 @@ struct Options {
   std::vector<routing::IpPrefix> no_masquerade_cidrs;  // --no-masquerade-cidr
   bool own_pod_cidr_routes = true;                     // --no-own-pod-cidr-route turns it off
   bool set_node_network_available = false;
+  // Taking over from flannel or kindnet (docs/migrating.md).
+  std::vector<std::uint8_t> adopt_protocols;     // --adopt-protocol
+  std::vector<std::string> address_annotations;  // --address-annotation
   bool dry_run = false;
   int verbosity = 0;
 

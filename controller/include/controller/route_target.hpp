@@ -5,7 +5,11 @@
 // full pass's dump plus every change applied since), so that a single node's
 // change, or an owned route someone else deleted, is planned without a dump.
 // Binds overlay routes to the VXLAN device's index, and names links in the
-// log ("dev eth0"). Never retries or logs a change: the Applier does.
+// log ("dev eth0"). With an adoption (--adopt-protocol), the adoptable routes
+// of other protocols count as installed, so the one diff rewrites them in
+// place (replace) or deletes them; route_adoption_order() keeps a route under
+// adoption until its successor under another metric is in. Never retries or
+// logs a change: the Applier does (it logs one summary line of adoptions).
 
 #include <map>
 #include <optional>
@@ -35,6 +39,9 @@ class RouteTarget final : public Target {
   // owned route was added or replaced by someone else, or no clean model).
   std::optional<Delta> plan_repair(const std::vector<routing::OwnedRouteEvent>& events, const DesiredModel& model);
 
+  // Take over the routes this adoption allows (KernelFacts::adoptable_routes).
+  void adopt(routing::RouteAdoption adoption) { adoption_ = std::move(adoption); }
+
   bool model_valid() const { return model_valid_; }
   std::size_t installed_routes() const { return installed_count_; }
 
@@ -48,6 +55,10 @@ class RouteTarget final : public Target {
   std::optional<routing::Route> bound(const NodeRoute& entry) const;
   void record(const ItemChange& change);
   std::string owner_of(const routing::Route& route) const;
+  // route_text(), with " proto boot" for a route under adoption.
+  std::string text_of(const routing::Route& route) const;
+  // Counts and logs the adoptions among a pass's applied changes.
+  void note_adoptions(const std::vector<ItemChange>& applied);
 
   routing::RouteTable& table_;
   ControllerMetrics& metrics_;
@@ -58,10 +69,20 @@ class RouteTarget final : public Target {
   std::map<routing::IpPrefix, std::string> owners_;  // destination -> node, last known
   std::map<std::uint32_t, std::string> links_;       // ifindex -> name, from the connected networks
   std::optional<std::uint32_t> overlay_device_;      // hostgw.vxlan's index in the last pass
+  routing::RouteAdoption adoption_;
+  // The pass's changes that take over a route of another protocol -> its protocol.
+  std::map<std::pair<routing::ChangeKind, routing::Route>, std::uint8_t> adopting_;
 };
 
 // "10.244.2.0/24 via 198.51.100.12 dev eth0" (the link's index where its name
 // is unknown: "dev #7").
 std::string route_text(const routing::Route& route, const std::map<std::uint32_t, std::string>& links);
+
+// The order in which a batch goes to the kernel, as indices into `batch`: as
+// given, except that the removal of a route of another protocol (under
+// adoption) waits until after the upserts of the same destination, so that
+// taking over a route whose metric differs from ours (add ours, delete theirs)
+// never leaves the destination without a route.
+std::vector<std::size_t> route_adoption_order(const std::vector<ItemChange>& batch);
 
 }  // namespace hostgw::controller

@@ -8,6 +8,7 @@
 // with a precise reason instead of disappearing inside the client.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hostgw::k8s {
@@ -22,6 +23,10 @@ struct NodeInfo {
   std::vector<std::string> external_ips;
   // metadata.deletionTimestamp is set.
   bool deleting = false;
+  // metadata.annotations whose key was asked for (NodeJsonLimits::annotation_keys),
+  // as (key, value) in the order the object has them (one per key); nothing
+  // else is kept. Last, so that brace-initialised NodeInfos keep their meaning.
+  std::vector<std::pair<std::string, std::string>> annotations;
 
   friend bool operator==(const NodeInfo&, const NodeInfo&) = default;
 };

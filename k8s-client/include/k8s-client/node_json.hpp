@@ -29,6 +29,10 @@ struct NodeJsonLimits {
   std::size_t max_pod_cidrs = 8;
   std::size_t max_addresses = 64;
   std::size_t max_name_length = 253;  // DNS subdomain, as Kubernetes enforces
+  // metadata.annotations kept in NodeInfo::annotations (--address-annotation);
+  // every other annotation is skipped unread. Empty: none kept.
+  std::vector<std::string> annotation_keys;
+  std::size_t max_annotation_value_bytes = 256;  // a longer value is kept cut to this
 };
 
 // A v1 Status object (error bodies, watch ERROR events). code 0 if absent.

@@ -15,6 +15,9 @@
 //     joined): a neighbour or FDB entry deleted on that device (RTM_DELNEIGH;
 //     other links' neighbour churn is dropped on ndm_ifindex before any
 //     attribute is parsed). The device's own deletion is an RTM_DELLINK.
+//   - with NetlinkChangeMonitorOptions::adoption set (--adopt-protocol): an
+//     adoptable route (RouteAdoption::adoptable) added or replaced by someone
+//     else; the next full pass takes it over. Its deletion changes nothing.
 // Routes of other protocols are consumed silently. Lost events (ENOBUFS)
 // become a notice with resync_needed. It never changes anything in the kernel.
 //
@@ -33,6 +36,7 @@
 #include <vector>
 
 #include "routing/netlink_message.hpp"
+#include "routing/route_adoption.hpp"
 #include "routing/route_table.hpp"
 
 namespace hostgw::routing {
@@ -57,6 +61,8 @@ class ChangeFilter {
   // Wake on RTM_DELNEIGH for entries on the link named `name` (its index is
   // learned from link messages: the monitor's dump and later RTM_NEWLINKs).
   void watch_overlay_device(std::string name) { overlay_device_ = std::move(name); }
+  // Wake on RTM_NEWROUTE for routes this adoption would take over.
+  void watch_adoptable(RouteAdoption adoption) { adoption_ = std::move(adoption); }
   // The watched device's index as last seen, 0 if none (tests).
   std::uint32_t overlay_index() const { return overlay_index_; }
 
@@ -77,6 +83,7 @@ class ChangeFilter {
   std::uint32_t table_;
   std::string overlay_device_;
   std::uint32_t overlay_index_ = 0;
+  RouteAdoption adoption_;
   std::set<std::uint32_t> ignored_ports_;
   std::uint32_t dump_port_ = 0;
   std::uint32_t dump_seq_ = 0;
@@ -93,6 +100,8 @@ struct NetlinkChangeMonitorOptions {
   // The VXLAN device whose neighbour/FDB deletions wake the caller (joins
   // RTNLGRP_NEIGH); empty: neighbour events are not subscribed to at all.
   std::string overlay_device;
+  // --adopt-protocol: adoptable routes someone else adds wake the caller.
+  RouteAdoption adoption;
 };
 
 class NetlinkChangeMonitor final : public ChangeMonitor {

@@ -73,10 +73,13 @@ struct RouteMessage {
   std::uint8_t route_type = 0;    // rtm_type: RTN_UNICAST=1, RTN_LOCAL=2, ...
   std::uint32_t route_flags = 0;  // rtm_flags (RTM_F_CLONED, RTNH_F_ONLINK, ...)
   std::uint8_t scope = 0;
+  // rtm_tos, part of an IPv4 route's key: kube-hostgw's routes have 0, and a
+  // route with another one is never taken for one of them (nor adopted).
+  std::uint8_t tos = 0;
   bool multipath = false;
   std::optional<IpAddress> preferred_source;  // RTA_PREFSRC (lookups answer with it)
   // A plain unicast route: what kube-hostgw owns. Not cloned/cached, not
-  // local/broadcast/blackhole, not multipath.
+  // local/broadcast/blackhole, not multipath, tos 0.
   bool is_plain_unicast() const;
   // The kinds kube-hostgw programs: a plain unicast route, or an unreachable
   // one (route.type says which; its oif is cleared, IPv6 reports `lo`).

@@ -11,6 +11,7 @@ FakeRouteTable::FakeRouteTable(boost::asio::any_io_executor executor)
 
 boost::asio::awaitable<DumpResult> FakeRouteTable::dump_routes(std::uint32_t table, std::uint8_t protocol) {
   ++dumps_;
+  dumped_.emplace(table, protocol);
   DumpResult result;
   if (next_dump_error_) {
     result.error = std::exchange(next_dump_error_, {});
@@ -184,6 +185,7 @@ ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
         result.message = "No such route with protocol " + std::to_string(change.route.protocol);
       } else {
         routes_.erase(existing);
+        applied_.push_back(change);
       }
       return result;
     case ChangeKind::add:
@@ -194,7 +196,8 @@ ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
           result.message = "Route exists (proto " + std::to_string(existing->second.protocol) + ")";
           return result;
         }
-        if (existing->second.protocol != change.route.protocol) {
+        if (existing->second.protocol != change.route.protocol &&
+            !dumped_.contains({existing->second.table, existing->second.protocol})) {
           result.error = EEXIST;
           result.message = "fake: refusing to replace a route of protocol " +
                            std::to_string(existing->second.protocol) +
@@ -203,7 +206,10 @@ ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
         }
       }
       result.error = check_next_hop(route, result.message);
-      if (result.error == 0) routes_[key] = route;
+      if (result.error == 0) {
+        routes_[key] = route;
+        applied_.push_back(change);
+      }
       return result;
     }
   }

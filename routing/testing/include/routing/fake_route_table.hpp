@@ -6,10 +6,11 @@
 // It behaves like the kernel where the controller's logic depends on it:
 //   - routes are keyed like the kernel keys them: (table, destination, metric);
 //   - add of an existing key            -> EEXIST (whoever owns the existing route);
-//   - replace creates or overwrites a route of OUR protocol; a key held by a
-//     route of another protocol is never touched (EEXIST with a message; the
-//     real kernel would overwrite it, which is why the controller must only
-//     replace keys it saw in its own dump);
+//   - replace creates or overwrites a route of OUR protocol, or of a protocol
+//     the caller dumped that table for (a route under adoption, which the
+//     kernel overwrites in place); a key held by a route of any other protocol
+//     is never touched (EEXIST with a message; the real kernel would overwrite
+//     it, which is why the controller must only replace keys it saw in a dump);
 //   - an IPv6 route added with metric 0 is stored (and dumped) with 1024;
 //   - remove matches key + protocol     -> ESRCH if no such route of that protocol;
 //     a remove with metric 0 matches the destination's first route of that
@@ -27,6 +28,7 @@
 #include <cstddef>
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,9 @@ class FakeRouteTable final : public RouteTable, public ChangeMonitor {
   const Route* find(const RouteKey& key) const;
 
   std::size_t dumps() const { return dumps_; }
+  // Every change applied successfully, in order (to tell a replace in place
+  // from a delete and add).
+  const std::vector<RouteChange>& applied() const { return applied_; }
   // Messages processed by apply() (each change is one message, failed or not).
   std::size_t writes() const { return writes_; }
   std::size_t apply_calls() const { return apply_calls_; }
@@ -93,6 +98,8 @@ class FakeRouteTable final : public RouteTable, public ChangeMonitor {
 
   boost::asio::steady_timer wakeup_;
   std::map<RouteKey, Route> routes_;
+  std::set<std::pair<std::uint32_t, std::uint8_t>> dumped_;  // (table, protocol) ever dumped
+  std::vector<RouteChange> applied_;
   std::vector<ConnectedNetwork> networks_;
   std::multimap<IpPrefix, std::pair<int, std::string>> failures_;
   std::deque<ChangeNotice> notices_;
