@@ -256,7 +256,7 @@ constexpr Spec kCniConfChanges{"kube_hostgw_cni_conf_changes_total",
 constexpr Spec kRoutesAdopted{
     "kube_hostgw_routes_adopted_total",
     "Routes of an --adopt-protocol taken over, by their protocol and operation (replace: rewritten in place "
-    "to --route-protocol; remove: deleted, no node backs them)."};
+    "to --route-protocol; delete: deleted, no node backs them)."};
 constexpr Spec kIpForwarding{"kube_hostgw_ip_forwarding",
                              "The host's IP forwarding sysctl per family: 1 on, 0 off, -1 unknown (read only)."};
 constexpr Spec kBuildInfo{"kube_hostgw_build_info", "Always 1; the labels say which build runs."};

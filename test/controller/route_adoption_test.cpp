@@ -121,7 +121,7 @@ TEST_F(RouteAdoptionTest, FlannelRoutesAreRewrittenInPlaceStaleOnesDeletedTheRes
     EXPECT_EQ(*now, kept);
   }
   EXPECT_EQ(adopted("replace"), 3);
-  EXPECT_EQ(adopted("remove"), 1);
+  EXPECT_EQ(adopted("delete"), 1);
 
   // A restart (a new engine over the same kernel) changes nothing.
   const auto before = table_.routes();

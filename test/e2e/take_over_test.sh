@@ -119,7 +119,7 @@ khg_route_absent 1 10.244.9.0/24 || khg_fail "node1: the stale boot route 10.244
 before: $untouched_before
 after:  $(untouched)"
 adopted=$(khg_metric 1 kube_hostgw_routes_adopted_total 'op="replace"')
-deleted=$(khg_metric 1 kube_hostgw_routes_adopted_total 'op="remove"')
+deleted=$(khg_metric 1 kube_hostgw_routes_adopted_total 'op="delete"')
 [[ "$adopted" == 2 && "$deleted" == 1 ]] || khg_fail "node1: kube_hostgw_routes_adopted_total: replace $adopted (want 2), remove $deleted (want 1)"
 grep -q 'Routes adopted' "$KHG_RUN_DIR/node1.log" ||
   khg_fail "node1: no 'Routes adopted' log line"

@@ -160,7 +160,7 @@ class ControllerMetrics {
   // kube_hostgw_cni_conf_changes_total{op,result}
   Counter& cni_conf_changes(routing::ChangeKind kind, bool ok);
   // kube_hostgw_routes_adopted_total{protocol,op}: --adopt-protocol routes taken over
-  // (op replace: rewritten in place to our protocol; remove: deleted, no node backs it).
+  // (op replace: rewritten in place to our protocol; delete: deleted, no node backs it).
   Counter& routes_adopted(std::string_view protocol, routing::ChangeKind kind);
   // kube_hostgw_ip_forwarding{family}: 1 on, 0 off, -1 unknown
   Gauge& ip_forwarding(routing::Family family);
