@@ -8,7 +8,7 @@ using k8s::NodeInfo;
 namespace {
 
 NodeInfo node() {
-  return NodeInfo{"node-a", "100", {"10.244.1.0/24"}, {"198.51.100.11"}, {}, false};
+  return NodeInfo{"node-a", "100", {"10.244.1.0/24"}, {"198.51.100.11"}, {}, false, {}};
 }
 
 TEST(NodeRelevanceTest, HeartbeatIsNotARoutingChange) {
