@@ -34,7 +34,8 @@ struct KernelFacts {
   std::vector<routing::Route> owned_routes;
   // --adopt-protocol: the routes of other protocols to take over
   // (routing::RouteAdoption::adoptable), handled by the routes target like owned ones.
-  std::vector<routing::Route> adoptable_routes;
+  // (An initializer, so that brace-initialised KernelFacts need not name it.)
+  std::vector<routing::Route> adoptable_routes = {};
 };
 
 // The pod network's options (besides the routes to other nodes).
