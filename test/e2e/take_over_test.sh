@@ -152,6 +152,10 @@ back() {
 khg_wait_for 10 "the new boot routes handled" back || khg_fail "node1: re-added boot routes were not taken over:
 $(ip -n "$n1" route show)"
 khg_route_absent 1 10.244.8.0/24 || khg_fail "node1: the unbacked boot route 10.244.8.0/24 stayed"
+# Woken by the kernel event (-v >= 1 logs it), not only found by the next periodic resync.
+grep -q 'Kernel change.*(adoptable)' "$KHG_RUN_DIR/node1.log" ||
+  khg_fail "node1: no kernel event named the re-added boot route as adoptable"
+
 [[ "$(untouched)" == "$untouched_before" ]] || khg_fail "node1: a route kube-hostgw must not touch changed"
 
 khg_pass
