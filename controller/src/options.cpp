@@ -356,13 +356,15 @@ std::string help_text(std::size_t width) {
   return out;
 }
 
-Options parse_options(int argc, const char* const* argv, const Environment& environment) {
-  // klog style "-v=2" means "--v=2"; Boost would read "=2" as the value of -v.
+namespace {
+
+// klog style "-v=2" means "--v=2"; Boost would read "=2" as the value of -v.
+// "--flag=" (an empty value, e.g. --healthz-bind-address= to disable): Boost refuses it glued.
+std::vector<std::string> normalized_arguments(int argc, const char* const* argv) {
   std::vector<std::string> arguments;
   for (int i = 1; i < argc; ++i) {
     std::string argument = argv[i];
     if (argument.starts_with("-v=")) argument = "-" + argument;
-    // "--flag=" (an empty value, e.g. --healthz-bind-address= to disable): Boost refuses it glued.
     if (argument.starts_with("--") && argument.size() > 3 && argument.back() == '=' &&
         argument.find('=') == argument.size() - 1) {
       arguments.push_back(argument.substr(0, argument.size() - 1));
@@ -371,7 +373,11 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
     }
     arguments.push_back(std::move(argument));
   }
+  return arguments;
+}
 
+// Boost's parse, with its exceptions turned into OptionsError messages.
+po::variables_map parse_command_line(const std::vector<std::string>& arguments) {
   po::variables_map values;
   // parsed_options keeps a pointer to the description: it must outlive store().
   const po::options_description description = describe();
@@ -392,28 +398,84 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
   } catch (const po::error& error) {
     throw OptionsError(error.what());
   }
+  return values;
+}
 
-  Options options;
-  options.show_help = values.count("help") > 0;
-  options.show_version = values.count("version") > 0;
-  if (options.show_help || options.show_version) return options;
+// Typed reads of the parsed flags; each failure names the flag.
+class Flags {
+ public:
+  explicit Flags(const po::variables_map& values) : values_(values) {}
 
-  auto text = [&](const char* name) -> std::optional<std::string> {
-    if (!values.count(name)) return std::nullopt;
-    return values[name].as<std::string>();
-  };
+  bool given(const char* name) const { return values_.count(name) > 0; }
+  bool on(const char* name) const { return values_[name].as<bool>(); }
 
-  if (auto value = text("kubeconfig")) {
-    if (value->empty()) throw OptionsError("--kubeconfig: empty path");
-    options.kubeconfig = *value;
+  std::optional<std::string> text(const char* name) const {
+    if (!given(name)) return std::nullopt;
+    return values_[name].as<std::string>();
   }
-  if (auto value = text("context")) {
-    if (value->empty()) throw OptionsError("--context: empty name");
+
+  // A path or name that may not be empty when given.
+  std::optional<std::string> non_empty(const char* name, const char* what) const {
+    auto value = text(name);
+    if (value && value->empty()) throw OptionsError(flag(name) + ": empty " + what);
+    return value;
+  }
+
+  // A repeatable, comma-separated list of prefixes (no default route).
+  std::vector<routing::IpPrefix> prefixes(const char* name) const {
+    std::vector<routing::IpPrefix> out;
+    if (!given(name)) return out;
+    for (const auto& list : values_[name].as<std::vector<std::string>>()) {
+      std::string_view rest = list;
+      while (true) {
+        auto comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        std::string error;
+        auto prefix = routing::IpPrefix::try_parse(item, &error);
+        if (!prefix) throw OptionsError(flag(name) + ": " + error);
+        if (prefix->is_default()) throw OptionsError(flag(name) + ": " + quoted(item) + " is a default route");
+        out.push_back(*prefix);
+        if (comma == std::string_view::npos) break;
+        rest = rest.substr(comma + 1);
+      }
+    }
+    return out;
+  }
+
+  void duration(const char* name, std::chrono::milliseconds& into) const {
+    if (auto value = text(name)) {
+      std::string error;
+      auto duration = parse_duration(*value, &error);
+      if (!duration) throw OptionsError(flag(name) + ": " + error);
+      into = *duration;
+    }
+  }
+
+  // An unsigned number in [low, high]; `what` completes "is not <what>" in the error.
+  template <typename T>
+  std::optional<T> number(const char* name, T low, T high, std::string_view what) const {
+    auto value = text(name);
+    if (!value) return std::nullopt;
+    auto number = parse_number<T>(*value);
+    if (!number || *number < low || *number > high)
+      throw OptionsError(flag(name) + ": " + quoted(*value) + " is not " + std::string(what));
+    return number;
+  }
+
+  static std::string flag(const char* name) { return std::string("--") + name; }
+
+ private:
+  const po::variables_map& values_;
+};
+
+// Where the API server is and who this node is.
+void read_cluster_flags(const Flags& flags, const Environment& environment, Options& options) {
+  if (auto value = flags.non_empty("kubeconfig", "path")) options.kubeconfig = *value;
+  if (auto value = flags.non_empty("context", "name")) {
     if (options.kubeconfig.empty()) throw OptionsError("--context: needs --kubeconfig");
     options.context = *value;
   }
-  if (auto value = text("node-name")) {
-    if (value->empty()) throw OptionsError("--node-name: empty name");
+  if (auto value = flags.non_empty("node-name", "name")) {
     options.node_name = *value;
   } else if (environment.node_name) {
     options.node_name = *environment.node_name;
@@ -425,44 +487,19 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
 
   // Required: without it any podCIDR would be routed, also one covering an off-link
   // destination (the API server, a resolver) that a Node object claims.
-  if (!values.count("cluster-cidr"))
+  if (!flags.given("cluster-cidr"))
     throw OptionsError(
         "--cluster-cidr: required: the pod network of the cluster, e.g. --cluster-cidr=10.244.0.0/16 "
         "(what kube-controller-manager --cluster-cidr / kubeadm --pod-network-cidr says; dual stack: "
         "--cluster-cidr=10.244.0.0/16,fd00:10:244::/56); podCIDRs outside it are never routed");
-  // A repeatable, comma-separated list of prefixes (no default route).
-  auto prefixes = [&](const char* name) {
-    std::vector<routing::IpPrefix> out;
-    if (!values.count(name)) return out;
-    const std::string flag = std::string("--") + name;
-    for (const auto& list : values[name].as<std::vector<std::string>>()) {
-      std::string_view rest = list;
-      while (true) {
-        auto comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
-        std::string error;
-        auto prefix = routing::IpPrefix::try_parse(item, &error);
-        if (!prefix) throw OptionsError(flag + ": " + error);
-        if (prefix->is_default()) throw OptionsError(flag + ": " + quoted(item) + " is a default route");
-        out.push_back(*prefix);
-        if (comma == std::string_view::npos) break;
-        rest = rest.substr(comma + 1);
-      }
-    }
-    return out;
-  };
-  options.cluster_cidrs = prefixes("cluster-cidr");
-  auto duration_flag = [&](const char* name, std::chrono::milliseconds& into) {
-    if (auto value = text(name)) {
-      std::string error;
-      auto duration = parse_duration(*value, &error);
-      if (!duration) throw OptionsError(std::string("--") + name + ": " + error);
-      into = *duration;
-    }
-  };
-  duration_flag("resync-period", options.resync_period);
-  duration_flag("api-backoff-max", options.api_backoff_max);
-  if (auto value = text("route-protocol")) {
+  options.cluster_cidrs = flags.prefixes("cluster-cidr");
+  flags.duration("resync-period", options.resync_period);
+  flags.duration("api-backoff-max", options.api_backoff_max);
+}
+
+// Which routes are ours, where they go, which node address they use.
+void read_route_flags(const Flags& flags, Options& options) {
+  if (auto value = flags.text("route-protocol")) {
     auto number = parse_number<unsigned>(*value);
     if (!number || *number > 255)
       throw OptionsError("--route-protocol: " + quoted(*value) + " is not a number from 5 to 255");
@@ -472,7 +509,7 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
                          "use 5-255 (default 44)");
     options.route_protocol = static_cast<std::uint8_t>(*number);
   }
-  if (auto value = text("route-table")) {
+  if (auto value = flags.text("route-table")) {
     if (*value == "main") {
       options.route_table = 254;
     } else {
@@ -484,7 +521,7 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
       options.route_table = *number;
     }
   }
-  if (auto value = text("address-type")) {
+  if (auto value = flags.text("address-type")) {
     if (*value == "InternalIP") {
       options.address_types = AddressTypes::internal_only;
     } else if (*value == "InternalIP,ExternalIP") {
@@ -493,7 +530,12 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
       throw OptionsError("--address-type: " + quoted(*value) + " is not \"InternalIP\" or \"InternalIP,ExternalIP\"");
     }
   }
-  if (auto value = text("cross-subnet")) {
+  options.own_pod_cidr_routes = !flags.on("no-own-pod-cidr-route");
+}
+
+// Peers on other subnets.
+void read_overlay_flags(const Flags& flags, Options& options) {
+  if (auto value = flags.text("cross-subnet")) {
     if (*value == "vxlan") {
       options.cross_subnet = CrossSubnet::vxlan;
     } else if (*value == "skip") {
@@ -502,60 +544,59 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
       throw OptionsError("--cross-subnet: " + quoted(*value) + " is not \"vxlan\" or \"skip\"");
     }
   }
-  if (auto value = text("vxlan-vni")) {
-    auto number = parse_number<std::uint32_t>(*value);
-    if (!number || *number == 0 || *number > 0xFFFFFF)
-      throw OptionsError("--vxlan-vni: " + quoted(*value) + " is not a VNI from 1 to 16777215");
-    options.vxlan_vni = *number;
-  }
-  if (auto value = text("vxlan-port")) {
-    auto number = parse_number<unsigned>(*value);
-    if (!number || *number == 0 || *number > 65535)
-      throw OptionsError("--vxlan-port: " + quoted(*value) + " is not a UDP port from 1 to 65535");
-    options.vxlan_port = static_cast<std::uint16_t>(*number);
-  }
-  {
-    std::string value = text("healthz-bind-address").value_or("0.0.0.0:2401");
-    if (!value.empty()) {
-      std::string error;
-      auto bind = parse_bind_address(value, &error);
-      if (!bind) throw OptionsError("--healthz-bind-address: " + quoted(value) + ": " + error);
-      options.healthz = *bind;
-    }
-  }
-  if (auto value = text("subnet-file")) {
-    if (value->empty()) throw OptionsError("--subnet-file: empty path");
+  if (auto vni = flags.number<std::uint32_t>("vxlan-vni", 1, 0xFFFFFF, "a VNI from 1 to 16777215"))
+    options.vxlan_vni = *vni;
+  if (auto port = flags.number<unsigned>("vxlan-port", 1, 65535, "a UDP port from 1 to 65535"))
+    options.vxlan_port = static_cast<std::uint16_t>(*port);
+}
+
+// The rest of the pod network: subnet.env, the CNI config, masquerade.
+void read_pod_network_flags(const Flags& flags, Options& options) {
+  if (auto value = flags.non_empty("subnet-file", "path")) {
     if (value->back() == '/') throw OptionsError("--subnet-file: " + quoted(*value) + " is a folder, not a file");
     options.subnet_file = *value;
   }
-  if (auto value = text("cni-conf-dir")) {
-    if (value->empty()) throw OptionsError("--cni-conf-dir: empty path");
-    options.cni_conf_dir = *value;
-  }
-  if (auto value = text("cni-ipam-data-dir")) {
-    if (value->empty()) throw OptionsError("--cni-ipam-data-dir: empty path");
+  if (auto value = flags.non_empty("cni-conf-dir", "path")) options.cni_conf_dir = *value;
+  if (auto value = flags.non_empty("cni-ipam-data-dir", "path")) {
     if (options.cni_conf_dir.empty()) throw OptionsError("--cni-ipam-data-dir: needs --cni-conf-dir");
     options.cni_ipam_data_dir = *value;
   }
-  if (auto value = text("mtu")) {
-    auto number = parse_number<std::uint32_t>(*value);
-    if (!number || *number < 576 || *number > 65535)
-      throw OptionsError("--mtu: " + quoted(*value) + " is not an MTU from 576 to 65535");
-    options.mtu = *number;
-  }
-  options.masquerade = values["masquerade"].as<bool>();
-  options.no_masquerade_cidrs = prefixes("no-masquerade-cidr");
+  if (auto mtu = flags.number<std::uint32_t>("mtu", 576, 65535, "an MTU from 576 to 65535")) options.mtu = *mtu;
+  options.masquerade = flags.on("masquerade");
+  options.no_masquerade_cidrs = flags.prefixes("no-masquerade-cidr");
   if (!options.no_masquerade_cidrs.empty() && !options.masquerade)
     throw OptionsError("--no-masquerade-cidr: needs --masquerade");
-  options.own_pod_cidr_routes = !values["no-own-pod-cidr-route"].as<bool>();
-  options.set_node_network_available = values["set-node-network-available"].as<bool>();
-  options.dry_run = values["dry-run"].as<bool>();
-  if (auto value = text("v")) {
-    auto number = parse_number<int>(*value);
-    if (!number || *number < 0 || *number > 10)
-      throw OptionsError("--v: " + quoted(*value) + " is not a level from 0 to 10");
-    options.verbosity = *number;
+}
+
+// How the daemon itself behaves: health endpoint, node condition, dry run, logging.
+void read_daemon_flags(const Flags& flags, Options& options) {
+  std::string bind_text = flags.text("healthz-bind-address").value_or("0.0.0.0:2401");
+  if (!bind_text.empty()) {
+    std::string error;
+    auto bind = parse_bind_address(bind_text, &error);
+    if (!bind) throw OptionsError("--healthz-bind-address: " + quoted(bind_text) + ": " + error);
+    options.healthz = *bind;
   }
+  options.set_node_network_available = flags.on("set-node-network-available");
+  options.dry_run = flags.on("dry-run");
+  if (auto level = flags.number<int>("v", 0, 10, "a level from 0 to 10")) options.verbosity = *level;
+}
+
+}  // namespace
+
+Options parse_options(int argc, const char* const* argv, const Environment& environment) {
+  const po::variables_map values = parse_command_line(normalized_arguments(argc, argv));
+  Options options;
+  options.show_help = values.count("help") > 0;
+  options.show_version = values.count("version") > 0;
+  if (options.show_help || options.show_version) return options;
+
+  const Flags flags(values);
+  read_cluster_flags(flags, environment, options);
+  read_route_flags(flags, options);
+  read_overlay_flags(flags, options);
+  read_pod_network_flags(flags, options);
+  read_daemon_flags(flags, options);
   parse_migration_flags(values, options);
   return options;
 }
