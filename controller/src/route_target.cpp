@@ -159,7 +159,7 @@ void RouteTarget::note_adoptions(const std::vector<ItemChange>& applied) {
   adopting_.clear();
   for (const auto& [protocol, count] : counts) {
     KHG_LOG(info) << "Routes adopted" << log::kv("protocol", routing::route_protocol_name(protocol))
-                  << log::kv("replaced_in_place", count.first) << log::kv("deleted_unbacked", count.second);
+                  << log::kv("replaced_in_place", count.first) << log::kv("deleted", count.second);
   }
 }
 
