@@ -9,7 +9,7 @@
 # and writes the figures as tables, with the machine and the date.
 #
 # Safety: everything that touches routes runs in network namespaces this script creates
-# ("khgb<PID>-node", "khgb<PID>-api", joined by one veth in 100.64.0.0/16) and deletes on
+# ("khgb<PID>-node", "khgb<PID>-api", joined by one veth in 198.51.100.0/24) and deletes on
 # exit, also on failure or Ctrl-C. The machine's own namespace is never changed.
 # routing_apply_bench makes (and deletes) its own namespace; k8s_list_bench runs inside
 # the API namespace's loopback.
@@ -93,12 +93,14 @@ netns_add() {
   ip -n "$1" link set lo up
 }
 
-# node (100.64.0.1 = node-0's InternalIP) <-- veth, one /16 link --> api (100.64.255.250)
+# node (198.51.100.1 = node-0's InternalIP) <-- veth, one /24 link --> api (198.51.100.254).
+# Node addresses come only from the documentation range 198.51.100.0/24 (never 192.0.2.0/24,
+# which this machine's own network uses): the other nodes share 198.51.100.2-253.
 netns_add "$API_NS"
 netns_add "$NODE_NS"
 ip -n "$NODE_NS" link add eth0 type veth peer name eth0 netns "$API_NS"
-ip -n "$NODE_NS" addr add 100.64.0.1/16 dev eth0
-ip -n "$API_NS" addr add 100.64.255.250/16 dev eth0
+ip -n "$NODE_NS" addr add 198.51.100.1/24 dev eth0
+ip -n "$API_NS" addr add 198.51.100.254/24 dev eth0
 ip -n "$NODE_NS" link set eth0 up
 ip -n "$API_NS" link set eth0 up
 
@@ -215,8 +217,8 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "Set-up: one real \`kube-hostgw\` (node-0) in a node network namespace; the fake API server"
   echo "serves N realistic Node objects (~8 KB JSON each: labels, annotations, conditions, images,"
-  echo "managedFields) over TLS from an API namespace on the same /16 link (100.64.0.0/16), podCIDRs"
-  echo "10.244.x.y/29. Routes are really installed in the node namespace's kernel table. Latencies are"
+  echo "managedFields) over TLS from an API namespace on the same /24 link (198.51.100.0/24: node-0"
+  echo "is .1, the API server .254, the other nodes share .2-.253), podCIDRs 10.244.x.y/29 (/30 at 10000 nodes). Routes are really installed in the node namespace's kernel table. Latencies are"
   echo "taken outside the controller: t0 just before the change reaches the fake API server (or before"
   echo "our RTM_DELROUTE is sent), t1 when the bench's own netlink listener in the node namespace sees"
   echo "the route. Memory is the controller's \`VmHWM\`/\`VmRSS\` from \`/proc/PID/status\`."
