@@ -39,6 +39,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -56,8 +57,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include "common/log.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
+#include "k8s-client/api_client.hpp"
 #include "test-support/netns_fixture.hpp"
 
 namespace {
@@ -117,6 +123,61 @@ void print_summary(const char* what, const std::string& key, const Summary& s) {
   figure(key + "_min_ms", s.min);
   figure(key + "_max_ms", s.max);
   figure(key + "_n", static_cast<double>(s.n));
+}
+
+// --- the transfer floor ----------------------------------------------------------
+
+// The same paged LIST the controller makes at start (limit=500, gzip, TLS, the
+// same address), fetched by a bare client that only finds each page's
+// continue token: what the start costs when nothing is parsed or applied.
+// Returns the milliseconds from the first request to the last page's last byte.
+double fetch_list_floor(const std::string& api_ip, const std::string& ca_pem, const std::string& token,
+                        std::size_t& pages, std::size_t& bytes) {
+  hostgw::k8s::ClusterConfig config;
+  config.source = "cluster_bench floor";
+  config.server = "https://" + api_ip + ":6443";
+  config.host = api_ip;
+  config.port = "6443";
+  config.ca_pem = ca_pem;
+  config.token = token;
+  boost::asio::io_context io;
+  hostgw::k8s::ApiClient client(io.get_executor(), config);
+  pages = 0;
+  bytes = 0;
+  const auto t0 = Clock::now();
+  std::string continue_token;
+  for (;;) {
+    std::string target = "/api/v1/nodes?limit=500";
+    if (!continue_token.empty()) {
+      target += "&continue=";
+      for (const char c : continue_token) {  // base64: '+', '/' and '=' are percent-encoded
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') {
+          target += c;
+        } else {
+          char hex[4];
+          std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+          target += hex;
+        }
+      }
+    }
+    auto future = boost::asio::co_spawn(io, client.get(target), boost::asio::use_future);
+    io.restart();
+    io.run();
+    hostgw::k8s::ApiResponse response = future.get();
+    if (response.error) throw std::runtime_error("transfer floor: GET " + target + ": " + response.error_message);
+    ++pages;
+    bytes += response.body.size();
+    const std::string key = "\"continue\":\"";
+    const auto at = response.body.find(key);
+    continue_token.clear();
+    if (at != std::string::npos) {
+      const auto end = response.body.find('"', at + key.size());
+      if (end == std::string::npos) throw std::runtime_error("transfer floor: unterminated continue token");
+      continue_token = response.body.substr(at + key.size(), end - at - key.size());
+    }
+    if (continue_token.empty()) break;
+  }
+  return ms_between(t0, Clock::now());
 }
 
 // --- namespaces ----------------------------------------------------------------
@@ -552,11 +613,14 @@ int bench(const Args& args) {
   flush_owned_routes(args.node_ns);
 
   // --- 1. cold start → all N-1 routes in the kernel ---------------------------------
-  std::vector<double> start_ms, start_hwm_mib, ready_ms, start_cpu_ms;
+  std::vector<double> start_ms, start_hwm_mib, ready_ms, start_cpu_ms, floor_ms, floor_ratio;
   std::unique_ptr<Controller> controller;
+  std::size_t floor_pages = 0, floor_bytes = 0;
   for (std::size_t run = 0; run < args.starts; ++run) {
     if (controller) controller->stop();
     flush_owned_routes(args.node_ns);
+    // The transfer floor, measured right before each start (same server, same link).
+    floor_ms.push_back(fetch_list_floor(args.api_ip, pki.ca_pem, token, floor_pages, floor_bytes));
     std::this_thread::sleep_for(100ms);
     listener.reset();
     const auto t0 = Clock::now();
@@ -568,6 +632,7 @@ int bench(const Args& args) {
       return 1;
     }
     start_ms.push_back(ms_between(t0, *last));
+    floor_ratio.push_back(start_ms.back() / floor_ms.back());
     start_cpu_ms.push_back(process_cpu_ms(controller->pid()));
     int code = 0;
     wait_for([&] { return http_get("/readyz", &code), code == 200; }, 10s);
@@ -582,6 +647,14 @@ int bench(const Args& args) {
   const Summary start = summarize(start_ms);
   print_summary("start -> all routes installed", "start", start);
   figure("start_per_node_us", start.p50 * 1000.0 / static_cast<double>(n));
+  const Summary floor = summarize(floor_ms);
+  std::printf("transfer floor: the same %zu LIST pages (%.1f MB decoded), bare client: p50 %.1f ms (min %.1f, max %.1f)\n",
+              floor_pages, static_cast<double>(floor_bytes) / 1e6, floor.p50, floor.min, floor.max);
+  figure("floor_p50_ms", floor.p50);
+  const Summary ratio = summarize(floor_ratio);
+  std::printf("start / transfer floor, same run                median %.2f (min %.2f, max %.2f)\n", ratio.p50, ratio.min,
+              ratio.max);
+  figure("start_floor_ratio", ratio.p50);
   print_summary("start -> /readyz answers 200 (polled)", "ready", summarize(ready_ms));
   // CPU the controller used up to its last route (10 ms clock ticks): what the start
   // costs independently of what else runs on the machine.

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <ctime>
+#include <malloc.h>
 #include <stdexcept>
 
 #include "common/log.hpp"
@@ -158,6 +159,10 @@ void Daemon::stop() {
 }
 
 void Daemon::on_pass(const PassReport& report) {
+  // The first list and first pass are the biggest the process ever holds at
+  // once (pages, the complete node list, the desired and the dumped routes):
+  // give the free pages back to the kernel once they are done.
+  if (report.first_sync) malloc_trim(0);
   write_subnet_file(report);
   check_forwarding(report);
   if (options_.set_node_network_available && !network_patch_started_ && report.self) {

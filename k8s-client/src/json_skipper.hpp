@@ -22,6 +22,7 @@
 // The input must be followed by a NUL (as std::string's buffer is): the
 // skipper reads at most up to that byte and stops there.
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -31,16 +32,20 @@ namespace hostgw::k8s::detail {
 inline constexpr std::size_t kMaxSkipDepth = 256;
 inline constexpr int kMaxNumberDigits = 15;
 
-// True if one of the 8 bytes is '"', '\\' or a control character (< 0x20).
-inline bool has_json_string_special(std::uint64_t word) {
+// The high bit of each byte of `word` (8 bytes loaded in memory order) that
+// is '"', '\\' or a control character (< 0x20). Bytes above the first such
+// byte may be flagged wrongly (a borrow), the first one never: its index is
+// std::countr_zero(mask) / 8 on a little-endian machine.
+inline std::uint64_t json_string_special_mask(std::uint64_t word) {
   constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
   constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
   auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHighs; };
   const std::uint64_t quote = has_zero(word ^ (kOnes * '"'));
   const std::uint64_t backslash = has_zero(word ^ (kOnes * '\\'));
   const std::uint64_t control = (word - kOnes * 0x20) & ~word & kHighs;
-  return (quote | backslash | control) != 0;
+  return quote | backslash | control;
 }
+inline bool has_json_string_special(std::uint64_t word) { return json_string_special_mask(word) != 0; }
 
 inline bool is_json_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
@@ -70,13 +75,19 @@ inline int json_hex4(const char* p) {
 
 // p at the opening quote; returns the byte after the closing quote, or nullptr.
 inline const char* skip_json_string(const char* p, const char* end) {
+  static_assert(std::endian::native == std::endian::little, "the 8-byte scan takes the first byte as the lowest");
   ++p;
   for (;;) {
-    while (end - p >= 8) {
+    // 8 bytes at a time, straight to the first byte that is not plain text.
+    if (end - p >= 8) {
       std::uint64_t word;
       std::memcpy(&word, p, sizeof word);
-      if (has_json_string_special(word)) break;
-      p += 8;
+      const std::uint64_t mask = json_string_special_mask(word);
+      if (mask == 0) {
+        p += 8;
+        continue;
+      }
+      p += std::countr_zero(mask) / 8;
     }
     const auto c = static_cast<unsigned char>(*p);
     if (c == '"') return p + 1;
