@@ -228,7 +228,7 @@ plot "$data" using 1:7 with linespoints lw 2 title "VmHWM", 12 with lines dt 2 t
 set title "per irrelevant heartbeat"
 set ylabel "µs CPU / thousand instructions"
 plot "$data" using 1:8 with linespoints lw 2 title "controller CPU, µs (end to end)", \
-     "$data" using 1:9 with linespoints dt 2 title "callgrind, kinstr (in-process path)", \\
+     "$data" using 1:9 with linespoints dt 2 title "callgrind, kinstr (in-process path)", \
      25 with lines dt 3 title "targets: 25 µs", 60 with lines dt 4 title "60 kinstr"
 unset multiplot
 GNUPLOT
