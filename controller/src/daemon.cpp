@@ -159,10 +159,12 @@ void Daemon::stop() {
 }
 
 void Daemon::on_pass(const PassReport& report) {
-  // The first list and first pass are the biggest the process ever holds at
-  // once (pages, the complete node list, the desired and the dumped routes):
-  // give the free pages back to the kernel once they are done.
-  if (report.first_sync) malloc_trim(0);
+  // A full pass (and before it, the first list or a relist) is the most the
+  // process ever holds at once (pages, the complete node list, the desired and
+  // the dumped routes): give the free pages back to the kernel once it is
+  // done. Full passes are rare (start, relist, the resync period, a kernel
+  // change we cannot attribute); the trim costs far less than the pass.
+  malloc_trim(0);
   write_subnet_file(report);
   check_forwarding(report);
   if (options_.set_node_network_available && !network_patch_started_ && report.self) {
