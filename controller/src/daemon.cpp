@@ -161,10 +161,15 @@ void Daemon::stop() {
 void Daemon::on_pass(const PassReport& report) {
   // A full pass (and before it, the first list or a relist) is the most the
   // process ever holds at once (pages, the complete node list, the desired and
-  // the dumped routes): give the free pages back to the kernel once it is
-  // done. Full passes are rare (start, relist, the resync period, a kernel
-  // change we cannot attribute); the trim costs far less than the pass.
-  malloc_trim(0);
+  // the dumped routes): give the free pages back to the kernel after the
+  // first, and then at most every kTrimInterval (a trim costs a few ms and the
+  // next pass faults the pages in again, too much at a short resync period).
+  constexpr std::chrono::seconds kTrimInterval{60};
+  const auto now = std::chrono::steady_clock::now();
+  if (report.first_sync || !last_trim_ || now - *last_trim_ >= kTrimInterval) {
+    malloc_trim(0);
+    last_trim_ = now;
+  }
   write_subnet_file(report);
   check_forwarding(report);
   if (options_.set_node_network_available && !network_patch_started_ && report.self) {
