@@ -2,10 +2,12 @@
 //
 // One kube-hostgw (the real binary) runs in a node namespace; the fake API
 // server runs in this process but listens inside an API namespace; the two
-// namespaces are joined by one veth in 100.64.0.0/16 (scripts/bench.sh
+// namespaces are joined by one veth in 198.51.100.0/24 (scripts/bench.sh
 // creates and deletes them). N realistic (~8 KB) nodes "node-0".."node-<N-1>"
-// are served over TLS; the controller is node-0 and must install N-1 routes
-// 10.244.x.y/29 via 100.64.a.b.
+// are served over TLS; the controller is node-0 (198.51.100.1) and must install
+// N-1 routes 10.244.x.y/29 (/30 beyond 8192 nodes) via 198.51.100.2-253: a
+// documentation /24 has 253 addresses for the nodes, so beyond that the other
+// nodes share them (the API server is 198.51.100.254).
 //
 // Every latency is taken end to end: t0 just before the change is handed to
 // the fake API server (or before our RTM_DELROUTE is sent), t1 when a netlink
@@ -14,7 +16,7 @@
 //
 //   cluster_bench --node-ns NS --api-ns NS --hostgw PATH --workdir DIR
 //                 [--nodes 5000] [--starts 5] [--events 1000] [--repairs 200]
-//                 [--heartbeats 50000] [--api-ip 100.64.255.250] [--spacing-ms 250]
+//                 [--heartbeats 50000] [--api-ip 198.51.100.254] [--spacing-ms 250]
 //
 // Output: a human-readable report plus one "FIGURE key=value" line per figure
 // (scripts/bench.sh turns those into docs/BENCHMARKS.md). Needs root. It never
@@ -37,6 +39,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -54,8 +57,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include "common/log.hpp"
 #include "fake-apiserver/fake_apiserver.hpp"
+#include "k8s-client/api_client.hpp"
 #include "test-support/netns_fixture.hpp"
 
 namespace {
@@ -115,6 +123,61 @@ void print_summary(const char* what, const std::string& key, const Summary& s) {
   figure(key + "_min_ms", s.min);
   figure(key + "_max_ms", s.max);
   figure(key + "_n", static_cast<double>(s.n));
+}
+
+// --- the transfer floor ----------------------------------------------------------
+
+// The same paged LIST the controller makes at start (limit=500, gzip, TLS, the
+// same address), fetched by a bare client that only finds each page's
+// continue token: what the start costs when nothing is parsed or applied.
+// Returns the milliseconds from the first request to the last page's last byte.
+double fetch_list_floor(const std::string& api_ip, const std::string& ca_pem, const std::string& token,
+                        std::size_t& pages, std::size_t& bytes) {
+  hostgw::k8s::ClusterConfig config;
+  config.source = "cluster_bench floor";
+  config.server = "https://" + api_ip + ":6443";
+  config.host = api_ip;
+  config.port = "6443";
+  config.ca_pem = ca_pem;
+  config.token = token;
+  boost::asio::io_context io;
+  hostgw::k8s::ApiClient client(io.get_executor(), config);
+  pages = 0;
+  bytes = 0;
+  const auto t0 = Clock::now();
+  std::string continue_token;
+  for (;;) {
+    std::string target = "/api/v1/nodes?limit=500";
+    if (!continue_token.empty()) {
+      target += "&continue=";
+      for (const char c : continue_token) {  // base64: '+', '/' and '=' are percent-encoded
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') {
+          target += c;
+        } else {
+          char hex[4];
+          std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+          target += hex;
+        }
+      }
+    }
+    auto future = boost::asio::co_spawn(io, client.get(target), boost::asio::use_future);
+    io.restart();
+    io.run();
+    hostgw::k8s::ApiResponse response = future.get();
+    if (response.error) throw std::runtime_error("transfer floor: GET " + target + ": " + response.error_message);
+    ++pages;
+    bytes += response.body.size();
+    const std::string key = "\"continue\":\"";
+    const auto at = response.body.find(key);
+    continue_token.clear();
+    if (at != std::string::npos) {
+      const auto end = response.body.find('"', at + key.size());
+      if (end == std::string::npos) throw std::runtime_error("transfer floor: unterminated continue token");
+      continue_token = response.body.substr(at + key.size(), end - at - key.size());
+    }
+    if (continue_token.empty()) break;
+  }
+  return ms_between(t0, Clock::now());
 }
 
 // --- namespaces ----------------------------------------------------------------
@@ -461,7 +524,7 @@ void flush_owned_routes(const std::string& node_ns) {
 
 struct Args {
   std::string node_ns, api_ns, hostgw, workdir;
-  std::string api_ip = "100.64.255.250";
+  std::string api_ip = "198.51.100.254";
   std::size_t nodes = 5000, starts = 5, events = 1000, repairs = 200, heartbeats = 50000;
   std::chrono::milliseconds spacing{250};
 };
@@ -493,11 +556,17 @@ Args parse_args(int argc, char** argv) {
   }
   if (args.node_ns.empty() || args.api_ns.empty() || args.hostgw.empty() || args.workdir.empty())
     throw std::invalid_argument("--node-ns, --api-ns, --hostgw and --workdir are required");
-  if (args.nodes < 2 || args.nodes + args.events > 8192)
-    throw std::invalid_argument("--nodes + --events must fit 8192 /29 podCIDRs in 10.244.0.0/16 (nodes >= 2)");
+  if (args.nodes < 2 || args.nodes + args.events > 16384)
+    throw std::invalid_argument("--nodes + --events must fit 16384 /30 podCIDRs in 10.244.0.0/16 (nodes >= 2)");
   if (args.starts < 1) throw std::invalid_argument("--starts must be >= 1");
   return args;
 }
+
+// Node addresses: the documentation /24 that scripts/bench.sh puts on the link.
+constexpr const char* kNodeIpBase = "198.51.100.0/24";
+constexpr std::size_t kNodeIpCount = 253;  // .1 (node-0) .. .253; .254 is the API server
+
+unsigned pod_cidr_size(const Args& args) { return args.nodes + args.events <= 8192 ? 29 : 30; }
 
 int bench(const Args& args) {
   const std::size_t n = args.nodes;
@@ -522,7 +591,9 @@ int bench(const Args& args) {
 
   hostgw::testing::GenerateOptions generate;
   generate.count = n;
-  generate.pod_cidr_size = 29;
+  generate.pod_cidr_size = pod_cidr_size(args);
+  generate.node_ip_base = kNodeIpBase;
+  generate.node_ip_count = kNodeIpCount;
   generate.realistic = true;
   auto generate_start = Clock::now();
   server.generate_nodes(generate);
@@ -542,11 +613,14 @@ int bench(const Args& args) {
   flush_owned_routes(args.node_ns);
 
   // --- 1. cold start → all N-1 routes in the kernel ---------------------------------
-  std::vector<double> start_ms, start_hwm_mib, ready_ms, start_cpu_ms;
+  std::vector<double> start_ms, start_hwm_mib, ready_ms, start_cpu_ms, floor_ms, floor_ratio;
   std::unique_ptr<Controller> controller;
+  std::size_t floor_pages = 0, floor_bytes = 0;
   for (std::size_t run = 0; run < args.starts; ++run) {
     if (controller) controller->stop();
     flush_owned_routes(args.node_ns);
+    // The transfer floor, measured right before each start (same server, same link).
+    floor_ms.push_back(fetch_list_floor(args.api_ip, pki.ca_pem, token, floor_pages, floor_bytes));
     std::this_thread::sleep_for(100ms);
     listener.reset();
     const auto t0 = Clock::now();
@@ -558,6 +632,7 @@ int bench(const Args& args) {
       return 1;
     }
     start_ms.push_back(ms_between(t0, *last));
+    floor_ratio.push_back(start_ms.back() / floor_ms.back());
     start_cpu_ms.push_back(process_cpu_ms(controller->pid()));
     int code = 0;
     wait_for([&] { return http_get("/readyz", &code), code == 200; }, 10s);
@@ -572,6 +647,14 @@ int bench(const Args& args) {
   const Summary start = summarize(start_ms);
   print_summary("start -> all routes installed", "start", start);
   figure("start_per_node_us", start.p50 * 1000.0 / static_cast<double>(n));
+  const Summary floor = summarize(floor_ms);
+  std::printf("transfer floor: the same %zu LIST pages (%.1f MB decoded), bare client: p50 %.1f ms (min %.1f, max %.1f)\n",
+              floor_pages, static_cast<double>(floor_bytes) / 1e6, floor.p50, floor.min, floor.max);
+  figure("floor_p50_ms", floor.p50);
+  const Summary ratio = summarize(floor_ratio);
+  std::printf("start / transfer floor, same run                median %.2f (min %.2f, max %.2f)\n", ratio.p50, ratio.min,
+              ratio.max);
+  figure("start_floor_ratio", ratio.p50);
   print_summary("start -> /readyz answers 200 (polled)", "ready", summarize(ready_ms));
   // CPU the controller used up to its last route (10 ms clock ticks): what the start
   // costs independently of what else runs on the machine.
@@ -590,7 +673,9 @@ int bench(const Args& args) {
   hostgw::testing::GenerateOptions extra;
   extra.count = args.events;
   extra.first_index = n;
-  extra.pod_cidr_size = 29;
+  extra.pod_cidr_size = pod_cidr_size(args);
+  extra.node_ip_base = kNodeIpBase;
+  extra.node_ip_count = kNodeIpCount;
   extra.realistic = true;
   std::vector<std::string> extra_json;
   std::vector<std::uint64_t> extra_keys;

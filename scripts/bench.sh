@@ -9,12 +9,16 @@
 # and writes the figures as tables, with the machine and the date.
 #
 # Safety: everything that touches routes runs in network namespaces this script creates
-# ("khgb<PID>-node", "khgb<PID>-api", joined by one veth in 100.64.0.0/16) and deletes on
+# ("khgb<PID>-node", "khgb<PID>-api", joined by one veth in 198.51.100.0/24) and deletes on
 # exit, also on failure or Ctrl-C. The machine's own namespace is never changed.
 # routing_apply_bench makes (and deletes) its own namespace; k8s_list_bench runs inside
 # the API namespace's loopback.
 #
-# A full run takes about 10 minutes on 2 busy cores; --quick about 5.
+# The growth chart (docs/benchmarks-growth.svg, drawn with gnuplot) puts start time, event
+# latency, peak RSS and CPU per heartbeat against 100, 1000, 5000 and 10000 nodes, with the
+# transfer floor and `ip -batch` on the same axes.
+#
+# A full run takes about 20 minutes on 2 busy cores; --quick about 8.
 
 set -euo pipefail
 
@@ -51,7 +55,9 @@ done
   echo "bench.sh: $BIN/overlay_apply_bench is missing: cmake --build $BUILD_DIR --target overlay_apply_bench" >&2
   exit 2
 }
-command -v valgrind >/dev/null || { echo "bench.sh: valgrind is missing (apt-get install valgrind)" >&2; exit 2; }
+command -v valgrind >/dev/null || { echo "bench.sh: valgrind is missing (scripts/setup-deps.sh)" >&2; exit 2; }
+command -v gnuplot >/dev/null || { echo "bench.sh: gnuplot is missing (scripts/setup-deps.sh)" >&2; exit 2; }
+CHART=$(dirname "$OUT")/benchmarks-growth.svg
 
 PREFIX="khgb$$-"
 NODE_NS=${PREFIX}node
@@ -93,12 +99,14 @@ netns_add() {
   ip -n "$1" link set lo up
 }
 
-# node (100.64.0.1 = node-0's InternalIP) <-- veth, one /16 link --> api (100.64.255.250)
+# node (198.51.100.1 = node-0's InternalIP) <-- veth, one /24 link --> api (198.51.100.254).
+# Node addresses come only from the documentation range 198.51.100.0/24 (never 192.0.2.0/24,
+# which this machine's own network uses): the other nodes share 198.51.100.2-253.
 netns_add "$API_NS"
 netns_add "$NODE_NS"
 ip -n "$NODE_NS" link add eth0 type veth peer name eth0 netns "$API_NS"
-ip -n "$NODE_NS" addr add 100.64.0.1/16 dev eth0
-ip -n "$API_NS" addr add 100.64.255.250/16 dev eth0
+ip -n "$NODE_NS" addr add 198.51.100.1/24 dev eth0
+ip -n "$API_NS" addr add 198.51.100.254/24 dev eth0
 ip -n "$NODE_NS" link set eth0 up
 ip -n "$API_NS" link set eth0 up
 
@@ -111,13 +119,14 @@ NICE=${KHG_BENCH_NICE:--10}
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 BENCH_START=$(date +%s)
 
-# --- cluster_bench at three scales ---------------------------------------------------
-SCALES=(100 1000 5000)
+# --- cluster_bench at four scales ----------------------------------------------------
+SCALES=(100 1000 5000 10000)
 declare -A CB_ARGS
 if ((QUICK)); then
   CB_ARGS[100]="--starts 2 --events 30 --repairs 20 --heartbeats 2000"
   CB_ARGS[1000]="--starts 2 --events 30 --repairs 20 --heartbeats 2000"
   CB_ARGS[5000]="--starts 3 --events 200 --repairs 50 --heartbeats 10000"
+  CB_ARGS[10000]="--starts 2 --events 50 --repairs 20 --heartbeats 5000"
   ROUTING_REPS=3
   LIST_RUNS=3
   HB_EVENTS=500
@@ -125,6 +134,7 @@ else
   CB_ARGS[100]="--starts 3 --events 50 --repairs 30 --heartbeats 5000"
   CB_ARGS[1000]="--starts 3 --events 50 --repairs 30 --heartbeats 5000"
   CB_ARGS[5000]="--starts 5 --events 1000 --repairs 100 --heartbeats 50000"
+  CB_ARGS[10000]="--starts 5 --events 200 --repairs 50 --heartbeats 20000"
   ROUTING_REPS=7
   LIST_RUNS=5
   HB_EVENTS=2000
@@ -157,6 +167,11 @@ done
 # --- netlink apply vs ip -batch ----------------------------------------------------------
 step "routing_apply_bench: 5000 routes, $ROUTING_REPS repetitions"
 nice -n "$NICE" "$BIN/routing_apply_bench" "$ROUTING_REPS" 5000 | tee "$RUN_DIR/routing.txt"
+for n in "${SCALES[@]}"; do  # `ip -batch` at each scale, for the growth chart
+  [[ $n == 5000 ]] && { cp "$RUN_DIR/routing.txt" "$RUN_DIR/routing-$n.txt"; continue; }
+  step "routing_apply_bench: $n routes, 3 repetitions (ip -batch for the chart)"
+  nice -n "$NICE" "$BIN/routing_apply_bench" 3 "$n" >"$RUN_DIR/routing-$n.txt"
+done
 
 # --- cross-subnet (VXLAN) first pass vs direct routes ----------------------------------
 step "cross_subnet_bench: 1000 peers, $ROUTING_REPS runs each"
@@ -171,6 +186,54 @@ step "overlay_apply_bench: cross-subnet apply, 1000 peers, $ROUTING_REPS repetit
 nice -n "$NICE" "$BIN/overlay_apply_bench" "$ROUTING_REPS" 1000 | tee "$RUN_DIR/overlay.txt"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- the growth chart ---------------------------------------------------------------------
+ip_batch_ms() { # FILE -> median seconds of "add ip -batch", in ms
+  awk '/^add +ip -batch/ { printf "%.1f", $4 * 1000 }' "$1"
+}
+draw_chart() {
+  local data=$RUN_DIR/growth.dat n
+  echo "# nodes start_ms floor_ms ip_batch_ms event_p50_ms event_p99_ms hwm_mib hb_cpu_us hb_kinstr" >"$data"
+  for n in "${SCALES[@]}"; do
+    echo "$n $(fig "cluster-$n.txt" start_p50_ms) $(fig "cluster-$n.txt" floor_p50_ms) $(ip_batch_ms "$RUN_DIR/routing-$n.txt")" \
+      "$(fig "cluster-$n.txt" event_add_p50_ms) $(fig "cluster-$n.txt" event_add_p99_ms) $(fig "cluster-$n.txt" start_hwm_mib)" \
+      "$(fig "cluster-$n.txt" heartbeat_cpu_us) $(awk -v v="$(fig "heartbeat-$n.txt" heartbeat_ir_per_event)" 'BEGIN { print v / 1000 }')" >>"$data"
+  done
+  cp "$data" "$(dirname "$OUT")/benchmarks-growth.dat"
+  gnuplot <<GNUPLOT
+set terminal svg size 1000,760 dynamic font "sans,11" background rgb "white"
+set output "$CHART"
+set datafile missing "?"
+set multiplot layout 2,2 title "kube-hostgw against the node count (scripts/bench.sh, $(date -u '+%Y-%m-%d'))"
+set logscale x 10
+set xrange [70:14000]
+set xlabel "nodes"
+set grid
+set key top left
+set logscale y 10
+set title "start → all routes"
+set ylabel "ms"
+plot "$data" using 1:2 with linespoints lw 2 title "kube-hostgw start", \
+     "$data" using 1:3 with linespoints dt 2 title "transfer floor (bare client, same pages)", \
+     "$data" using 1:4 with linespoints dt 3 title "ip -batch, N routes"
+set title "watch ADDED → route in the kernel"
+set ylabel "ms"
+plot "$data" using 1:5 with linespoints lw 2 title "p50", "$data" using 1:6 with linespoints dt 2 title "p99"
+unset logscale y
+set yrange [0:*]
+set key bottom right
+set title "peak RSS (VmHWM) after start"
+set ylabel "MiB"
+plot "$data" using 1:7 with linespoints lw 2 title "VmHWM", 12 with lines dt 2 title "target 12 MB"
+set title "per irrelevant heartbeat"
+set ylabel "µs CPU / thousand instructions"
+plot "$data" using 1:8 with linespoints lw 2 title "controller CPU, µs (end to end)", \
+     "$data" using 1:9 with linespoints dt 2 title "callgrind, kinstr (in-process path)", \
+     25 with lines dt 3 title "targets: 25 µs", 60 with lines dt 4 title "60 kinstr"
+unset multiplot
+GNUPLOT
+}
+
 BENCH_SECONDS=$(($(date +%s) - BENCH_START))
 ((WRITE_DOC)) || exit 0
 
@@ -186,6 +249,8 @@ f0() { LC_ALL=C printf '%.0f' "$1" 2>/dev/null || echo "$1"; }
 verdict() { # VALUE OP LIMIT -> met / MISSED
   if awk -v v="$1" -v l="$3" "BEGIN { exit !(v $2 l) }"; then echo "met"; else echo "**missed**"; fi
 }
+draw_chart
+step "wrote $CHART"
 
 C=cluster-5000.txt
 routing_line=$(grep '^ratio ours/ip-batch' "$RUN_DIR/routing.txt" || true)
@@ -215,8 +280,8 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "Set-up: one real \`kube-hostgw\` (node-0) in a node network namespace; the fake API server"
   echo "serves N realistic Node objects (~8 KB JSON each: labels, annotations, conditions, images,"
-  echo "managedFields) over TLS from an API namespace on the same /16 link (100.64.0.0/16), podCIDRs"
-  echo "10.244.x.y/29. Routes are really installed in the node namespace's kernel table. Latencies are"
+  echo "managedFields) over TLS from an API namespace on the same /24 link (198.51.100.0/24: node-0"
+  echo "is .1, the API server .254, the other nodes share .2-.253), podCIDRs 10.244.x.y/29 (/30 at 10000 nodes). Routes are really installed in the node namespace's kernel table. Latencies are"
   echo "taken outside the controller: t0 just before the change reaches the fake API server (or before"
   echo "our RTM_DELROUTE is sent), t1 when the bench's own netlink listener in the node namespace sees"
   echo "the route. Memory is the controller's \`VmHWM\`/\`VmRSS\` from \`/proc/PID/status\`."
@@ -226,6 +291,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "| figure | measured | target | |"
   echo "|---|---|---|---|"
   echo "| start → all $(($(fig $C nodes | cut -d. -f1) - 1)) routes installed (LIST + parse + validate + apply), median of $(f0 "$(fig $C start_n)") cold starts | $(f0 "$(fig $C start_p50_ms)") ms (min $(f0 "$(fig $C start_min_ms)"), max $(f0 "$(fig $C start_max_ms)")) | ≤ 1000 ms | $(verdict "$(fig $C start_p50_ms)" '<=' 1000) |"
+  echo "| start ÷ transfer floor (the same LIST pages fetched by a bare client just before each start), median | $(f2 "$(fig $C start_floor_ratio)") (floor $(f0 "$(fig $C floor_p50_ms)") ms) | ≤ 1.15 | $(verdict "$(fig $C start_floor_ratio)" '<=' 1.15) |"
   echo "| controller CPU (user+sys) for that start, median | $(f0 "$(fig $C start_cpu_ms)") ms | — | |"
   echo "| watch ADDED → route in kernel, p50 / p99 over $(f0 "$(fig $C event_add_n)") isolated events | $(f2 "$(fig $C event_add_p50_ms)") / $(f2 "$(fig $C event_add_p99_ms)") ms (max $(f2 "$(fig $C event_add_max_ms)")) | ≤ 1 / ≤ 5 ms | p50 $(verdict "$(fig $C event_add_p50_ms)" '<=' 1), p99 $(verdict "$(fig $C event_add_p99_ms)" '<=' 5) |"
   echo "| controller CPU per ADDED event (incremental step, with the idle gaps between events) | $(f2 "$(fig $C event_add_cpu_ms)") ms | — | |"
@@ -234,8 +300,8 @@ mkdir -p "$(dirname "$OUT")"
   echo "| controller CPU per repair | $(f2 "$(fig $C repair_cpu_ms)") ms | — | |"
   echo "| netlink apply of 5000 routes vs \`ip -batch\`, same run (median ratio, add / delete) | $(f2 "$add_ratio") / $(f2 "$del_ratio") | ≤ 1.0 | add $(verdict "$add_ratio" '<=' 1), delete $(verdict "$del_ratio" '<=' 1) |"
   echo "| cross-subnet apply, 1000 peers: VXLAN device + 1000 neighbour + 1000 FDB entries + 1000 onlink routes, median (ours/\`ip\`+\`bridge -batch\`) | $(f1 "$(fig overlay.txt overlay_apply_ms)") ms ($(f2 "$(fig overlay.txt overlay_ratio)")) | — | |"
-  echo "| peak RSS (VmHWM) during start, median (max) | $(f1 "$(fig $C start_hwm_mib)") ($(f1 "$(fig $C start_hwm_max_mib)")) MiB | ≤ 16 MB | $(verdict "$(fig $C start_hwm_max_mib)" '<=' 15.26) |"
-  echo "| after $(f0 "$(fig $C heartbeats)") MODIFIED heartbeats: VmHWM; VmRSS before → after | $(f1 "$(fig $C churn_hwm_mib)") MiB; $(f1 "$(fig $C churn_rss_before_mib)") → $(f1 "$(fig $C churn_rss_after_mib)") MiB | ≤ 16 MB, flat | $(verdict "$(fig $C churn_hwm_mib)" '<=' 15.26), growth $(f2 "$(fig $C churn_rss_growth_mib)") MiB |"
+  echo "| peak RSS (VmHWM) during start, median (max) | $(f1 "$(fig $C start_hwm_mib)") ($(f1 "$(fig $C start_hwm_max_mib)")) MiB | ≤ 12 MB | $(verdict "$(fig $C start_hwm_max_mib)" '<=' 11.44) |"
+  echo "| after $(f0 "$(fig $C heartbeats)") MODIFIED heartbeats: VmHWM; VmRSS before → after | $(f1 "$(fig $C churn_hwm_mib)") MiB; $(f1 "$(fig $C churn_rss_before_mib)") → $(f1 "$(fig $C churn_rss_after_mib)") MiB | ≤ 12 MB, flat | $(verdict "$(fig $C churn_hwm_mib)" '<=' 11.44), growth $(f2 "$(fig $C churn_rss_growth_mib)") MiB |"
   echo "| irrelevant MODIFIED event (~$(f0 "$(fig heartbeat-5000.txt heartbeat_event_bytes)") B): callgrind instructions per event, framer + parse + watcher step + reconciler/view, view of 5000 | $(f0 "$hb5000") | ≤ 60,000 | $(verdict "$hb5000" '<=' 60000) |"
   echo "| same, controller process CPU per heartbeat end to end (TLS, HTTP chunks, parse, view), $(f0 "$(fig $C heartbeat_rate_per_s)") events/s | $(f1 "$(fig $C heartbeat_cpu_us)") µs | — | |"
   echo "| resync with nothing to change: passes in 5.5 s at a 1 s period, mean pass time, route writes, kernel route events | $(f0 "$(fig $C resync_passes)") passes, $(f2 "$(fig $C resync_pass_ms)") ms, $(f0 "$(fig $C resync_route_writes)") writes, $(f0 "$(fig $C resync_kernel_events)") events | 0 writes | $(verdict "$(fig $C resync_route_writes)" '==' 0) |"
@@ -275,16 +341,22 @@ mkdir -p "$(dirname "$OUT")"
   grep -v '^FIGURE' "$RUN_DIR/cross-subnet.txt" || true
   echo '```'
   echo
-  echo "## How the figures grow: 100 → 1000 → 5000 nodes"
+  echo "## How the figures grow: 100 → 1000 → 5000 → 10000 nodes"
   echo
-  echo "| figure | 100 | 1000 | 5000 |"
-  echo "|---|---|---|---|"
+  echo "![start time, event latency, peak RSS and CPU per heartbeat against the node count](benchmarks-growth.svg)"
+  echo
+  echo "(Generated by this script with gnuplot from \`benchmarks-growth.dat\`; log-log where a figure spans decades.)"
+  echo
+  echo "| figure | 100 | 1000 | 5000 | 10000 |"
+  echo "|---|---|---|---|---|"
   row() { # LABEL FILE-PREFIX KEY FORMAT
     local label=$1 prefix=$2 key=$3 fmt=$4 line="| $1 |" n
     for n in "${SCALES[@]}"; do line+=" $($fmt "$(fig "$prefix-$n.txt" "$key")") |"; done
     echo "$line"
   }
   row "start → all routes, median ms" cluster start_p50_ms f0
+  row "transfer floor (same LIST pages, bare client), median ms" cluster floor_p50_ms f0
+  row "start / transfer floor, median of the same-run ratios" cluster start_floor_ratio f2
   row "start, µs per node" cluster start_per_node_us f1
   row "start, controller CPU ms" cluster start_cpu_ms f0
   row "peak RSS after start (VmHWM), MiB" cluster start_hwm_mib f1
@@ -297,6 +369,29 @@ mkdir -p "$(dirname "$OUT")"
   row "heartbeat, controller CPU µs (end to end)" cluster heartbeat_cpu_us f1
   row "heartbeat, callgrind instructions per event" heartbeat heartbeat_ir_per_event f0
   row "VmRSS growth over the heartbeat churn, MiB" cluster churn_rss_growth_mib f2
+  echo
+  echo "How each figure grows from 1000 to 10000 nodes (log-log slope: 1 = linear, 0 = flat, above 1 = faster"
+  echo "than linear), from \`benchmarks-growth.dat\`:"
+  echo
+  echo "| figure | 1000 | 10000 | slope |"
+  echo "|---|---|---|---|"
+  awk 'NR > 1 && $1 == 1000 { for (i = 2; i <= NF; i++) a[i] = $i } NR > 1 && $1 == 10000 { for (i = 2; i <= NF; i++) b[i] = $i }
+    END {
+      split("start ms|transfer floor ms|ip -batch ms (N routes)|event p50 ms|event p99 ms|peak RSS MiB|heartbeat CPU µs|heartbeat kinstr", name, "|")
+      for (i = 2; i <= 9; i++) {
+        if (a[i] + 0 > 0 && b[i] + 0 > 0) printf "| %s | %s | %s | %.2f |\n", name[i - 1], a[i], b[i], log(b[i] / a[i]) / log(10)
+        else printf "| %s | %s | %s | ? |\n", name[i - 1], a[i], b[i]
+      }
+    }' "$RUN_DIR/growth.dat"
+  echo
+  echo "\`ip -batch\` is the figure that grows faster than linearly: with plain gateway routes the kernel"
+  echo "finds or creates each route's \`fib_info\` in a hash keyed by the output device when the route has no"
+  echo "nexthop object, so on one link every new route with a new gateway walks all the others (issue 17's"
+  echo "measurement; \`routing_apply_bench\` uses a distinct gateway per route). The controller's start follows"
+  echo "it where the routes' install dominates; the transfer floor and the parse are linear in the bytes; RSS"
+  echo "is a fixed cost (libraries, about 12 MB file-backed) plus node state; a heartbeat touches one node."
+  echo "In cluster_bench the nodes share the 252 addresses of 198.51.100.0/24 (the documentation range the"
+  echo "safety rule allows), so there the kernel holds at most 252 distinct gateways."
   echo
   echo "Per-node cost: start time and memory above the fixed baseline divide by N; a heartbeat touches"
   echo "one node (its cost should not depend on N); an added node or a repaired route is an incremental"

@@ -25,6 +25,8 @@ test_packages=(
   iproute2 iputils-ping procps curl openssl jq kmod
   # the pod network e2e: Debian's standard CNI plugins (bridge, host-local, portmap) in /usr/lib/cni
   containernetworking-plugins
+  # scripts/bench.sh: instruction counts (callgrind) and the growth chart (SVG)
+  valgrind gnuplot-nox
   # fuzzing (scripts/fuzz.sh, the CI fuzz smoke run): clang 14 and its libFuzzer/sanitizer runtimes
   clang libclang-rt-14-dev
 )

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <ctime>
+#include <malloc.h>
 #include <stdexcept>
 
 #include "common/log.hpp"
@@ -160,6 +161,17 @@ void Daemon::stop() {
 }
 
 void Daemon::on_pass(const PassReport& report) {
+  // A full pass (and before it, the first list or a relist) is the most the
+  // process ever holds at once (pages, the complete node list, the desired and
+  // the dumped routes): give the free pages back to the kernel after the
+  // first, and then at most every kTrimInterval (a trim costs a few ms and the
+  // next pass faults the pages in again, too much at a short resync period).
+  constexpr std::chrono::seconds kTrimInterval{60};
+  const auto now = std::chrono::steady_clock::now();
+  if (report.first_sync || !last_trim_ || now - *last_trim_ >= kTrimInterval) {
+    malloc_trim(0);
+    last_trim_ = now;
+  }
   write_subnet_file(report);
   check_forwarding(report);
   if (options_.set_node_network_available && !network_patch_started_ && report.self) {

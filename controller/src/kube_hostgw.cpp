@@ -2,6 +2,7 @@
 // monitor, the API client and node watcher, signals. Everything here is thin;
 // the logic lives in Daemon / Reconciler and is tested there.
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -131,7 +132,24 @@ void raise_capability(const Options& options) {
 
 }  // namespace
 
+namespace {
+
+// glibc's allocator, set for a long-lived daemon whose big allocations (LIST
+// pages, the first node list) are transient: one arena (the event loop is the
+// only thread that allocates much; the resolver's helper thread would
+// otherwise get its own 64 MiB-reserved arena), and fixed mmap/trim
+// thresholds, because the default ones grow after the first big free and then
+// keep later page buffers on the heap, where freeing them returns nothing.
+void tune_allocator() {
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+}
+
+}  // namespace
+
 int run_kube_hostgw(const Options& options) {
+  tune_allocator();
   log::set_verbosity(options.verbosity);
   KHG_LOG(info) << "Starting kube-hostgw" << kv("version", kVersion) << kv("node", options.node_name)
                 << kv("pid", getpid());

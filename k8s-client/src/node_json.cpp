@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+
+#include "json_skipper.hpp"
 
 namespace hostgw::k8s {
 
@@ -140,18 +143,6 @@ struct BoundedInsituStream : rapidjson::InsituStringStream {
   const char* end_;  // the NUL after the last byte
 };
 
-// True if one of the 8 bytes is '"', '\\' or a control character (< 0x20):
-// where RapidJSON's per-character string loop must take over.
-inline bool has_string_special(std::uint64_t word) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
-  auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHighs; };
-  const std::uint64_t quote = has_zero(word ^ (kOnes * '"'));
-  const std::uint64_t backslash = has_zero(word ^ (kOnes * '\\'));
-  const std::uint64_t control = (word - kOnes * 0x20) & ~word & kHighs;
-  return (quote | backslash | control) != 0;
-}
-
 }  // namespace
 }  // namespace hostgw::k8s
 
@@ -173,7 +164,7 @@ inline void rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapid
   while (end - p >= 8) {
     std::uint64_t word;
     std::memcpy(&word, p, sizeof word);
-    if (hostgw::k8s::has_string_special(word)) break;
+    if (hostgw::k8s::detail::has_json_string_special(word)) break;
     if (q != p) std::memmove(q, p, sizeof word);
     p += 8;
     q += 8;
@@ -190,16 +181,49 @@ inline void rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapid
 namespace hostgw::k8s {
 namespace {
 
-// Where the parser is in its input (bytes consumed), whatever the stream type.
+// Where the parser is in its input (bytes consumed), whatever the stream type,
+// and, for the in-place streams, a way to skip the value of the member whose
+// key was just read (skip_member_value below); null for the other streams.
 struct Position {
-  const void* stream;
-  std::size_t (*tell)(const void*);
+  void* stream;
+  std::size_t (*tell)(void*);
+  bool (*skip_member_value)(void*, std::size_t max_depth) = nullptr;
   std::size_t operator()() const { return tell(stream); }
 };
+
+// Right after a key: if the member's value is one the validating skipper
+// accepts (detail::skip_json_value), moves the stream to its end and leaves a
+// stand-in for RapidJSON there: the value's last two bytes become ":0", so
+// the reader sees the ':' it expects and one number token instead of the
+// value's thousands. The bytes skipped are never handed out (they lie after
+// everything RapidJSON has read). Offsets after the value are unchanged.
+// False (nothing moved) when the skipper refuses: RapidJSON then parses the
+// value itself and reports any error exactly as the copying parse does.
+bool skip_member_value(BoundedInsituStream& stream, std::size_t max_depth) {
+  const char* colon = detail::skip_json_space(stream.src_);
+  if (*colon != ':') return false;
+  const char* value = detail::skip_json_space(colon + 1);
+  const char* after = detail::skip_json_value(value, stream.end_, max_depth);
+  if (after == nullptr || after - value < 2) return false;
+  // What follows must end a "0" token as it ends the real value ("0.5" would not).
+  const char next = *after;
+  if (next != ',' && next != '}' && next != ']' && !detail::is_json_space(next)) return false;
+  char* stand_in = stream.src_ + (after - stream.src_) - 2;
+  stand_in[0] = ':';
+  stand_in[1] = '0';
+  stream.src_ = stand_in;
+  return true;
+}
+
 template <typename Stream>
 Position position_of(Stream& stream) {
-  // InsituStringStream::Tell() is not const; the handler only reads the position.
-  return {&stream, [](const void* p) -> std::size_t { return const_cast<Stream*>(static_cast<const Stream*>(p))->Tell(); }};
+  Position position{&stream, [](void* p) -> std::size_t { return static_cast<Stream*>(p)->Tell(); }};
+  if constexpr (std::is_same_v<Stream, BoundedInsituStream>) {
+    position.skip_member_value = [](void* p, std::size_t max_depth) {
+      return skip_member_value(*static_cast<BoundedInsituStream*>(p), max_depth);
+    };
+  }
+  return position;
 }
 
 class Handler {
@@ -228,6 +252,12 @@ class Handler {
       return true;
     }
     pending_ = key_field(stack_.back().ctx, std::string_view(s, n));
+    if (pending_ == Field::skip && stream_.skip_member_value != nullptr) {
+      // Containers inside the value may nest this much deeper before
+      // depth_check() would complain; the skipper refuses anything deeper.
+      const std::size_t depth_left = limits_.max_depth > stack_.size() ? limits_.max_depth - stack_.size() : 0;
+      stream_.skip_member_value(stream_.stream, depth_left);
+    }
     return true;
   }
 
@@ -916,7 +946,7 @@ bool parse_node_list(std::string_view json, NodeListPage& page, std::string& err
 bool parse_node_list_in_place(std::string& json, NodeListPage& page, std::string& error, const NodeJsonLimits& limits) {
   // In situ: strings are unescaped inside `json` itself, nothing is copied.
   // std::string keeps a NUL after its last byte, which ends the stream.
-  rapidjson::InsituStringStream stream(json.data());
+  BoundedInsituStream stream(json.data(), json.data() + json.size());
   Handler handler(Mode::list, limits, position_of(stream));
   handler.page_ = &page;
   std::string fatal = run<rapidjson::kParseInsituFlag>(handler, stream);

@@ -368,5 +368,85 @@ TEST(WatchEventInPlaceTest, AgreesUnderTightLimitsAndOnOversizedObjects) {
   EXPECT_EQ(disagreement(differential_inputs()[1]), "");
 }
 
+// The validating skipper (json_skipper.hpp) crosses the members the parse
+// never reads on the in-place paths only: malformed JSON, depth and odd
+// strings inside such members must give what the copying parse gives.
+std::string heartbeat_with(const std::string& skipped_member) {
+  return R"({"type":"MODIFIED","object":{"kind":"Node","metadata":{"name":"n1","resourceVersion":"9",)"
+         R"("managedFields":)" + skipped_member + R"(},"spec":{"podCIDRs":["10.244.1.0/24"]},)"
+         R"("status":{"addresses":[{"type":"InternalIP","address":"198.51.100.7"}],"images":[]}}})";
+}
+
+TEST(WatchEventInPlaceTest, MalformedJsonInsideASkippedMemberIsStillRefused) {
+  for (const char* bad : {R"([{"a":1,}])", R"([1 2])", R"({"a" 1})", R"(["\x"])", R"(["\uD800"])", "[tru]",
+                          "[1e]", "[01]", "{\"a\":1]", "[\"tab\tin string\"]", "[1].5", "\"s\"x", "truex"}) {
+    const std::string json = heartbeat_with(bad);
+    WatchEventParseResult fast = parse_watch_event(json);
+    EXPECT_FALSE(fast.ok()) << json;
+    EXPECT_NE(fast.error.find("invalid JSON at byte"), std::string::npos) << fast.error;
+    EXPECT_EQ(disagreement(json), "") << json;
+  }
+}
+
+TEST(WatchEventInPlaceTest, DepthLimitHoldsInsideSkippedMembers) {
+  NodeJsonLimits limits;
+  limits.max_depth = 8;
+  // The object is 2 deep (event, node) and metadata 3: 5 more levels fit, 6 do not.
+  const std::string fits = heartbeat_with("[[[[{}]]]]");
+  const std::string too_deep = heartbeat_with("[[[[[{}]]]]]");
+  EXPECT_TRUE(parse_watch_event(fits, limits).ok()) << parse_watch_event(fits, limits).error;
+  WatchEventParseResult deep = parse_watch_event(too_deep, limits);
+  EXPECT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error, R"(node "n1": nesting is deeper than 8 levels)");
+  for (std::size_t depth = 0; depth <= 12; ++depth) {
+    const std::string json = heartbeat_with(std::string(depth, '[') + "1" + std::string(depth, ']'));
+    EXPECT_EQ(disagreement(json, limits), "") << json;
+  }
+  // Deeper than the skipper ever goes: RapidJSON's own parse decides.
+  NodeJsonLimits loose;
+  loose.max_depth = 1000;
+  const std::string very_deep = heartbeat_with(std::string(400, '[') + std::string(400, ']'));
+  EXPECT_TRUE(parse_watch_event(very_deep, loose).ok());
+  EXPECT_EQ(disagreement(very_deep, loose), "");
+}
+
+TEST(WatchEventInPlaceTest, SkippedMembersMayHoldEscapesAndUnicode) {
+  const std::string json = heartbeat_with(
+      R"([{"manager":"kube\"let\\","note":"\u00e9\uD83D\uDE00 Grüße 😀 \/\b\f\n\r\t","n":-1.25,"ok":[true,false,null]}])");
+  WatchEventParseResult fast = parse_watch_event(json);
+  ASSERT_TRUE(fast.ok()) << fast.error;
+  EXPECT_EQ(fast.event->node.name, "n1");
+  EXPECT_EQ(fast.event->node.pod_cidrs, std::vector<std::string>{"10.244.1.0/24"});
+  EXPECT_EQ(fast.event->node.internal_ips, std::vector<std::string>{"198.51.100.7"});
+  EXPECT_EQ(disagreement(json), "");
+}
+
+TEST(NodeListInPlaceTest, AgreesWithTheCopyingParse) {
+  std::size_t checked = 0;
+  const std::string list = std::string(R"({"kind":"NodeList","metadata":{"resourceVersion":"5","continue":"c"},"items":[)") +
+                           kNode + "," + kNode + R"(,{"metadata":{"name":"bad","managedFields":[1,]}}]})";
+  auto same = [&](const std::string& json) {
+    NodeListPage copied, in_place;
+    std::string copied_error, in_place_error;
+    std::string buffer = json;
+    const bool copied_ok = parse_node_list(json, copied, copied_error);
+    const bool in_place_ok = parse_node_list_in_place(buffer, in_place, in_place_error);
+    ++checked;
+    return copied_ok == in_place_ok && copied_error == in_place_error && copied.nodes == in_place.nodes &&
+           copied.malformed == in_place.malformed && copied.resource_version == in_place.resource_version &&
+           copied.continue_token == in_place.continue_token;
+  };
+  EXPECT_TRUE(same(list));
+  for (std::size_t cut = 0; cut <= list.size(); cut += 7) EXPECT_TRUE(same(list.substr(0, cut))) << list.substr(0, cut);
+  for (std::size_t at = 0; at < list.size(); at += 5) {
+    for (char bad : {'\0', '"', ']', '\\'}) {
+      std::string damaged = list;
+      damaged[at] = bad;
+      EXPECT_TRUE(same(damaged)) << damaged;
+    }
+  }
+  EXPECT_GT(checked, 1000u);
+}
+
 }  // namespace
 }  // namespace hostgw::k8s

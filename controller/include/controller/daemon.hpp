@@ -10,6 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -108,6 +109,8 @@ class Daemon {
   bool stopped_ = false;
   bool network_available_patched_ = false;
   bool network_patch_started_ = false;
+  // When free heap pages were last given back (on_pass); empty before the first sync.
+  std::optional<std::chrono::steady_clock::time_point> last_trim_;
   std::size_t subnet_file_writes_ = 0;
   std::string subnet_state_;  // last logged subnet.env problem or content
   ForwardingCheck forwarding_;

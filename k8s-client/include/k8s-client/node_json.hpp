@@ -5,7 +5,11 @@
 // A streaming (SAX) parse over the API server's bytes that copies out only the
 // fields NodeInfo holds and skips everything else (managedFields, images,
 // conditions...) without building a document, so a 5000-node LIST costs the
-// bytes on the wire and the NodeInfos, not a DOM.
+// bytes on the wire and the NodeInfos, not a DOM. On the in-place paths
+// (parse_watch_event, parse_node_list_in_place) a member the parse never
+// reads is crossed by a validating skipper (src/json_skipper.hpp) instead of
+// being tokenised; whatever the skipper does not accept is parsed by RapidJSON
+// as before, so errors, offsets and limits are those of the copying parses.
 //
 // A node with a field of the wrong shape is reported with a precise message
 // and skipped, never thrown:

@@ -387,8 +387,9 @@ std::vector<NodeSpec> make_node_specs(const GenerateOptions& options) {
   if (size < cidr_base_len || size > 32 || (std::uint64_t{1} << (size - cidr_base_len)) < total)
     throw std::invalid_argument("generate: " + std::to_string(total) + " pod CIDRs of /" + std::to_string(size) +
                                 " do not fit in " + options.pod_cidr_base);
-  if ((std::uint64_t{1} << (32 - ip_base_len)) < total + 2)
-    throw std::invalid_argument("generate: " + std::to_string(total) + " node addresses do not fit in " +
+  const std::uint64_t addresses = options.node_ip_count == 0 ? total : options.node_ip_count;
+  if ((std::uint64_t{1} << (32 - ip_base_len)) < addresses + 2 || (options.node_ip_count != 0 && addresses < 2))
+    throw std::invalid_argument("generate: " + std::to_string(addresses) + " node addresses do not fit in " +
                                 options.node_ip_base);
   std::vector<NodeSpec> specs;
   specs.reserve(options.count);
@@ -398,7 +399,8 @@ std::vector<NodeSpec> make_node_specs(const GenerateOptions& options) {
     spec.name = options.name_prefix + std::to_string(index);
     const std::uint32_t cidr = cidr_base + static_cast<std::uint32_t>(index << (32 - size));
     spec.pod_cidrs.push_back(boost::asio::ip::address_v4(cidr).to_string() + "/" + std::to_string(size));
-    spec.internal_ips.push_back(boost::asio::ip::address_v4(ip_base + static_cast<std::uint32_t>(index + 1)).to_string());
+    const std::uint64_t host = options.node_ip_count == 0 || index == 0 ? index + 1 : 2 + (index - 1) % (addresses - 1);
+    spec.internal_ips.push_back(boost::asio::ip::address_v4(ip_base + static_cast<std::uint32_t>(host)).to_string());
     spec.realistic = options.realistic;
     specs.push_back(std::move(spec));
   }

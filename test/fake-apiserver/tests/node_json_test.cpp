@@ -67,6 +67,30 @@ TEST(MakeNodeJson, NoPodCidrMeansNoPodCidrFields) {
   EXPECT_THROW(make_node_json(NodeSpec{}), std::invalid_argument);
 }
 
+TEST(MakeNodeSpecs, ReusesAFewAddressesWhenAsked) {
+  GenerateOptions options;
+  options.count = 10000;
+  options.pod_cidr_size = 30;
+  options.node_ip_base = "198.51.100.0/24";
+  options.node_ip_count = 253;  // .1 .. .253
+  auto specs = make_node_specs(options);
+  ASSERT_EQ(specs.size(), 10000u);
+  EXPECT_EQ(specs[0].internal_ips[0], "198.51.100.1");  // node 0's own address is never reused
+  EXPECT_EQ(specs[1].internal_ips[0], "198.51.100.2");
+  EXPECT_EQ(specs[252].internal_ips[0], "198.51.100.253");
+  EXPECT_EQ(specs[253].internal_ips[0], "198.51.100.2");
+  EXPECT_EQ(specs[9999].pod_cidrs[0], "10.244.156.60/30");
+  for (const auto& spec : specs) {
+    if (spec.name != "node-0") {
+      EXPECT_NE(spec.internal_ips[0], "198.51.100.1") << spec.name;
+    }
+  }
+  options.node_ip_count = 255;  // .1 .. .255 is the broadcast address: does not fit
+  EXPECT_THROW(make_node_specs(options), std::invalid_argument);
+  options.node_ip_count = 1;
+  EXPECT_THROW(make_node_specs(options), std::invalid_argument);
+}
+
 TEST(MakeNodeSpecs, AllocatesDistinctCidrsAndAddresses) {
   GenerateOptions options;
   options.count = 5000;

@@ -55,6 +55,10 @@ struct GenerateOptions {
   std::string pod_cidr_base = "10.244.0.0/16";  // IPv4; node i gets the i-th block of pod_cidr_size
   unsigned pod_cidr_size = 0;              // prefix length per node; 0 = largest that fits count+first_index
   std::string node_ip_base = "100.64.0.0/16";   // IPv4; node i gets base + 1 + index
+  // 0: one address per node, as above. Otherwise only this many addresses are
+  // used: node 0 keeps base + 1 and the others take base + 2 .. base + count in
+  // turn (thousands of nodes behind the few addresses of a documentation /24).
+  std::size_t node_ip_count = 0;
   bool realistic = true;
 };
 // The NodeSpecs GenerateOptions describes. Throws std::invalid_argument when
