@@ -133,6 +133,13 @@ std::size_t append_address_change(std::vector<std::uint8_t>& buffer, bool add, s
   ifa->ifa_index = index;
   mnl_attr_put(header, IFA_LOCAL, address.address().size(), address.address().data());
   mnl_attr_put(header, IFA_ADDRESS, address.address().size(), address.address().data());
+  if (add && !address.address().is_v4()) {
+    // A VTEP address is derived from this node's own podCIDR: duplicate
+    // address detection has nothing to find and would keep it tentative
+    // (unusable as a source) for a second.
+    ifa->ifa_flags = IFA_F_NODAD;
+    mnl_attr_put_u32(header, IFA_FLAGS, IFA_F_NODAD);
+  }
   return end_message(buffer, start, header);
 }
 
@@ -258,7 +265,7 @@ std::size_t append_overlay_change(std::vector<std::uint8_t>& buffer, std::uint32
   ndm->ndm_ifindex = static_cast<int>(index);
   ndm->ndm_state = NUD_PERMANENT;
   if (const auto* neighbour = std::get_if<NeighbourEntry>(&change.entry)) {
-    ndm->ndm_family = AF_INET;
+    ndm->ndm_family = neighbour->address.is_v4() ? AF_INET : AF_INET6;
     mnl_attr_put(header, NDA_DST, neighbour->address.size(), neighbour->address.data());
     mnl_attr_put(header, NDA_LLADDR, neighbour->mac.bytes().size(), neighbour->mac.bytes().data());
   } else {

@@ -73,7 +73,7 @@ struct SkippedNode {
 // What to do with a peer whose address is not on a directly connected network.
 enum class CrossSubnet : std::uint8_t {
   skip,   // skip it (SkipReason::unreachable_address), as plain host-gw does
-  vxlan,  // IPv4: route it through the VXLAN device hostgw.vxlan (an overlay peer)
+  vxlan,  // route it through the VXLAN device hostgw.vxlan (an overlay peer; IPv4 underlay)
 };
 
 std::string_view to_string(CrossSubnet mode);
@@ -93,11 +93,12 @@ struct DesiredRoutesOptions {
   CrossSubnet cross_subnet = CrossSubnet::skip;
 };
 
-// A peer reached through the VXLAN device (--cross-subnet=vxlan).
+// A peer's family reached through the VXLAN device (--cross-subnet=vxlan):
+// a dual-stack peer on another subnet is two, with the same underlay.
 struct OverlayPeer {
   std::string node;
-  routing::IpAddress underlay;  // its node address (the FDB destination)
-  routing::IpAddress vtep;      // vtep_address() of its first IPv4 podCIDR
+  routing::IpAddress underlay;  // its IPv4 node address (the FDB destination), for either family
+  routing::IpAddress vtep;      // vtep_address() of its first podCIDR of the family (IPv4 or IPv6)
   friend bool operator==(const OverlayPeer&, const OverlayPeer&) = default;
 };
 
@@ -107,6 +108,8 @@ struct OverlaySelf {
   std::uint32_t underlay_oif = 0;  // the link of that network
   std::uint32_t underlay_mtu = 0;  // its MTU
   routing::IpPrefix pod_cidr;      // this node's first IPv4 podCIDR
+  // Its first IPv6 podCIDR (dual stack): IPv6 peers ride the device only with it.
+  std::optional<routing::IpPrefix> pod_cidr6;
   friend bool operator==(const OverlaySelf&, const OverlaySelf&) = default;
 };
 
@@ -151,7 +154,7 @@ LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node,
 struct NodeDesired {
   std::vector<NodeRoute> routes;     // sorted by route key
   std::vector<SkippedNode> skipped;  // sorted by family
-  std::optional<OverlayPeer> overlay_peer;
+  std::vector<OverlayPeer> overlay_peers;  // one per family routed through the overlay
 };
 
 NodeDesired desired_for_node(const k8s::NodeInfo& node, const LocalFacts& facts, const DesiredRoutesOptions& options);
@@ -162,7 +165,8 @@ struct DesiredRoutes {
   // Sorted by node name, then family.
   std::vector<SkippedNode> skipped;
   // --cross-subnet=vxlan: the peers routed through the device (sorted by
-  // node name; their routes are in `routes` with RoutePath::overlay), and
+  // node name, then family; their routes are in `routes` with
+  // RoutePath::overlay), and
   // this node's side when it can have a device at all (its IPv4 podCIDR and
   // InternalIP are known).
   std::vector<OverlayPeer> overlay_peers;
@@ -172,10 +176,12 @@ struct DesiredRoutes {
 // The routes alone, in order (for tests and callers that need no node names).
 std::vector<routing::Route> routes_of(const std::vector<NodeRoute>& routes);
 
-// With CrossSubnet::vxlan, an IPv4 podCIDR whose node has no address on a
-// connected network but a usable IPv4 one elsewhere becomes an overlay peer
-// (when this node can have a device: see OverlaySelf); IPv6 stays skipped as
-// unreachable_address, with a detail saying VXLAN carries IPv4 only.
+// With CrossSubnet::vxlan, a podCIDR whose node has no address of its family
+// on a connected network but a usable one elsewhere becomes an overlay peer
+// (when this node can have a device: see OverlaySelf). The underlay is IPv4:
+// an IPv6 podCIDR rides the device when the node also has a usable IPv4
+// address (on a connected network or not) and this node an IPv6 podCIDR;
+// otherwise it is skipped as unreachable_address, the detail saying why.
 //
 // `nodes` is the cluster view (any order, unique names); `facts` this host
 // (local_facts()); `installed` the owned routes now in the kernel. When
