@@ -283,7 +283,7 @@ TEST(CrossSubnetTest, AnEstablishedOverlayPeerKeepsItsRouteAgainstANestedNewcome
 // --- desired_overlay ----------------------------------------------------------
 
 OverlaySelf self_side(std::uint32_t mtu = 1500) {
-  return {IpAddress::parse("198.51.100.11"), 2, mtu, IpPrefix::parse("10.244.1.0/24")};
+  return {IpAddress::parse("198.51.100.11"), 2, mtu, IpPrefix::parse("10.244.1.0/24"), std::nullopt};
 }
 
 OverlayPeer peer(const char* name, const char* underlay, const char* vtep) {

@@ -68,7 +68,7 @@ has_entries() {
   ns=$(khg_node_ns "$1")
   mac=$(vtep_mac "$(khg_node_ip "$2")")
   ip -n "$ns" -j neigh show dev "$DEV" | jq -e --arg ip "10.244.$2.0" --arg ip6 "$(vtep6 "$2")" --arg mac "$mac" \
-    'all($ip, $ip6; . as $a | any(.[]?; .dst == $a and .lladdr == $mac and any(.state[]; . == "PERMANENT")))' >/dev/null &&
+    '. as $n | all($ip, $ip6; . as $a | any($n[]; .dst == $a and .lladdr == $mac and any(.state[]; . == "PERMANENT")))' >/dev/null &&
     bridge -n "$ns" -j fdb show dev "$DEV" | jq -e --arg mac "$mac" --arg dst "$(khg_node_ip "$2")" \
       'any(.[]; .mac == $mac and .dst == $dst)' >/dev/null
 }
