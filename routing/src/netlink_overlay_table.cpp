@@ -182,7 +182,7 @@ asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec&
   // addresses, exactly spec.address6 (or none) among its global IPv6 ones;
   // the kernel's link-local IPv6 address stays.
   const std::uint32_t index = result.index;
-  std::vector<IpPrefix> present;
+  std::vector<std::pair<IpAddress, unsigned>> present;  // as the kernel holds them (host bits kept)
   const RequestBuilder request = [](std::uint32_t seq) { return netlink::address_dump_request(seq); };
   const std::function<void()> restart = [&] { present.clear(); };
   const DumpVisitor visit = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
@@ -190,7 +190,7 @@ asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec&
     auto address = netlink::parse_address_message(message);
     if (!address) return false;
     if (address->index == index && (address->local.is_v4() || address->scope == RT_SCOPE_UNIVERSE)) {
-      present.push_back(IpPrefix::containing(address->local, address->prefix_length));
+      present.emplace_back(address->local, address->prefix_length);
     }
     return true;
   };
@@ -201,20 +201,24 @@ asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec&
   }
   bool have = false;
   bool have6 = false;
-  for (const IpPrefix& address : present) {
-    if (address == spec.address) {
+  auto is = [](const std::pair<IpAddress, unsigned>& held, const IpPrefix& wanted) {
+    return held.first == wanted.address() && held.second == wanted.length();
+  };
+  for (const auto& held : present) {
+    if (is(held, spec.address)) {
       have = true;
       continue;
     }
-    if (address == spec.address6) {
+    if (spec.address6 && is(held, *spec.address6)) {
       have6 = true;
       continue;
     }
     std::vector<std::uint8_t> message;
-    netlink::append_address_change(message, false, index, address, 0);
+    netlink::append_address_change(message, false, index, held.first, held.second, 0);
     auto [error, text] = co_await transact_one(std::move(message));
     if (error != 0 && error != EADDRNOTAVAIL) {
-      device_failure(result, spec, error, "removing the stale address " + address.to_string(), text);
+      device_failure(result, spec, error,
+                     "removing the stale address " + held.first.to_string() + "/" + std::to_string(held.second), text);
       co_return false;
     }
     result.changed = true;

@@ -137,6 +137,13 @@ TEST(NetlinkOverlayMessageTest, Ipv6VtepAddressIsAddedWithoutDuplicateAddressDet
   address = parse_address_message(buffer);
   ASSERT_TRUE(address);
   EXPECT_EQ(address->local, IpAddress::parse("2001:db8:1::"));
+  // A stale address is deleted as the kernel holds it, host bits included.
+  buffer.clear();
+  append_address_change(buffer, false, 12, IpAddress::parse("2001:db8:99::1"), 64, 6);
+  address = parse_address_message(buffer);
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->local, IpAddress::parse("2001:db8:99::1"));
+  EXPECT_EQ(address->prefix_length, 64);
 }
 
 TEST(NetlinkOverlayMessageTest, Ipv6NeighbourChangesAreAfInet6AndParseBack) {

@@ -48,6 +48,10 @@ std::size_t append_link_delete(std::vector<std::uint8_t>& buffer, std::uint32_t 
 // an IPv6 address added carries IFA_F_NODAD (ifa_flags and IFA_FLAGS).
 std::size_t append_address_change(std::vector<std::uint8_t>& buffer, bool add, std::uint32_t index,
                                   const IpPrefix& address, std::uint32_t seq);
+// The same for an address with host bits (`local`/`prefix_length`), as a dump
+// reports it: 2001:db8:99::1/64 is deleted as such, not as 2001:db8:99::/64.
+std::size_t append_address_change(std::vector<std::uint8_t>& buffer, bool add, std::uint32_t index,
+                                  const IpAddress& local, unsigned prefix_length, std::uint32_t seq);
 
 // A link with what the overlay compares: RTM_NEWLINK's IFLA_ADDRESS and
 // IFLA_LINKINFO (kind and, for "vxlan", IFLA_INFO_DATA).
