@@ -401,8 +401,7 @@ OverlayVerdict overlay_verdict(Family family, const LocalFacts& facts, const Des
   if (options.cross_subnet == CrossSubnet::skip)
     return std::string("host-gw needs the nodes on one layer-2 network (--cross-subnet=skip)");
   if (!facts.overlay_self) return "no VXLAN route either: " + facts.no_overlay_reason;
-  if (family == Family::v6 && !facts.overlay_self->pod_cidr6)
-    return std::string("no VXLAN route either: this node has no IPv6 podCIDR for its IPv6 VTEP address");
+  if (family == Family::v6 && !facts.overlay_self->pod_cidr6) return "no VXLAN route either: " + facts.no_overlay6_reason;
   return std::nullopt;
 }
 
@@ -501,6 +500,20 @@ std::optional<AddressChoice> overlay_underlay(const k8s::NodeInfo& own, const st
   return std::nullopt;
 }
 
+// Whether a node has an address of `family` its peers can route by (the
+// InternalIPs, then the ExternalIPs when allowed; parsed, not loopback etc.).
+bool has_usable_address(const k8s::NodeInfo& node, Family family, AddressTypes address_types) {
+  std::vector<const std::vector<std::string>*> lists{&node.internal_ips};
+  if (address_types == AddressTypes::internal_then_external) lists.push_back(&node.external_ips);
+  for (const auto* list : lists) {
+    for (const auto& text : *list) {
+      auto address = IpAddress::try_parse(text);
+      if (address && address->family() == family && !bad_address_kind(*address)) return true;
+    }
+  }
+  return false;
+}
+
 void find_overlay_self(const k8s::NodeInfo* own, const DesiredRoutesOptions& options, LocalFacts& facts) {
   if (options.cross_subnet != CrossSubnet::vxlan) return;
   std::optional<IpPrefix> own_v4;
@@ -519,8 +532,15 @@ void find_overlay_self(const k8s::NodeInfo* own, const DesiredRoutesOptions& opt
     facts.no_overlay_reason =
         "this node has no IPv4 InternalIP on a connected network for the VXLAN device (its underlay is IPv4 only)";
   } else {
-    facts.overlay_self =
-        OverlaySelf{underlay->address, underlay->network->oif, underlay->network->mtu, *own_v4, own_v6};
+    facts.overlay_self = OverlaySelf{underlay->address, underlay->network->oif, underlay->network->mtu, *own_v4, {}};
+    if (!own_v6) {
+      facts.no_overlay6_reason = "this node has no IPv6 podCIDR for its IPv6 VTEP address";
+    } else if (!has_usable_address(*own, Family::v6, options.address_types)) {
+      facts.no_overlay6_reason =
+          "this node has no IPv6 InternalIP, so its peers do not route IPv6 to it (both ends must agree)";
+    } else {
+      facts.overlay_self->pod_cidr6 = own_v6;
+    }
   }
 }
 

@@ -193,6 +193,21 @@ TEST(CrossSubnetTest, WithoutAnOwnIpv6PodCidrIpv6PeersAreSkippedIpv4Ride) {
   EXPECT_FALSE(plan.device->address6);
 }
 
+TEST(CrossSubnetTest, WithoutAnOwnIpv6AddressIpv6PeersAreSkippedBothEndsAgree) {
+  // Its peers skip this node for IPv6 (no_address): it must not send IPv6 their way either.
+  auto self = node("node-a", {"10.244.1.0/24", "2001:db8:1::/64"}, {"198.51.100.11"});
+  auto result = compute({self, node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"},
+                                    {"203.0.113.13", "2001:db8:eeee::13"})},
+                        vxlan_options(), {host_networks()[0]});
+  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
+  ASSERT_TRUE(result.overlay_self);
+  EXPECT_FALSE(result.overlay_self->pod_cidr6);
+  const SkippedNode* skip = find_skip(result, "node-c", Family::v6);
+  ASSERT_NE(skip, nullptr);
+  EXPECT_EQ(skip->reason, SkipReason::unreachable_address);
+  EXPECT_NE(skip->detail.find("no IPv6 InternalIP"), std::string::npos) << skip->detail;
+}
+
 TEST(CrossSubnetTest, Ipv6OnlySelfHasNoDeviceItsPeersSayWhy) {
   auto self = node("node-a", {"2001:db8:1::/64"}, {"2001:db8:ffff::11"});
   auto result = compute({self, node("node-c", {"2001:db8:3::/64"}, {"2001:db8:eeee::13"}),

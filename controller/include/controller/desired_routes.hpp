@@ -108,7 +108,10 @@ struct OverlaySelf {
   std::uint32_t underlay_oif = 0;  // the link of that network
   std::uint32_t underlay_mtu = 0;  // its MTU
   routing::IpPrefix pod_cidr;      // this node's first IPv4 podCIDR
-  // Its first IPv6 podCIDR (dual stack): IPv6 peers ride the device only with it.
+  // Its first IPv6 podCIDR, when it also has a usable IPv6 address (dual
+  // stack): IPv6 peers ride the device only then. Without an IPv6 address its
+  // peers skip it for IPv6 (no_address), so it must not route IPv6 to them
+  // one way either.
   std::optional<routing::IpPrefix> pod_cidr6;
   friend bool operator==(const OverlaySelf&, const OverlaySelf&) = default;
 };
@@ -142,6 +145,7 @@ struct LocalFacts {
   // --cross-subnet=vxlan: this node's side of the overlay, or why it has none.
   std::optional<OverlaySelf> overlay_self;
   std::string no_overlay_reason;
+  std::string no_overlay6_reason;  // why overlay_self has no pod_cidr6
 };
 
 // `self_node`: this node in the view (nullptr when absent).
