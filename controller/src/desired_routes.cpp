@@ -401,7 +401,8 @@ OverlayVerdict overlay_verdict(Family family, const LocalFacts& facts, const Des
   if (options.cross_subnet == CrossSubnet::skip)
     return std::string("host-gw needs the nodes on one layer-2 network (--cross-subnet=skip)");
   if (!facts.overlay_self) return "no VXLAN route either: " + facts.no_overlay_reason;
-  if (family == Family::v6 && !facts.overlay_self->pod_cidr6) return "no VXLAN route either: " + facts.no_overlay6_reason;
+  if (family == Family::v6 && !facts.overlay_self->pod_cidr6)
+    return "no VXLAN route either: " + facts.no_overlay6_reason;
   return std::nullopt;
 }
 

@@ -253,8 +253,9 @@ TEST_F(DaemonTest, DryRunLeavesTheVxlanDeviceAloneDualStack) {
   daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_,
                                      DaemonParts{&table_, &table_, &nodes_, &status_, &overlay}, registry_);
   daemon_->start();
-  nodes_.push(node_list({node("node-a", {"10.244.1.0/24", "2001:db8:244:1::/64"}, {"198.51.100.11", "2001:db8:100::11"}),
-                         node("node-far", {"10.244.7.0/24", "2001:db8:244:7::/64"}, {"203.0.113.17", "2001:db8:113::17"})}));
+  nodes_.push(
+      node_list({node("node-a", {"10.244.1.0/24", "2001:db8:244:1::/64"}, {"198.51.100.11", "2001:db8:100::11"}),
+                 node("node-far", {"10.244.7.0/24", "2001:db8:244:7::/64"}, {"203.0.113.17", "2001:db8:113::17"})}));
   ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
   run_until([] { return false; }, 50ms);
   EXPECT_EQ(overlay.device_count(), 0u);

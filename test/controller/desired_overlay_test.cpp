@@ -123,8 +123,8 @@ TEST(CrossSubnetTest, PreferADirectAddressOverAnOverlayOne) {
 TEST(CrossSubnetTest, DualStackPeerOnAnotherSubnetRidesTheDeviceWithBothFamilies) {
   auto result = compute({self_node(), node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"},
                                            {"203.0.113.13", "2001:db8:eeee::13"})});
-  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0"),
-                                                          overlay("2001:db8:3::/64", "2001:db8:3::")}));
+  EXPECT_EQ(routes_of(result.routes),
+            (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0"), overlay("2001:db8:3::/64", "2001:db8:3::")}));
   EXPECT_EQ(result.routes[1].route.metric, kIpv6DefaultMetric);
   EXPECT_EQ(result.routes[1].path, RoutePath::overlay);
   // Both families ride the IPv4 underlay: one MAC, one FDB entry for the node.
@@ -179,8 +179,8 @@ TEST(CrossSubnetTest, Ipv6PeerWithoutIpv6AddressStaysNoAddress) {
 
 TEST(CrossSubnetTest, WithoutAnOwnIpv6PodCidrIpv6PeersAreSkippedIpv4Ride) {
   auto self = node("node-a", {"10.244.1.0/24"}, {"198.51.100.11", "2001:db8:ffff::11"});
-  auto result = compute({self, node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"},
-                                    {"203.0.113.13", "2001:db8:eeee::13"})});
+  auto result =
+      compute({self, node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"}, {"203.0.113.13", "2001:db8:eeee::13"})});
   EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
   ASSERT_TRUE(result.overlay_self);
   EXPECT_FALSE(result.overlay_self->pod_cidr6);
@@ -196,9 +196,9 @@ TEST(CrossSubnetTest, WithoutAnOwnIpv6PodCidrIpv6PeersAreSkippedIpv4Ride) {
 TEST(CrossSubnetTest, WithoutAnOwnIpv6AddressIpv6PeersAreSkippedBothEndsAgree) {
   // Its peers skip this node for IPv6 (no_address): it must not send IPv6 their way either.
   auto self = node("node-a", {"10.244.1.0/24", "2001:db8:1::/64"}, {"198.51.100.11"});
-  auto result = compute({self, node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"},
-                                    {"203.0.113.13", "2001:db8:eeee::13"})},
-                        vxlan_options(), {host_networks()[0]});
+  auto result =
+      compute({self, node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"}, {"203.0.113.13", "2001:db8:eeee::13"})},
+              vxlan_options(), {host_networks()[0]});
   EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
   ASSERT_TRUE(result.overlay_self);
   EXPECT_FALSE(result.overlay_self->pod_cidr6);

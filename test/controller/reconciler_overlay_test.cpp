@@ -322,8 +322,9 @@ class ReconcilerOverlayDualStackTest : public ReconcilerOverlayTest {
     return node(name, {"10.244." + i + ".0/24", "2001:db8:244:" + i + "::/64"}, {v4, v6});
   }
   static std::vector<k8s::NodeInfo> cluster6() {
-    return {dual("node-a", 1, "198.51.100.11", "2001:db8:100::11"), dual("node-b", 2, "198.51.100.12", "2001:db8:100::12"),
-            dual("node-c", 3, "203.0.113.13", "2001:db8:113::13"), dual("node-d", 4, "203.0.113.14", "2001:db8:113::14")};
+    return {
+        dual("node-a", 1, "198.51.100.11", "2001:db8:100::11"), dual("node-b", 2, "198.51.100.12", "2001:db8:100::12"),
+        dual("node-c", 3, "203.0.113.13", "2001:db8:113::13"), dual("node-d", 4, "203.0.113.14", "2001:db8:113::14")};
   }
   const Route* route6_to(const char* destination) {
     return routes_.find({routing::kMainTable, IpPrefix::parse(destination), kIpv6DefaultMetric});
@@ -378,8 +379,8 @@ TEST_F(ReconcilerOverlayDualStackTest, Ipv6PodsRideTheDeviceAndKeepEveryIpv4Guar
 
   // An IPv6 neighbour deleted by hand comes back.
   std::uint32_t index = device->index;
-  ASSERT_TRUE(overlay_.remove_externally(
-      index, NeighbourEntry{IpAddress::parse("2001:db8:244:3::"), mac_of("203.0.113.13")}));
+  ASSERT_TRUE(
+      overlay_.remove_externally(index, NeighbourEntry{IpAddress::parse("2001:db8:244:3::"), mac_of("203.0.113.13")}));
   reconciler_->request_pass("resync");
   settle();
   EXPECT_TRUE(has_dual_entries(3, "203.0.113.13"));

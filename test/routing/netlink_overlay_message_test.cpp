@@ -220,8 +220,8 @@ TEST(CheckOverlayChangeTest, NeighboursOfBothFamiliesFdbDestinationsIpv4Only) {
             std::string::npos);
   EXPECT_NE(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("::"), mac}}).find("unicast"),
             std::string::npos);
-  EXPECT_NE(check_overlay_change(
-                {ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"), MacAddress::parse("01:00:5e:00:00:01")}})
+  EXPECT_NE(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"),
+                                                                  MacAddress::parse("01:00:5e:00:00:01")}})
                 .find("multicast MAC"),
             std::string::npos);
   EXPECT_NE(check_overlay_change({ChangeKind::add, FdbEntry{mac, IpAddress::parse("2001:db8::9")}}).find("IPv6"),
