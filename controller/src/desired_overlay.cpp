@@ -19,13 +19,16 @@ DesiredOverlay desired_overlay(const std::optional<OverlaySelf>& self, const std
   DesiredOverlay out;
   if (!self || peers.empty()) return out;
   std::map<IpAddress, MacAddress> neighbours;
-  std::map<MacAddress, IpAddress> fdb;
+  std::map<MacAddress, const OverlayPeer*> fdb;  // the peer that has the MAC
   for (const auto& peer : peers) {
     auto mac = routing::vtep_mac(peer.underlay);
     if (!mac) continue;
-    if (neighbours.contains(peer.vtep) || fdb.contains(*mac)) continue;
+    if (neighbours.contains(peer.vtep)) continue;
+    // A dual-stack peer's second family shares its MAC and FDB entry; another
+    // node with the MAC has the same address (a duplicate): the first wins.
+    if (auto it = fdb.find(*mac); it != fdb.end() && it->second->node != peer.node) continue;
     neighbours.emplace(peer.vtep, *mac);
-    fdb.emplace(*mac, peer.underlay);
+    fdb.emplace(*mac, &peer);
   }
   if (neighbours.empty()) return out;
 
@@ -37,9 +40,10 @@ DesiredOverlay desired_overlay(const std::optional<OverlaySelf>& self, const std
   device.mtu = self->underlay_mtu > routing::kVxlanOverheadV4 ? self->underlay_mtu - routing::kVxlanOverheadV4 : 0;
   device.mac = routing::vtep_mac(self->underlay).value_or(MacAddress{});
   device.address = routing::IpPrefix(routing::vtep_address(self->pod_cidr), 32);
+  if (self->pod_cidr6) device.address6 = routing::IpPrefix(routing::vtep_address(*self->pod_cidr6), 128);
   out.device = std::move(device);
   for (const auto& [address, mac] : neighbours) out.neighbours.push_back({address, mac});
-  for (const auto& [mac, destination] : fdb) out.fdb.push_back({mac, destination});
+  for (const auto& [mac, peer] : fdb) out.fdb.push_back({mac, peer->underlay});
   return out;
 }
 

@@ -450,8 +450,19 @@ void node_candidates(const k8s::NodeInfo& node, const ParsedAddresses& addresses
 OverlayVerdict overlay_verdict(Family family, const LocalFacts& facts, const DesiredRoutesOptions& options) {
   if (options.cross_subnet == CrossSubnet::skip)
     return std::string("host-gw needs the nodes on one layer-2 network (--cross-subnet=skip)");
-  if (family == Family::v6) return std::string("--cross-subnet=vxlan carries IPv4 only, so IPv6 is not routed");
   if (!facts.overlay_self) return "no VXLAN route either: " + facts.no_overlay_reason;
+  if (family == Family::v6 && !facts.overlay_self->pod_cidr6)
+    return "no VXLAN route either: " + facts.no_overlay6_reason;
+  return std::nullopt;
+}
+
+// The IPv4 address that carries a peer's IPv6 pods through the overlay: the
+// one its IPv4 podCIDRs use (on a connected network, else the first usable).
+std::optional<IpAddress> ipv4_underlay(const Candidate& candidate, const LocalFacts& facts,
+                                       const DesiredRoutesOptions& options) {
+  auto chosen = choose_address(*candidate.addresses, Family::v4, facts.connected, facts.own_addresses,
+                               options.address_types, std::nullopt);
+  if (const auto* choice = std::get_if<AddressChoice>(&chosen)) return choice->address;
   return std::nullopt;
 }
 
@@ -483,13 +494,25 @@ void route_candidate(Candidate& candidate, const LocalFacts& facts, const Desire
     out.skipped.push_back({name, candidate.family, candidate.problem->reason, std::move(candidate.problem->detail)});
     return;
   }
+  const std::uint32_t metric = candidate.family == Family::v6 ? kIpv6DefaultMetric : 0;
   if (!choice->network) {
-    // An overlay peer: every podCIDR via the VTEP address of its first one.
+    // An overlay peer: every podCIDR via the VTEP address of its first one,
+    // carried by its IPv4 address (IPv6 pods too: the inner frame does not care).
+    std::optional<IpAddress> underlay = choice->address;
+    if (candidate.family == Family::v6) underlay = ipv4_underlay(candidate, facts, options);
+    if (!underlay) {
+      out.skipped.push_back({name, candidate.family, SkipReason::unreachable_address,
+                             "address " + choice->address.to_string() +
+                                 " is not on a directly connected network, and the node has no usable IPv4 "
+                                 "address to carry IPv6 through hostgw.vxlan (IPv6 underlays are not supported)"});
+      return;
+    }
     const IpAddress vtep = routing::vtep_address(candidate.cidrs.front());
-    out.overlay_peers.push_back({name, choice->address, vtep});
+    out.overlay_peers.push_back({name, *underlay, vtep});
     for (const auto& cidr : candidate.cidrs) {
       Route route = make_route(cidr, vtep, options);
       route.onlink = true;
+      route.metric = metric;
       out.routes.push_back({std::move(route), name, RoutePath::overlay});
     }
     return;
@@ -497,7 +520,7 @@ void route_candidate(Candidate& candidate, const LocalFacts& facts, const Desire
   for (const auto& cidr : candidate.cidrs) {
     Route route = make_route(cidr, choice->address, options);
     route.oif = choice->network->oif;
-    route.metric = candidate.family == Family::v6 ? kIpv6DefaultMetric : 0;
+    route.metric = metric;
     out.routes.push_back({std::move(route), name, RoutePath::direct});
   }
 }
@@ -511,15 +534,21 @@ void sort_result(DesiredRoutes& result) {
   });
 }
 
+// A node's --address-annotation values, in the flag's order.
+std::vector<std::string> annotated_addresses(const k8s::NodeInfo& node, const DesiredRoutesOptions& options) {
+  std::vector<std::string> values;
+  for (const auto& key : options.address_annotations)
+    for (const auto& [name, value] : node.annotations)
+      if (name == key) values.push_back(value);
+  return values;
+}
+
 // This node's underlay for the overlay: its first IPv4 address (InternalIP,
 // then ExternalIP when allowed) on a connected network.
 std::optional<AddressChoice> overlay_underlay(const k8s::NodeInfo& own, const std::vector<ConnectedNetwork>& connected,
                                               const DesiredRoutesOptions& options) {
   // Its --address-annotation values first, as the other nodes choose it.
-  std::vector<std::string> annotated;
-  for (const auto& key : options.address_annotations)
-    for (const auto& [name, value] : own.annotations)
-      if (name == key) annotated.push_back(value);
+  const std::vector<std::string> annotated = annotated_addresses(own, options);
   std::vector<const std::vector<std::string>*> lists{&annotated, &own.internal_ips};
   if (options.address_types == AddressTypes::internal_then_external) lists.push_back(&own.external_ips);
   for (const auto* list : lists) {
@@ -533,11 +562,30 @@ std::optional<AddressChoice> overlay_underlay(const k8s::NodeInfo& own, const st
   return std::nullopt;
 }
 
+// Whether a node has an address of `family` its peers can route by (its
+// --address-annotation values, the InternalIPs, then the ExternalIPs when
+// allowed; parsed, not loopback etc.).
+bool has_usable_address(const k8s::NodeInfo& node, Family family, const DesiredRoutesOptions& options) {
+  const std::vector<std::string> annotated = annotated_addresses(node, options);
+  std::vector<const std::vector<std::string>*> lists{&annotated, &node.internal_ips};
+  if (options.address_types == AddressTypes::internal_then_external) lists.push_back(&node.external_ips);
+  for (const auto* list : lists) {
+    for (const auto& text : *list) {
+      auto address = IpAddress::try_parse(text);
+      if (address && address->family() == family && !bad_address_kind(*address)) return true;
+    }
+  }
+  return false;
+}
+
 void find_overlay_self(const k8s::NodeInfo* own, const DesiredRoutesOptions& options, LocalFacts& facts) {
   if (options.cross_subnet != CrossSubnet::vxlan) return;
   std::optional<IpPrefix> own_v4;
-  for (const auto& cidr : facts.own_cidrs)
+  std::optional<IpPrefix> own_v6;
+  for (const auto& cidr : facts.own_cidrs) {
     if (cidr.family() == Family::v4 && !own_v4) own_v4 = cidr;
+    if (cidr.family() == Family::v6 && !own_v6) own_v6 = cidr;
+  }
   std::optional<AddressChoice> underlay;
   if (own) underlay = overlay_underlay(*own, facts.connected, options);
   if (!own) {
@@ -545,9 +593,18 @@ void find_overlay_self(const k8s::NodeInfo* own, const DesiredRoutesOptions& opt
   } else if (!own_v4) {
     facts.no_overlay_reason = "this node has no IPv4 podCIDR for its VXLAN address";
   } else if (!underlay) {
-    facts.no_overlay_reason = "this node has no IPv4 InternalIP on a connected network for the VXLAN device";
+    facts.no_overlay_reason =
+        "this node has no IPv4 InternalIP on a connected network for the VXLAN device (its underlay is IPv4 only)";
   } else {
-    facts.overlay_self = OverlaySelf{underlay->address, underlay->network->oif, underlay->network->mtu, *own_v4};
+    facts.overlay_self = OverlaySelf{underlay->address, underlay->network->oif, underlay->network->mtu, *own_v4, {}};
+    if (!own_v6) {
+      facts.no_overlay6_reason = "this node has no IPv6 podCIDR for its IPv6 VTEP address";
+    } else if (!has_usable_address(*own, Family::v6, options)) {
+      facts.no_overlay6_reason =
+          "this node has no IPv6 InternalIP, so its peers do not route IPv6 to it (both ends must agree)";
+    } else {
+      facts.overlay_self->pod_cidr6 = own_v6;
+    }
   }
 }
 
@@ -588,7 +645,7 @@ NodeDesired desired_for_node(const k8s::NodeInfo& node, const LocalFacts& facts,
   NodeDesired out;
   out.routes = std::move(result.routes);
   out.skipped = std::move(result.skipped);
-  if (!result.overlay_peers.empty()) out.overlay_peer = std::move(result.overlay_peers.front());
+  out.overlay_peers = std::move(result.overlay_peers);
   return out;
 }
 

@@ -15,7 +15,8 @@ boost::asio::awaitable<routing::EnsureDeviceResult> DryRunOverlayTable::ensure_d
     last_device_message_ = message;
     KHG_LOG(info) << message << kv("device", spec.name) << kv("vni", spec.vni) << kv("port", spec.port)
                   << kv("local", spec.local.to_string()) << kv("mtu", spec.mtu)
-                  << kv("address", spec.address.to_string());
+                  << kv("address", spec.address.to_string())
+                  << kv("address6", spec.address6 ? spec.address6->to_string() : std::string("-"));
   }
   co_return result;
 }

@@ -189,9 +189,9 @@ po::options_description describe() {
       "Node addresses to route via: \"InternalIP\", or \"InternalIP,ExternalIP\" to fall back to the "
       "ExternalIP. Default: InternalIP.")(
       "cross-subnet", po::value<std::string>()->value_name("MODE"),
-      "Peers whose address is not on a directly connected network: \"vxlan\" routes IPv4 ones through the "
-      "VXLAN device hostgw.vxlan (same-subnet peers keep direct routes; IPv6 ones are skipped), \"skip\" "
-      "skips them as plain host-gw does. Default: vxlan.")(
+      "Peers whose address is not on a directly connected network: \"vxlan\" routes their pods (IPv4 and, "
+      "dual stack, IPv6) through the VXLAN device hostgw.vxlan over IPv4 (same-subnet peers keep direct "
+      "routes), \"skip\" skips them as plain host-gw does. Default: vxlan.")(
       "vxlan-vni", po::value<std::string>()->value_name("N"),
       "VXLAN network identifier of hostgw.vxlan (1-16777215); the same on every node. Default: 4244 "
       "(flannel uses 1, Calico 4096).")(

@@ -41,7 +41,8 @@ asio::awaitable<std::optional<TargetProblem>> OverlayTarget::read(const DesiredS
   dump_.reset();
   delete_device_ = false;
   note_peers(desired.routes);
-  metrics_.overlay_peers.set(static_cast<double>(desired.overlay.neighbours.size()));
+  // One FDB entry per peer node, whatever its families.
+  metrics_.overlay_peers.set(static_cast<double>(desired.overlay.fdb.size()));
   const std::string name(routing::kVxlanDeviceName);
   if (!desired.overlay.device) {
     // No overlay peer (or --cross-subnet=skip): a device of ours goes, after
@@ -74,10 +75,12 @@ void OverlayTarget::log_device(const routing::VxlanDeviceSpec& device, const rou
     KHG_LOG(info) << "VXLAN device created" << kv("device", device.name) << kv("index", ensured.index)
                   << kv("vni", device.vni) << kv("port", device.port) << kv("local", device.local.to_string())
                   << kv("mtu", device.mtu) << kv("address", device.address.to_string())
+                  << kv("address6", device.address6 ? device.address6->to_string() : std::string("-"))
                   << kv("mac", device.mac.to_string());
   } else if (ensured.changed) {
     KHG_LOG(info) << "VXLAN device fixed" << kv("device", device.name) << kv("index", ensured.index)
-                  << kv("mtu", device.mtu) << kv("address", device.address.to_string());
+                  << kv("mtu", device.mtu) << kv("address", device.address.to_string())
+                  << kv("address6", device.address6 ? device.address6->to_string() : std::string("-"));
   }
 }
 

@@ -123,16 +123,28 @@ std::size_t append_link_delete(std::vector<std::uint8_t>& buffer, std::uint32_t 
 
 std::size_t append_address_change(std::vector<std::uint8_t>& buffer, bool add, std::uint32_t index,
                                   const IpPrefix& address, std::uint32_t seq) {
+  return append_address_change(buffer, add, index, address.address(), address.length(), seq);
+}
+
+std::size_t append_address_change(std::vector<std::uint8_t>& buffer, bool add, std::uint32_t index,
+                                  const IpAddress& local, unsigned prefix_length, std::uint32_t seq) {
   std::size_t start = 0;
   nlmsghdr* header = begin_message(buffer, start, kMaxOverlayMessageSize, add ? RTM_NEWADDR : RTM_DELADDR,
                                    NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0), seq);
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(ifaddrmsg)));
-  ifa->ifa_family = address.address().is_v4() ? AF_INET : AF_INET6;
-  ifa->ifa_prefixlen = static_cast<std::uint8_t>(address.length());
+  ifa->ifa_family = local.is_v4() ? AF_INET : AF_INET6;
+  ifa->ifa_prefixlen = static_cast<std::uint8_t>(prefix_length);
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   ifa->ifa_index = index;
-  mnl_attr_put(header, IFA_LOCAL, address.address().size(), address.address().data());
-  mnl_attr_put(header, IFA_ADDRESS, address.address().size(), address.address().data());
+  mnl_attr_put(header, IFA_LOCAL, local.size(), local.data());
+  mnl_attr_put(header, IFA_ADDRESS, local.size(), local.data());
+  if (add && !local.is_v4()) {
+    // A VTEP address is derived from this node's own podCIDR: duplicate
+    // address detection has nothing to find and would keep it tentative
+    // (unusable as a source) for a second.
+    ifa->ifa_flags = IFA_F_NODAD;
+    mnl_attr_put_u32(header, IFA_FLAGS, IFA_F_NODAD);
+  }
   return end_message(buffer, start, header);
 }
 
@@ -258,7 +270,7 @@ std::size_t append_overlay_change(std::vector<std::uint8_t>& buffer, std::uint32
   ndm->ndm_ifindex = static_cast<int>(index);
   ndm->ndm_state = NUD_PERMANENT;
   if (const auto* neighbour = std::get_if<NeighbourEntry>(&change.entry)) {
-    ndm->ndm_family = AF_INET;
+    ndm->ndm_family = neighbour->address.is_v4() ? AF_INET : AF_INET6;
     mnl_attr_put(header, NDA_DST, neighbour->address.size(), neighbour->address.data());
     mnl_attr_put(header, NDA_LLADDR, neighbour->mac.bytes().size(), neighbour->mac.bytes().data());
   } else {

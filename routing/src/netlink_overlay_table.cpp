@@ -178,17 +178,19 @@ asio::awaitable<bool> NetlinkOverlayTable::fix_device(const netlink::LinkDetails
 }
 
 asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec& spec, EnsureDeviceResult& result) {
-  // The VTEP address: exactly spec.address among the device's IPv4 addresses.
+  // The VTEP addresses: exactly spec.address among the device's IPv4
+  // addresses, exactly spec.address6 (or none) among its global IPv6 ones;
+  // the kernel's link-local IPv6 address stays.
   const std::uint32_t index = result.index;
-  std::vector<IpPrefix> present;
+  std::vector<std::pair<IpAddress, unsigned>> present;  // as the kernel holds them (host bits kept)
   const RequestBuilder request = [](std::uint32_t seq) { return netlink::address_dump_request(seq); };
   const std::function<void()> restart = [&] { present.clear(); };
   const DumpVisitor visit = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
     if (header.type != RTM_NEWADDR) return true;
     auto address = netlink::parse_address_message(message);
     if (!address) return false;
-    if (address->index == index && address->local.is_v4()) {
-      present.push_back(IpPrefix::containing(address->local, address->prefix_length));
+    if (address->index == index && (address->local.is_v4() || address->scope == RT_SCOPE_UNIVERSE)) {
+      present.emplace_back(address->local, address->prefix_length);
     }
     return true;
   };
@@ -198,29 +200,42 @@ asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec&
     co_return false;
   }
   bool have = false;
-  for (const IpPrefix& address : present) {
-    if (address == spec.address) {
+  bool have6 = false;
+  auto is = [](const std::pair<IpAddress, unsigned>& held, const IpPrefix& wanted) {
+    return held.first == wanted.address() && held.second == wanted.length();
+  };
+  for (const auto& held : present) {
+    if (is(held, spec.address)) {
       have = true;
       continue;
     }
+    if (spec.address6 && is(held, *spec.address6)) {
+      have6 = true;
+      continue;
+    }
     std::vector<std::uint8_t> message;
-    netlink::append_address_change(message, false, index, address, 0);
+    netlink::append_address_change(message, false, index, held.first, held.second, 0);
     auto [error, text] = co_await transact_one(std::move(message));
     if (error != 0 && error != EADDRNOTAVAIL) {
-      device_failure(result, spec, error, "removing the stale address " + address.to_string(), text);
+      device_failure(result, spec, error,
+                     "removing the stale address " + held.first.to_string() + "/" + std::to_string(held.second), text);
       co_return false;
     }
     result.changed = true;
   }
-  if (have) co_return true;
-  std::vector<std::uint8_t> message;
-  netlink::append_address_change(message, true, index, spec.address, 0);
-  auto [error, text] = co_await transact_one(std::move(message));
-  if (error != 0) {
-    device_failure(result, spec, error, "adding the VTEP address " + spec.address.to_string(), text);
-    co_return false;
+  std::vector<IpPrefix> missing;
+  if (!have) missing.push_back(spec.address);
+  if (spec.address6 && !have6) missing.push_back(*spec.address6);
+  for (const IpPrefix& address : missing) {
+    std::vector<std::uint8_t> message;
+    netlink::append_address_change(message, true, index, address, 0);
+    auto [error, text] = co_await transact_one(std::move(message));
+    if (error != 0) {
+      device_failure(result, spec, error, "adding the VTEP address " + address.to_string(), text);
+      co_return false;
+    }
+    result.changed = true;
   }
-  result.changed = true;
   co_return true;
 }
 
@@ -306,7 +321,14 @@ asio::awaitable<OverlayDump> NetlinkOverlayTable::dump(std::uint32_t index) {
   const EntryVisitor take_fdb = [&](const IpAddress& destination, const MacAddress& mac) {
     result.fdb.push_back({mac, destination});
   };
+  // One dump per neighbour family; an interrupted IPv6 dump must not drop the IPv4 entries.
+  std::vector<NeighbourEntry> neighbours4;
   std::error_code error = co_await dump_permanent(index, AF_INET, restart_neighbours, take_neighbour);
+  if (!error) {
+    neighbours4 = result.neighbours;
+    const std::function<void()> restart_neighbours6 = [&] { result.neighbours = neighbours4; };
+    error = co_await dump_permanent(index, AF_INET6, restart_neighbours6, take_neighbour);
+  }
   if (!error) error = co_await dump_permanent(index, AF_BRIDGE, restart_fdb, take_fdb);
   if (error) {
     result.error = error;

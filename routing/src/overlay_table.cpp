@@ -64,7 +64,9 @@ std::string MacAddress::to_string() const {
 //   - A random MAC the kernel gives a veth elsewhere on the host lives on
 //     another link; the bridge/FDB of hostgw.vxlan never sees it.
 // IPv6 underlays are not supported by the overlay in this version (the
-// addresses do not fit the 4 free bytes injectively): nullopt.
+// addresses do not fit the 4 free bytes injectively): nullopt. IPv6 pods of a
+// dual-stack peer ride its IPv4 underlay: their VTEP address maps to this
+// same MAC (one FDB entry per peer).
 std::optional<MacAddress> vtep_mac(const IpAddress& node_address) {
   if (!node_address.is_v4()) return std::nullopt;
   const std::uint8_t* address = node_address.data();
@@ -105,14 +107,18 @@ std::string check_device_spec(const VxlanDeviceSpec& spec) {
   if (!spec.address.address().is_v4() || spec.address.length() != 32) {
     return "VTEP address " + spec.address.to_string() + " is not an IPv4 /32";
   }
+  if (spec.address6 && (spec.address6->address().is_v4() || spec.address6->length() != 128)) {
+    return "IPv6 VTEP address " + spec.address6->to_string() + " is not an IPv6 /128";
+  }
   return {};
 }
 
 std::string check_overlay_change(const OverlayChange& change) {
   if (const auto* neighbour = std::get_if<NeighbourEntry>(&change.entry)) {
-    if (!neighbour->address.is_v4()) {
-      return "neighbour " + neighbour->address.to_string() + " is IPv6; the overlay carries IPv4 only";
+    if (neighbour->address.is_unspecified() || neighbour->address.is_multicast()) {
+      return "neighbour " + neighbour->address.to_string() + " is not a unicast VTEP address";
     }
+    if (neighbour->mac.bytes()[0] & 0x01) return "neighbour " + neighbour->address.to_string() + " has a multicast MAC";
     return {};
   }
   const auto& fdb = std::get<FdbEntry>(change.entry);

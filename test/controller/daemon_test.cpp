@@ -243,6 +243,44 @@ TEST_F(DaemonTest, DryRunLeavesTheVxlanDeviceAlone) {
   daemon_.reset();
 }
 
+TEST_F(DaemonTest, DryRunLeavesTheVxlanDeviceAloneDualStack) {
+  options_.dry_run = true;
+  options_.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16"), IpPrefix::parse("2001:db8:244::/48")};
+  table_.set_connected_networks(
+      {{IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1450},
+       {IpPrefix::parse("2001:db8:100::/64"), IpAddress::parse("2001:db8:100::11"), 2, "eth0", 1450}});
+  routing::FakeOverlayTable overlay;
+  daemon_ = std::make_unique<Daemon>(io_.get_executor(), options_,
+                                     DaemonParts{&table_, &table_, &nodes_, &status_, &overlay}, registry_);
+  daemon_->start();
+  nodes_.push(
+      node_list({node("node-a", {"10.244.1.0/24", "2001:db8:244:1::/64"}, {"198.51.100.11", "2001:db8:100::11"}),
+                 node("node-far", {"10.244.7.0/24", "2001:db8:244:7::/64"}, {"203.0.113.17", "2001:db8:113::17"})}));
+  ASSERT_TRUE(run_until([&] { return daemon_->ready(); }));
+  run_until([] { return false; }, 50ms);
+  EXPECT_EQ(overlay.device_count(), 0u);
+  EXPECT_EQ(overlay.ensure_calls(), 0u);
+  EXPECT_EQ(overlay.writes(), 0u);
+  EXPECT_EQ(table_.writes(), 0u);
+  std::size_t entries = 0, neighbour6 = 0, route6 = 0;
+  for (const auto& line : log_) {
+    if (line.find("\"Dry run: overlay entry would be added\"") == std::string::npos) continue;
+    ++entries;
+    if (line.find("entry=\"neighbour 2001:db8:244:7:: lladdr 0e:68:cb:00:71:11\"") != std::string::npos) ++neighbour6;
+  }
+  for (const auto& line : log_)
+    if (line.find("\"Dry run: route would be added\" route=\"2001:db8:244:7::/64 via 2001:db8:244:7::") !=
+        std::string::npos)
+      ++route6;
+  EXPECT_EQ(entries, 3u);  // two neighbours (IPv4, IPv6) + one FDB entry
+  EXPECT_EQ(neighbour6, 1u);
+  EXPECT_EQ(route6, 1u);
+  daemon_->stop();
+  io_.restart();
+  io_.run_for(50ms);
+  daemon_.reset();
+}
+
 TEST_F(DaemonTest, OverlayTableMakesOtherSubnetPeersReachable) {
   routing::FakeOverlayTable overlay;
   // The device the fake will create first (index 10), as the kernel would list it.

@@ -62,6 +62,7 @@ Route overlay(const char* destination, const char* vtep, std::uint32_t oif = 0) 
   r.gateway = IpAddress::parse(vtep);
   r.oif = oif;
   r.onlink = true;
+  if (!r.destination.address().is_v4()) r.metric = kIpv6DefaultMetric;
   return r;
 }
 
@@ -96,7 +97,7 @@ TEST(CrossSubnetTest, SameSubnetPeersKeepDirectRoutesOtherSubnetPeersGoThroughTh
   EXPECT_EQ(result.overlay_peers, peers);
   ASSERT_TRUE(result.overlay_self);
   EXPECT_EQ(*result.overlay_self, (OverlaySelf{IpAddress::parse("198.51.100.11"), 2, 1500,
-                                               IpPrefix::parse("10.244.1.0/24")}));
+                                               IpPrefix::parse("10.244.1.0/24"), IpPrefix::parse("2001:db8:1::/64")}));
   ASSERT_EQ(result.skipped.size(), 1u);  // only self
 }
 
@@ -119,15 +120,105 @@ TEST(CrossSubnetTest, PreferADirectAddressOverAnOverlayOne) {
   EXPECT_TRUE(result.overlay_peers.empty());
 }
 
-TEST(CrossSubnetTest, Ipv6CrossSubnetPeerStaysSkippedWithAReasonIpv4GoesThroughTheOverlay) {
+TEST(CrossSubnetTest, DualStackPeerOnAnotherSubnetRidesTheDeviceWithBothFamilies) {
   auto result = compute({self_node(), node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"},
                                            {"203.0.113.13", "2001:db8:eeee::13"})});
-  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
+  EXPECT_EQ(routes_of(result.routes),
+            (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0"), overlay("2001:db8:3::/64", "2001:db8:3::")}));
+  EXPECT_EQ(result.routes[1].route.metric, kIpv6DefaultMetric);
+  EXPECT_EQ(result.routes[1].path, RoutePath::overlay);
+  // Both families ride the IPv4 underlay: one MAC, one FDB entry for the node.
+  std::vector<OverlayPeer> peers = {{"node-c", IpAddress::parse("203.0.113.13"), IpAddress::parse("10.244.3.0")},
+                                    {"node-c", IpAddress::parse("203.0.113.13"), IpAddress::parse("2001:db8:3::")}};
+  EXPECT_EQ(result.overlay_peers, peers);
+  EXPECT_EQ(find_skip(result, "node-c", Family::v6), nullptr);
+  auto plan = desired_overlay(result.overlay_self, result.overlay_peers, 4244, 4789);
+  ASSERT_TRUE(plan.device);
+  EXPECT_EQ(plan.device->address, IpPrefix::parse("10.244.1.0/32"));
+  EXPECT_EQ(plan.device->address6, IpPrefix::parse("2001:db8:1::/128"));
+  const MacAddress vtep = *routing::vtep_mac(IpAddress::parse("203.0.113.13"));
+  EXPECT_EQ(plan.neighbours, (std::vector<NeighbourEntry>{{IpAddress::parse("10.244.3.0"), vtep},
+                                                          {IpAddress::parse("2001:db8:3::"), vtep}}));
+  EXPECT_EQ(plan.fdb, (std::vector<FdbEntry>{{vtep, IpAddress::parse("203.0.113.13")}}));
+}
+
+TEST(CrossSubnetTest, EachFamilyGoesDirectWhereItsAddressIsConnected) {
+  // node-b: IPv4 on our subnet, IPv6 elsewhere; node-c the other way round.
+  auto result = compute({self_node(),
+                         node("node-b", {"10.244.2.0/24", "2001:db8:2::/64"}, {"198.51.100.12", "2001:db8:eeee::12"}),
+                         node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"}, {"203.0.113.13", "2001:db8:ffff::13"})});
+  EXPECT_EQ(routes_of(result.routes),
+            (std::vector<Route>{direct("10.244.2.0/24", "198.51.100.12"), overlay("10.244.3.0/24", "10.244.3.0"),
+                                overlay("2001:db8:2::/64", "2001:db8:2::"),
+                                direct("2001:db8:3::/64", "2001:db8:ffff::13", kIpv6DefaultMetric)}));
+  // node-b's IPv6 pods ride its IPv4 address, although that one is on our subnet.
+  std::vector<OverlayPeer> peers = {{"node-b", IpAddress::parse("198.51.100.12"), IpAddress::parse("2001:db8:2::")},
+                                    {"node-c", IpAddress::parse("203.0.113.13"), IpAddress::parse("10.244.3.0")}};
+  EXPECT_EQ(result.overlay_peers, peers);
+  EXPECT_TRUE(result.skipped.size() == 1u && result.skipped[0].reason == SkipReason::self);
+}
+
+TEST(CrossSubnetTest, Ipv6OnlyPeerOnAnotherSubnetIsSkippedTheUnderlayIsIpv4) {
+  auto result = compute({self_node(), node("node-c", {"2001:db8:3::/64"}, {"2001:db8:eeee::13"})});
+  EXPECT_TRUE(result.routes.empty());
+  EXPECT_TRUE(result.overlay_peers.empty());
   const SkippedNode* skip = find_skip(result, "node-c", Family::v6);
   ASSERT_NE(skip, nullptr);
   EXPECT_EQ(skip->reason, SkipReason::unreachable_address);
   EXPECT_NE(skip->detail.find("2001:db8:eeee::13"), std::string::npos) << skip->detail;
-  EXPECT_NE(skip->detail.find("IPv4 only"), std::string::npos) << skip->detail;
+  EXPECT_NE(skip->detail.find("no usable IPv4 address"), std::string::npos) << skip->detail;
+}
+
+TEST(CrossSubnetTest, Ipv6PeerWithoutIpv6AddressStaysNoAddress) {
+  // IPv6 pods ride the overlay only for a peer whose IPv6 address is on another subnet.
+  auto result = compute({self_node(), node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"}, {"203.0.113.13"})});
+  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
+  ASSERT_NE(find_skip(result, "node-c", Family::v6), nullptr);
+  EXPECT_EQ(find_skip(result, "node-c", Family::v6)->reason, SkipReason::no_address);
+}
+
+TEST(CrossSubnetTest, WithoutAnOwnIpv6PodCidrIpv6PeersAreSkippedIpv4Ride) {
+  auto self = node("node-a", {"10.244.1.0/24"}, {"198.51.100.11", "2001:db8:ffff::11"});
+  auto result =
+      compute({self, node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"}, {"203.0.113.13", "2001:db8:eeee::13"})});
+  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
+  ASSERT_TRUE(result.overlay_self);
+  EXPECT_FALSE(result.overlay_self->pod_cidr6);
+  const SkippedNode* skip = find_skip(result, "node-c", Family::v6);
+  ASSERT_NE(skip, nullptr);
+  EXPECT_EQ(skip->reason, SkipReason::unreachable_address);
+  EXPECT_NE(skip->detail.find("no IPv6 podCIDR"), std::string::npos) << skip->detail;
+  auto plan = desired_overlay(result.overlay_self, result.overlay_peers, 4244, 4789);
+  ASSERT_TRUE(plan.device);
+  EXPECT_FALSE(plan.device->address6);
+}
+
+TEST(CrossSubnetTest, WithoutAnOwnIpv6AddressIpv6PeersAreSkippedBothEndsAgree) {
+  // Its peers skip this node for IPv6 (no_address): it must not send IPv6 their way either.
+  auto self = node("node-a", {"10.244.1.0/24", "2001:db8:1::/64"}, {"198.51.100.11"});
+  auto result =
+      compute({self, node("node-c", {"10.244.3.0/24", "2001:db8:3::/64"}, {"203.0.113.13", "2001:db8:eeee::13"})},
+              vxlan_options(), {host_networks()[0]});
+  EXPECT_EQ(routes_of(result.routes), (std::vector<Route>{overlay("10.244.3.0/24", "10.244.3.0")}));
+  ASSERT_TRUE(result.overlay_self);
+  EXPECT_FALSE(result.overlay_self->pod_cidr6);
+  const SkippedNode* skip = find_skip(result, "node-c", Family::v6);
+  ASSERT_NE(skip, nullptr);
+  EXPECT_EQ(skip->reason, SkipReason::unreachable_address);
+  EXPECT_NE(skip->detail.find("no IPv6 InternalIP"), std::string::npos) << skip->detail;
+}
+
+TEST(CrossSubnetTest, Ipv6OnlySelfHasNoDeviceItsPeersSayWhy) {
+  auto self = node("node-a", {"2001:db8:1::/64"}, {"2001:db8:ffff::11"});
+  auto result = compute({self, node("node-c", {"2001:db8:3::/64"}, {"2001:db8:eeee::13"}),
+                         node("node-d", {"2001:db8:4::/64"}, {"2001:db8:ffff::14"})});
+  EXPECT_FALSE(result.overlay_self);
+  EXPECT_EQ(routes_of(result.routes),
+            (std::vector<Route>{direct("2001:db8:4::/64", "2001:db8:ffff::14", kIpv6DefaultMetric)}));
+  const SkippedNode* skip = find_skip(result, "node-c", Family::v6);
+  ASSERT_NE(skip, nullptr);
+  EXPECT_EQ(skip->reason, SkipReason::unreachable_address);
+  EXPECT_NE(skip->detail.find("no VXLAN route either"), std::string::npos) << skip->detail;
 }
 
 struct NoDeviceCase {
@@ -207,7 +298,7 @@ TEST(CrossSubnetTest, AnEstablishedOverlayPeerKeepsItsRouteAgainstANestedNewcome
 // --- desired_overlay ----------------------------------------------------------
 
 OverlaySelf self_side(std::uint32_t mtu = 1500) {
-  return {IpAddress::parse("198.51.100.11"), 2, mtu, IpPrefix::parse("10.244.1.0/24")};
+  return {IpAddress::parse("198.51.100.11"), 2, mtu, IpPrefix::parse("10.244.1.0/24"), std::nullopt};
 }
 
 OverlayPeer peer(const char* name, const char* underlay, const char* vtep) {
@@ -276,6 +367,35 @@ INSTANTIATE_TEST_SUITE_P(
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
       return name;
     });
+
+TEST(DesiredOverlayTest, ADualStackPeerSharesOneMacAnotherNodeWithItsAddressDoesNot) {
+  OverlaySelf self = self_side();
+  self.pod_cidr6 = IpPrefix::parse("2001:db8:1::/64");
+  auto plan = desired_overlay(self,
+                              {peer("c", "203.0.113.13", "10.244.3.0"), peer("c", "203.0.113.13", "2001:db8:3::"),
+                               peer("d", "203.0.113.13", "2001:db8:4::")},
+                              4244, 4789);
+  ASSERT_TRUE(plan.device);
+  EXPECT_EQ(plan.device->address6, IpPrefix::parse("2001:db8:1::/128"));
+  const MacAddress vtep = *routing::vtep_mac(IpAddress::parse("203.0.113.13"));
+  EXPECT_EQ(plan.neighbours, (std::vector<NeighbourEntry>{{IpAddress::parse("10.244.3.0"), vtep},
+                                                          {IpAddress::parse("2001:db8:3::"), vtep}}));
+  EXPECT_EQ(plan.fdb, (std::vector<FdbEntry>{{vtep, IpAddress::parse("203.0.113.13")}}));
+}
+
+TEST(DesiredOverlayTest, Ipv6NeighboursAreDiffedByAddressLikeIpv4Ones) {
+  DesiredOverlay want;
+  want.neighbours = {{IpAddress::parse("2001:db8:3::"), mac("0e:68:cb:00:71:0d")}};
+  routing::OverlayDump have;
+  have.neighbours = {{IpAddress::parse("2001:db8:3::"), mac("0e:68:cb:00:71:0e")},
+                     {IpAddress::parse("2001:db8:9::"), mac("0e:68:cb:00:71:0f")}};
+  OverlayDiff diff = overlay_diff(want, have);
+  EXPECT_EQ(diff.upserts, (std::vector<OverlayChange>{{ChangeKind::replace, want.neighbours[0]}}));
+  EXPECT_EQ(diff.removals, (std::vector<OverlayChange>{{ChangeKind::remove, have.neighbours[1]}}));
+  // Adopted unchanged: nothing to do.
+  have.neighbours = want.neighbours;
+  EXPECT_TRUE(overlay_diff(want, have).empty());
+}
 
 TEST(DesiredOverlayTest, EntriesPrintForLogs) {
   EXPECT_EQ(to_string(routing::OverlayEntry{NeighbourEntry{IpAddress::parse("10.244.4.0"), mac("0e:68:cb:00:71:0e")}}),

@@ -303,6 +303,150 @@ TEST_F(ReconcilerOverlayTest, RestartAdoptsDeviceEntriesAndRoutesWithoutWrites) 
   settle();
 }
 
+// Dual stack: node-b has its IPv6 address on our IPv6 subnet, node-c and node-d
+// are on other subnets of both families.
+class ReconcilerOverlayDualStackTest : public ReconcilerOverlayTest {
+ protected:
+  void SetUp() override {
+    ReconcilerOverlayTest::SetUp();
+    std::vector<ConnectedNetwork> networks = {
+        {IpPrefix::parse("198.51.100.0/24"), IpAddress::parse("198.51.100.11"), 2, "eth0", 1500},
+        {IpPrefix::parse("2001:db8:100::/64"), IpAddress::parse("2001:db8:100::11"), 2, "eth0", 1500}};
+    for (std::uint32_t index = 10; index < 16; ++index)
+      networks.push_back(
+          {IpPrefix::parse("10.244.1.0/32"), IpAddress::parse("10.244.1.0"), index, "hostgw.vxlan", 1450});
+    routes_.set_connected_networks(networks);
+  }
+  static k8s::NodeInfo dual(const char* name, int n, const char* v4, const char* v6) {
+    const std::string i = std::to_string(n);
+    return node(name, {"10.244." + i + ".0/24", "2001:db8:244:" + i + "::/64"}, {v4, v6});
+  }
+  static std::vector<k8s::NodeInfo> cluster6() {
+    return {
+        dual("node-a", 1, "198.51.100.11", "2001:db8:100::11"), dual("node-b", 2, "198.51.100.12", "2001:db8:100::12"),
+        dual("node-c", 3, "203.0.113.13", "2001:db8:113::13"), dual("node-d", 4, "203.0.113.14", "2001:db8:113::14")};
+  }
+  const Route* route6_to(const char* destination) {
+    return routes_.find({routing::kMainTable, IpPrefix::parse(destination), kIpv6DefaultMetric});
+  }
+  bool overlay_route6(const char* destination, const char* vtep) {
+    const Route* route = route6_to(destination);
+    const auto* device = overlay_.device("hostgw.vxlan");
+    return route && device && route->gateway == IpAddress::parse(vtep) && route->onlink && route->oif == device->index;
+  }
+  // Both VTEP addresses of the peer map to the MAC of its IPv4 address, one FDB entry.
+  bool has_dual_entries(int n, const char* underlay) {
+    const std::string i = std::to_string(n);
+    const auto* device = overlay_.device("hostgw.vxlan");
+    if (!has_peer_entries(("10.244." + i + ".0").c_str(), underlay) || !device) return false;
+    auto v6 = device->neighbours.find(IpAddress::parse("2001:db8:244:" + i + "::"));
+    return v6 != device->neighbours.end() && v6->second == mac_of(underlay);
+  }
+};
+
+TEST_F(ReconcilerOverlayDualStackTest, Ipv6PodsRideTheDeviceAndKeepEveryIpv4Guarantee) {
+  start();
+  reconciler_->on_node_event(node_list(cluster6()));
+  settle();
+  ASSERT_TRUE(reconciler_->ready());
+  const auto* device = overlay_.device("hostgw.vxlan");
+  ASSERT_NE(device, nullptr);
+  EXPECT_EQ(device->spec.address6, IpPrefix::parse("2001:db8:244:1::/128"));
+  EXPECT_EQ(device->spec.local, IpAddress::parse("198.51.100.11"));
+  // Same IPv6 subnet: direct; others: via their IPv6 VTEP address on the device.
+  const Route* direct6 = route6_to("2001:db8:244:2::/64");
+  ASSERT_NE(direct6, nullptr);
+  EXPECT_EQ(direct6->gateway, IpAddress::parse("2001:db8:100::12"));
+  EXPECT_EQ(direct6->oif, 2u);
+  EXPECT_FALSE(direct6->onlink);
+  EXPECT_TRUE(overlay_route("10.244.3.0/24", "10.244.3.0"));
+  EXPECT_TRUE(overlay_route6("2001:db8:244:3::/64", "2001:db8:244:3::"));
+  EXPECT_TRUE(overlay_route6("2001:db8:244:4::/64", "2001:db8:244:4::"));
+  EXPECT_TRUE(has_dual_entries(3, "203.0.113.13"));
+  EXPECT_TRUE(has_dual_entries(4, "203.0.113.14"));
+  EXPECT_EQ(device->neighbours.size(), 4u);
+  EXPECT_EQ(device->fdb.size(), 2u);
+  EXPECT_EQ(registry_.gauge("kube_hostgw_overlay_peers", "").value(), 2);
+  EXPECT_EQ(metrics_.skipped(SkipReason::unreachable_address).value(), 0);
+  EXPECT_LT(first_line("\"Overlay entry added\""), first_line("\"Route added\" node=\"node-c\""));
+
+  // A second pass changes nothing.
+  auto route_writes = routes_.writes(), overlay_writes = overlay_.writes();
+  reconciler_->request_pass("test");
+  settle();
+  EXPECT_EQ(routes_.writes(), route_writes);
+  EXPECT_EQ(overlay_.writes(), overlay_writes);
+
+  // An IPv6 neighbour deleted by hand comes back.
+  std::uint32_t index = device->index;
+  ASSERT_TRUE(
+      overlay_.remove_externally(index, NeighbourEntry{IpAddress::parse("2001:db8:244:3::"), mac_of("203.0.113.13")}));
+  reconciler_->request_pass("resync");
+  settle();
+  EXPECT_TRUE(has_dual_entries(3, "203.0.113.13"));
+
+  // The device deleted by hand comes back with the IPv6 entries and routes.
+  ASSERT_TRUE(overlay_.remove_device_externally("hostgw.vxlan"));
+  routes_.post_notice({true, false, "RTM_DELLINK hostgw.vxlan"});
+  settle();
+  ASSERT_NE(overlay_.device("hostgw.vxlan"), nullptr);
+  EXPECT_NE(overlay_.device("hostgw.vxlan")->index, index);
+  EXPECT_EQ(overlay_.device("hostgw.vxlan")->spec.address6, IpPrefix::parse("2001:db8:244:1::/128"));
+  EXPECT_TRUE(overlay_route6("2001:db8:244:3::/64", "2001:db8:244:3::"));
+  EXPECT_TRUE(has_dual_entries(3, "203.0.113.13"));
+  EXPECT_TRUE(has_dual_entries(4, "203.0.113.14"));
+
+  // A restart adopts everything without a write.
+  reconciler_->stop();
+  settle();
+  route_writes = routes_.writes();
+  overlay_writes = overlay_.writes();
+  const auto creations = overlay_.creations();
+  {
+    MetricsRegistry registry;
+    ControllerMetrics metrics(registry);
+    Reconciler second(io_.get_executor(), routes_, options(), metrics, &overlay_);
+    asio::co_spawn(io_, second.run(), asio::detached);
+    second.on_node_event(node_list(cluster6()));
+    settle();
+    EXPECT_TRUE(second.ready());
+    EXPECT_EQ(routes_.writes(), route_writes);
+    EXPECT_EQ(overlay_.writes(), overlay_writes);
+    EXPECT_EQ(overlay_.creations(), creations);
+    second.stop();
+    settle();
+  }
+}
+
+TEST_F(ReconcilerOverlayDualStackTest, PeerLeavingTakesItsIpv6RouteAndNeighbour) {
+  start();
+  reconciler_->on_node_event(node_list(cluster6()));
+  settle();
+  ASSERT_TRUE(overlay_route6("2001:db8:244:3::/64", "2001:db8:244:3::"));
+  reconciler_->on_node_event(node_event(Type::deleted, cluster6()[2]));
+  settle();
+  EXPECT_EQ(route6_to("2001:db8:244:3::/64"), nullptr);
+  EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
+  const auto* device = overlay_.device("hostgw.vxlan");
+  ASSERT_NE(device, nullptr);
+  EXPECT_FALSE(device->neighbours.contains(IpAddress::parse("2001:db8:244:3::")));
+  EXPECT_FALSE(device->neighbours.contains(IpAddress::parse("10.244.3.0")));
+  EXPECT_FALSE(device->fdb.contains(mac_of("203.0.113.13")));
+  EXPECT_TRUE(has_dual_entries(4, "203.0.113.14"));
+}
+
+TEST_F(ReconcilerOverlayDualStackTest, Ipv6OnlyPeerOnAnotherSubnetIsSkippedNotSentOverTheDevice) {
+  auto nodes = cluster6();
+  nodes.push_back(node("node-e", {"2001:db8:244:5::/64"}, {"2001:db8:113::15"}));
+  start();
+  reconciler_->on_node_event(node_list(nodes));
+  settle();
+  EXPECT_EQ(route6_to("2001:db8:244:5::/64"), nullptr);
+  EXPECT_EQ(metrics_.skipped(SkipReason::unreachable_address).value(), 1);
+  EXPECT_EQ(overlay_.device("hostgw.vxlan")->neighbours.size(), 4u);
+  EXPECT_NE(first_line("no usable IPv4 address"), log_.size());
+}
+
 TEST_F(ReconcilerOverlayTest, WithoutAnOverlayTableVxlanModeActsAsSkip) {
   reconciler_ = std::make_unique<Reconciler>(io_.get_executor(), routes_, options(), metrics_);
   asio::co_spawn(io_, reconciler_->run(), asio::detached);

@@ -62,9 +62,10 @@ readonly KHG_ROUTER_NEAR_IP=198.51.100.1
 readonly KHG_ROUTER_FAR_IP=203.0.113.1
 readonly KHG_CLUSTER_CIDR=10.244.0.0/16
 readonly KHG_HEALTH=127.0.0.1:2401
-# IPv6 (dual stack): node addresses on the LAN 2001:db8:100::(10+I)/64, podCIDRs
-# 2001:db8:244:I::/64, pods 2001:db8:244:I::(10+J).
+# IPv6 (dual stack): node addresses on the LAN 2001:db8:100::(10+I)/64 (behind the
+# router 2001:db8:113::(10+I)/64), podCIDRs 2001:db8:244:I::/64, pods 2001:db8:244:I::(10+J).
 readonly KHG_LAN6_PREFIX=2001:db8:100
+readonly KHG_FAR6_PREFIX=2001:db8:113
 readonly KHG_CLUSTER_CIDR6=2001:db8:244::/48
 : "${KHG_CLUSTER_CIDRS:=$KHG_CLUSTER_CIDR}"
 if ! declare -p KHG_HOSTGW_ARGS >/dev/null 2>&1; then KHG_HOSTGW_ARGS=(); fi
@@ -74,6 +75,7 @@ KHG_RUN_DIR=${KHG_RUN_DIR:-}
 KHG_NETNS=()          # namespaces we created, in creation order
 KHG_BG_PIDS=()        # background processes we started (monitors, servers, controllers)
 KHG_HAVE_ROUTER=0
+KHG_HAVE_ROUTER6=0
 KHG_API_PID=
 KHG_API_TOKEN=
 KHG_OK=0              # set to 1 by khg_pass: the run folder is removed on success
@@ -390,16 +392,38 @@ khg_nodes() { printf '%s\n' "${!KHG_NODE_SIDE[@]}" | sort -n; }
 
 khg_node_pod_cidr6() { echo "2001:db8:244:$1::/64"; }
 khg_pod_ip6() { echo "2001:db8:244:$1::$((10 + $2))"; }
-khg_node_ip6() { echo "$KHG_LAN6_PREFIX::$((10 + $1))"; }
+khg_node_ip6() {
+  if [[ "${KHG_NODE_SIDE[$1]:-near}" == far ]]; then echo "$KHG_FAR6_PREFIX::$((10 + $1))"; else echo "$KHG_LAN6_PREFIX::$((10 + $1))"; fi
+}
 
-# khg_node_add_v6 I: gives node I (on the LAN) an IPv6 address on eth0, 2001:db8:244:I::1/64
-# on cni0 and IPv6 forwarding. Call after khg_node_add.
+# khg_router_up_v6: the router (khg_router_up) routes IPv6 too: 2001:db8:100::1/64 on
+# the LAN side, 2001:db8:113::1/64 behind it, IPv6 forwarding in its namespace. Call
+# before khg_node_add_v6 so that the nodes' IPv6 default routes point at it.
+khg_router_up_v6() {
+  local rtr
+  rtr=$(khg_router_ns)
+  ((KHG_HAVE_ROUTER)) || khg_fail "khg_router_up_v6 needs khg_router_up first"
+  khg_sysctl "$rtr" net.ipv6.conf.all.forwarding=1
+  ip -n "$rtr" addr add "$KHG_LAN6_PREFIX::1/64" dev near nodad
+  ip -n "$rtr" addr add "$KHG_FAR6_PREFIX::1/64" dev far nodad
+  KHG_HAVE_ROUTER6=1
+}
+
+# khg_node_add_v6 I: gives node I an IPv6 address on eth0 (on its side of the router),
+# 2001:db8:244:I::1/64 on cni0 and IPv6 forwarding. Call after khg_node_add.
 khg_node_add_v6() {
   local i=$1 ns
   ns=$(khg_node_ns "$i")
   khg_sysctl "$ns" net.ipv6.conf.all.forwarding=1
   ip -n "$ns" addr add "$(khg_node_ip6 "$i")/64" dev eth0 nodad
   ip -n "$ns" addr add "2001:db8:244:$i::1/64" dev cni0 nodad
+  if ((KHG_HAVE_ROUTER6)); then
+    if [[ "${KHG_NODE_SIDE[$i]}" == far ]]; then
+      ip -n "$ns" -6 route add default via "$KHG_FAR6_PREFIX::1"
+    else
+      ip -n "$ns" -6 route add default via "$KHG_LAN6_PREFIX::1"
+    fi
+  fi
 }
 
 # khg_pods_add_v6 I: gives every pod of node I an IPv6 address and an IPv6 default route

@@ -112,9 +112,67 @@ TEST(NetlinkOverlayMessageTest, DeleteAndAddressMessages) {
   EXPECT_EQ(address->index, 12u);
   EXPECT_EQ(address->prefix_length, 32);
   EXPECT_EQ(address->local, IpAddress::parse("10.244.1.0"));
+  EXPECT_EQ(address->flags & IFA_F_NODAD, 0u) << "IPv4 has no duplicate address detection to skip";
   buffer.clear();
   append_address_change(buffer, false, 12, IpPrefix::parse("10.244.1.0/32"), 4);
   EXPECT_EQ(header_of(buffer).nlmsg_type, RTM_DELADDR);
+}
+
+TEST(NetlinkOverlayMessageTest, Ipv6VtepAddressIsAddedWithoutDuplicateAddressDetection) {
+  std::vector<std::uint8_t> buffer;
+  append_address_change(buffer, true, 12, IpPrefix::parse("2001:db8:1::/128"), 4);
+  auto address = parse_address_message(buffer);
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->index, 12u);
+  EXPECT_EQ(address->prefix_length, 128);
+  EXPECT_EQ(address->scope, RT_SCOPE_UNIVERSE);
+  EXPECT_EQ(address->local, IpAddress::parse("2001:db8:1::"));
+  EXPECT_NE(address->flags & IFA_F_NODAD, 0u);
+  ifaddrmsg ifa;
+  std::memcpy(&ifa, buffer.data() + NLMSG_HDRLEN, sizeof ifa);
+  EXPECT_EQ(ifa.ifa_family, AF_INET6);
+  buffer.clear();
+  append_address_change(buffer, false, 12, IpPrefix::parse("2001:db8:1::/128"), 5);
+  EXPECT_EQ(header_of(buffer).nlmsg_type, RTM_DELADDR);
+  address = parse_address_message(buffer);
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->local, IpAddress::parse("2001:db8:1::"));
+  // A stale address is deleted as the kernel holds it, host bits included.
+  buffer.clear();
+  append_address_change(buffer, false, 12, IpAddress::parse("2001:db8:99::1"), 64, 6);
+  address = parse_address_message(buffer);
+  ASSERT_TRUE(address);
+  EXPECT_EQ(address->local, IpAddress::parse("2001:db8:99::1"));
+  EXPECT_EQ(address->prefix_length, 64);
+}
+
+TEST(NetlinkOverlayMessageTest, Ipv6NeighbourChangesAreAfInet6AndParseBack) {
+  const MacAddress mac = *vtep_mac(IpAddress::parse("203.0.113.9"));
+  std::vector<std::uint8_t> buffer;
+  append_overlay_change(buffer, 5, {ChangeKind::replace, NeighbourEntry{IpAddress::parse("2001:db8:9::"), mac}}, 7);
+  append_overlay_change(buffer, 5, {ChangeKind::remove, NeighbourEntry{IpAddress::parse("2001:db8:8::"), mac}}, 8);
+  std::vector<NeighbourMessage> parsed;
+  ASSERT_TRUE(for_each_message(buffer, [&](const MessageHeader&, std::span<const std::uint8_t> message) {
+    auto entry = parse_neighbour_message(message);
+    ASSERT_TRUE(entry);
+    parsed.push_back(*entry);
+  }));
+  ASSERT_EQ(parsed.size(), 2u);
+  EXPECT_EQ(parsed[0].header.type, RTM_NEWNEIGH);
+  EXPECT_EQ(parsed[0].family, AF_INET6);
+  EXPECT_EQ(parsed[0].state, NUD_PERMANENT);
+  EXPECT_EQ(parsed[0].index, 5u);
+  EXPECT_EQ(parsed[0].destination, IpAddress::parse("2001:db8:9::"));
+  EXPECT_EQ(parsed[0].lladdr, mac);
+  EXPECT_EQ(parsed[1].header.type, RTM_DELNEIGH);
+  EXPECT_EQ(parsed[1].family, AF_INET6);
+  EXPECT_EQ(parsed[1].destination, IpAddress::parse("2001:db8:8::"));
+  // The dump request of that family filters the device like the IPv4 one.
+  auto request = neighbour_dump_request(AF_INET6, 17, 9);
+  ndmsg ndm;
+  std::memcpy(&ndm, request.data() + NLMSG_HDRLEN, sizeof ndm);
+  EXPECT_EQ(ndm.ndm_family, AF_INET6);
+  EXPECT_EQ(ndm.ndm_ifindex, 0);
 }
 
 TEST(NetlinkOverlayMessageTest, NeighbourAndFdbChangesParseBack) {
@@ -153,11 +211,18 @@ TEST(NetlinkOverlayMessageTest, NeighbourAndFdbChangesParseBack) {
   EXPECT_EQ(neighbour_message_index(std::span<const std::uint8_t>(buffer).first(first)), 5u);
 }
 
-TEST(CheckOverlayChangeTest, OnlyIpv4EntriesAreSent) {
+TEST(CheckOverlayChangeTest, NeighboursOfBothFamiliesFdbDestinationsIpv4Only) {
   const MacAddress mac = MacAddress::parse("0e:68:cb:00:71:09");
   EXPECT_EQ(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"), mac}}), "");
   EXPECT_EQ(check_overlay_change({ChangeKind::add, FdbEntry{mac, IpAddress::parse("203.0.113.9")}}), "");
-  EXPECT_NE(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("2001:db8:9::"), mac}}).find("IPv6"),
+  EXPECT_EQ(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("2001:db8:9::"), mac}}), "");
+  EXPECT_NE(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("ff02::1"), mac}}).find("unicast"),
+            std::string::npos);
+  EXPECT_NE(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("::"), mac}}).find("unicast"),
+            std::string::npos);
+  EXPECT_NE(check_overlay_change({ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"),
+                                                                  MacAddress::parse("01:00:5e:00:00:01")}})
+                .find("multicast MAC"),
             std::string::npos);
   EXPECT_NE(check_overlay_change({ChangeKind::add, FdbEntry{mac, IpAddress::parse("2001:db8::9")}}).find("IPv6"),
             std::string::npos);

@@ -332,6 +332,67 @@ TEST_F(NetlinkOverlayTableTest, EntriesAddedReplacedRemovedAndDumped) {
   EXPECT_EQ(missing.error.value(), ENODEV) << missing.error.message();
 }
 
+TEST_F(NetlinkOverlayTableTest, Ipv6VtepAddressAndNeighboursOnTheIpv4Device) {
+  // The device's IPv6 addresses of a scope, as "address/length" (plus " tentative").
+  auto addresses6 = [&](const std::string& scope) {
+    auto shown = parse_json(netns_->ip("-6 -j addr show dev " + kDevice));
+    std::vector<std::string> out;
+    for (const auto& link : shown.GetArray()) {
+      if (!link.HasMember("addr_info")) continue;
+      for (const auto& info : link["addr_info"].GetArray()) {
+        if (std::string(info["scope"].GetString()) != scope) continue;
+        out.push_back(std::string(info["local"].GetString()) + "/" + std::to_string(info["prefixlen"].GetInt()) +
+                      (info.HasMember("tentative") ? " tentative" : ""));
+      }
+    }
+    return out;
+  };
+  VxlanDeviceSpec dual = spec();
+  dual.address6 = IpPrefix::parse("2001:db8:244:1::/128");
+  const std::uint32_t index = ensure(dual).index;
+  // The /128 is usable at once (added without DAD), beside the kernel's link-local address.
+  EXPECT_EQ(addresses6("global"), std::vector<std::string>{"2001:db8:244:1::/128"});
+  EXPECT_FALSE(ensure(dual).changed) << "adopted as it is";
+
+  // A dual-stack peer: both VTEP addresses to the MAC of its IPv4 address, one FDB entry.
+  const NeighbourEntry v6{IpAddress::parse("2001:db8:244:9::"), *vtep_mac(IpAddress::parse("203.0.113.9"))};
+  for (const auto& r : apply(index, {{ChangeKind::add, neighbour("10.244.9.0", "203.0.113.9")},
+                                     {ChangeKind::add, v6},
+                                     {ChangeKind::add, fdb("203.0.113.9")}})) {
+    EXPECT_TRUE(r.ok()) << r.message;
+  }
+  OverlayDump d = dump(index);
+  EXPECT_EQ(d.neighbours, (std::vector<NeighbourEntry>{neighbour("10.244.9.0", "203.0.113.9"), v6}));
+  EXPECT_EQ(d.fdb, std::vector<FdbEntry>{fdb("203.0.113.9")});
+  auto shown = parse_json(netns_->ip("-6 -j neigh show dev " + kDevice + " nud permanent"));
+  ASSERT_EQ(shown.Size(), 1u);
+  EXPECT_EQ(std::string(shown[0]["dst"].GetString()), "2001:db8:244:9::");
+  EXPECT_EQ(std::string(shown[0]["lladdr"].GetString()), v6.mac.to_string());
+
+  // A dynamic IPv6 neighbour is not ours; an onlink IPv6 route through the device is accepted.
+  netns_->must("-6 neigh add 2001:db8:244:8:: lladdr 0e:68:00:00:00:08 dev " + kDevice + " nud reachable");
+  EXPECT_EQ(dump(index).neighbours.size(), 2u);
+  netns_->must("-6 route add 2001:db8:244:9::/64 via 2001:db8:244:9:: dev " + kDevice + " onlink");
+
+  // A stale global IPv6 address goes, the VTEP /128 moves with the podCIDR, and
+  // without an IPv6 podCIDR the device keeps no global IPv6 address.
+  netns_->must("-6 addr add 2001:db8:99::1/64 dev " + kDevice + " nodad");
+  VxlanDeviceSpec moved = dual;
+  moved.address6 = IpPrefix::parse("2001:db8:244:5::/128");
+  EXPECT_TRUE(ensure(moved).changed);
+  EXPECT_EQ(addresses6("global"), std::vector<std::string>{"2001:db8:244:5::/128"});
+  EXPECT_TRUE(ensure(spec()).changed);
+  EXPECT_TRUE(addresses6("global").empty());
+  EXPECT_EQ(addresses6("link").size(), 1u) << "the link-local address stays";
+  EXPECT_FALSE(ensure(spec()).changed);
+
+  // Removal of the IPv6 neighbour.
+  auto results = apply(index, {{ChangeKind::remove, v6}, {ChangeKind::remove, v6}});
+  EXPECT_TRUE(results[0].ok()) << results[0].message;
+  EXPECT_EQ(results[1].error, ENOENT) << results[1].message;
+  EXPECT_EQ(dump(index).neighbours, std::vector<NeighbourEntry>{neighbour("10.244.9.0", "203.0.113.9")});
+}
+
 TEST_F(NetlinkOverlayTableTest, DumpIgnoresEntriesOfOtherLinksAndDynamicOnes) {
   const std::uint32_t index = ensure(spec()).index;
   netns_->must("neigh add 198.51.100.50 lladdr 02:00:00:00:00:50 dev v0 nud permanent");

@@ -132,7 +132,12 @@ TEST(CheckDeviceSpecTest, AcceptsAGoodSpecAndNamesTheBadField) {
       {[](VxlanDeviceSpec& s) { s.mac = MacAddress::parse("01:00:5e:00:00:01"); }, "multicast"},
       {[](VxlanDeviceSpec& s) { s.mac = MacAddress(); }, "00:00:00:00:00:00"},
       {[](VxlanDeviceSpec& s) { s.address = IpPrefix::parse("10.244.1.0/24"); }, "not an IPv4 /32"},
+      {[](VxlanDeviceSpec& s) { s.address6 = IpPrefix::parse("2001:db8:1::/64"); }, "not an IPv6 /128"},
+      {[](VxlanDeviceSpec& s) { s.address6 = IpPrefix::parse("10.244.1.0/32"); }, "not an IPv6 /128"},
   };
+  VxlanDeviceSpec dual = good_spec();
+  dual.address6 = IpPrefix::parse("2001:db8:1::/128");
+  EXPECT_EQ(check_device_spec(dual), "");
   for (const Case& c : cases) {
     VxlanDeviceSpec spec = good_spec();
     c.mutate(spec);
@@ -300,18 +305,23 @@ TEST_F(FakeOverlayTableTest, EntriesAddReplaceRemoveAndDumpSorted) {
   EXPECT_EQ(table_.apply_calls(), 3u);
 }
 
-TEST_F(FakeOverlayTableTest, UnknownDeviceAndIpv6DestinationAreRefused) {
+TEST_F(FakeOverlayTableTest, UnknownDeviceAndIpv6DestinationAreRefusedIpv6NeighboursKept) {
   const std::uint32_t index = ensure(good_spec()).index;
   auto results = apply(index + 100, {{ChangeKind::add, fdb("203.0.113.9")}});
   EXPECT_EQ(results[0].error, ENODEV);
   results = apply(index, {{ChangeKind::add, FdbEntry{fdb("203.0.113.9").mac, IpAddress::parse("2001:db8:2::1")}}});
   EXPECT_EQ(results[0].error, EINVAL);
   EXPECT_NE(results[0].message.find("2001:db8:2::1"), std::string::npos);
-  results = apply(index, {{ChangeKind::add, NeighbourEntry{IpAddress::parse("2001:db8:9::"), fdb("203.0.113.9").mac}}});
-  EXPECT_EQ(results[0].error, EINVAL);
   EXPECT_NE(results[0].message.find("IPv4 only"), std::string::npos) << results[0].message;
-  EXPECT_TRUE(dump(index).neighbours.empty());
   EXPECT_TRUE(dump(index).fdb.empty());
+  // A dual-stack peer's IPv6 VTEP address maps to its (IPv4-derived) MAC.
+  const NeighbourEntry v6{IpAddress::parse("2001:db8:9::"), fdb("203.0.113.9").mac};
+  results = apply(index, {{ChangeKind::add, v6}});
+  EXPECT_TRUE(results[0].ok()) << results[0].message;
+  EXPECT_EQ(dump(index).neighbours, std::vector<NeighbourEntry>{v6});
+  results = apply(index, {{ChangeKind::remove, v6}});
+  EXPECT_TRUE(results[0].ok()) << results[0].message;
+  EXPECT_TRUE(dump(index).neighbours.empty());
 }
 
 TEST_F(FakeOverlayTableTest, InjectedFailuresAreConsumedOnce) {

@@ -5,12 +5,15 @@
 // (--cross-subnet=vxlan), and overlay_diff(): the changes from what the
 // kernel holds to that. Pure: the Reconciler does the I/O.
 //
-// Per overlay peer P (node address U, VTEP address V = vtep_address(its podCIDR)):
+// Per overlay peer P (IPv4 node address U, VTEP address V = vtep_address(its
+// podCIDR), per family: a dual-stack peer has an IPv4 and an IPv6 V):
 //   neighbour  V -> vtep_mac(U)         (the inner destination MAC of V)
-//   fdb        vtep_mac(U) -> dst U      (where that MAC lives on the underlay)
+//   fdb        vtep_mac(U) -> dst U      (where that MAC lives on the underlay;
+//                                        one per peer, whatever its families)
 // The device: VNI and UDP port from the flags, local = this node's IPv4
 // InternalIP, underlay = that address's link, MTU = link MTU - 50, MAC =
-// vtep_mac(local), address = vtep_address(own podCIDR)/32.
+// vtep_mac(local), address = vtep_address(own IPv4 podCIDR)/32 and, dual
+// stack, address6 = vtep_address(own IPv6 podCIDR)/128.
 
 #include <cstdint>
 #include <optional>
@@ -34,7 +37,7 @@ inline constexpr std::uint16_t kDefaultVxlanPort = 4789;
 struct DesiredOverlay {
   // nullopt: no device is wanted (no overlay peer, or this node cannot have one).
   std::optional<routing::VxlanDeviceSpec> device;
-  std::vector<routing::NeighbourEntry> neighbours;  // sorted, one per VTEP address
+  std::vector<routing::NeighbourEntry> neighbours;  // sorted, one per VTEP address (IPv4 and IPv6)
   std::vector<routing::FdbEntry> fdb;               // sorted, one per MAC
 
   friend bool operator==(const DesiredOverlay&, const DesiredOverlay&) = default;
@@ -42,7 +45,8 @@ struct DesiredOverlay {
 
 // A device is wanted when `self` is known and `peers` is not empty. Peers
 // whose address yields no VTEP MAC (not IPv4) are left out; of two peers with
-// the same VTEP address or MAC (duplicate node addresses) the first wins.
+// the same VTEP address, or two nodes with the same MAC (duplicate node
+// addresses), the first wins; a node's two families share its MAC.
 DesiredOverlay desired_overlay(const std::optional<OverlaySelf>& self, const std::vector<OverlayPeer>& peers,
                                std::uint32_t vni, std::uint16_t port);
 

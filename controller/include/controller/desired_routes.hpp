@@ -74,7 +74,7 @@ struct SkippedNode {
 // What to do with a peer whose address is not on a directly connected network.
 enum class CrossSubnet : std::uint8_t {
   skip,   // skip it (SkipReason::unreachable_address), as plain host-gw does
-  vxlan,  // IPv4: route it through the VXLAN device hostgw.vxlan (an overlay peer)
+  vxlan,  // route it through the VXLAN device hostgw.vxlan (an overlay peer; IPv4 underlay)
 };
 
 std::string_view to_string(CrossSubnet mode);
@@ -103,11 +103,12 @@ struct DesiredRoutesOptions {
 // The adoption rule these options ask for (disabled without adopt_protocols).
 routing::RouteAdoption route_adoption(const DesiredRoutesOptions& options);
 
-// A peer reached through the VXLAN device (--cross-subnet=vxlan).
+// A peer's family reached through the VXLAN device (--cross-subnet=vxlan):
+// a dual-stack peer on another subnet is two, with the same underlay.
 struct OverlayPeer {
   std::string node;
-  routing::IpAddress underlay;  // its node address (the FDB destination)
-  routing::IpAddress vtep;      // vtep_address() of its first IPv4 podCIDR
+  routing::IpAddress underlay;  // its IPv4 node address (the FDB destination), for either family
+  routing::IpAddress vtep;      // vtep_address() of its first podCIDR of the family (IPv4 or IPv6)
   friend bool operator==(const OverlayPeer&, const OverlayPeer&) = default;
 };
 
@@ -117,6 +118,11 @@ struct OverlaySelf {
   std::uint32_t underlay_oif = 0;  // the link of that network
   std::uint32_t underlay_mtu = 0;  // its MTU
   routing::IpPrefix pod_cidr;      // this node's first IPv4 podCIDR
+  // Its first IPv6 podCIDR, when it also has a usable IPv6 address (dual
+  // stack): IPv6 peers ride the device only then. Without an IPv6 address its
+  // peers skip it for IPv6 (no_address), so it must not route IPv6 to them
+  // one way either.
+  std::optional<routing::IpPrefix> pod_cidr6;
   friend bool operator==(const OverlaySelf&, const OverlaySelf&) = default;
 };
 
@@ -149,6 +155,7 @@ struct LocalFacts {
   // --cross-subnet=vxlan: this node's side of the overlay, or why it has none.
   std::optional<OverlaySelf> overlay_self;
   std::string no_overlay_reason;
+  std::string no_overlay6_reason;  // why overlay_self has no pod_cidr6
 };
 
 // `self_node`: this node in the view (nullptr when absent).
@@ -161,7 +168,7 @@ LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node,
 struct NodeDesired {
   std::vector<NodeRoute> routes;     // sorted by route key
   std::vector<SkippedNode> skipped;  // sorted by family
-  std::optional<OverlayPeer> overlay_peer;
+  std::vector<OverlayPeer> overlay_peers;  // one per family routed through the overlay
 };
 
 NodeDesired desired_for_node(const k8s::NodeInfo& node, const LocalFacts& facts, const DesiredRoutesOptions& options);
@@ -172,7 +179,8 @@ struct DesiredRoutes {
   // Sorted by node name, then family.
   std::vector<SkippedNode> skipped;
   // --cross-subnet=vxlan: the peers routed through the device (sorted by
-  // node name; their routes are in `routes` with RoutePath::overlay), and
+  // node name, then family; their routes are in `routes` with
+  // RoutePath::overlay), and
   // this node's side when it can have a device at all (its IPv4 podCIDR and
   // InternalIP are known).
   std::vector<OverlayPeer> overlay_peers;
@@ -182,10 +190,12 @@ struct DesiredRoutes {
 // The routes alone, in order (for tests and callers that need no node names).
 std::vector<routing::Route> routes_of(const std::vector<NodeRoute>& routes);
 
-// With CrossSubnet::vxlan, an IPv4 podCIDR whose node has no address on a
-// connected network but a usable IPv4 one elsewhere becomes an overlay peer
-// (when this node can have a device: see OverlaySelf); IPv6 stays skipped as
-// unreachable_address, with a detail saying VXLAN carries IPv4 only.
+// With CrossSubnet::vxlan, a podCIDR whose node has no address of its family
+// on a connected network but a usable one elsewhere becomes an overlay peer
+// (when this node can have a device: see OverlaySelf). The underlay is IPv4:
+// an IPv6 podCIDR rides the device when the node also has a usable IPv4
+// address (on a connected network or not) and this node an IPv6 podCIDR;
+// otherwise it is skipped as unreachable_address, the detail saying why.
 //
 // `nodes` is the cluster view (any order, unique names); `facts` this host
 // (local_facts()); `installed` the owned routes now in the kernel. When

@@ -4,7 +4,7 @@
 // netlink_message.hpp (routes, links, addresses): the VXLAN device
 // (RTM_NEWLINK with IFLA_LINKINFO, RTM_DELLINK, RTM_GETLINK by name), its
 // VTEP address (RTM_NEWADDR/RTM_DELADDR) and its neighbour and FDB entries
-// (RTM_NEWNEIGH/RTM_DELNEIGH/RTM_GETNEIGH, families AF_INET and AF_BRIDGE).
+// (RTM_NEWNEIGH/RTM_DELNEIGH/RTM_GETNEIGH, families AF_INET, AF_INET6 and AF_BRIDGE).
 //
 // Nothing here owns a socket; every function is unit-tested by building bytes
 // and parsing them back (test/routing/netlink_overlay_message_test.cpp). Users
@@ -44,9 +44,14 @@ std::size_t append_link_update(std::vector<std::uint8_t>& buffer, std::uint32_t 
 std::size_t append_link_delete(std::vector<std::uint8_t>& buffer, std::uint32_t index, std::uint32_t seq);
 
 // RTM_NEWADDR (NLM_F_CREATE|NLM_F_REPLACE) or RTM_DELADDR of `address` on link
-// `index`: IFA_LOCAL and IFA_ADDRESS both the prefix's address, scope global.
+// `index`: IFA_LOCAL and IFA_ADDRESS both the prefix's address, scope global;
+// an IPv6 address added carries IFA_F_NODAD (ifa_flags and IFA_FLAGS).
 std::size_t append_address_change(std::vector<std::uint8_t>& buffer, bool add, std::uint32_t index,
                                   const IpPrefix& address, std::uint32_t seq);
+// The same for an address with host bits (`local`/`prefix_length`), as a dump
+// reports it: 2001:db8:99::1/64 is deleted as such, not as 2001:db8:99::/64.
+std::size_t append_address_change(std::vector<std::uint8_t>& buffer, bool add, std::uint32_t index,
+                                  const IpAddress& local, unsigned prefix_length, std::uint32_t seq);
 
 // A link with what the overlay compares: RTM_NEWLINK's IFLA_ADDRESS and
 // IFLA_LINKINFO (kind and, for "vxlan", IFLA_INFO_DATA).
@@ -63,7 +68,7 @@ struct LinkDetails {
 };
 std::optional<LinkDetails> parse_link_details(std::span<const std::uint8_t> message, std::string* error = nullptr);
 
-// RTM_GETNEIGH|NLM_F_DUMP of one family (AF_INET neighbours, AF_BRIDGE FDB)
+// RTM_GETNEIGH|NLM_F_DUMP of one family (AF_INET/AF_INET6 neighbours, AF_BRIDGE FDB)
 // filtered to link `index` (NDA_IFINDEX for neighbours, ndm_ifindex for the
 // FDB, as the kernel's strict checking reads them).
 std::vector<std::uint8_t> neighbour_dump_request(std::uint8_t family, std::uint32_t index, std::uint32_t seq);
@@ -87,7 +92,7 @@ std::optional<std::uint32_t> neighbour_message_index(std::span<const std::uint8_
 
 // Appends one RTM_NEWNEIGH (NLM_F_CREATE|NLM_F_REPLACE, NUD_PERMANENT) or
 // RTM_DELNEIGH for an entry on link `index`, with NLM_F_REQUEST|NLM_F_ACK:
-//   neighbour: AF_INET, NDA_DST = VTEP address, NDA_LLADDR = MAC;
+//   neighbour: AF_INET or AF_INET6 (the address's family), NDA_DST = VTEP address, NDA_LLADDR = MAC;
 //   FDB:       AF_BRIDGE, NTF_SELF, NDA_LLADDR = MAC, NDA_DST = underlay address.
 // The change must pass check_overlay_change() (overlay_table.hpp). Returns the message's length.
 std::size_t append_overlay_change(std::vector<std::uint8_t>& buffer, std::uint32_t index, const OverlayChange& change,

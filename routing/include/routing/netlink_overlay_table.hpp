@@ -7,7 +7,8 @@
 // ensure_device reads the device by name (RTM_GETLINK, IFLA_LINKINFO parsed),
 // deletes and recreates it when its kind, VNI, UDP port, local address,
 // underlay link or learning flag differ, sets MTU/MAC/IFF_UP in place
-// otherwise, and makes the VTEP /32 the device's only IPv4 address. Entries
+// otherwise, and makes the VTEP /32 the device's only IPv4 address (and the
+// IPv6 VTEP /128, if any, its only global IPv6 one). Entries
 // go out as one batch with one ACK per message (like NetlinkRouteTable::apply).
 // It only ever touches the device it is named and entries on it; it never
 // decides which entries should exist (the controller does).
@@ -47,7 +48,7 @@ class NetlinkOverlayTable final : public OverlayTable {
  private:
   struct Lookup;
   boost::asio::awaitable<Lookup> find_link(const std::string& name);
-  // Permanent entries of one family (AF_INET neighbours, AF_BRIDGE FDB) on
+  // Permanent entries of one family (AF_INET/AF_INET6 neighbours, AF_BRIDGE FDB) on
   // link `index` with a destination, handed to `take` (address, MAC); one
   // consistent dump, `restart` dropping what an interrupted attempt gathered.
   using EntryVisitor = std::function<void(const IpAddress& address, const MacAddress& mac)>;

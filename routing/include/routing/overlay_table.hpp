@@ -5,10 +5,15 @@
 // on it. routing/netlink_overlay_table.hpp implements it over netlink;
 // routing/fake_overlay_table.hpp in memory for tests without root.
 //
-// The layout, per remote peer P (node address U, podCIDR 10.244.P.0/24):
+// The layout, per remote peer P (IPv4 node address U, podCIDR 10.244.P.0/24,
+// IPv6 podCIDR 2001:db8:244:P::/64 when dual stack):
 //   neighbour  10.244.P.0 lladdr <vtep_mac(U)> dev hostgw.vxlan nud permanent
+//   neighbour  2001:db8:244:P:: lladdr <vtep_mac(U)> dev hostgw.vxlan nud permanent
 //   fdb        <vtep_mac(U)> dev hostgw.vxlan dst U self permanent
 //   route      10.244.P.0/24 via 10.244.P.0 dev hostgw.vxlan onlink proto 44
+//   route      2001:db8:244:P::/64 via 2001:db8:244:P:: dev hostgw.vxlan onlink proto 44
+// The underlay is IPv4 (one FDB entry per peer carries both families); IPv6
+// underlays are not supported (docs/cross-subnet.md says why).
 // The routes go through RouteTable like every other route; this interface only
 // covers the device and its neighbour/FDB entries. Everything on the device is
 // kube-hostgw's: no other owner marks are needed.
@@ -57,7 +62,8 @@ class MacAddress {
 // overlay_table.cpp; nullopt for a family the overlay does not support.
 std::optional<MacAddress> vtep_mac(const IpAddress& node_address);
 
-// The VTEP address of a node: the first address of its podCIDR (10.244.P.0).
+// The VTEP address of a node, per family: the first address of its podCIDR of
+// that family (10.244.P.0; 2001:db8:244:P:: for 2001:db8:244:P::/64).
 IpAddress vtep_address(const IpPrefix& pod_cidr);
 
 struct VxlanDeviceSpec {
@@ -69,6 +75,9 @@ struct VxlanDeviceSpec {
   std::uint32_t mtu = 0;            // underlay MTU − kVxlanOverheadV4
   MacAddress mac;                   // vtep_mac(local)
   IpPrefix address;                 // this node's VTEP address as a /32 (10.244.1.0/32)
+  // Dual stack: this node's IPv6 VTEP address as a /128 (2001:db8:244:1::/128),
+  // added without duplicate address detection (usable at once).
+  std::optional<IpPrefix> address6;
 
   friend bool operator==(const VxlanDeviceSpec&, const VxlanDeviceSpec&) = default;
 };
@@ -112,9 +121,9 @@ struct OverlayChange {
   friend bool operator==(const OverlayChange&, const OverlayChange&) = default;
 };
 
-// Empty if `change` can be sent; else why not. The overlay is IPv4 only in
-// this version: IPv6 neighbour addresses or FDB destinations are refused, as
-// are multicast FDB MACs. Both OverlayTables answer such a change with EINVAL
+// Empty if `change` can be sent; else why not. Neighbours may be of either
+// family; FDB destinations must be IPv4 (the underlay is IPv4 only) and FDB
+// MACs unicast. Both OverlayTables answer such a change with EINVAL
 // and this text without sending it.
 std::string check_overlay_change(const OverlayChange& change);
 
@@ -127,7 +136,7 @@ struct OverlayChangeResult {
 
 struct OverlayDump {
   std::error_code error;
-  std::vector<NeighbourEntry> neighbours;  // permanent entries on the device, sorted
+  std::vector<NeighbourEntry> neighbours;  // permanent entries (IPv4 and IPv6) on the device, sorted
   std::vector<FdbEntry> fdb;               // permanent entries with a dst, sorted
 };
 
@@ -137,7 +146,9 @@ class OverlayTable {
 
   // Creates the device if missing; if it exists with another VNI, port, local
   // address or underlay link (or is not a VXLAN device), deletes and recreates
-  // it; fixes MTU, MAC, the VTEP address and the up state in place.
+  // it; fixes MTU, MAC, the VTEP addresses (exactly `address` among its IPv4
+  // addresses, exactly `address6` or none among its global IPv6 ones) and the
+  // up state in place.
   virtual boost::asio::awaitable<EnsureDeviceResult> ensure_device(VxlanDeviceSpec spec) = 0;
 
   // Deletes the device named `name` if it exists (and with it every entry and

@@ -49,7 +49,7 @@ boost::asio::awaitable<EnsureDeviceResult> FakeOverlayTable::ensure_device(Vxlan
   }
   FakeVxlanDevice& device = it->second;
   if (device.spec.mtu != spec.mtu || device.spec.mac != spec.mac || device.spec.address != spec.address ||
-      !device.has_address || !device.up) {
+      device.spec.address6 != spec.address6 || !device.has_address || !device.up) {
     result.changed = true;
   }
   device.spec = spec;

@@ -7,18 +7,20 @@
 //   - ensure_device creates a missing device (created = true, a new ifindex);
 //     one with another VNI, port, local address or underlay link, or one
 //     seeded as "not vxlan", is deleted (its entries with it) and recreated
-//     with a new ifindex; MTU, MAC, the VTEP address and the up state are
-//     fixed in place (changed = true). A spec the kernel would refuse
+//     with a new ifindex; MTU, MAC, the VTEP addresses and the up state
+//     are fixed in place (changed = true). A spec the kernel would refuse
 //     (VNI 0 or above 2^24-1, port 0, non-IPv4 local, no underlay link, MTU
-//     below 68, non-/32 address) -> EINVAL with a message naming the field;
+//     below 68, non-/32 address, non-/128 IPv6 address) -> EINVAL with a
+//     message naming the field;
 //   - neighbours are keyed by address, FDB entries by MAC (the kernel's
 //     NLM_F_REPLACE on a VXLAN FDB replaces the MAC's one remote): add and
 //     replace create or overwrite;
 //   - remove of an absent entry -> ENOENT; an FDB remove whose destination
 //     differs from the MAC's remote -> ENOENT, as the kernel answers;
 //   - every operation on an unknown ifindex -> ENODEV;
-//   - a change check_overlay_change() refuses (IPv6, multicast MAC) -> EINVAL
-//     with its text, before anything else, as NetlinkOverlayTable does;
+//   - a change check_overlay_change() refuses (IPv6 FDB destination,
+//     multicast MAC) -> EINVAL with its text, before anything else, as
+//     NetlinkOverlayTable does;
 //   - delete_device of a seeded foreign (non-VXLAN) device -> EMEDIUMTYPE.
 // It never touches the network; it owns no sockets. One thread, like the rest.
 // It does not post change notices: tests that simulate "someone deleted the
