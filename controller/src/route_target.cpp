@@ -15,6 +15,7 @@ using routing::RouteKey;
 std::string route_text(const Route& route, const std::map<std::uint32_t, std::string>& links) {
   std::string text = route.type == routing::RouteType::unreachable ? "unreachable " : "";
   text += route.destination.to_string();
+  if (route.nexthop_id != 0) text += " nhid " + std::to_string(route.nexthop_id);
   if (route.gateway) text += " via " + route.gateway->to_string();
   if (route.oif) {
     auto link = links.find(route.oif);
@@ -69,6 +70,7 @@ asio::awaitable<std::optional<TargetProblem>> RouteTarget::read(const DesiredSta
 Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
   if (bindings.overlay_device) links_[*bindings.overlay_device] = std::string(routing::kVxlanDeviceName);
   overlay_device_ = bindings.overlay_device;
+  nexthops_ = bindings.nexthops;
   std::map<RouteKey, Route> wanted;
   std::map<routing::IpPrefix, std::string> owners;
   for (const auto& entry : desired.routes.routes) {
@@ -99,7 +101,17 @@ void RouteTarget::after_pass(const std::vector<ItemChange>& applied, bool clean)
 }
 
 std::optional<Route> RouteTarget::bound(const NodeRoute& entry) const {
-  if (entry.path == RoutePath::direct) return entry.route;
+  if (entry.path == RoutePath::direct) {
+    if (!nexthops_) return entry.route;
+    auto nexthop = nexthops_->find(entry.route.destination);
+    if (nexthop == nexthops_->end()) return entry.route;
+    Route route = entry.route;
+    route.gateway.reset();
+    route.oif = 0;
+    route.onlink = false;
+    route.nexthop_id = nexthop->second;
+    return route;
+  }
   if (!overlay_device_) return std::nullopt;
   Route route = entry.route;
   route.oif = *overlay_device_;
@@ -203,12 +215,28 @@ void RouteTarget::after_step(bool clean) {
 asio::awaitable<std::vector<ItemResult>> RouteTarget::apply(std::vector<ItemChange> batch) {
   std::vector<routing::RouteChange> changes;
   changes.reserve(batch.size());
-  for (const auto& change : batch) changes.push_back({change.kind, std::get<Route>(change.item)});
+  std::vector<ItemResult> out(batch.size());
+  std::vector<std::size_t> sent;
+  sent.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const Route& route = std::get<Route>(batch[i].item);
+    if (route.nexthop_id != 0 && batch[i].kind != ChangeKind::remove && !nexthop_assigned(route)) {
+      // Its nexthop was refused: the id may be someone else's now.
+      out[i] = {EINVAL, "nexthop " + std::to_string(route.nexthop_id) + " was not added"};
+      continue;
+    }
+    sent.push_back(i);
+    changes.push_back({batch[i].kind, route});
+  }
   std::vector<routing::ChangeResult> results = co_await table_.apply(std::move(changes));
-  std::vector<ItemResult> out;
-  out.reserve(results.size());
-  for (auto& result : results) out.push_back({result.error, std::move(result.message)});
+  for (std::size_t n = 0; n < results.size(); ++n) out[sent[n]] = {results[n].error, std::move(results[n].message)};
   co_return out;
+}
+
+bool RouteTarget::nexthop_assigned(const Route& route) const {
+  if (!nexthops_) return false;
+  auto it = nexthops_->find(route.destination);
+  return it != nexthops_->end() && it->second == route.nexthop_id;
 }
 
 std::string RouteTarget::describe(const Item& item) const {

@@ -29,6 +29,13 @@ struct BindAddress {
   std::string to_string() const;  // "0.0.0.0:2401", "[::1]:2401"
 };
 
+// --nexthop-objects: routes to other nodes through kernel nexthop objects.
+enum class NexthopObjects : std::uint8_t {
+  automatic,  // when the kernel has them (a nexthop dump succeeds at start)
+  on,         // required: the start fails without them
+  off,        // plain gateway routes; ours left by an earlier run are converted back
+};
+
 struct Options {
   std::string kubeconfig;  // empty: in-cluster configuration
   std::string context;     // empty: the kubeconfig's current-context
@@ -54,6 +61,7 @@ struct Options {
   bool own_pod_cidr_routes = true;                     // --no-own-pod-cidr-route turns it off
   bool set_node_network_available = false;
   bool dry_run = false;
+  NexthopObjects nexthop_objects = NexthopObjects::automatic;
   int verbosity = 0;
 
   bool show_help = false;

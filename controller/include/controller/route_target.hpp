@@ -44,9 +44,12 @@ class RouteTarget final : public Target {
   // updating installed_ as if the changes succeed.
   Delta plan_keys(const std::vector<routing::RouteKey>& keys, const DesiredModel& model, const std::string& node);
   // The route as it goes to the kernel: an overlay route bound to the
-  // device's index, or nullopt while there is no device.
+  // device's index, or nullopt while there is no device; a route with a
+  // nexthop assigned naming only its id.
   std::optional<routing::Route> bound(const NodeRoute& entry) const;
   void record(const ItemChange& change);
+  // Whether `route`'s nexthop id is still the one assigned to its destination.
+  bool nexthop_assigned(const routing::Route& route) const;
   std::string owner_of(const routing::Route& route) const;
 
   routing::RouteTable& table_;
@@ -58,6 +61,8 @@ class RouteTarget final : public Target {
   std::map<routing::IpPrefix, std::string> owners_;  // destination -> node, last known
   std::map<std::uint32_t, std::string> links_;       // ifindex -> name, from the connected networks
   std::optional<std::uint32_t> overlay_device_;      // hostgw.vxlan's index in the last pass
+  // NexthopTarget's assignment (destination -> nexthop id), from the last pass's bindings.
+  const std::map<routing::IpPrefix, std::uint32_t>* nexthops_ = nullptr;
 };
 
 // "10.244.2.0/24 via 198.51.100.12 dev eth0" (the link's index where its name

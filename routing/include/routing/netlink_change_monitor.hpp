@@ -93,6 +93,10 @@ struct NetlinkChangeMonitorOptions {
   // The VXLAN device whose neighbour/FDB deletions wake the caller (joins
   // RTNLGRP_NEIGH); empty: neighbour events are not subscribed to at all.
   std::string overlay_device;
+  // Join RTNLGRP_NEXTHOP: a nexthop of our protocol deleted or changed by
+  // someone else (or by the kernel, with its link) wakes the caller; the
+  // routes through it went with it. Only on kernels with nexthop objects.
+  bool nexthops = false;
 };
 
 class NetlinkChangeMonitor final : public ChangeMonitor {
