@@ -35,8 +35,8 @@ struct KernelFacts {
   std::vector<routing::Route> owned_routes;
   // With nexthop objects: ours (a route naming one goes via its gateway for
   // the holder rule), and every id in use (anyone's, sorted).
-  std::vector<routing::Nexthop> owned_nexthops;
-  std::vector<std::uint32_t> nexthop_ids_used;
+  std::vector<routing::Nexthop> owned_nexthops = {};
+  std::vector<std::uint32_t> nexthop_ids_used = {};
 };
 
 // The pod network's options (besides the routes to other nodes).
