@@ -11,6 +11,8 @@
 //               100 nexthop adds + 100 route adds);
 //   - address:  one peer's new address (plain: one route replace; nexthop:
 //               one nexthop replace, its route untouched);
+//   - read:     what every full pass reads (plain: the owned-route dump;
+//               nexthop: the same plus the nexthop dump);
 // then the table is emptied (not timed). Medians, min/max and the ratio
 // nexthop/plain of the medians.
 // Needs root. Usage: nexthop_apply_bench [repetitions=5] [N...]
@@ -150,6 +152,19 @@ class Bench {
     if (owned.error || !owned.routes.empty()) throw std::runtime_error("routes left after clearing the table");
   }
 
+  // A full pass's reads: the owned routes, and the nexthops when they are used.
+  double read(bool nexthops, std::size_t want) {
+    const auto start = Clock::now();
+    auto owned = run(io_, table_.dump_routes(hostgw::routing::kMainTable, hostgw::routing::kDefaultRouteProtocol));
+    if (nexthops) {
+      auto objects = run(io_, table_.dump_nexthops(hostgw::routing::kDefaultRouteProtocol));
+      if (objects.error || objects.owned.size() != want) throw std::runtime_error("nexthop dump incomplete");
+    }
+    const double elapsed = seconds_since(start);
+    if (owned.error || owned.routes.size() != want) throw std::runtime_error("route dump incomplete");
+    return elapsed;
+  }
+
   std::size_t owned_routes() {
     auto owned = run(io_, table_.dump_routes(hostgw::routing::kMainTable, hostgw::routing::kDefaultRouteProtocol));
     return owned.error ? 0 : owned.routes.size();
@@ -170,7 +185,7 @@ class Bench {
 };
 
 struct Series {
-  std::vector<double> install, more, address;
+  std::vector<double> install, more, address, read;
 };
 
 int bench(int repetitions, const std::vector<int>& sizes) {
@@ -202,6 +217,7 @@ int bench(int repetitions, const std::vector<int>& sizes) {
           throw std::runtime_error("the table does not hold " + std::to_string(count + kMoreAdds) + " routes");
         }
         s.address.push_back(b.move_peer(nexthops, rep));
+        s.read.push_back(b.read(nexthops, static_cast<std::size_t>(count + kMoreAdds)));
         b.clear(nexthops, count + kMoreAdds);
       }
     }
@@ -214,6 +230,7 @@ int bench(int repetitions, const std::vector<int>& sizes) {
     line("install", &Series::install);
     line("+100", &Series::more);
     line("address", &Series::address);
+    line("read", &Series::read);
     std::fflush(stdout);
   }
   return 0;
