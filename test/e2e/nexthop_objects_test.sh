@@ -33,6 +33,10 @@ nh_mesh_ok() {
     [[ "$ids" == "$nexthops" ]] || return 1
   done
 }
+# log_mark I: the number of lines in node I's log now; since_mark I MARK PATTERN: lines
+# matching PATTERN after it.
+log_mark() { wc -l <"$KHG_RUN_DIR/node$1.log"; }
+since_mark() { tail -n +"$(($2 + 1))" "$KHG_RUN_DIR/node$1.log" | grep -cE -- "$3" || true; }
 # after_last_start I PATTERN: lines of node I's log matching PATTERN since its last start.
 after_last_start() {
   awk -v p="$2" '/^=== start/ { n = 0 } $0 ~ p { n++ } END { print n + 0 }' "$KHG_RUN_DIR/node$1.log"
@@ -52,10 +56,12 @@ khg_info "node1: $(nh_routes 1 | tr '\n' ';')"
 khg_step "a nexthop deleted by hand on node1 (the kernel takes node2's route along)"
 id=$(nh_routes 1 | awk -v p="$(khg_node_pod_cidr 2)" '$1 == p { print $2 }')
 [[ -n "$id" && "$id" != - ]] || khg_fail "node1 has no nexthop for node2's route"
-ip -n "$(khg_node_ns 1)" nexthop del id "$id"
 started=$(khg_now_ms)
-khg_wait_for 10 "node1 to repair the nexthop and the route" nh_mesh_ok 1 2 3 || khg_fail "not repaired"
+ip -n "$(khg_node_ns 1)" nexthop del id "$id"
+route_back() { ip -n "$(khg_node_ns 1)" route show "$(khg_node_pod_cidr 2)" proto 44 | grep -q nhid; }
+khg_wait_for 10 "node1 to put the route back" route_back || khg_fail "node2's route not repaired on node1"
 khg_figure nexthop_deleted_to_repaired_ms "$(($(khg_now_ms) - started))" ms
+khg_wait_for 10 "node1 to repair the nexthop and the route" nh_mesh_ok 1 2 3 || khg_fail "not repaired"
 khg_all_pods_ping || khg_fail "pods cannot reach each other after the repair"
 
 khg_step "node2's new address 198.51.100.32: one nexthop replace per node, routes untouched"
@@ -63,17 +69,23 @@ ip -n "$(khg_node_ns 2)" addr add 198.51.100.32/24 dev eth0
 before1=$(nh_routes 1 | awk '{ print $1, $2 }')
 before3=$(nh_routes 3 | awk '{ print $1, $2 }')
 for i in 1 3; do khg_monitor_start "$i"; done
-khg_api_patch_node node2 '{"status":{"addresses":[{"type":"InternalIP","address":"198.51.100.32"},{"type":"Hostname","address":"node2"}]}}'
+declare -A MARK=([1]=$(log_mark 1) [3]=$(log_mark 3))
+# Status changes only through the status subresource (as the kubelet writes them).
+khg_api PATCH /api/v1/nodes/node2/status \
+  '{"status":{"addresses":[{"type":"InternalIP","address":"198.51.100.32"},{"type":"Hostname","address":"node2"}]}}' \
+  application/merge-patch+json >/dev/null
 NH_ADDR[2]=198.51.100.32
 khg_wait_for 10 "node1 and node3 to reach node2 via 198.51.100.32" nh_mesh_ok || khg_fail "the address change did not arrive"
 sleep 0.5 # late changes would show up in the monitors and logs
 [[ "$(nh_routes 1 | awk '{ print $1, $2 }')" == "$before1" ]] || khg_fail "node1: a route changed its nhid"
 [[ "$(nh_routes 3 | awk '{ print $1, $2 }')" == "$before3" ]] || khg_fail "node3: a route changed its nhid"
 for i in 1 3; do
-  n=$(after_last_start "$i" '"Nexthop replaced".*node="node2"')
+  n=$(since_mark "$i" "${MARK[$i]}" '"Nexthop (added|replaced|deleted)"')
+  [[ "$n" == 1 ]] || khg_fail "node$i: $n nexthop changes for node2's new address, want 1"
+  n=$(since_mark "$i" "${MARK[$i]}" '"Nexthop replaced".*node="node2"')
   [[ "$n" == 1 ]] || khg_fail "node$i: $n 'Nexthop replaced' lines for node2, want 1"
-  n=$(after_last_start "$i" '"Route (added|replaced|deleted)".*node="node2"')
-  [[ "$n" == 0 ]] || khg_fail "node$i: node2's address change changed $n route(s) besides its nexthop"
+  n=$(since_mark "$i" "${MARK[$i]}" '"Route (added|replaced|deleted)"')
+  [[ "$n" == 0 ]] || khg_fail "node$i: node2's address change changed $n route(s)"
   # (The kernel announces the route as updated, with the nexthop's new gateway; never deleted.)
   [[ "$(khg_monitor_deleted "$i" "$(khg_node_pod_cidr 2)")" == 0 ]] || khg_fail "node$i: node2's route was deleted"
 done
