@@ -95,7 +95,9 @@ class Bench {
     route.oif = oif_;
     return route;
   }
-  Nexthop nexthop(int i) const { return {hostgw::routing::kNexthopIdFirst + static_cast<std::uint32_t>(i), next_hop(i), oif_}; }
+  Nexthop nexthop(int i) const {
+    return {hostgw::routing::kNexthopIdFirst + static_cast<std::uint32_t>(i), next_hop(i), oif_};
+  }
   Route nexthop_route(int i) const {
     Route route;
     route.destination = destination(i);

@@ -72,8 +72,8 @@ std::uint32_t NexthopTarget::allocate() {
   return id;
 }
 
-asio::awaitable<std::optional<TargetProblem>> NexthopTarget::read(const DesiredState& desired,
-                                                                  const KernelFacts& facts, Bindings& bindings) {
+asio::awaitable<std::optional<TargetProblem>> NexthopTarget::read(const DesiredState& desired, const KernelFacts& facts,
+                                                                  Bindings& bindings) {
   installed_.clear();
   assigned_.clear();
   owners_.clear();

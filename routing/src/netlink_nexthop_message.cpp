@@ -25,8 +25,7 @@ std::string check_nexthop(ChangeKind kind, const Nexthop& nexthop) {
 std::size_t append_nexthop_change(std::vector<std::uint8_t>& buffer, const NexthopChange& change, std::uint32_t seq) {
   const Nexthop& nexthop = change.nexthop;
   std::size_t start = 0;
-  nlmsghdr* header =
-      detail::begin_message(buffer, start, kMaxNexthopMessageSize, 0, NLM_F_REQUEST | NLM_F_ACK, seq);
+  nlmsghdr* header = detail::begin_message(buffer, start, kMaxNexthopMessageSize, 0, NLM_F_REQUEST | NLM_F_ACK, seq);
   auto* nhm = static_cast<nhmsg*>(mnl_nlmsg_put_extra_header(header, sizeof(nhmsg)));
   if (change.kind == ChangeKind::remove) {
     header->nlmsg_type = RTM_DELNEXTHOP;
@@ -74,38 +73,38 @@ std::optional<NexthopMessage> parse_nexthop_message(std::span<const std::uint8_t
   bool has_oif = false;
   bool special = false;  // group, blackhole, FDB
   std::string problem;
-  const bool ok = for_each_attribute(
-      attributes_of(message, sizeof(nhmsg)), error, "nexthop", [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
-        switch (type) {
-          case NHA_ID:
-            if (auto id = detail::read_value<std::uint32_t>(payload)) {
-              out.nexthop.id = *id;
-              has_id = true;
-            }
-            break;
-          case NHA_GATEWAY:
-            if (auto gateway = IpAddress::from_bytes(payload.data(), payload.size())) {
-              out.nexthop.gateway = *gateway;
-              has_gateway = true;
-            } else {
-              problem = "NHA_GATEWAY of " + std::to_string(payload.size()) + " bytes";
-            }
-            break;
-          case NHA_OIF:
-            if (auto oif = detail::read_value<std::uint32_t>(payload)) {
-              out.nexthop.oif = *oif;
-              has_oif = true;
-            }
-            break;
-          case NHA_GROUP:
-          case NHA_BLACKHOLE:
-          case NHA_FDB:
-            special = true;
-            break;
-          default:
-            break;
-        }
-      });
+  const bool ok = for_each_attribute(attributes_of(message, sizeof(nhmsg)), error, "nexthop",
+                                     [&](std::uint16_t type, std::span<const std::uint8_t> payload) {
+                                       switch (type) {
+                                         case NHA_ID:
+                                           if (auto id = detail::read_value<std::uint32_t>(payload)) {
+                                             out.nexthop.id = *id;
+                                             has_id = true;
+                                           }
+                                           break;
+                                         case NHA_GATEWAY:
+                                           if (auto gateway = IpAddress::from_bytes(payload.data(), payload.size())) {
+                                             out.nexthop.gateway = *gateway;
+                                             has_gateway = true;
+                                           } else {
+                                             problem = "NHA_GATEWAY of " + std::to_string(payload.size()) + " bytes";
+                                           }
+                                           break;
+                                         case NHA_OIF:
+                                           if (auto oif = detail::read_value<std::uint32_t>(payload)) {
+                                             out.nexthop.oif = *oif;
+                                             has_oif = true;
+                                           }
+                                           break;
+                                         case NHA_GROUP:
+                                         case NHA_BLACKHOLE:
+                                         case NHA_FDB:
+                                           special = true;
+                                           break;
+                                         default:
+                                           break;
+                                       }
+                                     });
   if (!ok) return std::nullopt;
   if (!problem.empty()) return fail<NexthopMessage>(error, "malformed nexthop message: " + problem);
   if (!has_id) return fail<NexthopMessage>(error, "nexthop message without NHA_ID");

@@ -62,8 +62,8 @@ class NexthopTargetTest : public ::testing::Test {
   // A (re)start of the daemon on the same kernel table, with the node list.
   void start(ReconcilerOptions options, routing::RouteTable* table = nullptr) {
     stop();
-    reconciler_ = std::make_unique<Reconciler>(io_.get_executor(), table ? *table : table_, std::move(options),
-                                               metrics_);
+    reconciler_ =
+        std::make_unique<Reconciler>(io_.get_executor(), table ? *table : table_, std::move(options), metrics_);
     asio::co_spawn(io_, reconciler_->run(), asio::detached);
     asio::co_spawn(io_, reconciler_->watch_kernel(table_), asio::detached);
     settle();
@@ -227,8 +227,8 @@ TEST_F(NexthopTargetTest, OnConvertsPlainRoutesInPlace) {
 }
 
 TEST_F(NexthopTargetTest, OrphansOfOurProtocolGoOthersStayAndTheirIdsAreSkipped) {
-  table_.seed_nexthop({kNexthopIdFirst, IpAddress::parse("198.51.100.77"), 2, 12});       // someone else's
-  table_.seed_nexthop({kNexthopIdFirst + 1, IpAddress::parse("198.51.100.78"), 2, 44});   // ours, unused
+  table_.seed_nexthop({kNexthopIdFirst, IpAddress::parse("198.51.100.77"), 2, 12});      // someone else's
+  table_.seed_nexthop({kNexthopIdFirst + 1, IpAddress::parse("198.51.100.78"), 2, 44});  // ours, unused
   table_.seed_nexthop({kNexthopIdFirst + 9, IpAddress::parse("198.51.100.13"), 2, 44});  // ours, as c wants
   start(options());
   EXPECT_TRUE(table_.find_nexthop(kNexthopIdFirst)) << "another protocol's nexthop is never touched";
@@ -249,6 +249,22 @@ TEST_F(NexthopTargetTest, IdTakenBySomeoneElseMeanwhileIsRetriedWithAnother) {
   ASSERT_TRUE(test_support::run_until(io_, [&] { return gateway_of("10.244.4.0/24").has_value(); }));
   EXPECT_EQ(gateway_of("10.244.4.0/24"), IpAddress::parse("198.51.100.14"));
   EXPECT_EQ(table_.find_nexthop(next)->protocol, 12);
+}
+
+TEST_F(NexthopTargetTest, TheHolderOfAPodCidrKeepsItAcrossARestartThroughItsNexthop) {
+  start(options());
+  stop();
+  // A newcomer claims node-b's podCIDR while we are down: the installed route
+  // (through node-b's nexthop) says who holds it.
+  reconciler_ = std::make_unique<Reconciler>(io_.get_executor(), table_, options(), metrics_);
+  asio::co_spawn(io_, reconciler_->run(), asio::detached);
+  settle();
+  auto list = nodes();
+  list.push_back(node("evil", {"10.244.2.0/24"}, {"198.51.100.43"}));
+  reconciler_->on_node_event(node_list(list));
+  settle();
+  EXPECT_EQ(gateway_of("10.244.2.0/24"), IpAddress::parse("198.51.100.12"));
+  EXPECT_EQ(log_lines_with("\"Node skipped\" node=\"evil\""), 1u);
 }
 
 TEST_F(NexthopTargetTest, WithoutKernelSupportRoutesArePlainAndNexthopsAreNeverAsked) {

@@ -89,8 +89,8 @@ constexpr std::uint32_t kId = kNexthopIdFirst;
 
 TEST_F(NetlinkNexthopTest, AddDumpReplaceDeleteIpv4AndIpv6WithOurProtocol) {
   netns_->must("nexthop add id 7 via 198.51.100.7 dev v0 proto static");  // someone else's
-  auto results = apply({{ChangeKind::add, nexthop(kId, "198.51.100.2")},
-                        {ChangeKind::add, nexthop(kId + 1, "2001:db8:1::2")}});
+  auto results =
+      apply({{ChangeKind::add, nexthop(kId, "198.51.100.2")}, {ChangeKind::add, nexthop(kId + 1, "2001:db8:1::2")}});
   ASSERT_TRUE(results[0].ok()) << results[0].message;
   ASSERT_TRUE(results[1].ok()) << results[1].message;
   EXPECT_NE(netns_->must("nexthop show id " + std::to_string(kId)).find("proto 44"), std::string::npos);
@@ -108,8 +108,8 @@ TEST_F(NetlinkNexthopTest, AddDumpReplaceDeleteIpv4AndIpv6WithOurProtocol) {
   EXPECT_NE(results[2].error, 0) << "a gateway on no connected network";
   EXPECT_FALSE(results[2].message.empty());
 
-  results = apply({{ChangeKind::remove, nexthop(kId, "198.51.100.3")},
-                   {ChangeKind::remove, nexthop(kId + 5, "198.51.100.3")}});
+  results = apply(
+      {{ChangeKind::remove, nexthop(kId, "198.51.100.3")}, {ChangeKind::remove, nexthop(kId + 5, "198.51.100.3")}});
   EXPECT_TRUE(results[0].ok());
   EXPECT_EQ(results[1].error, ENOENT) << "an absent id";
   dumped = run(table_->dump_nexthops(kDefaultRouteProtocol));
@@ -117,12 +117,13 @@ TEST_F(NetlinkNexthopTest, AddDumpReplaceDeleteIpv4AndIpv6WithOurProtocol) {
 }
 
 TEST_F(NetlinkNexthopTest, RoutesNameTheIdAndCompareEqualAcrossADump) {
-  ASSERT_TRUE(apply({{ChangeKind::add, nexthop(kId, "198.51.100.2")},
-                     {ChangeKind::add, nexthop(kId + 1, "2001:db8:1::2")}})[1]
-                  .ok());
+  ASSERT_TRUE(
+      apply({{ChangeKind::add, nexthop(kId, "198.51.100.2")}, {ChangeKind::add, nexthop(kId + 1, "2001:db8:1::2")}})[1]
+          .ok());
   const Route v4 = via("10.244.2.0/24", kId);
   const Route v6 = via("2001:db8:244:2::/64", kId + 1, kIpv6DefaultMetric);
-  auto results = apply_routes({{ChangeKind::add, v4}, {ChangeKind::add, v6}, {ChangeKind::add, via("10.244.3.0/24", 4242)}});
+  auto results =
+      apply_routes({{ChangeKind::add, v4}, {ChangeKind::add, v6}, {ChangeKind::add, via("10.244.3.0/24", 4242)}});
   ASSERT_TRUE(results[0].ok()) << results[0].message;
   ASSERT_TRUE(results[1].ok()) << results[1].message;
   EXPECT_EQ(results[2].error, EINVAL) << "a missing nexthop id";
@@ -164,7 +165,8 @@ TEST_F(NetlinkNexthopTest, DeletingANexthopDeletesItsRoutesAndWakesTheMonitor) {
   EXPECT_TRUE(notice->relevant);
   EXPECT_FALSE(notice->only_owned_routes);
   bool saw = false;
-  for (const auto& event : monitor_->last_events()) saw = saw || event.rfind("RTM_DELNEXTHOP id " + std::to_string(kId), 0) == 0;
+  for (const auto& event : monitor_->last_events())
+    saw = saw || event.rfind("RTM_DELNEXTHOP id " + std::to_string(kId), 0) == 0;
   EXPECT_TRUE(saw) << notice->what;
 }
 

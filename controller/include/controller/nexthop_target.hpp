@@ -55,11 +55,11 @@ class NexthopTarget final : public Target {
   routing::RouteTable& table_;
   ControllerMetrics& metrics_;
   bool use_;
-  std::map<routing::IpPrefix, std::uint32_t> assigned_;  // destination -> id
+  std::map<routing::IpPrefix, std::uint32_t> assigned_;               // destination -> id
   std::map<std::uint32_t, std::vector<routing::Nexthop>> installed_;  // ours, by id
-  std::vector<std::uint32_t> ids_used_;  // anyone's, sorted (allocation skips them)
+  std::vector<std::uint32_t> ids_used_;                               // anyone's, sorted (allocation skips them)
   std::uint32_t next_id_ = routing::kNexthopIdFirst;
-  std::map<std::uint32_t, std::string> links_;  // ifindex -> name, for the log
+  std::map<std::uint32_t, std::string> links_;   // ifindex -> name, for the log
   std::map<std::uint32_t, std::string> owners_;  // id -> node, for the log
   bool model_valid_ = false;
 };

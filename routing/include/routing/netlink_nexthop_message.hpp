@@ -38,7 +38,7 @@ std::vector<std::uint8_t> nexthop_dump_request(std::uint32_t seq);
 // RTM_NEWNEXTHOP / RTM_DELNEXTHOP.
 struct NexthopMessage {
   MessageHeader header;
-  Nexthop nexthop;       // id and protocol always; gateway/oif/onlink when single_gateway
+  Nexthop nexthop;              // id and protocol always; gateway/oif/onlink when single_gateway
   bool single_gateway = false;  // NHA_GATEWAY and NHA_OIF, no group, blackhole or FDB
 };
 std::optional<NexthopMessage> parse_nexthop_message(std::span<const std::uint8_t> message,
