@@ -54,10 +54,8 @@ struct Parts {
 bool probe_nexthops(const Options& options, Parts& parts) {
   const std::error_code probe = routing::probe_nexthop_objects();
   parts.nexthops_supported = !probe;
-  if (probe && options.nexthop_objects == NexthopObjects::on) {
-    KHG_LOG(error) << "--nexthop-objects=on: this kernel has no nexthop objects (RTM_GETNEXTHOP refused)"
-                   << kv("error", probe.message())
-                   << kv("hint", "nexthop objects need Linux >= 5.3; use --nexthop-objects=auto or off");
+  if (std::string problem = nexthop_objects_problem(options.nexthop_objects, probe); !problem.empty()) {
+    KHG_LOG(error) << "Cannot start" << kv("error", problem);
     return false;
   }
   if (probe && options.nexthop_objects == NexthopObjects::automatic) {

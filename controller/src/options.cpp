@@ -571,4 +571,10 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
   return options;
 }
 
+std::string nexthop_objects_problem(NexthopObjects mode, std::error_code probe) {
+  if (mode != NexthopObjects::on || !probe) return {};
+  return "--nexthop-objects=on: this kernel has no nexthop objects (RTM_GETNEXTHOP: " + probe.message() +
+         "); they need Linux >= 5.3: use --nexthop-objects=auto or off";
+}
+
 }  // namespace hostgw::controller

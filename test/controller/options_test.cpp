@@ -281,6 +281,17 @@ TEST(OptionsTest, NexthopObjectsFlag) {
     EXPECT_NE(help.find(text), std::string::npos) << text;
 }
 
+TEST(OptionsTest, NexthopObjectsOnFailsTheStartOnlyWithoutKernelSupport) {
+  const auto unsupported = std::make_error_code(std::errc::operation_not_supported);
+  EXPECT_EQ(nexthop_objects_problem(NexthopObjects::on, {}), "");
+  EXPECT_EQ(nexthop_objects_problem(NexthopObjects::automatic, unsupported), "");
+  EXPECT_EQ(nexthop_objects_problem(NexthopObjects::off, unsupported), "");
+  const std::string problem = nexthop_objects_problem(NexthopObjects::on, unsupported);
+  EXPECT_EQ(problem.rfind("--nexthop-objects=on: this kernel has no nexthop objects", 0), 0u) << problem;
+  EXPECT_NE(problem.find(unsupported.message()), std::string::npos) << problem;
+  EXPECT_NE(problem.find("--nexthop-objects=auto or off"), std::string::npos) << problem;
+}
+
 TEST(DurationTest, GoSyntax) {
   EXPECT_EQ(parse_duration("500ms"), 500ms);
   EXPECT_EQ(parse_duration("2h"), 7200s);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "controller/desired_overlay.hpp"
@@ -111,5 +112,10 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
 
 // "host:port" with an IPv4 address, "[v6]:port", or ":port" (all IPv4 addresses).
 std::optional<BindAddress> parse_bind_address(std::string_view text, std::string* error);
+
+// --nexthop-objects against the kernel's answer to a nexthop dump
+// (routing::probe_nexthop_objects(): {} when it has them): the start-up error
+// when `on` cannot be honoured, else empty.
+std::string nexthop_objects_problem(NexthopObjects mode, std::error_code probe);
 
 }  // namespace hostgw::controller
