@@ -25,7 +25,7 @@ namespace {
 // A pass running longer than this means the loop is stuck (netlink requests time out after seconds).
 constexpr auto kStuckPass = std::chrono::minutes(2);
 
-ReconcilerOptions reconciler_options(const Options& options) {
+ReconcilerOptions reconciler_options(const Options& options, const DaemonParts& parts) {
   ReconcilerOptions out;
   out.node_name = options.node_name;
   out.routes.cluster_cidrs = options.cluster_cidrs;
@@ -45,6 +45,8 @@ ReconcilerOptions reconciler_options(const Options& options) {
   out.pod_network.cni_ipam_data_dir = options.cni_ipam_data_dir;
   out.cni_conf_dir = options.cni_conf_dir;
   out.dry_run = options.dry_run;
+  out.nexthops_supported = parts.nexthops_supported;
+  out.use_nexthops = parts.nexthops_supported && options.nexthop_objects != NexthopObjects::off;
   return out;
 }
 
@@ -96,7 +98,7 @@ Daemon::Daemon(asio::any_io_executor executor, const Options& options, DaemonPar
       options_(options),
       parts_(parts),
       metrics_(registry),
-      reconciler_(executor, table_for(options, parts, dry_run_table_), reconciler_options(options), metrics_,
+      reconciler_(executor, table_for(options, parts, dry_run_table_), reconciler_options(options, parts), metrics_,
                   overlay_for(options, parts, dry_run_overlay_), masquerade_for(options, parts, dry_run_masquerade_)) {
   if (!parts_.nodes) throw std::invalid_argument("Daemon: no node source");
   if (options_.set_node_network_available && !parts_.status_writer)
@@ -139,6 +141,8 @@ void Daemon::start() {
   KHG_LOG(info) << "Starting the controller" << kv("node", options_.node_name) << kv("table", options_.route_table)
                 << kv("protocol", static_cast<int>(options_.route_protocol))
                 << kv("dry_run", options_.dry_run ? "true" : "false")
+                << kv("nexthop_objects",
+                      parts_.nexthops_supported && options_.nexthop_objects != NexthopObjects::off ? "on" : "off")
                 << kv("cross_subnet", parts_.overlay_table ? to_string(options_.cross_subnet) : "skip")
                 << kv("vxlan_vni", options_.vxlan_vni) << kv("vxlan_port", options_.vxlan_port)
                 << kv("masquerade", options_.masquerade && parts_.masquerade ? "true" : "false")

@@ -43,13 +43,29 @@ std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& n
   return out;
 }
 
+std::vector<routing::Route> via_nexthop_gateways(std::vector<routing::Route> routes,
+                                                 const std::vector<routing::Nexthop>& nexthops) {
+  std::map<std::uint32_t, const routing::Nexthop*> by_id;
+  for (const auto& nexthop : nexthops) by_id.emplace(nexthop.id, &nexthop);
+  for (auto& route : routes) {
+    if (route.nexthop_id == 0) continue;
+    if (auto it = by_id.find(route.nexthop_id); it != by_id.end()) {
+      route.gateway = it->second->gateway;
+      route.oif = it->second->oif;
+    }
+  }
+  return routes;
+}
+
 DesiredState desired_state(const ClusterView& view, const std::string& self, const KernelFacts& kernel,
                            const DesiredStateOptions& options) {
   DesiredState out;
   const k8s::NodeInfo* self_node = view.find(self);
   const PodNetworkOptions& pod_network = options.pod_network;
   out.facts = local_facts(self, self_node, kernel.connected, options.routes);
-  out.routes = desired_routes(view.nodes(), out.facts, options.routes, kernel.owned_routes);
+  out.routes = desired_routes(view.nodes(), out.facts, options.routes,
+                              kernel.owned_nexthops.empty() ? kernel.owned_routes
+                                                            : via_nexthop_gateways(kernel.owned_routes, kernel.owned_nexthops));
   out.overlay =
       desired_overlay(out.routes.overlay_self, out.routes.overlay_peers, options.vxlan_vni, options.vxlan_port);
   if (pod_network.masquerade) {

@@ -1,6 +1,7 @@
 #include "controller/dry_run_route_table.hpp"
 
 #include "common/log.hpp"
+#include "routing/nexthop.hpp"
 
 namespace hostgw::controller {
 
@@ -21,6 +22,24 @@ boost::asio::awaitable<std::vector<routing::ChangeResult>> DryRunRouteTable::app
                        : change.kind == routing::ChangeKind::replace ? "Dry run: route would be replaced"
                                                                      : "Dry run: route would be deleted";
     KHG_LOG(info) << what << log::kv("route", change.route.to_string());
+    results.push_back({std::move(change), 0, {}});
+  }
+  co_return results;
+}
+
+boost::asio::awaitable<routing::NexthopDumpResult> DryRunRouteTable::dump_nexthops(std::uint8_t protocol) {
+  co_return co_await real_.dump_nexthops(protocol);
+}
+
+boost::asio::awaitable<std::vector<routing::NexthopResult>> DryRunRouteTable::apply_nexthops(
+    std::vector<routing::NexthopChange> changes) {
+  std::vector<routing::NexthopResult> results;
+  results.reserve(changes.size());
+  for (auto& change : changes) {
+    const char* what = change.kind == routing::ChangeKind::add       ? "Dry run: nexthop would be added"
+                       : change.kind == routing::ChangeKind::replace ? "Dry run: nexthop would be replaced"
+                                                                     : "Dry run: nexthop would be deleted";
+    KHG_LOG(info) << what << log::kv("nexthop", change.nexthop.to_string());
     results.push_back({std::move(change), 0, {}});
   }
   co_return results;

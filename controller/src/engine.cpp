@@ -24,14 +24,16 @@ EngineOptions effective(EngineOptions options, const routing::OverlayTable* over
                         const netfilter::MasqueradeTable* masquerade) {
   if (!overlay) options.desired.routes.cross_subnet = CrossSubnet::skip;
   if (!masquerade) options.desired.pod_network.masquerade = false;
+  options.use_nexthops = options.use_nexthops && options.nexthops_supported;
   options.desired.pod_network.cni = !options.cni_conf_dir.empty();
   return options;
 }
 
-std::vector<Target*> in_order(OverlayTarget* overlay, RouteTarget& routes, MasqueradeTarget* masquerade,
-                              CniTarget* cni) {
+std::vector<Target*> in_order(OverlayTarget* overlay, NexthopTarget* nexthops, RouteTarget& routes,
+                              MasqueradeTarget* masquerade, CniTarget* cni) {
   std::vector<Target*> out;
   if (overlay) out.push_back(overlay);
+  if (nexthops) out.push_back(nexthops);
   out.push_back(&routes);
   if (masquerade) out.push_back(masquerade);
   if (cni) out.push_back(cni);
@@ -58,11 +60,14 @@ Engine::Engine(routing::RouteTable& table, routing::OverlayTable* overlay, const
       metrics_(metrics),
       overlay_(overlay ? std::make_unique<OverlayTarget>(*overlay, metrics, options_.desired.routes.cross_subnet)
                        : nullptr),
+      nexthops_(options_.nexthops_supported
+                    ? std::make_unique<NexthopTarget>(table, metrics, options_.use_nexthops)
+                    : nullptr),
       routes_(table, metrics),
       masquerade_(masquerade ? std::make_unique<MasqueradeTarget>(*masquerade, metrics) : nullptr),
       cni_(options_.cni_conf_dir.empty() ? nullptr
                                          : std::make_unique<CniTarget>(options_.cni_conf_dir, options_.dry_run)),
-      targets_(in_order(overlay_.get(), routes_, masquerade_.get(), cni_.get())),
+      targets_(in_order(overlay_.get(), nexthops_.get(), routes_, masquerade_.get(), cni_.get())),
       routes_index_(index_of(targets_, &routes_)),
       applier_(targets_, metrics, options_.retry) {
   routes_.adopt(route_adoption(options_.desired.routes));
@@ -89,6 +94,16 @@ asio::awaitable<Engine::PassResult> Engine::full_pass(const ClusterView& view) {
     result.failed_step = "dump routes";
     result.error = dump.error;
     co_return result;
+  }
+  if (nexthops_) {
+    routing::NexthopDumpResult nexthops = co_await table_.dump_nexthops(options_.desired.routes.protocol);
+    if (nexthops.error) {
+      result.failed_step = "dump nexthops";
+      result.error = nexthops.error;
+      co_return result;
+    }
+    kernel.owned_nexthops = std::move(nexthops.owned);
+    kernel.nexthop_ids_used = std::move(nexthops.ids_used);
   }
   kernel.connected = std::move(connected.networks);
   kernel.owned_routes = std::move(dump.routes);

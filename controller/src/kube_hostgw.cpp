@@ -48,9 +48,25 @@ struct Parts {
   std::unique_ptr<ApiNodeSource> api;
   std::unique_ptr<Daemon> daemon;
   std::unique_ptr<asio::signal_set> signals;
+  bool nexthops_supported = false;  // probe_nexthops()
 };
 
+// --nexthop-objects: does this kernel have them? `on` without them fails the start.
+bool probe_nexthops(const Options& options, Parts& parts) {
+  const std::error_code probe = routing::probe_nexthop_objects();
+  parts.nexthops_supported = !probe;
+  if (std::string problem = nexthop_objects_problem(options.nexthop_objects, probe); !problem.empty()) {
+    KHG_LOG(error) << "Cannot start" << kv("error", problem);
+    return false;
+  }
+  if (probe && options.nexthop_objects == NexthopObjects::automatic) {
+    KHG_LOG(info) << "No nexthop objects in this kernel; plain gateway routes" << kv("error", probe.message());
+  }
+  return true;
+}
+
 bool open_netlink(EventLoop& loop, const Options& options, Parts& parts) {
+  if (!probe_nexthops(options, parts)) return false;
   try {
     parts.table = std::make_unique<routing::NetlinkRouteTable>(loop.get_executor());
     parts.overlay = std::make_unique<routing::NetlinkOverlayTable>(loop.get_executor());
@@ -59,6 +75,7 @@ bool open_netlink(EventLoop& loop, const Options& options, Parts& parts) {
     monitor_options.table = options.route_table;
     if (options.cross_subnet == CrossSubnet::vxlan) monitor_options.overlay_device = routing::kVxlanDeviceName;
     monitor_options.adoption = {options.adopt_protocols, options.route_table, options.cluster_cidrs};
+    monitor_options.nexthops = parts.nexthops_supported && options.nexthop_objects != NexthopObjects::off;
     parts.monitor = std::make_unique<routing::NetlinkChangeMonitor>(loop.get_executor(), monitor_options);
     parts.monitor->ignore_port(parts.table->port_id());
     parts.monitor->ignore_port(parts.overlay->port_id());
@@ -109,6 +126,7 @@ bool make_daemon(EventLoop& loop, const Options& options, Parts& parts, std::uni
   try {
     DaemonParts daemon_parts{parts.table.get(),   parts.monitor.get(),    parts.api.get(),        parts.api.get(),
                              parts.overlay.get(), parts.masquerade.get(), parts.nft_monitor.get()};
+    daemon_parts.nexthops_supported = parts.nexthops_supported;
     parts.daemon = std::make_unique<Daemon>(loop.get_executor(), options, daemon_parts, parts.registry);
   } catch (const std::exception& error) {
     KHG_LOG(error) << "Cannot start" << kv("error", error.what());

@@ -239,6 +239,11 @@ constexpr Spec kOverlayPeers{"kube_hostgw_overlay_peers", "Peers on other subnet
 constexpr Spec kOverlayCreations{
     "kube_hostgw_overlay_device_creations_total",
     "Times the VXLAN device was created (at start, or after it was deleted by someone else)."};
+constexpr Spec kNexthopObjects{
+    "kube_hostgw_nexthop_objects",
+    "1 when routes to other nodes go through kernel nexthop objects (--nexthop-objects), else 0."};
+constexpr Spec kNexthopChanges{"kube_hostgw_nexthop_changes_total",
+                               "Nexthop object changes sent to the kernel, by operation and result."};
 constexpr Spec kSkipped{"kube_hostgw_nodes_skipped", "Nodes (per address family) not routed, by reason."};
 constexpr Spec kRouteChanges{"kube_hostgw_route_changes_total",
                              "Route changes sent to the kernel, by operation and result."};
@@ -285,8 +290,8 @@ Labels op_result(routing::ChangeKind kind, bool ok) {
 
 // The families whose series come later (labels known on first use, or mirrored at scrape time).
 void declare_later_families(MetricsRegistry& registry) {
-  for (const Spec* spec : {&kRouteChanges, &kNetlinkErrors, &kTriggers, &kOverlayChanges, &kMasqueradeChanges,
-                           &kCniConfChanges, &kRoutesAdopted, &kApiRequests})
+  for (const Spec* spec : {&kRouteChanges, &kNexthopChanges, &kNetlinkErrors, &kTriggers, &kOverlayChanges,
+                           &kMasqueradeChanges, &kCniConfChanges, &kRoutesAdopted, &kApiRequests})
     registry.declare_counter(spec->name, spec->help);
   registry.declare_histogram(kApiDuration.name, kApiDuration.help);
   for (const Spec* spec : {&kNodeLists, &kNodeRelists, &kWatchRestarts, &kWatchEvents, &kWatchBookmarks, &kWatchErrors,
@@ -308,6 +313,7 @@ ControllerMetrics::ControllerMetrics(MetricsRegistry& registry)
       routes_in_backoff(registry.gauge(kRoutesInBackoff.name, kRoutesInBackoff.help)),
       overlay_peers(registry.gauge(kOverlayPeers.name, kOverlayPeers.help)),
       overlay_device_creations(registry.counter(kOverlayCreations.name, kOverlayCreations.help)),
+      nexthop_objects(registry.gauge(kNexthopObjects.name, kNexthopObjects.help)),
       registry_(registry) {
   for (SkipReason reason : kAllSkipReasons) skipped(reason);
   // -1 until the first pass reads the sysctls.
@@ -322,6 +328,10 @@ Gauge& ControllerMetrics::skipped(SkipReason reason) {
 
 Counter& ControllerMetrics::route_changes(routing::ChangeKind kind, bool ok) {
   return registry_.counter(kRouteChanges.name, kRouteChanges.help, op_result(kind, ok));
+}
+
+Counter& ControllerMetrics::nexthop_changes(routing::ChangeKind kind, bool ok) {
+  return registry_.counter(kNexthopChanges.name, kNexthopChanges.help, op_result(kind, ok));
 }
 
 Counter& ControllerMetrics::netlink_errors(int error) {

@@ -183,6 +183,10 @@ po::options_description describe() {
       "route-protocol", po::value<std::string>()->value_name("N"),
       "rtm_protocol number marking the routes kube-hostgw owns (5-255); only routes with it are ever "
       "deleted. Default: 44.")(
+      "nexthop-objects", po::value<std::string>()->value_name("MODE"),
+      "Routes to other nodes through kernel nexthop objects (one per route, protocol --route-protocol; "
+      "Linux >= 5.3): \"on\" (the start fails without them), \"off\" (plain gateway routes; nexthops of ours "
+      "are converted back), \"auto\" (on when the kernel has them). Default: auto.")(
       "route-table", po::value<std::string>()->value_name("ID"),
       "Routing table for the routes (1-4294967295 except 255, or \"main\"). Default: 254 (main).")(
       "address-type", po::value<std::string>()->value_name("TYPES"),
@@ -531,6 +535,17 @@ void read_route_flags(const Flags& flags, Options& options) {
     }
   }
   options.own_pod_cidr_routes = !flags.on("no-own-pod-cidr-route");
+  if (auto value = flags.text("nexthop-objects")) {
+    if (*value == "auto") {
+      options.nexthop_objects = NexthopObjects::automatic;
+    } else if (*value == "on") {
+      options.nexthop_objects = NexthopObjects::on;
+    } else if (*value == "off") {
+      options.nexthop_objects = NexthopObjects::off;
+    } else {
+      throw OptionsError("--nexthop-objects: " + quoted(*value) + " is not \"auto\", \"on\" or \"off\"");
+    }
+  }
 }
 
 // Peers on other subnets.
@@ -599,6 +614,12 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
   read_daemon_flags(flags, options);
   parse_migration_flags(values, options);
   return options;
+}
+
+std::string nexthop_objects_problem(NexthopObjects mode, std::error_code probe) {
+  if (mode != NexthopObjects::on || !probe) return {};
+  return "--nexthop-objects=on: this kernel has no nexthop objects (RTM_GETNEXTHOP: " + probe.message() +
+         "); they need Linux >= 5.3: use --nexthop-objects=auto or off";
 }
 
 }  // namespace hostgw::controller

@@ -25,7 +25,9 @@ EngineOptions engine_options(const ReconcilerOptions& options) {
                       .pod_network = options.pod_network},
           .retry = {.initial = options.retry_initial, .max = options.retry_max},
           .cni_conf_dir = options.cni_conf_dir,
-          .dry_run = options.dry_run};
+          .dry_run = options.dry_run,
+          .nexthops_supported = options.nexthops_supported,
+          .use_nexthops = options.use_nexthops};
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ using routing::RouteKey;
 std::string route_text(const Route& route, const std::map<std::uint32_t, std::string>& links) {
   std::string text = route.type == routing::RouteType::unreachable ? "unreachable " : "";
   text += route.destination.to_string();
+  if (route.nexthop_id != 0) text += " nhid " + std::to_string(route.nexthop_id);
   if (route.gateway) text += " via " + route.gateway->to_string();
   if (route.oif) {
     auto link = links.find(route.oif);
@@ -74,6 +75,7 @@ asio::awaitable<std::optional<TargetProblem>> RouteTarget::read(const DesiredSta
 Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
   if (bindings.overlay_device) links_[*bindings.overlay_device] = std::string(routing::kVxlanDeviceName);
   overlay_device_ = bindings.overlay_device;
+  nexthops_ = bindings.nexthops;
   std::map<RouteKey, Route> wanted;
   std::map<routing::IpPrefix, std::string> owners;
   for (const auto& entry : desired.routes.routes) {
@@ -112,7 +114,17 @@ void RouteTarget::after_pass(const std::vector<ItemChange>& applied, bool clean)
 }
 
 std::optional<Route> RouteTarget::bound(const NodeRoute& entry) const {
-  if (entry.path == RoutePath::direct) return entry.route;
+  if (entry.path == RoutePath::direct) {
+    if (!nexthops_) return entry.route;
+    auto nexthop = nexthops_->find(entry.route.destination);
+    if (nexthop == nexthops_->end()) return entry.route;
+    Route route = entry.route;
+    route.gateway.reset();
+    route.oif = 0;
+    route.onlink = false;
+    route.nexthop_id = nexthop->second;
+    return route;
+  }
   if (!overlay_device_) return std::nullopt;
   Route route = entry.route;
   route.oif = *overlay_device_;
@@ -265,12 +277,29 @@ asio::awaitable<std::vector<ItemResult>> RouteTarget::apply(std::vector<ItemChan
   const std::vector<std::size_t> order = route_adoption_order(batch);
   std::vector<routing::RouteChange> changes;
   changes.reserve(batch.size());
-  for (std::size_t index : order) changes.push_back({batch[index].kind, std::get<Route>(batch[index].item)});
-  std::vector<routing::ChangeResult> results = co_await table_.apply(std::move(changes));
   std::vector<ItemResult> out(batch.size());
-  for (std::size_t i = 0; i < results.size() && i < order.size(); ++i)
-    out[order[i]] = {results[i].error, std::move(results[i].message)};
+  std::vector<std::size_t> sent;
+  sent.reserve(batch.size());
+  for (std::size_t index : order) {
+    const Route& route = std::get<Route>(batch[index].item);
+    if (route.nexthop_id != 0 && batch[index].kind != ChangeKind::remove && !nexthop_assigned(route)) {
+      // Its nexthop was refused: the id may be someone else's now.
+      out[index] = {EINVAL, "nexthop " + std::to_string(route.nexthop_id) + " was not added"};
+      continue;
+    }
+    sent.push_back(index);
+    changes.push_back({batch[index].kind, route});
+  }
+  std::vector<routing::ChangeResult> results = co_await table_.apply(std::move(changes));
+  for (std::size_t n = 0; n < results.size() && n < sent.size(); ++n)
+    out[sent[n]] = {results[n].error, std::move(results[n].message)};
   co_return out;
+}
+
+bool RouteTarget::nexthop_assigned(const Route& route) const {
+  if (!nexthops_) return false;
+  auto it = nexthops_->find(route.destination);
+  return it != nexthops_->end() && it->second == route.nexthop_id;
 }
 
 std::string RouteTarget::describe(const Item& item) const {

@@ -6,6 +6,7 @@
 
 #include <linux/if.h>
 #include <linux/netlink.h>
+#include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "routing/netlink_nexthop_message.hpp"
 #include "routing/netlink_overlay_message.hpp"
 #include "routing/netlink_socket.hpp"
 
@@ -30,6 +32,7 @@ std::vector<unsigned> event_groups(const NetlinkChangeMonitorOptions& options) {
   std::vector<unsigned> groups{RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR,
                                RTNLGRP_IPV6_IFADDR};
   if (!options.overlay_device.empty()) groups.push_back(RTNLGRP_NEIGH);
+  if (options.nexthops) groups.push_back(RTNLGRP_NEXTHOP);
   return groups;
 }
 
@@ -69,6 +72,20 @@ std::optional<std::string> ChangeFilter::relevant(const netlink::MessageHeader& 
       }
       last_owned_route_ = OwnedRouteEvent{header.type == RTM_DELROUTE, route->route};
       return netlink::message_type_name(header.type) + " " + route->route.to_string();
+    }
+    case RTM_NEWNEXTHOP:
+    case RTM_DELNEXTHOP: {
+      // Our own changes' echoes carry our port; the kernel's own deletions
+      // (the link went down or away) carry port 0 and are relevant.
+      if (ignored_ports_.count(header.port)) return std::nullopt;
+      if (message.size() >= NLMSG_HDRLEN + sizeof(nhmsg)) {
+        nhmsg fixed;
+        std::memcpy(&fixed, message.data() + NLMSG_HDRLEN, sizeof fixed);
+        if (fixed.nh_protocol != protocol_) return std::nullopt;
+      }
+      auto nexthop = netlink::parse_nexthop_message(message, &error);
+      if (!nexthop) return netlink::message_type_name(header.type) + " unreadable: " + error;
+      return netlink::message_type_name(header.type) + " " + nexthop->nexthop.to_string();
     }
     case RTM_NEWLINK:
     case RTM_DELLINK: {

@@ -52,6 +52,13 @@ std::optional<std::uint32_t> read_u32(std::span<const std::uint8_t> payload) {
 }  // namespace
 
 std::string check_route(const Route& route) {
+  if (route.nexthop_id != 0) {
+    if (route.type != RouteType::unicast || route.gateway || route.oif != 0 || route.onlink) {
+      return "route to " + route.destination.to_string() + " names nexthop " + std::to_string(route.nexthop_id) +
+             " and a gateway, output link, onlink flag or type of its own; the nexthop carries them";
+    }
+    return {};
+  }
   if (route.type == RouteType::unreachable) {
     if (route.gateway) {
       return "unreachable route to " + route.destination.to_string() + " has a gateway (" + route.gateway->to_string() +
@@ -91,7 +98,9 @@ std::size_t append_route_change(std::vector<std::uint8_t>& buffer, const RouteCh
     case ChangeKind::replace:
       header->nlmsg_type = RTM_NEWROUTE;
       header->nlmsg_flags |= NLM_F_CREATE | (change.kind == ChangeKind::add ? NLM_F_EXCL : NLM_F_REPLACE);
-      rtm->rtm_scope = route.gateway || route.type == RouteType::unreachable ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+      rtm->rtm_scope = route.gateway || route.nexthop_id != 0 || route.type == RouteType::unreachable
+                           ? RT_SCOPE_UNIVERSE
+                           : RT_SCOPE_LINK;
       if (route.onlink) rtm->rtm_flags |= RTNH_F_ONLINK;
       break;
     case ChangeKind::remove:
@@ -105,6 +114,7 @@ std::size_t append_route_change(std::vector<std::uint8_t>& buffer, const RouteCh
   if (change.kind != ChangeKind::remove) {
     if (route.gateway) mnl_attr_put(header, RTA_GATEWAY, route.gateway->size(), route.gateway->data());
     if (route.oif != 0) mnl_attr_put_u32(header, RTA_OIF, route.oif);
+    if (route.nexthop_id != 0) mnl_attr_put_u32(header, RTA_NH_ID, route.nexthop_id);
   }
   if (route.metric != 0) mnl_attr_put_u32(header, RTA_PRIORITY, route.metric);
   mnl_attr_put_u32(header, RTA_TABLE, route.table);
@@ -211,6 +221,9 @@ void take_route_attribute(std::uint16_t type, std::span<const std::uint8_t> payl
     case RTA_MULTIPATH:
       out.multipath = true;
       break;
+    case RTA_NH_ID:
+      if (auto value = read_u32(payload)) out.route.nexthop_id = *value;
+      break;
     default:
       break;
   }
@@ -268,6 +281,15 @@ std::optional<RouteMessage> parse_route_message(std::span<const std::uint8_t> me
         error, "route destination " + base.to_string() + "/" + std::to_string(rtm->rtm_dst_len) + " has host bits set");
   }
   out.route.destination = prefix;
+  if (out.route.nexthop_id != 0) {
+    // With nexthop_compat_mode (the default) the kernel also reports the
+    // nexthop's gateway, link and flags; the route itself names only the id,
+    // so the value compares equal to what was sent. A group nexthop reports
+    // RTA_MULTIPATH: not a route kube-hostgw makes.
+    out.route.gateway.reset();
+    out.route.oif = 0;
+    out.route.onlink = false;
+  }
   if (rtm->rtm_type == RTN_UNREACHABLE) {
     out.route.type = RouteType::unreachable;
     // IPv6 reports its reject routes as leaving through the loopback link;
@@ -411,6 +433,12 @@ std::string message_type_name(std::uint16_t type) {
       return "RTM_DELROUTE";
     case RTM_GETROUTE:
       return "RTM_GETROUTE";
+    case RTM_NEWNEXTHOP:
+      return "RTM_NEWNEXTHOP";
+    case RTM_DELNEXTHOP:
+      return "RTM_DELNEXTHOP";
+    case RTM_GETNEXTHOP:
+      return "RTM_GETNEXTHOP";
     default:
       return "type " + std::to_string(type);
   }

@@ -4,16 +4,19 @@
 // (IFF_LOWER_UP). Separate blocks keep clang-format from swapping them.
 #include <net/if.h>
 
+#include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <functional>
 #include <unordered_map>
 
 #include "routing/netlink_message.hpp"
+#include "routing/netlink_nexthop_message.hpp"
 #include "routing/netlink_socket.hpp"
 
 namespace hostgw::routing {
@@ -81,6 +84,37 @@ asio::awaitable<std::vector<ChangeResult>> NetlinkRouteTable::apply(std::vector<
       });
 }
 
+asio::awaitable<NexthopDumpResult> NetlinkRouteTable::dump_nexthops(std::uint8_t protocol) {
+  NexthopDumpResult result;
+  const RequestBuilder request = [](std::uint32_t seq) { return netlink::nexthop_dump_request(seq); };
+  const std::function<void()> restart = [&] {
+    result.owned.clear();
+    result.ids_used.clear();
+  };
+  const DumpVisitor visit = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+    if (header.type != RTM_NEWNEXTHOP) return true;
+    auto parsed = netlink::parse_nexthop_message(message);
+    if (!parsed) return false;
+    result.ids_used.push_back(parsed->nexthop.id);
+    if (parsed->single_gateway && parsed->nexthop.protocol == protocol) result.owned.push_back(parsed->nexthop);
+    return true;
+  };
+  // A kernel without nexthop objects answers EOPNOTSUPP (no RTM_GETNEXTHOP handler).
+  result.error = co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit);
+  if (result.error) restart();
+  std::sort(result.ids_used.begin(), result.ids_used.end());
+  co_return result;
+}
+
+asio::awaitable<std::vector<NexthopResult>> NetlinkRouteTable::apply_nexthops(std::vector<NexthopChange> changes) {
+  co_return co_await netlink::checked_batch<NexthopResult>(
+      *socket_, std::move(changes),
+      [](const NexthopChange& change) { return netlink::check_nexthop(change.kind, change.nexthop); },
+      [](std::vector<std::uint8_t>& batch, const NexthopChange& change, std::uint32_t seq) {
+        netlink::append_nexthop_change(batch, change, seq);
+      });
+}
+
 asio::awaitable<ConnectedResult> NetlinkRouteTable::connected_networks() {
   ConnectedResult result;
   struct Link {
@@ -125,6 +159,32 @@ asio::awaitable<ConnectedResult> NetlinkRouteTable::connected_networks() {
     result.networks.clear();
   }
   co_return result;
+}
+
+std::error_code probe_nexthop_objects() {
+  mnl_socket* socket = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+  if (!socket) return {errno, std::generic_category()};
+  std::error_code result;
+  if (mnl_socket_bind(socket, 0, MNL_SOCKET_AUTOPID) < 0) {
+    result = {errno, std::generic_category()};
+  } else {
+    const std::vector<std::uint8_t> request = netlink::nexthop_dump_request(1);
+    std::vector<std::uint8_t> reply(MNL_SOCKET_BUFFER_SIZE);
+    if (mnl_socket_sendto(socket, request.data(), request.size()) < 0) {
+      result = {errno, std::generic_category()};
+    } else if (ssize_t got = mnl_socket_recvfrom(socket, reply.data(), reply.size()); got < 0) {
+      result = {errno, std::generic_category()};
+    } else {
+      // The first message says it all: a nexthop (or NLMSG_DONE) or an error.
+      std::span<const std::uint8_t> datagram(reply.data(), static_cast<std::size_t>(got));
+      netlink::for_each_message(datagram, [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
+        if (header.type != NLMSG_ERROR || result) return;
+        if (auto ack = netlink::parse_ack(message); ack && ack->error != 0) result = {ack->error, std::generic_category()};
+      });
+    }
+  }
+  mnl_socket_close(socket);
+  return result;
 }
 
 }  // namespace hostgw::routing

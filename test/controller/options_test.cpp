@@ -242,6 +242,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--route-protocol=1", "--route-protocol=2"}, "--route-protocol: given more than once"},
         BadCase{{"--kubeconfig"}, "the required argument for option '--kubeconfig' is missing"},
         BadCase{{"--cross-subnet=ipip"}, "--cross-subnet: \"ipip\" is not \"vxlan\" or \"skip\""},
+        BadCase{{"--nexthop-objects=yes"}, "--nexthop-objects: \"yes\" is not \"auto\", \"on\" or \"off\""},
         BadCase{{"--vxlan-vni=0"}, "--vxlan-vni: \"0\" is not a VNI from 1 to 16777215"},
         BadCase{{"--vxlan-vni=16777216"}, "--vxlan-vni: \"16777216\" is not a VNI from 1 to 16777215"},
         BadCase{{"--vxlan-port=0"}, "--vxlan-port: \"0\" is not a UDP port from 1 to 65535"},
@@ -293,6 +294,27 @@ TEST(OptionsTest, CrossSubnetFlags) {
   for (const char* text :
        {"--cross-subnet", "--vxlan-vni", "--vxlan-port", "Default: vxlan.", "Default: 4244", "Default: 4789"})
     EXPECT_NE(help.find(text), std::string::npos) << text;
+}
+
+TEST(OptionsTest, NexthopObjectsFlag) {
+  EXPECT_EQ(parse({}).nexthop_objects, NexthopObjects::automatic);
+  EXPECT_EQ(parse({"--nexthop-objects=auto"}).nexthop_objects, NexthopObjects::automatic);
+  EXPECT_EQ(parse({"--nexthop-objects=on"}).nexthop_objects, NexthopObjects::on);
+  EXPECT_EQ(parse({"--nexthop-objects", "off"}).nexthop_objects, NexthopObjects::off);
+  std::string help = flat_help();
+  for (const char* text : {"--nexthop-objects", "Linux >= 5.3", "Default: auto."})
+    EXPECT_NE(help.find(text), std::string::npos) << text;
+}
+
+TEST(OptionsTest, NexthopObjectsOnFailsTheStartOnlyWithoutKernelSupport) {
+  const auto unsupported = std::make_error_code(std::errc::operation_not_supported);
+  EXPECT_EQ(nexthop_objects_problem(NexthopObjects::on, {}), "");
+  EXPECT_EQ(nexthop_objects_problem(NexthopObjects::automatic, unsupported), "");
+  EXPECT_EQ(nexthop_objects_problem(NexthopObjects::off, unsupported), "");
+  const std::string problem = nexthop_objects_problem(NexthopObjects::on, unsupported);
+  EXPECT_EQ(problem.rfind("--nexthop-objects=on: this kernel has no nexthop objects", 0), 0u) << problem;
+  EXPECT_NE(problem.find(unsupported.message()), std::string::npos) << problem;
+  EXPECT_NE(problem.find("--nexthop-objects=auto or off"), std::string::npos) << problem;
 }
 
 TEST(DurationTest, GoSyntax) {

@@ -807,7 +807,9 @@ khg_full_mesh_ok() {
     want=$(for k in "${nodes[@]}"; do
       [[ "$k" == "$i" ]] || echo "$(khg_node_pod_cidr "$k") $(khg_node_ip "$k")"
     done | sort)
-    have=$(ip -n "$(khg_node_ns "$i")" route show proto 44 type unicast | awk '{ print $1, ($2 == "via" ? $3 : "-") }' | sort)
+    # "PREFIX [nhid N] via GW ...": routes through nexthop objects (--nexthop-objects) name their id first.
+    have=$(ip -n "$(khg_node_ns "$i")" route show proto 44 type unicast |
+      awk '{ via = "-"; for (f = 2; f < NF; f++) if ($f == "via") { via = $(f + 1); break } print $1, via }' | sort)
     [[ "$want" == "$have" ]] || return 1
   done
 }

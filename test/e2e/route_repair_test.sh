@@ -16,7 +16,8 @@ gw2=$(khg_node_ip 2)
 time_to_restore() {
   local start=$1 deadline=$(($1 + 10000))
   while (($(khg_now_ms) < deadline)); do
-    if [[ "$(ip -n "$node1" route show 10.244.2.0/24 proto 44)" == "10.244.2.0/24 via $gw2 "* ]]; then
+    # (With nexthop objects the route reads "10.244.2.0/24 nhid N via $gw2 ...".)
+    if [[ "$(ip -n "$node1" route show 10.244.2.0/24 proto 44)" == "10.244.2.0/24 "*"via $gw2 "* ]]; then
       echo $(($(khg_now_ms) - start))
       return 0
     fi

@@ -3,9 +3,11 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/nexthop.h>
 
 #include "netlink_test_messages.hpp"
 #include "routing/netlink_change_monitor.hpp"
+#include "routing/netlink_nexthop_message.hpp"
 
 namespace hostgw::routing {
 namespace {
@@ -165,6 +167,49 @@ TEST(ChangeFilterTest, ForeignProtocolIsSkippedBeforeItsAttributesAreRead) {
   auto what = feed(filter, bytes);
   ASSERT_TRUE(what);
   EXPECT_NE(what->find("unreadable"), std::string::npos) << *what;
+}
+
+}  // namespace
+}  // namespace hostgw::routing
+
+namespace hostgw::routing {
+namespace {
+
+std::vector<std::uint8_t> nexthop_event(ChangeKind kind, std::uint8_t protocol, std::uint32_t port = 0) {
+  std::vector<std::uint8_t> bytes;
+  netlink::append_nexthop_change(bytes, {kind, {kNexthopIdFirst, IpAddress::parse("198.51.100.12"), 3, protocol}}, 0);
+  auto* header = reinterpret_cast<nlmsghdr*>(bytes.data());
+  header->nlmsg_pid = port;
+  header->nlmsg_flags = 0;
+  if (kind == ChangeKind::remove) {
+    // The kernel's RTM_DELNEXTHOP carries the whole nexthop, protocol included.
+    auto* nhm = reinterpret_cast<nhmsg*>(bytes.data() + NLMSG_HDRLEN);
+    nhm->nh_protocol = protocol;
+  }
+  return bytes;
+}
+
+TEST(ChangeFilterTest, OwnedNexthopDeletedOrChangedBySomeoneElseIsRelevantButNoOwnedRoute) {
+  ChangeFilter filter(44, kMainTable);
+  filter.ignore_port(777);
+  auto bytes = nexthop_event(ChangeKind::remove, 44, 1234);
+  auto header = netlink::parse_header(bytes);
+  ASSERT_TRUE(header);
+  auto deleted = filter.relevant(*header, bytes);
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->rfind("RTM_DELNEXTHOP id " + std::to_string(kNexthopIdFirst), 0), 0u) << *deleted;
+  // Not an owned route: the caller must run a full pass (the routes went with it).
+  EXPECT_FALSE(filter.last_owned_route());
+  bytes = nexthop_event(ChangeKind::replace, 44, 0);  // the kernel's own (link gone)
+  header = netlink::parse_header(bytes);
+  EXPECT_TRUE(filter.relevant(*header, bytes));
+  // Another protocol's nexthops and our own echoes are not.
+  bytes = nexthop_event(ChangeKind::add, 12, 1234);
+  header = netlink::parse_header(bytes);
+  EXPECT_FALSE(filter.relevant(*header, bytes));
+  bytes = nexthop_event(ChangeKind::add, 44, 777);
+  header = netlink::parse_header(bytes);
+  EXPECT_FALSE(filter.relevant(*header, bytes));
 }
 
 }  // namespace

@@ -263,5 +263,74 @@ TEST_F(FakeRouteTableTest, NoticesQueueInOrder) {
   EXPECT_TRUE(second.resync_needed);
 }
 
+
+// --- nexthop objects ----------------------------------------------------------
+
+Nexthop nexthop(std::uint32_t id, const char* via, std::uint32_t oif = 2) {
+  return {id, IpAddress::parse(via), oif};
+}
+Route via_nexthop(const char* dst, std::uint32_t id) {
+  Route r;
+  r.destination = IpPrefix::parse(dst);
+  r.nexthop_id = id;
+  return r;
+}
+
+TEST_F(FakeRouteTableTest, NexthopsAreKeyedByIdAndCheckedLikeTheKernel) {
+  auto results = run(table_.apply_nexthops({{ChangeKind::add, nexthop(1, "198.51.100.12")},
+                                            {ChangeKind::add, nexthop(1, "198.51.100.13")},
+                                            {ChangeKind::add, nexthop(2, "192.168.0.1")},
+                                            {ChangeKind::add, nexthop(3, "198.51.100.12", 0)},
+                                            {ChangeKind::remove, nexthop(9, "198.51.100.12")}}));
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].error, EEXIST);
+  EXPECT_EQ(results[2].error, ENETUNREACH);
+  EXPECT_EQ(results[3].error, EINVAL);
+  EXPECT_EQ(results[4].error, ENOENT);
+  table_.seed_nexthop({5, IpAddress::parse("198.51.100.5"), 2, 12});
+  results = run(table_.apply_nexthops({{ChangeKind::replace, nexthop(5, "198.51.100.6")},
+                                       {ChangeKind::replace, nexthop(1, "198.51.100.14")}}));
+  EXPECT_EQ(results[0].error, EEXIST) << "another protocol's nexthop is never replaced";
+  EXPECT_TRUE(results[1].ok());
+  NexthopDumpResult dumped = run(table_.dump_nexthops(kDefaultRouteProtocol));
+  EXPECT_FALSE(dumped.error);
+  EXPECT_EQ(dumped.owned, (std::vector<Nexthop>{nexthop(1, "198.51.100.14")}));
+  EXPECT_EQ(dumped.ids_used, (std::vector<std::uint32_t>{1, 5}));
+}
+
+TEST_F(FakeRouteTableTest, RouteNamingAMissingNexthopIsRefusedAndDeletingANexthopDeletesItsRoutes) {
+  EXPECT_EQ(apply({{ChangeKind::add, via_nexthop("10.244.2.0/24", 1)}})[0].error, EINVAL);
+  ASSERT_TRUE(run(table_.apply_nexthops({{ChangeKind::add, nexthop(1, "198.51.100.12")},
+                                         {ChangeKind::add, nexthop(2, "2001:db8:1::2")}}))[0]
+                  .ok());
+  auto results = apply({{ChangeKind::add, via_nexthop("10.244.2.0/24", 1)},
+                        {ChangeKind::add, via_nexthop("2001:db8:244:2::/64", 1)},
+                        {ChangeKind::add, via_nexthop("2001:db8:244:3::/64", 2)},
+                        {ChangeKind::add, via_nexthop("10.244.4.0/24", 2)}});
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].error, EINVAL) << "an IPv6 route via an IPv4 nexthop";
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_TRUE(results[3].ok()) << "the kernel takes IPv4 routes via IPv6 nexthops";
+  EXPECT_EQ(dump().size(), 3u);
+  // A replace keeps the routes; a removal takes them along.
+  EXPECT_TRUE(run(table_.apply_nexthops({{ChangeKind::replace, nexthop(1, "198.51.100.99")}}))[0].ok());
+  EXPECT_EQ(dump().size(), 3u);
+  EXPECT_TRUE(run(table_.apply_nexthops({{ChangeKind::remove, nexthop(1, "198.51.100.99")}}))[0].ok());
+  EXPECT_EQ(dump().size(), 2u);
+  EXPECT_TRUE(table_.remove_nexthop_externally(2));
+  EXPECT_TRUE(dump().empty());
+  ChangeNotice notice = run(table_.next_change());
+  EXPECT_TRUE(notice.relevant);
+  EXPECT_FALSE(notice.only_owned_routes);
+  EXPECT_EQ(notice.what.rfind("RTM_DELNEXTHOP id 2", 0), 0u) << notice.what;
+  EXPECT_FALSE(table_.remove_nexthop_externally(2));
+}
+
+TEST_F(FakeRouteTableTest, WithoutNexthopSupportDumpAndChangesFail) {
+  table_.set_nexthops_supported(false);
+  EXPECT_EQ(run(table_.dump_nexthops(kDefaultRouteProtocol)).error, std::errc::operation_not_supported);
+  EXPECT_EQ(run(table_.apply_nexthops({{ChangeKind::add, nexthop(1, "198.51.100.12")}}))[0].error, EOPNOTSUPP);
+}
+
 }  // namespace
 }  // namespace hostgw::routing

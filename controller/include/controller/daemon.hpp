@@ -60,6 +60,9 @@ struct DaemonParts {
   netfilter::NftChangeMonitor* nft_monitor = nullptr;
   // Where the forwarding sysctls are read (tests: a folder of their own).
   std::string sysctl_net_root = "/proc/sys/net";
+  // The route table has nexthop objects (probed at start): --nexthop-objects=auto
+  // uses them, and off cleans ours up.
+  bool nexthops_supported = false;
 };
 
 // The NetworkUnavailable=False patch, with `now` as RFC 3339 time.

@@ -22,6 +22,7 @@
 #include "controller/desired_routes.hpp"
 #include "controller/pod_cidr_index.hpp"
 #include "netfilter/masquerade_rules.hpp"
+#include "routing/nexthop.hpp"
 #include "routing/route_table.hpp"
 
 namespace hostgw::controller {
@@ -36,6 +37,10 @@ struct KernelFacts {
   // (routing::RouteAdoption::adoptable), handled by the routes target like owned ones.
   // (An initializer, so that brace-initialised KernelFacts need not name it.)
   std::vector<routing::Route> adoptable_routes = {};
+  // With nexthop objects: ours (a route naming one goes via its gateway for
+  // the holder rule), and every id in use (anyone's, sorted).
+  std::vector<routing::Nexthop> owned_nexthops = {};
+  std::vector<std::uint32_t> nexthop_ids_used = {};
 };
 
 // The pod network's options (besides the routes to other nodes).
@@ -80,6 +85,11 @@ struct DesiredState {
 // The addresses of `node` that the masquerade exempts as destinations: its
 // InternalIPs, and its ExternalIPs when `types` routes via them too.
 std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node, AddressTypes types);
+
+// `routes` with each route through one of `nexthops` given that nexthop's
+// gateway and link (what the holder rule compares).
+std::vector<routing::Route> via_nexthop_gateways(std::vector<routing::Route> routes,
+                                                 const std::vector<routing::Nexthop>& nexthops);
 
 DesiredState desired_state(const ClusterView& view, const std::string& self, const KernelFacts& kernel,
                            const DesiredStateOptions& options);

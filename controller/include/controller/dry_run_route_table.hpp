@@ -1,8 +1,8 @@
 #pragma once
 
 // DryRunRouteTable: --dry-run. Reads go to the real table; apply() only logs
-// each change ("Dry run: route would be added") and reports success. It never
-// writes to the kernel.
+// each change ("Dry run: route would be added", "Dry run: nexthop would be
+// replaced") and reports success. It never writes to the kernel.
 
 #include "routing/route_table.hpp"
 
@@ -15,6 +15,9 @@ class DryRunRouteTable final : public routing::RouteTable {
   boost::asio::awaitable<routing::DumpResult> dump_routes(std::uint32_t table, std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<routing::ChangeResult>> apply(std::vector<routing::RouteChange> changes) override;
   boost::asio::awaitable<routing::ConnectedResult> connected_networks() override;
+  boost::asio::awaitable<routing::NexthopDumpResult> dump_nexthops(std::uint8_t protocol) override;
+  boost::asio::awaitable<std::vector<routing::NexthopResult>> apply_nexthops(
+      std::vector<routing::NexthopChange> changes) override;
 
  private:
   routing::RouteTable& real_;

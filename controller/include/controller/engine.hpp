@@ -33,6 +33,7 @@
 #include "controller/masquerade_target.hpp"
 #include "controller/overlay_target.hpp"
 #include "controller/pod_cidr_index.hpp"
+#include "controller/nexthop_target.hpp"
 #include "controller/route_target.hpp"
 #include "routing/overlay_table.hpp"
 #include "routing/route_table.hpp"
@@ -46,6 +47,10 @@ struct EngineOptions {
   // --cni-conf-dir: the folder of the CNI target (empty: no CNI target).
   std::string cni_conf_dir;
   bool dry_run = false;  // the CNI target reads but never writes
+  // --nexthop-objects as resolved at start: the kernel has nexthop objects
+  // (a NexthopTarget reads and cleans ours), and routes go through them.
+  bool nexthops_supported = false;
+  bool use_nexthops = false;
 };
 
 class Engine {
@@ -104,6 +109,7 @@ class Engine {
   EngineOptions options_;
   ControllerMetrics& metrics_;
   std::unique_ptr<OverlayTarget> overlay_;
+  std::unique_ptr<NexthopTarget> nexthops_;
   RouteTarget routes_;
   std::unique_ptr<MasqueradeTarget> masquerade_;
   std::unique_ptr<CniTarget> cni_;

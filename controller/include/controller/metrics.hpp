@@ -144,6 +144,7 @@ class ControllerMetrics {
   Gauge& routes_in_backoff;           // kube_hostgw_routes_in_backoff
   Gauge& overlay_peers;               // kube_hostgw_overlay_peers
   Counter& overlay_device_creations;  // kube_hostgw_overlay_device_creations_total
+  Gauge& nexthop_objects;             // kube_hostgw_nexthop_objects (1: routes go through nexthop objects)
 
   // kube_hostgw_nodes_skipped{reason}
   Gauge& skipped(SkipReason reason);
@@ -155,6 +156,8 @@ class ControllerMetrics {
   Counter& triggers(std::string_view source);
   // kube_hostgw_overlay_entry_changes_total{op,result}
   Counter& overlay_entry_changes(routing::ChangeKind kind, bool ok);
+  // kube_hostgw_nexthop_changes_total{op,result}
+  Counter& nexthop_changes(routing::ChangeKind kind, bool ok);
   // kube_hostgw_masquerade_changes_total{op,result}
   Counter& masquerade_changes(routing::ChangeKind kind, bool ok);
   // kube_hostgw_cni_conf_changes_total{op,result}

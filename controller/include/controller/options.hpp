@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "controller/desired_overlay.hpp"
@@ -27,6 +28,13 @@ struct BindAddress {
   routing::IpAddress address;
   std::uint16_t port = 0;
   std::string to_string() const;  // "0.0.0.0:2401", "[::1]:2401"
+};
+
+// --nexthop-objects: routes to other nodes through kernel nexthop objects.
+enum class NexthopObjects : std::uint8_t {
+  automatic,  // when the kernel has them (a nexthop dump succeeds at start)
+  on,         // required: the start fails without them
+  off,        // plain gateway routes; ours left by an earlier run are converted back
 };
 
 struct Options {
@@ -57,6 +65,7 @@ struct Options {
   std::vector<std::uint8_t> adopt_protocols;     // --adopt-protocol
   std::vector<std::string> address_annotations;  // --address-annotation
   bool dry_run = false;
+  NexthopObjects nexthop_objects = NexthopObjects::automatic;
   int verbosity = 0;
 
   bool show_help = false;
@@ -106,5 +115,10 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
 
 // "host:port" with an IPv4 address, "[v6]:port", or ":port" (all IPv4 addresses).
 std::optional<BindAddress> parse_bind_address(std::string_view text, std::string* error);
+
+// --nexthop-objects against the kernel's answer to a nexthop dump
+// (routing::probe_nexthop_objects(): {} when it has them): the start-up error
+// when `on` cannot be honoured, else empty.
+std::string nexthop_objects_problem(NexthopObjects mode, std::error_code probe);
 
 }  // namespace hostgw::controller

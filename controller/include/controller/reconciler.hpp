@@ -56,6 +56,9 @@ struct ReconcilerOptions {
   PodNetworkOptions pod_network;
   std::string cni_conf_dir;  // empty: no CNI target
   bool dry_run = false;      // the CNI target never writes
+  // --nexthop-objects resolved at start (EngineOptions).
+  bool nexthops_supported = false;
+  bool use_nexthops = false;
 };
 
 // What a completed pass saw, for the daemon (subnet.env, node condition).

@@ -51,9 +51,12 @@ class RouteTarget final : public Target {
   // updating installed_ as if the changes succeed.
   Delta plan_keys(const std::vector<routing::RouteKey>& keys, const DesiredModel& model, const std::string& node);
   // The route as it goes to the kernel: an overlay route bound to the
-  // device's index, or nullopt while there is no device.
+  // device's index, or nullopt while there is no device; a route with a
+  // nexthop assigned naming only its id.
   std::optional<routing::Route> bound(const NodeRoute& entry) const;
   void record(const ItemChange& change);
+  // Whether `route`'s nexthop id is still the one assigned to its destination.
+  bool nexthop_assigned(const routing::Route& route) const;
   std::string owner_of(const routing::Route& route) const;
   // route_text(), with " proto boot" for a route under adoption.
   std::string text_of(const routing::Route& route) const;
@@ -72,6 +75,8 @@ class RouteTarget final : public Target {
   routing::RouteAdoption adoption_;
   // The pass's changes that take over a route of another protocol -> its protocol.
   std::map<std::pair<routing::ChangeKind, routing::Route>, std::uint8_t> adopting_;
+  // NexthopTarget's assignment (destination -> nexthop id), from the last pass's bindings.
+  const std::map<routing::IpPrefix, std::uint32_t>* nexthops_ = nullptr;
 };
 
 // "10.244.2.0/24 via 198.51.100.12 dev eth0" (the link's index where its name

@@ -10,6 +10,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 
 #include "controller/desired_state.hpp"
 #include "controller/metrics.hpp"
+#include "routing/nexthop.hpp"
 #include "routing/overlay_table.hpp"
 #include "routing/route_table.hpp"
 
@@ -42,7 +44,8 @@ struct CniFileItem {
 
 // Everything a target can own, one alternative per kind of item (ordered, so
 // that a change can key the Applier's retry table).
-using Item = std::variant<routing::Route, routing::NeighbourEntry, routing::FdbEntry, MasqueradeItem, CniFileItem>;
+using Item = std::variant<routing::Route, routing::NeighbourEntry, routing::FdbEntry, MasqueradeItem, CniFileItem,
+                          routing::Nexthop>;
 
 struct ItemChange {
   routing::ChangeKind kind = routing::ChangeKind::add;
@@ -82,6 +85,9 @@ struct Bindings {
   // The ifindex of hostgw.vxlan when it exists and is as wanted: the overlay
   // routes (RoutePath::overlay) are bound to it, and left out without it.
   std::optional<std::uint32_t> overlay_device;
+  // With nexthop objects (NexthopTarget): destination -> the nexthop id its
+  // route goes through (RTA_NH_ID); a destination not in it is a plain route.
+  const std::map<routing::IpPrefix, std::uint32_t>* nexthops = nullptr;
 };
 
 // A target that could not be read or prepared: it sits the pass out (no

@@ -102,6 +102,10 @@ struct NetlinkChangeMonitorOptions {
   std::string overlay_device;
   // --adopt-protocol: adoptable routes someone else adds wake the caller.
   RouteAdoption adoption;
+  // Join RTNLGRP_NEXTHOP: a nexthop of our protocol deleted or changed by
+  // someone else (or by the kernel, with its link) wakes the caller; the
+  // routes through it went with it. Only on kernels with nexthop objects.
+  bool nexthops = false;
 };
 
 class NetlinkChangeMonitor final : public ChangeMonitor {

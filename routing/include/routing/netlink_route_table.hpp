@@ -24,8 +24,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <system_error>
 
 #include "routing/netlink_table_options.hpp"
+#include "routing/nexthop.hpp"
 #include "routing/route_table.hpp"
 
 namespace hostgw::routing {
@@ -47,6 +49,10 @@ class NetlinkRouteTable final : public RouteTable {
   boost::asio::awaitable<std::vector<ChangeResult>> apply(std::vector<RouteChange> changes) override;
   // Global-scope addresses of up, non-loopback links, IPv4 and IPv6.
   boost::asio::awaitable<ConnectedResult> connected_networks() override;
+  // RTM_GETNEXTHOP dump (EOPNOTSUPP on kernels without nexthop objects) and
+  // RTM_NEWNEXTHOP/RTM_DELNEXTHOP batches, over the same socket.
+  boost::asio::awaitable<NexthopDumpResult> dump_nexthops(std::uint8_t protocol) override;
+  boost::asio::awaitable<std::vector<NexthopResult>> apply_nexthops(std::vector<NexthopChange> changes) override;
 
   // The request socket's netlink port id: the kernel stamps it on the events
   // our own changes cause, so a monitor can ignore them.
@@ -59,5 +65,11 @@ class NetlinkRouteTable final : public RouteTable {
   NetlinkTableOptions options_;
   std::unique_ptr<netlink::Socket> socket_;
 };
+
+// Whether this network namespace's kernel has nexthop objects: one blocking
+// RTM_GETNEXTHOP dump request on a socket of its own (at start-up, before the
+// io_context runs). {} if the kernel answered with nexthops or an empty dump;
+// EOPNOTSUPP (kernels before 5.3) or another errno otherwise.
+std::error_code probe_nexthop_objects();
 
 }  // namespace hostgw::routing

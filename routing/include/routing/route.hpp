@@ -47,10 +47,14 @@ struct Route {
   bool onlink = false;
   // Last, so that brace-initialised Routes elsewhere keep their meaning.
   RouteType type = RouteType::unicast;
+  // RTA_NH_ID: the route goes through this nexthop object (routing/nexthop.hpp)
+  // and carries no gateway, output link or onlink flag of its own; 0: none.
+  std::uint32_t nexthop_id = 0;
 
   Family family() const { return destination.family(); }
 
   // e.g. "10.244.2.0/24 via 198.51.100.12 dev #3 table 254 proto 44 metric 0",
+  // "10.244.2.0/24 nhid 1802502145 table 254 proto 44 metric 0",
   // "unreachable 10.244.1.0/24 table 254 proto 44 metric 4278198272"
   std::string to_string() const;
 

@@ -20,6 +20,11 @@
 
 namespace hostgw::routing {
 
+// Nexthop objects' values (routing/nexthop.hpp).
+struct NexthopDumpResult;
+struct NexthopChange;
+struct NexthopResult;
+
 enum class ChangeKind : std::uint8_t {
   add,      // RTM_NEWROUTE with NLM_F_CREATE|NLM_F_EXCL; EEXIST is reported, not fatal
   replace,  // RTM_NEWROUTE with NLM_F_CREATE|NLM_F_REPLACE
@@ -80,6 +85,13 @@ class RouteTable {
 
   // The connected networks of up links (global-scope addresses only).
   virtual boost::asio::awaitable<ConnectedResult> connected_networks() = 0;
+
+  // Nexthop objects (routing/nexthop.hpp): every single-gateway nexthop of
+  // `protocol`, and every id in use. The defaults are a table without them:
+  // the dump fails with EOPNOTSUPP, every change too.
+  virtual boost::asio::awaitable<NexthopDumpResult> dump_nexthops(std::uint8_t protocol);
+  // One batch; one result per change, in the same order.
+  virtual boost::asio::awaitable<std::vector<NexthopResult>> apply_nexthops(std::vector<NexthopChange> changes);
 };
 
 // One owned route (our protocol, our table) that someone else added, changed

@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <cerrno>
 
 namespace hostgw::routing {
@@ -105,6 +106,22 @@ const Route* FakeRouteTable::find(const RouteKey& key) const {
 }
 
 int FakeRouteTable::check_next_hop(Route& route, std::string& message) const {
+  if (route.nexthop_id != 0) {
+    auto nexthop = nexthops_.find(route.nexthop_id);
+    if (route.gateway || route.oif != 0 || route.onlink || route.type != RouteType::unicast) {
+      message = "fake: a route with a nexthop id names no gateway or device of its own";
+      return EINVAL;
+    }
+    if (nexthop == nexthops_.end()) {
+      message = "Nexthop id does not exist";
+      return EINVAL;
+    }
+    if (route.family() == Family::v6 && nexthop->second.family() != Family::v6) {
+      message = "IPv6 routes can not use an IPv4 nexthop";
+      return EINVAL;
+    }
+    return 0;
+  }
   // An unreachable route has no next hop (check_route() in netlink_message.hpp).
   if (route.type == RouteType::unreachable) {
     if (!route.gateway && route.oif == 0 && !route.onlink) return 0;
@@ -216,6 +233,113 @@ ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
   result.error = EINVAL;
   result.message = "unknown change kind";
   return result;
+}
+
+
+boost::asio::awaitable<NexthopDumpResult> FakeRouteTable::dump_nexthops(std::uint8_t protocol) {
+  ++nexthop_dumps_;
+  NexthopDumpResult result;
+  if (!nexthops_supported_) {
+    result.error = std::make_error_code(std::errc::operation_not_supported);
+    co_return result;
+  }
+  for (const auto& [id, nexthop] : nexthops_) {
+    result.ids_used.push_back(id);
+    if (nexthop.protocol == protocol) result.owned.push_back(nexthop);
+  }
+  co_return result;
+}
+
+boost::asio::awaitable<std::vector<NexthopResult>> FakeRouteTable::apply_nexthops(std::vector<NexthopChange> changes) {
+  ++nexthop_apply_calls_;
+  std::vector<NexthopResult> results;
+  results.reserve(changes.size());
+  for (auto& change : changes) results.push_back(apply_nexthop(change));
+  co_return results;
+}
+
+NexthopResult FakeRouteTable::apply_nexthop(const NexthopChange& change) {
+  ++nexthop_writes_;
+  NexthopResult result{change, 0, {}};
+  const Nexthop& nexthop = change.nexthop;
+  if (!nexthops_supported_) {
+    result.error = EOPNOTSUPP;
+    return result;
+  }
+  auto existing = nexthops_.find(nexthop.id);
+  if (change.kind == ChangeKind::remove) {
+    if (existing == nexthops_.end()) {
+      result.error = ENOENT;
+      result.message = "Nexthop id does not exist";
+      return result;
+    }
+    // The kernel deletes every route through it (IPv4 without a notification).
+    std::erase_if(routes_, [&](const auto& entry) { return entry.second.nexthop_id == nexthop.id; });
+    nexthops_.erase(existing);
+    return result;
+  }
+  if (existing != nexthops_.end()) {
+    if (change.kind == ChangeKind::add) {
+      result.error = EEXIST;
+      result.message = "Nexthop id already exists (proto " + std::to_string(existing->second.protocol) + ")";
+      return result;
+    }
+    if (existing->second.protocol != nexthop.protocol) {
+      result.error = EEXIST;
+      result.message = "fake: refusing to replace a nexthop of protocol " + std::to_string(existing->second.protocol);
+      return result;
+    }
+    // A route's family must still match (the kernel refuses such a replace).
+    for (const auto& [key, route] : routes_) {
+      if (route.nexthop_id == nexthop.id && route.family() == Family::v6 && nexthop.family() != Family::v6) {
+        result.error = EINVAL;
+        result.message = "IPv6 routes can not use an IPv4 nexthop";
+        return result;
+      }
+    }
+  }
+  // The kernel's checks of the next hop itself, as for a route.
+  Route probe{IpPrefix::containing(nexthop.gateway, nexthop.gateway.bit_width()), nexthop.gateway, nexthop.oif};
+  probe.onlink = nexthop.onlink;
+  if (nexthop.oif == 0) {
+    result.error = EINVAL;
+    result.message = "Device attribute required for non-blackhole and non-fdb nexthops";
+    return result;
+  }
+  if (int error = check_next_hop(probe, result.message)) {
+    result.error = error;
+    return result;
+  }
+  nexthops_[nexthop.id] = nexthop;
+  return result;
+}
+
+void FakeRouteTable::seed_nexthop(const Nexthop& nexthop) {
+  nexthops_[nexthop.id] = nexthop;
+}
+
+bool FakeRouteTable::remove_nexthop_externally(std::uint32_t id) {
+  auto it = nexthops_.find(id);
+  if (it == nexthops_.end()) return false;
+  ChangeNotice notice;
+  notice.relevant = true;
+  notice.what = "RTM_DELNEXTHOP " + it->second.to_string();
+  std::erase_if(routes_, [&](const auto& entry) { return entry.second.nexthop_id == id; });
+  nexthops_.erase(it);
+  post_notice(std::move(notice));
+  return true;
+}
+
+std::vector<Nexthop> FakeRouteTable::nexthops() const {
+  std::vector<Nexthop> out;
+  out.reserve(nexthops_.size());
+  for (const auto& [id, nexthop] : nexthops_) out.push_back(nexthop);
+  return out;
+}
+
+const Nexthop* FakeRouteTable::find_nexthop(std::uint32_t id) const {
+  auto it = nexthops_.find(id);
+  return it == nexthops_.end() ? nullptr : &it->second;
 }
 
 }  // namespace hostgw::routing

@@ -20,7 +20,13 @@
 //                                          (IPv6: EHOSTUNREACH, as the kernel says);
 //     `onlink` without an output link  -> EINVAL; an unknown oif -> ENODEV;
 //   - a route added with oif 0 is stored with the oif of the connected network
-//     that reaches its gateway, as a kernel dump would show it.
+//     that reaches its gateway, as a kernel dump would show it;
+//   - nexthop objects: add of an existing id -> EEXIST; replace of another
+//     protocol's id -> EEXIST (the kernel would overwrite it); remove of an
+//     absent id -> ENOENT; a nexthop without oif -> EINVAL, its gateway is
+//     checked like a route's; a route naming a missing nexthop id -> EINVAL
+//     "Nexthop id does not exist" (an IPv6 route via an IPv4 nexthop too);
+//     removing a nexthop removes every route through it.
 // It never touches the network; it owns no sockets. One thread, like the rest.
 
 #include <boost/asio/any_io_executor.hpp>
@@ -32,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "routing/nexthop.hpp"
 #include "routing/route_table.hpp"
 
 namespace hostgw::routing {
@@ -44,6 +51,8 @@ class FakeRouteTable final : public RouteTable, public ChangeMonitor {
   boost::asio::awaitable<DumpResult> dump_routes(std::uint32_t table, std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<ChangeResult>> apply(std::vector<RouteChange> changes) override;
   boost::asio::awaitable<ConnectedResult> connected_networks() override;
+  boost::asio::awaitable<NexthopDumpResult> dump_nexthops(std::uint8_t protocol) override;
+  boost::asio::awaitable<std::vector<NexthopResult>> apply_nexthops(std::vector<NexthopChange> changes) override;
 
   // ChangeMonitor: waits until a notice is posted (post_notice, remove_externally).
   boost::asio::awaitable<ChangeNotice> next_change() override;
@@ -67,6 +76,21 @@ class FakeRouteTable final : public RouteTable, public ChangeMonitor {
   // its owned_routes, as NetlinkChangeMonitor would. Returns false (and posts
   // nothing) if no such route.
   bool remove_externally(const Route& route);
+
+  // A kernel without nexthop objects: dump_nexthops() fails with EOPNOTSUPP,
+  // every nexthop change too.
+  void set_nexthops_supported(bool supported) { nexthops_supported_ = supported; }
+  // Installs a nexthop as if someone else (or a previous run) had; no checks.
+  void seed_nexthop(const Nexthop& nexthop);
+  // Deletes nexthop `id` (and every route through it) as `ip nexthop del`
+  // would, and posts a relevant notice ("RTM_DELNEXTHOP ...", not only owned
+  // routes). False (nothing posted) if no such id.
+  bool remove_nexthop_externally(std::uint32_t id);
+  std::vector<Nexthop> nexthops() const;
+  const Nexthop* find_nexthop(std::uint32_t id) const;
+  std::size_t nexthop_writes() const { return nexthop_writes_; }
+  std::size_t nexthop_apply_calls() const { return nexthop_apply_calls_; }
+  std::size_t nexthop_dumps() const { return nexthop_dumps_; }
 
   // Queues a notice for next_change() (link down, address removed, resync...).
   void post_notice(ChangeNotice notice);
@@ -93,6 +117,7 @@ class FakeRouteTable final : public RouteTable, public ChangeMonitor {
 
  private:
   ChangeResult apply_one(const RouteChange& change);
+  NexthopResult apply_nexthop(const NexthopChange& change);
   // 0 if the gateway is reachable; fills `route.oif` when it was 0.
   int check_next_hop(Route& route, std::string& message) const;
 
@@ -109,6 +134,11 @@ class FakeRouteTable final : public RouteTable, public ChangeMonitor {
   std::size_t writes_ = 0;
   std::size_t apply_calls_ = 0;
   std::size_t connected_calls_ = 0;
+  std::map<std::uint32_t, Nexthop> nexthops_;
+  bool nexthops_supported_ = true;
+  std::size_t nexthop_writes_ = 0;
+  std::size_t nexthop_apply_calls_ = 0;
+  std::size_t nexthop_dumps_ = 0;
 };
 
 }  // namespace hostgw::routing
