@@ -2,12 +2,12 @@
 //
 // One kube-hostgw (the real binary) runs in a node namespace; the fake API
 // server runs in this process but listens inside an API namespace; the two
-// namespaces are joined by one veth in 198.51.100.0/24 (scripts/bench.sh
+// namespaces are joined by one veth in 100.64.0.0/16 (scripts/bench.sh
 // creates and deletes them). N realistic (~8 KB) nodes "node-0".."node-<N-1>"
-// are served over TLS; the controller is node-0 (198.51.100.1) and must install
-// N-1 routes 10.244.x.y/29 (/30 beyond 8192 nodes) via 198.51.100.2-253: a
-// documentation /24 has 253 addresses for the nodes, so beyond that the other
-// nodes share them (the API server is 198.51.100.254).
+// are served over TLS; the controller is node-0 (100.64.0.1) and must install
+// N-1 routes 10.244.x.y/29 (/30 beyond 8192 nodes) via 100.64.a.b, one distinct
+// gateway per node as in a real cluster (DESIGN.md: benchmarks with thousands
+// of nodes use 100.64.0.0/16 on one link; the API server is 100.64.255.250).
 //
 // Every latency is taken end to end: t0 just before the change is handed to
 // the fake API server (or before our RTM_DELROUTE is sent), t1 when a netlink
@@ -16,7 +16,7 @@
 //
 //   cluster_bench --node-ns NS --api-ns NS --hostgw PATH --workdir DIR
 //                 [--nodes 5000] [--starts 5] [--events 1000] [--repairs 200]
-//                 [--heartbeats 50000] [--api-ip 198.51.100.254] [--spacing-ms 250]
+//                 [--heartbeats 50000] [--api-ip 100.64.255.250] [--spacing-ms 250]
 //
 // Output: a human-readable report plus one "FIGURE key=value" line per figure
 // (scripts/bench.sh turns those into docs/BENCHMARKS.md). Needs root. It never
@@ -524,7 +524,7 @@ void flush_owned_routes(const std::string& node_ns) {
 
 struct Args {
   std::string node_ns, api_ns, hostgw, workdir;
-  std::string api_ip = "198.51.100.254";
+  std::string api_ip = "100.64.255.250";
   std::size_t nodes = 5000, starts = 5, events = 1000, repairs = 200, heartbeats = 50000;
   std::chrono::milliseconds spacing{250};
 };
@@ -562,10 +562,6 @@ Args parse_args(int argc, char** argv) {
   return args;
 }
 
-// Node addresses: the documentation /24 that scripts/bench.sh puts on the link.
-constexpr const char* kNodeIpBase = "198.51.100.0/24";
-constexpr std::size_t kNodeIpCount = 253;  // .1 (node-0) .. .253; .254 is the API server
-
 unsigned pod_cidr_size(const Args& args) { return args.nodes + args.events <= 8192 ? 29 : 30; }
 
 int bench(const Args& args) {
@@ -592,8 +588,6 @@ int bench(const Args& args) {
   hostgw::testing::GenerateOptions generate;
   generate.count = n;
   generate.pod_cidr_size = pod_cidr_size(args);
-  generate.node_ip_base = kNodeIpBase;
-  generate.node_ip_count = kNodeIpCount;
   generate.realistic = true;
   auto generate_start = Clock::now();
   server.generate_nodes(generate);
@@ -674,8 +668,6 @@ int bench(const Args& args) {
   extra.count = args.events;
   extra.first_index = n;
   extra.pod_cidr_size = pod_cidr_size(args);
-  extra.node_ip_base = kNodeIpBase;
-  extra.node_ip_count = kNodeIpCount;
   extra.realistic = true;
   std::vector<std::string> extra_json;
   std::vector<std::uint64_t> extra_keys;

@@ -5,13 +5,14 @@
 #
 # Runs the bench/ programs (build them first:
 #   cmake -S . -B build-bench -G Ninja -DKHG_BENCH=ON && cmake --build build-bench --target \
-#     kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench cross_subnet_bench overlay_apply_bench)
+#     kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench cross_subnet_bench overlay_apply_bench \
+#     nexthop_apply_bench)
 # and writes the figures as tables, with the machine and the date.
 #
 # Safety: everything that touches routes runs in network namespaces this script creates
-# ("khgb<PID>-node", "khgb<PID>-api", joined by one veth in 198.51.100.0/24) and deletes on
+# ("khgb<PID>-node", "khgb<PID>-api", joined by one veth in 100.64.0.0/16) and deletes on
 # exit, also on failure or Ctrl-C. The machine's own namespace is never changed.
-# routing_apply_bench makes (and deletes) its own namespace; k8s_list_bench runs inside
+# routing_apply_bench and nexthop_apply_bench make (and delete) their own namespace; k8s_list_bench runs inside
 # the API namespace's loopback.
 #
 # The growth chart (docs/benchmarks-growth.svg, drawn with gnuplot) puts start time, event
@@ -33,7 +34,7 @@ while (($#)); do
     --build-dir) BUILD_DIR=$(cd "$2" && pwd); shift ;;
     --out) OUT=$2; shift ;;
     --no-doc) WRITE_DOC=0 ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -44,7 +45,7 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 2
 fi
 BIN=$BUILD_DIR/bin
-for tool in kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench cross_subnet_bench; do
+for tool in kube-hostgw cluster_bench heartbeat_cost_bench routing_apply_bench k8s_list_bench cross_subnet_bench nexthop_apply_bench; do
   [[ -x $BIN/$tool ]] || {
     echo "bench.sh: $BIN/$tool is missing: cmake -S . -B $BUILD_DIR -G Ninja -DKHG_BENCH=ON && cmake --build $BUILD_DIR --target $tool" >&2
     exit 2
@@ -99,14 +100,14 @@ netns_add() {
   ip -n "$1" link set lo up
 }
 
-# node (198.51.100.1 = node-0's InternalIP) <-- veth, one /24 link --> api (198.51.100.254).
-# Node addresses come only from the documentation range 198.51.100.0/24 (never 192.0.2.0/24,
-# which this machine's own network uses): the other nodes share 198.51.100.2-253.
+# node (100.64.0.1 = node-0's InternalIP) <-- veth, one /16 link --> api (100.64.255.250).
+# One distinct address per node, as in a real cluster: DESIGN.md's safety rule gives
+# benchmarks with thousands of nodes 100.64.0.0/16 on one link (never 192.0.2.0/24).
 netns_add "$API_NS"
 netns_add "$NODE_NS"
 ip -n "$NODE_NS" link add eth0 type veth peer name eth0 netns "$API_NS"
-ip -n "$NODE_NS" addr add 198.51.100.1/24 dev eth0
-ip -n "$API_NS" addr add 198.51.100.254/24 dev eth0
+ip -n "$NODE_NS" addr add 100.64.0.1/16 dev eth0
+ip -n "$API_NS" addr add 100.64.255.250/16 dev eth0
 ip -n "$NODE_NS" link set eth0 up
 ip -n "$API_NS" link set eth0 up
 
@@ -184,6 +185,11 @@ ip netns exec "$API_NS" nice -n "$NICE" "$BIN/k8s_list_bench" --nodes 5000 --run
 # --- cross-subnet apply, 1000 peers -------------------------------------------------------
 step "overlay_apply_bench: cross-subnet apply, 1000 peers, $ROUTING_REPS repetitions"
 nice -n "$NICE" "$BIN/overlay_apply_bench" "$ROUTING_REPS" 1000 | tee "$RUN_DIR/overlay.txt"
+
+# --- plain gateway routes vs nexthop objects ----------------------------------------------
+if ((QUICK)); then NEXTHOP_SIZES=(1000 5000); else NEXTHOP_SIZES=(1000 5000 10000); fi
+step "nexthop_apply_bench: plain routes vs nexthop objects at ${NEXTHOP_SIZES[*]}, $ROUTING_REPS repetitions"
+nice -n "$NICE" "$BIN/nexthop_apply_bench" "$ROUTING_REPS" "${NEXTHOP_SIZES[@]}" | tee "$RUN_DIR/nexthop.txt"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -280,8 +286,8 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "Set-up: one real \`kube-hostgw\` (node-0) in a node network namespace; the fake API server"
   echo "serves N realistic Node objects (~8 KB JSON each: labels, annotations, conditions, images,"
-  echo "managedFields) over TLS from an API namespace on the same /24 link (198.51.100.0/24: node-0"
-  echo "is .1, the API server .254, the other nodes share .2-.253), podCIDRs 10.244.x.y/29 (/30 at 10000 nodes). Routes are really installed in the node namespace's kernel table. Latencies are"
+  echo "managedFields) over TLS from an API namespace on the same link (100.64.0.0/16: node-0 is"
+  echo "100.64.0.1, the API server 100.64.255.250, one distinct address per node), podCIDRs 10.244.x.y/29 (/30 at 10000 nodes). Routes are really installed in the node namespace's kernel table. Latencies are"
   echo "taken outside the controller: t0 just before the change reaches the fake API server (or before"
   echo "our RTM_DELROUTE is sent), t1 when the bench's own netlink listener in the node namespace sees"
   echo "the route. Memory is the controller's \`VmHWM\`/\`VmRSS\` from \`/proc/PID/status\`."
@@ -319,6 +325,18 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo '```'
   grep -vE '^(FIGURE|$)' "$RUN_DIR/overlay.txt" || true
+  echo '```'
+  echo
+  echo "Plain gateway routes vs routes through nexthop objects (nexthop_apply_bench, one namespace, next"
+  echo "hops in 100.64.0.0/16 on one veth, through \`NetlinkRouteTable\`; the last column is nexthop/plain of"
+  echo "the medians). \`install\`: N routes into an empty table (nexthop: N nexthops + N routes); \`+100\`: 100"
+  echo "more peers next to them; \`address\`: one peer's new address (a route replace vs a nexthop replace);"
+  echo "\`read\`: what every full pass reads (the route dump, with nexthops also the nexthop dump). Plain routes"
+  echo "grow quadratically (each new route's \`fib_info\` is looked up among every other on the device),"
+  echo "routes through nexthops linearly: hence \`--nexthop-objects=auto\` by default."
+  echo
+  echo '```'
+  grep -vE '^(FIGURE|$)' "$RUN_DIR/nexthop.txt" || true
   echo '```'
   echo
   echo "Netlink apply vs \`ip -batch\` (routing_apply_bench, one namespace, 5000 routes on one veth):"
@@ -390,8 +408,6 @@ mkdir -p "$(dirname "$OUT")"
   echo "measurement; \`routing_apply_bench\` uses a distinct gateway per route). The controller's start follows"
   echo "it where the routes' install dominates; the transfer floor and the parse are linear in the bytes; RSS"
   echo "is a fixed cost (libraries, about 12 MB file-backed) plus node state; a heartbeat touches one node."
-  echo "In cluster_bench the nodes share the 252 addresses of 198.51.100.0/24 (the documentation range the"
-  echo "safety rule allows), so there the kernel holds at most 252 distinct gateways."
   echo
   echo "Per-node cost: start time and memory above the fixed baseline divide by N; a heartbeat touches"
   echo "one node (its cost should not depend on N); an added node or a repaired route is an incremental"
