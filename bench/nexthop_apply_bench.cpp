@@ -17,6 +17,7 @@
 // nexthop/plain of the medians.
 // Needs root. Usage: nexthop_apply_bench [repetitions=5] [N...]
 
+#include "bench_stats.hpp"
 #include <net/if.h>
 #include <unistd.h>
 
@@ -48,26 +49,13 @@ using hostgw::routing::Nexthop;
 using hostgw::routing::NexthopChange;
 using hostgw::routing::Route;
 using hostgw::routing::RouteChange;
-using Clock = std::chrono::steady_clock;
+using hostgw::bench::Clock;
 
 constexpr int kMoreAdds = 100;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-struct Stats {
-  double median = 0, min = 0, max = 0;
-};
-Stats stats(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  Stats s;
-  s.min = values.front();
-  s.max = values.back();
-  const std::size_t n = values.size();
-  s.median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-  return s;
-}
+using hostgw::bench::seconds_since;
+using hostgw::bench::Stats;
+using hostgw::bench::stats;
 
 IpPrefix destination(int i) {
   return IpPrefix::parse("10.244." + std::to_string(i / 64) + "." + std::to_string((i % 64) * 4) + "/30");

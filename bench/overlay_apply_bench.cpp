@@ -15,6 +15,7 @@
 // and the apply with nothing to change (the steady state), and the dump.
 // Needs root. Usage: overlay_apply_bench [repetitions=7] [peers=1000]
 
+#include "bench_stats.hpp"
 #include <net/if.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -42,24 +43,11 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace hostgw::routing;
-using Clock = std::chrono::steady_clock;
+using hostgw::bench::Clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-struct Stats {
-  double median = 0, min = 0, max = 0;
-};
-Stats stats(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  Stats s;
-  s.min = values.front();
-  s.max = values.back();
-  const std::size_t n = values.size();
-  s.median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-  return s;
-}
+using hostgw::bench::seconds_since;
+using hostgw::bench::Stats;
+using hostgw::bench::stats;
 
 template <typename T>
 T run(asio::io_context& io, asio::awaitable<T> work) {

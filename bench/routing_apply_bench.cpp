@@ -10,6 +10,7 @@
 //     replaced global operator new below).
 // Needs root. Usage: routing_apply_bench [repetitions=7] [routes=5000]
 
+#include "bench_stats.hpp"
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,24 +111,11 @@ using hostgw::routing::IpPrefix;
 using hostgw::routing::NetlinkRouteTable;
 using hostgw::routing::Route;
 using hostgw::routing::RouteChange;
-using Clock = std::chrono::steady_clock;
+using hostgw::bench::Clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-struct Stats {
-  double median = 0, min = 0, max = 0;
-};
-Stats stats(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  Stats s;
-  s.min = values.front();
-  s.max = values.back();
-  const std::size_t n = values.size();
-  s.median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-  return s;
-}
+using hostgw::bench::seconds_since;
+using hostgw::bench::Stats;
+using hostgw::bench::stats;
 
 std::string destination(int i) {
   return "10.244." + std::to_string(i / 64) + "." + std::to_string((i % 64) * 4) + "/30";
