@@ -27,6 +27,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace hostgw::k8s::detail {
 
 inline constexpr std::size_t kMaxSkipDepth = 256;
@@ -78,6 +82,22 @@ inline const char* skip_json_string(const char* p, const char* end) {
   static_assert(std::endian::native == std::endian::little, "the 8-byte scan takes the first byte as the lowest");
   ++p;
   for (;;) {
+#if defined(__SSE2__)
+    // 16 bytes at a time, straight to the first byte that is not plain text.
+    if (end - p >= 16) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('"'));
+      const __m128i backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'));
+      // Unsigned byte <= 0x1f: min(byte, 0x1f) == byte.
+      const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1f)), bytes);
+      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)));
+      if (mask == 0) {
+        p += 16;
+        continue;
+      }
+      p += std::countr_zero(mask);
+    } else
+#endif
     // 8 bytes at a time, straight to the first byte that is not plain text.
     if (end - p >= 8) {
       std::uint64_t word;
