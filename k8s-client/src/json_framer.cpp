@@ -1,7 +1,13 @@
 #include "k8s-client/json_framer.hpp"
 
+#include <bit>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace hostgw::k8s {
 
@@ -47,12 +53,113 @@ bool JsonObjectFramer::open_object(char c) {
   return true;
 }
 
+#if defined(__SSE2__)
+namespace {
+
+// One bit per byte of a 64-byte block (bit k = byte k) for each byte the
+// framer cares about.
+struct BlockMasks {
+  std::uint64_t quote = 0;
+  std::uint64_t backslash = 0;
+  std::uint64_t open = 0;   // '{' or '['
+  std::uint64_t close = 0;  // '}' or ']'
+};
+
+// The 64 bits of four 16-byte comparisons, in memory order.
+std::uint64_t bits_of(__m128i a, __m128i b, __m128i c, __m128i d) {
+  const auto low = static_cast<std::uint32_t>(_mm_movemask_epi8(a)) | static_cast<std::uint32_t>(_mm_movemask_epi8(b)) << 16;
+  const auto high = static_cast<std::uint32_t>(_mm_movemask_epi8(c)) | static_cast<std::uint32_t>(_mm_movemask_epi8(d)) << 16;
+  return low | static_cast<std::uint64_t>(high) << 32;
+}
+
+BlockMasks block_masks(const char* p) {
+  __m128i bytes[4];
+  __m128i folded[4];
+  for (int k = 0; k < 4; ++k) {
+    bytes[k] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    // '[' and '{' differ only in bit 0x20, as do ']' and '}'; no other byte
+    // becomes 0x7b or 0x7d with that bit set.
+    folded[k] = _mm_or_si128(bytes[k], _mm_set1_epi8(0x20));
+  }
+  auto equal = [](const __m128i* v, char c) {
+    const __m128i want = _mm_set1_epi8(c);
+    return bits_of(_mm_cmpeq_epi8(v[0], want), _mm_cmpeq_epi8(v[1], want), _mm_cmpeq_epi8(v[2], want),
+                   _mm_cmpeq_epi8(v[3], want));
+  };
+  BlockMasks masks;
+  masks.quote = equal(bytes, '"');
+  masks.backslash = equal(bytes, '\\');
+  masks.open = equal(folded, '{');
+  masks.close = equal(folded, '}');
+  return masks;
+}
+
+// Set bits of x (std::popcount without the POPCNT instruction is a libgcc call).
+std::size_t count_bits(std::uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<std::size_t>((x * 0x0101010101010101ULL) >> 56);
+}
+
+// Bit k = the parity of the bits 0..k of `x`.
+std::uint64_t prefix_xor(std::uint64_t x) {
+  x ^= x << 1;
+  x ^= x << 2;
+  x ^= x << 4;
+  x ^= x << 8;
+  x ^= x << 16;
+  x ^= x << 32;
+  return x;
+}
+
+}  // namespace
+#endif
+
 std::size_t JsonObjectFramer::scan_object(std::string_view data, std::size_t i, bool& closed) {
-  // Scans for the byte that closes the object. Most of an object's bytes are
-  // inside strings, which are crossed with memchr: `quote` caches the next
-  // '"' so a string full of escapes is still scanned once.
   const std::size_t n = data.size();
   const char* base = data.data();
+#if defined(__SSE2__)
+  // 64 bytes at a time: the quotes give which bytes lie inside strings (a
+  // running parity), the brackets outside them change the depth, and a block
+  // whose closing brackets cannot bring the depth to 0 is crossed whole. A
+  // block with a backslash (or after one) goes byte by byte: escapes are rare
+  // in Node objects.
+  while (n - i >= 64) {
+    const BlockMasks masks = block_masks(base + i);
+    if (escape_ || masks.backslash != 0) {
+      i = scan_bytes(base, i, i + 64, closed);
+      if (closed) return i;
+      continue;
+    }
+    const std::uint64_t in_string = prefix_xor(masks.quote) ^ (in_string_ ? ~std::uint64_t{0} : 0);
+    const std::uint64_t open = masks.open & ~in_string;
+    const std::uint64_t close = masks.close & ~in_string;
+    in_string_ = (in_string >> 63) != 0;
+    const auto closes = count_bits(close);
+    if (closes < depth_) {
+      depth_ = depth_ + count_bits(open) - closes;
+      i += 64;
+      continue;
+    }
+    for (std::uint64_t brackets = open | close; brackets != 0; brackets &= brackets - 1) {
+      const int k = std::countr_zero(brackets);
+      if ((open >> k) & 1) {
+        ++depth_;
+      } else if (--depth_ == 0) {
+        // Mismatched brackets are the parser's business; the framer only counts.
+        closed = true;
+        in_string_ = false;
+        return i + static_cast<std::size_t>(k) + 1;
+      }
+    }
+    i += 64;
+  }
+  return scan_bytes(base, i, n, closed);
+#else
+  // Most of an object's bytes are inside strings, which are crossed with
+  // memchr: `quote` caches the next '"' so a string full of escapes is still
+  // scanned once.
   constexpr std::size_t kUnknown = std::string_view::npos;
   std::size_t quote = kUnknown;  // next '"' at or after i, valid while >= i (n: none)
   while (i < n) {
@@ -87,6 +194,29 @@ std::size_t JsonObjectFramer::scan_object(std::string_view data, std::size_t i, 
         closed = true;
         return i;
       }
+    }
+  }
+  return i;
+#endif
+}
+
+std::size_t JsonObjectFramer::scan_bytes(const char* base, std::size_t i, std::size_t limit, bool& closed) {
+  for (; i < limit; ++i) {
+    const char c = base[i];
+    if (in_string_) {
+      if (escape_)
+        escape_ = false;
+      else if (c == '\\')
+        escape_ = true;
+      else if (c == '"')
+        in_string_ = false;
+    } else if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{' || c == '[') {
+      ++depth_;
+    } else if ((c == '}' || c == ']') && --depth_ == 0) {
+      closed = true;
+      return i + 1;
     }
   }
   return i;

@@ -50,6 +50,8 @@ class JsonObjectFramer {
   // From `i` inside an object to the byte after the one closing it
   // (`closed`), or to the end of `data`.
   std::size_t scan_object(std::string_view data, std::size_t i, bool& closed);
+  // The same, byte by byte, from `i` up to `limit` at most.
+  std::size_t scan_bytes(const char* base, std::size_t i, std::size_t limit, bool& closed);
   // Buffers (or skips, past the limit) a scanned piece; a closed object goes to `on_frame`.
   void take(std::string_view piece, bool closed, const FrameHandler& on_frame);
 
