@@ -238,7 +238,10 @@ void JsonObjectFramer::take(std::string_view piece, bool closed, const FrameHand
   Frame frame;
   frame.size = object_size_;
   frame.too_large = skipping_;
-  if (!skipping_) frame.object = buffer_;
+  if (!skipping_) {
+    frame.object = buffer_;
+    frame.buffer = &buffer_;
+  }
   on_frame(frame);
   skipping_ = false;
   buffer_.clear();

@@ -915,10 +915,21 @@ WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLim
   // One thread (one io_context) per process: the buffer is reused.
   thread_local std::string buffer;
   buffer.assign(json);
-  BoundedInsituStream stream(buffer.data(), buffer.data() + buffer.size());
-  WatchEventParseResult result = parse_watch_event_from<rapidjson::kParseInsituFlag>(stream, limits);
+  WatchEventParseResult result = parse_watch_event_in_place(buffer, limits);
   if (buffer.capacity() > kKeptParseBufferBytes) std::string().swap(buffer);  // a rare big object: give it back
   return result;
+}
+
+WatchEventParseResult parse_watch_event_in_place(std::string& json, const NodeJsonLimits& limits) {
+  if (json.size() > limits.max_object_bytes) {
+    WatchEventParseResult result;
+    result.error = "watch event: " + too_large(json.size(), limits.max_object_bytes);
+    return result;
+  }
+  // std::string keeps a NUL after its last byte, which ends the stream as
+  // MemoryStream's end does for the copying parse.
+  BoundedInsituStream stream(json.data(), json.data() + json.size());
+  return parse_watch_event_from<rapidjson::kParseInsituFlag>(stream, limits);
 }
 
 WatchEventParseResult parse_watch_event_copying(std::string_view json, const NodeJsonLimits& limits) {

@@ -21,6 +21,15 @@ bool feed_all(JsonObjectFramer& framer, const std::vector<std::string_view>& chu
         out.too_large_sizes.push_back(frame.size);
       else
         out.objects.emplace_back(frame.object);
+      // The framer's buffer holds exactly the object (NUL after it), for an in-place parse; none when too large.
+      if (frame.too_large) {
+        EXPECT_EQ(frame.buffer, nullptr);
+      } else if (frame.buffer == nullptr || *frame.buffer != frame.object ||
+                 frame.buffer->data()[frame.buffer->size()] != '\0') {
+        ADD_FAILURE() << "frame buffer does not hold the object";
+      } else {
+        frame.buffer->assign(frame.buffer->size(), 'x');  // the handler may overwrite it
+      }
     });
     if (!ok) return false;
   }

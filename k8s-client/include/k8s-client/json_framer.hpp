@@ -28,6 +28,10 @@ class JsonObjectFramer {
     std::string_view object;  // the whole object, '{' to '}'; empty if too_large
     bool too_large = false;
     std::size_t size = 0;  // bytes the object had (also when too_large)
+    // The framer's own buffer, holding exactly `object` (a NUL after it), or
+    // null when too_large. The handler may overwrite it, e.g. parse it in
+    // place (parse_watch_event_in_place): the framer clears it after the call.
+    std::string* buffer = nullptr;
   };
   using FrameHandler = std::function<void(const Frame&)>;
 
