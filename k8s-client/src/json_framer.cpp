@@ -123,22 +123,49 @@ std::size_t JsonObjectFramer::scan_object(std::string_view data, std::size_t i, 
   // 64 bytes at a time: the quotes give which bytes lie inside strings (a
   // running parity), the brackets outside them change the depth, and a block
   // whose closing brackets cannot bring the depth to 0 is crossed whole. A
-  // block with a backslash (or after one) goes byte by byte: escapes are rare
-  // in Node objects.
+  // block with a backslash (or after one) steps through its special bytes one
+  // by one: escapes are rare in Node objects. The tail (< 64 bytes) goes byte
+  // by byte.
   while (n - i >= 64) {
     const BlockMasks masks = block_masks(base + i);
     if (escape_ || masks.backslash != 0) {
-      i = scan_bytes(base, i, i + 64, closed);
-      if (closed) return i;
+      // Escapes: the byte state machine, stepping through the special bytes only.
+      std::uint64_t escaped = escape_ ? 1 : 0;  // the bit of the byte an escape applies to
+      escape_ = false;
+      for (std::uint64_t special = masks.quote | masks.backslash | masks.open | masks.close; special != 0;
+           special &= special - 1) {
+        const int k = std::countr_zero(special);
+        const std::uint64_t bit = std::uint64_t{1} << k;
+        if (escaped & bit) continue;
+        if (in_string_) {
+          if (masks.backslash & bit) {
+            if (k == 63)
+              escape_ = true;  // the next block's first byte
+            else
+              escaped = bit << 1;
+          } else if (masks.quote & bit) {
+            in_string_ = false;
+          }
+        } else if (masks.quote & bit) {
+          in_string_ = true;
+        } else if (masks.open & bit) {
+          ++depth_;
+        } else if ((masks.close & bit) && --depth_ == 0) {
+          closed = true;
+          return i + static_cast<std::size_t>(k) + 1;
+        }
+      }
+      i += 64;
       continue;
     }
     const std::uint64_t in_string = prefix_xor(masks.quote) ^ (in_string_ ? ~std::uint64_t{0} : 0);
     const std::uint64_t open = masks.open & ~in_string;
     const std::uint64_t close = masks.close & ~in_string;
     in_string_ = (in_string >> 63) != 0;
-    const auto closes = count_bits(close);
+    // Many blocks (plain text, long strings) hold no bracket at all.
+    const std::size_t closes = close == 0 ? 0 : count_bits(close);
     if (closes < depth_) {
-      depth_ = depth_ + count_bits(open) - closes;
+      depth_ = depth_ + (open == 0 ? 0 : count_bits(open)) - closes;
       i += 64;
       continue;
     }
