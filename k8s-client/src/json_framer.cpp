@@ -73,24 +73,24 @@ std::uint64_t bits_of(__m128i a, __m128i b, __m128i c, __m128i d) {
 }
 
 BlockMasks block_masks(const char* p) {
-  __m128i bytes[4];
-  __m128i folded[4];
-  for (int k = 0; k < 4; ++k) {
-    bytes[k] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-    // '[' and '{' differ only in bit 0x20, as do ']' and '}'; no other byte
-    // becomes 0x7b or 0x7d with that bit set.
-    folded[k] = _mm_or_si128(bytes[k], _mm_set1_epi8(0x20));
-  }
-  auto equal = [](const __m128i* v, char c) {
-    const __m128i want = _mm_set1_epi8(c);
-    return bits_of(_mm_cmpeq_epi8(v[0], want), _mm_cmpeq_epi8(v[1], want), _mm_cmpeq_epi8(v[2], want),
-                   _mm_cmpeq_epi8(v[3], want));
-  };
+  const auto load = [p](int k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k)); };
+  const __m128i b0 = load(0), b1 = load(1), b2 = load(2), b3 = load(3);
+  // '[' and '{' differ only in bit 0x20, as do ']' and '}'; no other byte
+  // becomes 0x7b or 0x7d with that bit set.
+  const __m128i fold = _mm_set1_epi8(0x20);
+  const __m128i f0 = _mm_or_si128(b0, fold), f1 = _mm_or_si128(b1, fold), f2 = _mm_or_si128(b2, fold),
+                f3 = _mm_or_si128(b3, fold);
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), open = _mm_set1_epi8('{'),
+                close = _mm_set1_epi8('}');
   BlockMasks masks;
-  masks.quote = equal(bytes, '"');
-  masks.backslash = equal(bytes, '\\');
-  masks.open = equal(folded, '{');
-  masks.close = equal(folded, '}');
+  masks.quote = bits_of(_mm_cmpeq_epi8(b0, quote), _mm_cmpeq_epi8(b1, quote), _mm_cmpeq_epi8(b2, quote),
+                        _mm_cmpeq_epi8(b3, quote));
+  masks.backslash = bits_of(_mm_cmpeq_epi8(b0, backslash), _mm_cmpeq_epi8(b1, backslash),
+                            _mm_cmpeq_epi8(b2, backslash), _mm_cmpeq_epi8(b3, backslash));
+  masks.open = bits_of(_mm_cmpeq_epi8(f0, open), _mm_cmpeq_epi8(f1, open), _mm_cmpeq_epi8(f2, open),
+                       _mm_cmpeq_epi8(f3, open));
+  masks.close = bits_of(_mm_cmpeq_epi8(f0, close), _mm_cmpeq_epi8(f1, close), _mm_cmpeq_epi8(f2, close),
+                        _mm_cmpeq_epi8(f3, close));
   return masks;
 }
 
