@@ -79,7 +79,8 @@ inline int json_hex4(const char* p) {
 }
 
 // p at the opening quote; returns the byte after the closing quote, or nullptr.
-inline const char* skip_json_string(const char* p, const char* end) {
+// Inlined into skip_json_value: most strings are short keys.
+[[gnu::always_inline]] inline const char* skip_json_string(const char* p, const char* end) {
   static_assert(std::endian::native == std::endian::little, "the 8-byte scan takes the first byte as the lowest");
   ++p;
   for (;;) {
@@ -178,17 +179,12 @@ inline const char* skip_json_literal(const char* p, const char* word, std::size_
 // `end` points at the NUL after the input.
 inline const char* skip_json_value(const char* p, const char* end, std::size_t max_depth) {
   if (max_depth > kMaxSkipDepth) max_depth = kMaxSkipDepth;
-  std::uint64_t is_array[kMaxSkipDepth / 64] = {};  // one bit per open container
+  bool is_array[kMaxSkipDepth];  // per open container; only [0, depth) is read
   std::size_t depth = 0;
-  auto top_is_array = [&] { return (is_array[(depth - 1) / 64] >> ((depth - 1) % 64)) & 1; };
+  auto top_is_array = [&] { return is_array[depth - 1]; };
   auto open = [&](bool array) {
     if (depth >= max_depth) return false;
-    const std::uint64_t bit = std::uint64_t{1} << (depth % 64);
-    if (array)
-      is_array[depth / 64] |= bit;
-    else
-      is_array[depth / 64] &= ~bit;
-    ++depth;
+    is_array[depth++] = array;
     return true;
   };
 
