@@ -53,7 +53,7 @@ inline bool has_json_string_special(std::uint64_t word) { return json_string_spe
 
 inline bool is_json_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
-inline const char* skip_json_space(const char* p) {
+[[gnu::always_inline]] inline const char* skip_json_space(const char* p) {
   // The API server sends no whitespace: one comparison in the common case.
   while (static_cast<unsigned char>(*p) <= ' ' && is_json_space(*p)) ++p;
   return p;
