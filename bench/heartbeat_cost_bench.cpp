@@ -1,7 +1,8 @@
 // heartbeat_cost_bench: what one irrelevant MODIFIED event (a kubelet
 // heartbeat, ~8 KB of realistic Node JSON) costs the controller, in-process,
-// through the real path: the watch-stream framer, parse_watch_event(), the
-// NodeWatcher's WatchEvent → NodeEvent step, and Reconciler::on_node_event()
+// through the real path: the watch-stream framer, parse_watch_event_in_place()
+// over the framer's buffer, the NodeWatcher's WatchEvent → NodeEvent step, and
+// Reconciler::on_node_event()
 // (ClusterView::apply + metrics) with a cluster view of --view nodes.
 //
 //   heartbeat_cost_bench EVENTS [VIEW_NODES=5000]
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
   k8s::NodeJsonLimits limits;
   std::uint64_t delivered = 0, relevant_errors = 0;
   auto on_frame = [&](const k8s::JsonObjectFramer::Frame& frame) {
-    k8s::WatchEventParseResult parsed = k8s::parse_watch_event(frame.object, limits);
+    k8s::WatchEventParseResult parsed = k8s::parse_watch_event_in_place(*frame.buffer, limits);
     if (!parsed.ok() || parsed.event->type != k8s::WatchEvent::Type::modified) {
       ++relevant_errors;
       return;

@@ -6,6 +6,7 @@
 #include <rapidjson/stream.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -161,6 +162,26 @@ inline void rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapid
   char* p = is.src_;
   char* q = is.dst_;
   const char* const end = is.end_;
+#if defined(__SSE2__)
+  if (q == p) {
+    // Nothing unescaped yet (the usual case): 16 bytes per step, nothing moved.
+    while (end - p >= 16) {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const __m128i special = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')), _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
+          _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1f)), bytes));
+      const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+      if (mask != 0) {
+        p += std::countr_zero(mask);
+        is.src_ = p;
+        is.dst_ = p;
+        return;
+      }
+      p += 16;
+    }
+    q = p;
+  }
+#endif
   while (end - p >= 8) {
     std::uint64_t word;
     std::memcpy(&word, p, sizeof word);
@@ -915,10 +936,21 @@ WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLim
   // One thread (one io_context) per process: the buffer is reused.
   thread_local std::string buffer;
   buffer.assign(json);
-  BoundedInsituStream stream(buffer.data(), buffer.data() + buffer.size());
-  WatchEventParseResult result = parse_watch_event_from<rapidjson::kParseInsituFlag>(stream, limits);
+  WatchEventParseResult result = parse_watch_event_in_place(buffer, limits);
   if (buffer.capacity() > kKeptParseBufferBytes) std::string().swap(buffer);  // a rare big object: give it back
   return result;
+}
+
+WatchEventParseResult parse_watch_event_in_place(std::string& json, const NodeJsonLimits& limits) {
+  if (json.size() > limits.max_object_bytes) {
+    WatchEventParseResult result;
+    result.error = "watch event: " + too_large(json.size(), limits.max_object_bytes);
+    return result;
+  }
+  // std::string keeps a NUL after its last byte, which ends the stream as
+  // MemoryStream's end does for the copying parse.
+  BoundedInsituStream stream(json.data(), json.data() + json.size());
+  return parse_watch_event_from<rapidjson::kParseInsituFlag>(stream, limits);
 }
 
 WatchEventParseResult parse_watch_event_copying(std::string_view json, const NodeJsonLimits& limits) {

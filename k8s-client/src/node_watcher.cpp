@@ -125,8 +125,8 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
   co_return Result{};
 }
 
-std::optional<NodeWatcher::Result> NodeWatcher::take_watch_event(std::string_view object, Result& result) {
-  WatchEventParseResult parsed = parse_watch_event(object, options_.limits);
+std::optional<NodeWatcher::Result> NodeWatcher::take_watch_event(std::string& object, Result& result) {
+  WatchEventParseResult parsed = parse_watch_event_in_place(object, options_.limits);
   if (!parsed.ok()) {
     ++stats_.malformed_objects;
     KHG_LOG(warning) << "Skipping malformed watch event" << log::kv("node", parsed.node_name)
@@ -178,7 +178,7 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
                        << log::kv("bytes", frame.size) << log::kv("limit", options_.limits.max_object_bytes);
       return;
     }
-    if (std::optional<Result> ended = take_watch_event(frame.object, result)) {
+    if (std::optional<Result> ended = take_watch_event(*frame.buffer, result)) {
       stop = true;
       stop_outcome = ended->outcome;
       stop_reason = std::move(ended->reason);

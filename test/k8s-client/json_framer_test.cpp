@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,15 @@ bool feed_all(JsonObjectFramer& framer, const std::vector<std::string_view>& chu
         out.too_large_sizes.push_back(frame.size);
       else
         out.objects.emplace_back(frame.object);
+      // The framer's buffer holds exactly the object (NUL after it), for an in-place parse; none when too large.
+      if (frame.too_large) {
+        EXPECT_EQ(frame.buffer, nullptr);
+      } else if (frame.buffer == nullptr || *frame.buffer != frame.object ||
+                 frame.buffer->data()[frame.buffer->size()] != '\0') {
+        ADD_FAILURE() << "frame buffer does not hold the object";
+      } else {
+        frame.buffer->assign(frame.buffer->size(), 'x');  // the handler may overwrite it
+      }
     });
     if (!ok) return false;
   }
@@ -50,6 +60,70 @@ TEST(JsonObjectFramerTest, WholeStreamInOneChunk) {
   ASSERT_TRUE(feed_all(framer, {stream_text()}, out)) << framer.error();
   EXPECT_EQ(out.objects, kObjects);
   EXPECT_FALSE(framer.in_object());
+}
+
+// A random JSON string full of what the framer must see through: brackets,
+// escaped quotes, runs of escaped backslashes.
+void random_string(std::mt19937& rng, std::string& out) {
+  static const char* const kPieces[] = {"a", "plain text ", "{", "}", "[", "]", "\\\"", "\\\\", "\\\\\\\"",
+                                        "\\u00e9", ":", ",", " ", "\\\\\\\\"};
+  out += '"';
+  const auto pieces = rng() % 40;
+  for (unsigned i = 0; i < pieces; ++i) out += kPieces[rng() % std::size(kPieces)];
+  out += '"';
+}
+
+// A random JSON value nested at most 6 deep.
+void random_value(std::mt19937& rng, int depth, std::string& out) {
+  const auto kind = depth >= 6 ? 2 + rng() % 2 : rng() % 4;
+  if (kind == 0 || kind == 1) {
+    const bool array = kind == 1;
+    out += array ? '[' : '{';
+    const auto members = rng() % 5;
+    for (unsigned m = 0; m < members; ++m) {
+      if (m > 0) out += ',';
+      if (!array) {
+        random_string(rng, out);
+        out += ':';
+      }
+      random_value(rng, depth + 1, out);
+    }
+    out += array ? ']' : '}';
+  } else if (kind == 2) {
+    out += std::to_string(rng() % 100000);
+  } else {
+    random_string(rng, out);
+  }
+}
+
+TEST(JsonObjectFramerTest, RandomObjectsInRandomChunks) {
+  // Objects of a few bytes to a few KB, so the 64-byte block scan meets
+  // strings, escapes and closing brackets at every offset of a block and
+  // across chunk boundaries.
+  std::mt19937 rng(17);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::string> objects;
+    std::string text;
+    for (int o = 0; o < 8; ++o) {
+      std::string object = "{\"k\":";
+      random_value(rng, 1, object);
+      object += '}';
+      text += object;
+      if (rng() % 2) text += '\n';
+      objects.push_back(std::move(object));
+    }
+    JsonObjectFramer framer;
+    Collected out;
+    std::vector<std::string_view> chunks;
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t length = std::min<std::size_t>(text.size() - at, 1 + rng() % 300);
+      chunks.push_back(std::string_view(text).substr(at, length));
+      at += length;
+    }
+    ASSERT_TRUE(feed_all(framer, chunks, out)) << framer.error();
+    ASSERT_EQ(out.objects, objects) << "round " << round;
+    EXPECT_FALSE(framer.in_object());
+  }
 }
 
 TEST(JsonObjectFramerTest, EverySplitPointInTwoChunks) {

@@ -39,6 +39,23 @@ TEST(JsonSkipperTest, CrossesStringsWithEscapesAndUnicode) {
   EXPECT_EQ(skipped(R"({"k\"ey":"}]\"[{"}  )"), 18);
 }
 
+TEST(JsonSkipperTest, FindsTheSpecialByteAtEveryPositionOfTheWideScans) {
+  // The string scan takes 16 (SSE2) or 8 bytes at a time: a quote, an escape,
+  // a control byte or the NUL at the end must stop it wherever it lies.
+  for (std::size_t before = 0; before < 40; ++before) {
+    for (std::size_t after = 0; after < 20; ++after) {
+      const std::string plain_before(before, 'a'), plain_after(after, 'b');
+      const std::string simple = '"' + plain_before + '"';
+      EXPECT_EQ(skipped(simple + plain_after), static_cast<long>(simple.size())) << before << " " << after;
+      const std::string escaped = '"' + plain_before + "\\\"" + plain_after + '"';
+      EXPECT_EQ(skipped(escaped + ","), static_cast<long>(escaped.size())) << before << " " << after;
+      EXPECT_EQ(skipped('"' + plain_before + '\x1f' + plain_after + '"'), -1) << before << " " << after;
+      EXPECT_EQ(skipped('"' + plain_before + '\x7f' + plain_after + "\xff\""), static_cast<long>(before + after + 4));
+      EXPECT_EQ(skipped('"' + plain_before + plain_after), -1) << before << " " << after;  // unterminated
+    }
+  }
+}
+
 TEST(JsonSkipperTest, RefusesMalformedJson) {
   for (const char* bad : {
            R"("unterminated)", "\"control\x01char\"", "\"tab\tinside\"", R"("bad \x escape")", R"("\u12G4")",

@@ -295,12 +295,23 @@ TEST(NodeListTest, InPlaceParseGivesTheSameResultIncludingEscapes) {
   EXPECT_NE(error.find("invalid JSON"), std::string::npos) << error;
 }
 
-// --- parse_watch_event (in place over a copy) vs parse_watch_event_copying ---
+// --- parse_watch_event (in place over a copy) and parse_watch_event_in_place vs parse_watch_event_copying ---
 
 // Empty when both parses give the same result, else what differs.
+std::string compare(const WatchEventParseResult& fast, const WatchEventParseResult& reference);
+
+// Both fast parses (over a private copy, and in place over the caller's
+// buffer, as NodeWatcher runs it on the framer's) against the copying one.
 std::string disagreement(std::string_view json, const NodeJsonLimits& limits = {}) {
-  WatchEventParseResult fast = parse_watch_event(json, limits);
-  WatchEventParseResult reference = parse_watch_event_copying(json, limits);
+  const WatchEventParseResult reference = parse_watch_event_copying(json, limits);
+  if (std::string differs = compare(parse_watch_event(json, limits), reference); !differs.empty()) return differs;
+  std::string buffer(json);
+  if (std::string differs = compare(parse_watch_event_in_place(buffer, limits), reference); !differs.empty())
+    return "in place: " + differs;
+  return {};
+}
+
+std::string compare(const WatchEventParseResult& fast, const WatchEventParseResult& reference) {
   if (fast.error != reference.error) return "error \"" + fast.error + "\" vs \"" + reference.error + "\"";
   if (fast.node_name != reference.node_name) return "node_name " + fast.node_name + " vs " + reference.node_name;
   if (fast.ok() != reference.ok()) return "ok differs";

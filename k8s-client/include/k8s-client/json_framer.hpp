@@ -28,6 +28,10 @@ class JsonObjectFramer {
     std::string_view object;  // the whole object, '{' to '}'; empty if too_large
     bool too_large = false;
     std::size_t size = 0;  // bytes the object had (also when too_large)
+    // The framer's own buffer, holding exactly `object` (a NUL after it), or
+    // null when too_large. The handler may overwrite it, e.g. parse it in
+    // place (parse_watch_event_in_place): the framer clears it after the call.
+    std::string* buffer = nullptr;
   };
   using FrameHandler = std::function<void(const Frame&)>;
 
@@ -50,6 +54,8 @@ class JsonObjectFramer {
   // From `i` inside an object to the byte after the one closing it
   // (`closed`), or to the end of `data`.
   std::size_t scan_object(std::string_view data, std::size_t i, bool& closed);
+  // The same, byte by byte, from `i` up to `limit` at most.
+  std::size_t scan_bytes(const char* base, std::size_t i, std::size_t limit, bool& closed);
   // Buffers (or skips, past the limit) a scanned piece; a closed object goes to `on_frame`.
   void take(std::string_view piece, bool closed, const FrameHandler& on_frame);
 

@@ -74,6 +74,10 @@ struct WatchEventParseResult {
 // It parses a private copy in place (no per-string copies); results, limits
 // and messages are exactly those of parse_watch_event_copying().
 WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLimits& limits = {});
+// The same parse in place over the caller's buffer (no copy at all): `json`
+// is overwritten (unescaped strings, skipped members) and must not be used
+// afterwards. What NodeWatcher runs on the watch framer's buffer.
+WatchEventParseResult parse_watch_event_in_place(std::string& json, const NodeJsonLimits& limits = {});
 // The same parse over the caller's bytes, copying every string: the reference
 // the fast path is tested against (differential test, fuzz target).
 WatchEventParseResult parse_watch_event_copying(std::string_view json, const NodeJsonLimits& limits = {});

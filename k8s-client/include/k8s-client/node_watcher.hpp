@@ -86,8 +86,9 @@ class NodeWatcher {
   boost::asio::awaitable<Result> list(bool first);
   boost::asio::awaitable<Result> watch();
   // One watch event object: counted, logged, handed to the handler (result.had_events).
-  // An ERROR event gives the outcome and reason that end the watch.
-  std::optional<Result> take_watch_event(std::string_view object, Result& result);
+  // An ERROR event gives the outcome and reason that end the watch. `object`
+  // is parsed in place (the framer's buffer, not needed afterwards).
+  std::optional<Result> take_watch_event(std::string& object, Result& result);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds delay);
   std::string list_target(bool first, const std::string& continue_token) const;
   std::string watch_target();
