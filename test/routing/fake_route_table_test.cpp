@@ -44,9 +44,9 @@ class FakeRouteTableTest : public ::testing::Test {
 
   std::vector<ChangeResult> apply(std::vector<RouteChange> changes) { return run(table_.apply(std::move(changes))); }
   std::vector<Route> dump(std::uint8_t protocol = kDefaultRouteProtocol) {
-    DumpResult result = run(table_.dump_routes(kMainTable, protocol));
-    EXPECT_FALSE(result.error);
-    return result.routes;
+    auto result = run(table_.dump_routes(kMainTable, protocol));
+    EXPECT_TRUE(result) << result.error().message;
+    return result ? *result : std::vector<Route>{};
   }
 
   asio::io_context io_;
@@ -206,7 +206,7 @@ TEST_F(FakeRouteTableTest, DumpFiltersByTable) {
   other.table = 300;
   ASSERT_TRUE(apply({{ChangeKind::add, other}})[0].ok());
   EXPECT_TRUE(dump().empty());
-  EXPECT_EQ(run(table_.dump_routes(300, kDefaultRouteProtocol)).routes.size(), 1u);
+  EXPECT_EQ(run(table_.dump_routes(300, kDefaultRouteProtocol))->size(), 1u);
 }
 
 TEST_F(FakeRouteTableTest, FailNextInjectsOneError) {
@@ -222,14 +222,19 @@ TEST_F(FakeRouteTableTest, FailNextInjectsOneError) {
 
 TEST_F(FakeRouteTableTest, InjectedDumpAndConnectedErrorsAreOneShot) {
   table_.fail_next_dump(std::make_error_code(std::errc::timed_out));
-  EXPECT_EQ(run(table_.dump_routes(kMainTable, kDefaultRouteProtocol)).error, std::errc::timed_out);
-  EXPECT_FALSE(run(table_.dump_routes(kMainTable, kDefaultRouteProtocol)).error);
+  auto failed = run(table_.dump_routes(kMainTable, kDefaultRouteProtocol));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, std::errc::timed_out);
+  EXPECT_NE(failed.error().message.find("table 254 proto 44"), std::string::npos) << failed.error().message;
+  EXPECT_TRUE(run(table_.dump_routes(kMainTable, kDefaultRouteProtocol)));
   table_.fail_next_connected(std::make_error_code(std::errc::no_buffer_space));
-  EXPECT_TRUE(run(table_.connected_networks()).error);
-  ConnectedResult connected = run(table_.connected_networks());
-  EXPECT_FALSE(connected.error);
-  EXPECT_EQ(connected.networks.size(), 3u);
-  EXPECT_EQ(connected.networks[0].link_name, "eth0");
+  auto unread = run(table_.connected_networks());
+  ASSERT_FALSE(unread);
+  EXPECT_EQ(unread.error().code, std::errc::no_buffer_space);
+  auto connected = run(table_.connected_networks());
+  ASSERT_TRUE(connected) << connected.error().message;
+  EXPECT_EQ(connected->size(), 3u);
+  EXPECT_EQ((*connected)[0].link_name, "eth0");
   EXPECT_EQ(table_.connected_calls(), 2u);
 }
 

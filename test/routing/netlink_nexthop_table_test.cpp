@@ -56,9 +56,9 @@ class NetlinkNexthopTest : public ::testing::Test {
     return run(table_->apply(std::move(changes)));
   }
   std::vector<Route> routes() {
-    DumpResult result = run(table_->dump_routes(kMainTable, kDefaultRouteProtocol));
-    EXPECT_FALSE(result.error) << result.error.message();
-    return result.routes;
+    auto result = run(table_->dump_routes(kMainTable, kDefaultRouteProtocol));
+    EXPECT_TRUE(result) << result.error().message;
+    return result ? *result : std::vector<Route>{};
   }
   Nexthop nexthop(std::uint32_t id, const char* via) const { return {id, IpAddress::parse(via), v0_}; }
   static Route via(const char* dst, std::uint32_t id, std::uint32_t metric = 0) {
