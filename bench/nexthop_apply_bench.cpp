@@ -160,7 +160,7 @@ class Bench {
     auto owned = run(io_, table_.dump_routes(hostgw::routing::kMainTable, hostgw::routing::kDefaultRouteProtocol));
     if (nexthops) {
       auto objects = run(io_, table_.dump_nexthops(hostgw::routing::kDefaultRouteProtocol));
-      if (objects.error || objects.owned.size() != want) throw std::runtime_error("nexthop dump incomplete");
+      if (!objects || objects->owned.size() != want) throw std::runtime_error("nexthop dump incomplete");
     }
     const double elapsed = seconds_since(start);
     if (!owned || owned->size() != want) throw std::runtime_error("route dump incomplete");

@@ -29,7 +29,7 @@ boost::asio::awaitable<std::vector<routing::ChangeResult>> DryRunRouteTable::app
   co_return results;
 }
 
-boost::asio::awaitable<routing::NexthopDumpResult> DryRunRouteTable::dump_nexthops(std::uint8_t protocol) {
+boost::asio::awaitable<common::Result<routing::NexthopDump>> DryRunRouteTable::dump_nexthops(std::uint8_t protocol) {
   co_return co_await real_.dump_nexthops(protocol);
 }
 

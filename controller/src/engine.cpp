@@ -95,14 +95,14 @@ asio::awaitable<Engine::PassResult> Engine::full_pass(const ClusterView& view) {
     co_return result;
   }
   if (nexthops_) {
-    routing::NexthopDumpResult nexthops = co_await table_.dump_nexthops(options_.desired.routes.protocol);
-    if (nexthops.error) {
+    auto nexthops = co_await table_.dump_nexthops(options_.desired.routes.protocol);
+    if (!nexthops) {
       result.failed_step = "dump nexthops";
-      result.error = nexthops.error;
+      result.error = nexthops.error().code;
       co_return result;
     }
-    kernel.owned_nexthops = std::move(nexthops.owned);
-    kernel.nexthop_ids_used = std::move(nexthops.ids_used);
+    kernel.owned_nexthops = std::move(nexthops->owned);
+    kernel.nexthop_ids_used = std::move(nexthops->ids_used);
   }
   kernel.connected = std::move(*connected);
   kernel.owned_routes = std::move(*dump);

@@ -85,8 +85,8 @@ asio::awaitable<std::vector<ChangeResult>> NetlinkRouteTable::apply(std::vector<
       });
 }
 
-asio::awaitable<NexthopDumpResult> NetlinkRouteTable::dump_nexthops(std::uint8_t protocol) {
-  NexthopDumpResult result;
+asio::awaitable<common::Result<NexthopDump>> NetlinkRouteTable::dump_nexthops(std::uint8_t protocol) {
+  NexthopDump result;
   const RequestBuilder request = [](std::uint32_t seq) { return netlink::nexthop_dump_request(seq); };
   const std::function<void()> restart = [&] {
     result.owned.clear();
@@ -101,10 +101,10 @@ asio::awaitable<NexthopDumpResult> NetlinkRouteTable::dump_nexthops(std::uint8_t
     return true;
   };
   // A kernel without nexthop objects answers EOPNOTSUPP (no RTM_GETNEXTHOP handler).
-  result.error = co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit);
-  if (result.error) restart();
+  if (std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit))
+    co_return common::Error{error, "dump of nexthops: " + error.message()};
   std::sort(result.ids_used.begin(), result.ids_used.end());
-  co_return result;
+  co_return std::move(result);
 }
 
 asio::awaitable<std::vector<NexthopResult>> NetlinkRouteTable::apply_nexthops(std::vector<NexthopChange> changes) {

@@ -297,10 +297,10 @@ TEST_F(FakeRouteTableTest, NexthopsAreKeyedByIdAndCheckedLikeTheKernel) {
                                        {ChangeKind::replace, nexthop(1, "198.51.100.14")}}));
   EXPECT_EQ(results[0].error, EEXIST) << "another protocol's nexthop is never replaced";
   EXPECT_TRUE(results[1].ok());
-  NexthopDumpResult dumped = run(table_.dump_nexthops(kDefaultRouteProtocol));
-  EXPECT_FALSE(dumped.error);
-  EXPECT_EQ(dumped.owned, (std::vector<Nexthop>{nexthop(1, "198.51.100.14")}));
-  EXPECT_EQ(dumped.ids_used, (std::vector<std::uint32_t>{1, 5}));
+  auto dumped = run(table_.dump_nexthops(kDefaultRouteProtocol));
+  ASSERT_TRUE(dumped) << dumped.error().message;
+  EXPECT_EQ(dumped->owned, (std::vector<Nexthop>{nexthop(1, "198.51.100.14")}));
+  EXPECT_EQ(dumped->ids_used, (std::vector<std::uint32_t>{1, 5}));
 }
 
 TEST_F(FakeRouteTableTest, RouteNamingAMissingNexthopIsRefusedAndDeletingANexthopDeletesItsRoutes) {
@@ -333,7 +333,10 @@ TEST_F(FakeRouteTableTest, RouteNamingAMissingNexthopIsRefusedAndDeletingANextho
 
 TEST_F(FakeRouteTableTest, WithoutNexthopSupportDumpAndChangesFail) {
   table_.set_nexthops_supported(false);
-  EXPECT_EQ(run(table_.dump_nexthops(kDefaultRouteProtocol)).error, std::errc::operation_not_supported);
+  auto dumped = run(table_.dump_nexthops(kDefaultRouteProtocol));
+  ASSERT_FALSE(dumped);
+  EXPECT_EQ(dumped.error().code, std::errc::operation_not_supported);
+  EXPECT_EQ(dumped.error().message.rfind("dump of nexthops: ", 0), 0u) << dumped.error().message;
   EXPECT_EQ(run(table_.apply_nexthops({{ChangeKind::add, nexthop(1, "198.51.100.12")}}))[0].error, EOPNOTSUPP);
 }
 

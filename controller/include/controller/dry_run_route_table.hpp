@@ -17,7 +17,7 @@ class DryRunRouteTable final : public routing::RouteTable {
   boost::asio::awaitable<std::vector<routing::ChangeResult>> apply(std::vector<routing::RouteChange> changes) override;
   boost::asio::awaitable<common::Result<std::vector<routing::ConnectedNetwork>>> connected_networks()
       override;
-  boost::asio::awaitable<routing::NexthopDumpResult> dump_nexthops(std::uint8_t protocol) override;
+  boost::asio::awaitable<common::Result<routing::NexthopDump>> dump_nexthops(std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<routing::NexthopResult>> apply_nexthops(
       std::vector<routing::NexthopChange> changes) override;
 

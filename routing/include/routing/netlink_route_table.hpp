@@ -52,7 +52,7 @@ class NetlinkRouteTable final : public RouteTable {
   boost::asio::awaitable<common::Result<std::vector<ConnectedNetwork>>> connected_networks() override;
   // RTM_GETNEXTHOP dump (EOPNOTSUPP on kernels without nexthop objects) and
   // RTM_NEWNEXTHOP/RTM_DELNEXTHOP batches, over the same socket.
-  boost::asio::awaitable<NexthopDumpResult> dump_nexthops(std::uint8_t protocol) override;
+  boost::asio::awaitable<common::Result<NexthopDump>> dump_nexthops(std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<NexthopResult>> apply_nexthops(std::vector<NexthopChange> changes) override;
 
   // The request socket's netlink port id: the kernel stamps it on the events

@@ -23,7 +23,7 @@
 namespace hostgw::routing {
 
 // Nexthop objects' values (routing/nexthop.hpp).
-struct NexthopDumpResult;
+struct NexthopDump;
 struct NexthopChange;
 struct NexthopResult;
 
@@ -84,7 +84,7 @@ class RouteTable {
   // Nexthop objects (routing/nexthop.hpp): every single-gateway nexthop of
   // `protocol`, and every id in use. The defaults are a table without them:
   // the dump fails with EOPNOTSUPP, every change too.
-  virtual boost::asio::awaitable<NexthopDumpResult> dump_nexthops(std::uint8_t protocol);
+  virtual boost::asio::awaitable<common::Result<NexthopDump>> dump_nexthops(std::uint8_t protocol);
   // One batch; one result per change, in the same order.
   virtual boost::asio::awaitable<std::vector<NexthopResult>> apply_nexthops(std::vector<NexthopChange> changes);
 };

@@ -236,18 +236,18 @@ ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
 }
 
 
-boost::asio::awaitable<NexthopDumpResult> FakeRouteTable::dump_nexthops(std::uint8_t protocol) {
+boost::asio::awaitable<common::Result<NexthopDump>> FakeRouteTable::dump_nexthops(std::uint8_t protocol) {
   ++nexthop_dumps_;
-  NexthopDumpResult result;
   if (!nexthops_supported_) {
-    result.error = std::make_error_code(std::errc::operation_not_supported);
-    co_return result;
+    const auto error = std::make_error_code(std::errc::operation_not_supported);
+    co_return common::Error{error, "dump of nexthops: " + error.message()};
   }
+  NexthopDump result;
   for (const auto& [id, nexthop] : nexthops_) {
     result.ids_used.push_back(id);
     if (nexthop.protocol == protocol) result.owned.push_back(nexthop);
   }
-  co_return result;
+  co_return std::move(result);
 }
 
 boost::asio::awaitable<std::vector<NexthopResult>> FakeRouteTable::apply_nexthops(std::vector<NexthopChange> changes) {
