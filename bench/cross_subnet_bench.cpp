@@ -110,7 +110,9 @@ RunResult one_run(bool vxlan, int peers) {
   while (reconciler.passes() == passes || reconciler.pass_started()) io.run_one();
   result.noop_pass_ms = std::chrono::duration<double, std::milli>(Clock::now() - noop_started).count();
 
-  result.routes = run_coroutine(io, table.dump_routes(routing::kMainTable, routing::kDefaultRouteProtocol)).routes.size();
+  const auto installed = run_coroutine(io, table.dump_routes(routing::kMainTable, routing::kDefaultRouteProtocol));
+  if (!installed) throw std::runtime_error(installed.error().message);
+  result.routes = installed->size();
   if (vxlan) {
     auto index = run_coroutine(io, overlay.device_index(std::string(routing::kVxlanDeviceName)));
     if (!index) throw std::runtime_error("no hostgw.vxlan after the first pass");

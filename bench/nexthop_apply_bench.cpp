@@ -139,7 +139,7 @@ class Bench {
       check(run(io_, table_.apply(std::move(removes))));
     }
     auto owned = run(io_, table_.dump_routes(hostgw::routing::kMainTable, hostgw::routing::kDefaultRouteProtocol));
-    if (owned.error || !owned.routes.empty()) throw std::runtime_error("routes left after clearing the table");
+    if (!owned || !owned->empty()) throw std::runtime_error("routes left after clearing the table");
   }
 
   // A full pass's reads: the owned routes, and the nexthops when they are used.
@@ -148,16 +148,16 @@ class Bench {
     auto owned = run(io_, table_.dump_routes(hostgw::routing::kMainTable, hostgw::routing::kDefaultRouteProtocol));
     if (nexthops) {
       auto objects = run(io_, table_.dump_nexthops(hostgw::routing::kDefaultRouteProtocol));
-      if (objects.error || objects.owned.size() != want) throw std::runtime_error("nexthop dump incomplete");
+      if (!objects || objects->owned.size() != want) throw std::runtime_error("nexthop dump incomplete");
     }
     const double elapsed = seconds_since(start);
-    if (owned.error || owned.routes.size() != want) throw std::runtime_error("route dump incomplete");
+    if (!owned || owned->size() != want) throw std::runtime_error("route dump incomplete");
     return elapsed;
   }
 
   std::size_t owned_routes() {
     auto owned = run(io_, table_.dump_routes(hostgw::routing::kMainTable, hostgw::routing::kDefaultRouteProtocol));
-    return owned.error ? 0 : owned.routes.size();
+    return owned ? owned->size() : 0;
   }
 
  private:

@@ -156,20 +156,21 @@ int bench(int repetitions, int count) {
     auto index = run(io, overlay.device_index(device));
     if (!index) throw std::runtime_error(std::string(who) + ": no device");
     OverlayDump dumped = run(io, overlay.dump(*index));
-    DumpResult installed = run(io, routes.dump_routes(kMainTable, kDefaultRouteProtocol));
-    if (dumped.error || installed.error || dumped.neighbours.size() != peers.size() ||
-        dumped.fdb.size() != peers.size() || installed.routes.size() != peers.size()) {
+    auto installed = run(io, routes.dump_routes(kMainTable, kDefaultRouteProtocol));
+    if (!installed) throw std::runtime_error(std::string(who) + ": " + installed.error().message);
+    if (dumped.error || dumped.neighbours.size() != peers.size() || dumped.fdb.size() != peers.size() ||
+        installed->size() != peers.size()) {
       throw std::runtime_error(std::string(who) + ": expected " + std::to_string(peers.size()) + " of each, found " +
                                std::to_string(dumped.neighbours.size()) + " neighbours, " +
                                std::to_string(dumped.fdb.size()) + " FDB entries, " +
-                               std::to_string(installed.routes.size()) + " routes");
+                               std::to_string(installed->size()) + " routes");
     }
   };
   auto delete_device = [&] {
     if (std::error_code error = run(io, overlay.delete_device(device))) {
       throw std::runtime_error("deleting the device: " + error.message());
     }
-    if (run(io, routes.dump_routes(kMainTable, kDefaultRouteProtocol)).routes.size() != 0) {
+    if (auto left = run(io, routes.dump_routes(kMainTable, kDefaultRouteProtocol)); !left || !left->empty()) {
       throw std::runtime_error("routes left after the device was deleted");
     }
   };

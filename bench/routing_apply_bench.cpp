@@ -180,7 +180,7 @@ int bench(int repetitions, int count) {
 
   auto count_owned = [&]() -> std::size_t {
     auto result = run(io, table.dump_routes(hostgw::routing::kMainTable, hostgw::routing::kDefaultRouteProtocol));
-    return result.error ? static_cast<std::size_t>(-1) : result.routes.size();
+    return result ? result->size() : static_cast<std::size_t>(-1);
   };
   auto ours = [&](const std::vector<RouteChange>& changes) {
     auto start = Clock::now();
@@ -245,8 +245,12 @@ int bench(int repetitions, int count) {
     dump_times.push_back(seconds_since(start));
     dump_allocations = g_allocations.load() - allocations_before;
     dump_bytes = g_allocated_bytes.load() - bytes_before;
-    if (result.error || result.routes.size() != static_cast<std::size_t>(count)) {
-      std::cerr << "error: dump returned " << result.routes.size() << " routes, " << result.error.message() << "\n";
+    if (!result) {
+      std::cerr << "error: " << result.error().message << "\n";
+      return 1;
+    }
+    if (result->size() != static_cast<std::size_t>(count)) {
+      std::cerr << "error: dump returned " << result->size() << " routes\n";
       return 1;
     }
   }

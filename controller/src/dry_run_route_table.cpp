@@ -5,11 +5,13 @@
 
 namespace hostgw::controller {
 
-boost::asio::awaitable<routing::DumpResult> DryRunRouteTable::dump_routes(std::uint32_t table, std::uint8_t protocol) {
+boost::asio::awaitable<common::Result<std::vector<routing::Route>>> DryRunRouteTable::dump_routes(
+    std::uint32_t table, std::uint8_t protocol) {
   co_return co_await real_.dump_routes(table, protocol);
 }
 
-boost::asio::awaitable<routing::ConnectedResult> DryRunRouteTable::connected_networks() {
+boost::asio::awaitable<common::Result<std::vector<routing::ConnectedNetwork>>>
+DryRunRouteTable::connected_networks() {
   co_return co_await real_.connected_networks();
 }
 
@@ -27,7 +29,7 @@ boost::asio::awaitable<std::vector<routing::ChangeResult>> DryRunRouteTable::app
   co_return results;
 }
 
-boost::asio::awaitable<routing::NexthopDumpResult> DryRunRouteTable::dump_nexthops(std::uint8_t protocol) {
+boost::asio::awaitable<common::Result<routing::NexthopDump>> DryRunRouteTable::dump_nexthops(std::uint8_t protocol) {
   co_return co_await real_.dump_nexthops(protocol);
 }
 

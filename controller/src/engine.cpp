@@ -82,39 +82,38 @@ asio::awaitable<Engine::PassResult> Engine::full_pass(const ClusterView& view) {
   PassResult result;
   invalidate();
   KernelFacts kernel;
-  routing::ConnectedResult connected = co_await table_.connected_networks();
-  if (connected.error) {
+  auto connected = co_await table_.connected_networks();
+  if (!connected) {
     result.failed_step = "read connected networks";
-    result.error = connected.error;
+    result.error = connected.error().code;
     co_return result;
   }
-  routing::DumpResult dump =
-      co_await table_.dump_routes(options_.desired.routes.table, options_.desired.routes.protocol);
-  if (dump.error) {
+  auto dump = co_await table_.dump_routes(options_.desired.routes.table, options_.desired.routes.protocol);
+  if (!dump) {
     result.failed_step = "dump routes";
-    result.error = dump.error;
+    result.error = dump.error().code;
     co_return result;
   }
   if (nexthops_) {
-    routing::NexthopDumpResult nexthops = co_await table_.dump_nexthops(options_.desired.routes.protocol);
-    if (nexthops.error) {
+    auto nexthops = co_await table_.dump_nexthops(options_.desired.routes.protocol);
+    if (!nexthops) {
       result.failed_step = "dump nexthops";
-      result.error = nexthops.error;
+      result.error = nexthops.error().code;
       co_return result;
     }
-    kernel.owned_nexthops = std::move(nexthops.owned);
-    kernel.nexthop_ids_used = std::move(nexthops.ids_used);
+    kernel.owned_nexthops = std::move(nexthops->owned);
+    kernel.nexthop_ids_used = std::move(nexthops->ids_used);
   }
-  kernel.connected = std::move(connected.networks);
-  kernel.owned_routes = std::move(dump.routes);
+  kernel.connected = std::move(*connected);
+  kernel.owned_routes = std::move(*dump);
   if (const auto adoption = route_adoption(options_.desired.routes); adoption.enabled()) {
-    routing::DumpResult adoptable = co_await routing::dump_adoptable(table_, adoption);
-    if (adoptable.error) {
+    auto adoptable = co_await routing::dump_adoptable(table_, adoption);
+    if (!adoptable) {
       result.failed_step = "dump routes to adopt";
-      result.error = adoptable.error;
+      result.error = adoptable.error().code;
       co_return result;
     }
-    kernel.adoptable_routes = std::move(adoptable.routes);
+    kernel.adoptable_routes = std::move(*adoptable);
   }
   // The desired state copies what it needs: the view may change while the targets await.
   note_self(view.find(options_.node_name));

@@ -42,14 +42,15 @@ bool NetlinkRouteTable::strict_checking() const {
   return socket_->strict_checking();
 }
 
-asio::awaitable<DumpResult> NetlinkRouteTable::dump_routes(std::uint32_t table, std::uint8_t protocol) {
-  DumpResult result;
+asio::awaitable<common::Result<std::vector<Route>>> NetlinkRouteTable::dump_routes(std::uint32_t table,
+                                                                                   std::uint8_t protocol) {
+  std::vector<Route> routes;
   for (Family family : {Family::v4, Family::v6}) {
-    const std::size_t kept = result.routes.size();
+    const std::size_t kept = routes.size();
     const RequestBuilder request = [&](std::uint32_t seq) {
       return netlink::route_dump_request(family, table, protocol, seq);
     };
-    const std::function<void()> restart = [&] { result.routes.resize(kept); };
+    const std::function<void()> restart = [&] { routes.resize(kept); };
     const DumpVisitor visit = [&](const netlink::MessageHeader& header, std::span<const std::uint8_t> message) {
       if (header.type != RTM_NEWROUTE) return true;
       auto parsed = netlink::parse_route_message(message);
@@ -57,7 +58,7 @@ asio::awaitable<DumpResult> NetlinkRouteTable::dump_routes(std::uint32_t table, 
       // The kernel filters too (strict checking), but not every kernel does.
       if (parsed->is_plain_unicast_or_unreachable() && parsed->route.table == table &&
           parsed->route.protocol == protocol) {
-        result.routes.push_back(std::move(parsed->route));
+        routes.push_back(std::move(parsed->route));
       }
       return true;
     };
@@ -68,12 +69,12 @@ asio::awaitable<DumpResult> NetlinkRouteTable::dump_routes(std::uint32_t table, 
       continue;
     }
     if (error) {
-      result.error = error;
-      result.routes.clear();
-      co_return result;
+      co_return common::Error{error, "dump of " + std::string(to_string(family)) + " routes of table " +
+                                         std::to_string(table) + " proto " + std::to_string(protocol) + ": " +
+                                         error.message()};
     }
   }
-  co_return result;
+  co_return std::move(routes);
 }
 
 asio::awaitable<std::vector<ChangeResult>> NetlinkRouteTable::apply(std::vector<RouteChange> changes) {
@@ -84,8 +85,8 @@ asio::awaitable<std::vector<ChangeResult>> NetlinkRouteTable::apply(std::vector<
       });
 }
 
-asio::awaitable<NexthopDumpResult> NetlinkRouteTable::dump_nexthops(std::uint8_t protocol) {
-  NexthopDumpResult result;
+asio::awaitable<common::Result<NexthopDump>> NetlinkRouteTable::dump_nexthops(std::uint8_t protocol) {
+  NexthopDump result;
   const RequestBuilder request = [](std::uint32_t seq) { return netlink::nexthop_dump_request(seq); };
   const std::function<void()> restart = [&] {
     result.owned.clear();
@@ -100,10 +101,10 @@ asio::awaitable<NexthopDumpResult> NetlinkRouteTable::dump_nexthops(std::uint8_t
     return true;
   };
   // A kernel without nexthop objects answers EOPNOTSUPP (no RTM_GETNEXTHOP handler).
-  result.error = co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit);
-  if (result.error) restart();
+  if (std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit))
+    co_return common::Error{error, "dump of nexthops: " + error.message()};
   std::sort(result.ids_used.begin(), result.ids_used.end());
-  co_return result;
+  co_return std::move(result);
 }
 
 asio::awaitable<std::vector<NexthopResult>> NetlinkRouteTable::apply_nexthops(std::vector<NexthopChange> changes) {
@@ -115,8 +116,8 @@ asio::awaitable<std::vector<NexthopResult>> NetlinkRouteTable::apply_nexthops(st
       });
 }
 
-asio::awaitable<ConnectedResult> NetlinkRouteTable::connected_networks() {
-  ConnectedResult result;
+asio::awaitable<common::Result<std::vector<ConnectedNetwork>>> NetlinkRouteTable::connected_networks() {
+  std::vector<ConnectedNetwork> networks;
   struct Link {
     std::string name;
     std::uint32_t flags = 0;
@@ -134,12 +135,11 @@ asio::awaitable<ConnectedResult> NetlinkRouteTable::connected_networks() {
   };
   if (std::error_code error =
           co_await consistent_dump(*socket_, options_.dump_attempts, link_request, restart_links, visit_link)) {
-    result.error = error;
-    co_return result;
+    co_return common::Error{error, "dump of links: " + error.message()};
   }
 
   const RequestBuilder address_request = [](std::uint32_t seq) { return netlink::address_dump_request(seq); };
-  const std::function<void()> restart_addresses = [&] { result.networks.clear(); };
+  const std::function<void()> restart_addresses = [&] { networks.clear(); };
   const DumpVisitor visit_address = [&](const netlink::MessageHeader& header,
                                         std::span<const std::uint8_t> message) {
     if (header.type != RTM_NEWADDR) return true;
@@ -149,16 +149,15 @@ asio::awaitable<ConnectedResult> NetlinkRouteTable::connected_networks() {
     auto link = links.find(address->index);
     if (link == links.end()) return true;  // appeared after the link dump; the next pass sees it
     if (!(link->second.flags & IFF_UP) || (link->second.flags & IFF_LOOPBACK)) return true;
-    result.networks.push_back({IpPrefix::containing(address->local, address->prefix_length), address->local,
-                               address->index, link->second.name, link->second.mtu});
+    networks.push_back({IpPrefix::containing(address->local, address->prefix_length), address->local,
+                        address->index, link->second.name, link->second.mtu});
     return true;
   };
   if (std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, address_request,
                                                        restart_addresses, visit_address)) {
-    result.error = error;
-    result.networks.clear();
+    co_return common::Error{error, "dump of addresses: " + error.message()};
   }
-  co_return result;
+  co_return std::move(networks);
 }
 
 std::error_code probe_nexthop_objects() {

@@ -42,8 +42,9 @@ std::string_view to_string(ChangeKind kind) {
   return "unknown";
 }
 
-boost::asio::awaitable<NexthopDumpResult> RouteTable::dump_nexthops(std::uint8_t) {
-  co_return NexthopDumpResult{std::make_error_code(std::errc::operation_not_supported), {}, {}};
+boost::asio::awaitable<common::Result<NexthopDump>> RouteTable::dump_nexthops(std::uint8_t) {
+  co_return common::Error{std::make_error_code(std::errc::operation_not_supported),
+                          "dump of nexthops: this route table has no nexthop objects"};
 }
 
 boost::asio::awaitable<std::vector<NexthopResult>> RouteTable::apply_nexthops(std::vector<NexthopChange> changes) {

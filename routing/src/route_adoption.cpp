@@ -61,20 +61,17 @@ bool RouteAdoption::adoptable(const Route& route) const {
   });
 }
 
-boost::asio::awaitable<DumpResult> dump_adoptable(RouteTable& table, const RouteAdoption& adoption) {
-  DumpResult result;
-  if (!adoption.enabled()) co_return result;
+boost::asio::awaitable<common::Result<std::vector<Route>>> dump_adoptable(RouteTable& table,
+                                                                         const RouteAdoption& adoption) {
+  std::vector<Route> routes;
+  if (!adoption.enabled()) co_return routes;
   for (std::uint8_t protocol : adoption.protocols) {
-    DumpResult dump = co_await table.dump_routes(adoption.table, protocol);
-    if (dump.error) {
-      result.error = dump.error;
-      result.routes.clear();
-      co_return result;
-    }
-    for (auto& route : dump.routes)
-      if (adoption.adoptable(route)) result.routes.push_back(std::move(route));
+    common::Result<std::vector<Route>> dump = co_await table.dump_routes(adoption.table, protocol);
+    if (!dump) co_return dump.error();
+    for (auto& route : *dump)
+      if (adoption.adoptable(route)) routes.push_back(std::move(route));
   }
-  co_return result;
+  co_return std::move(routes);
 }
 
 namespace {

@@ -44,9 +44,9 @@ class FakeRouteTableTest : public ::testing::Test {
 
   std::vector<ChangeResult> apply(std::vector<RouteChange> changes) { return run(table_.apply(std::move(changes))); }
   std::vector<Route> dump(std::uint8_t protocol = kDefaultRouteProtocol) {
-    DumpResult result = run(table_.dump_routes(kMainTable, protocol));
-    EXPECT_FALSE(result.error);
-    return result.routes;
+    auto result = run(table_.dump_routes(kMainTable, protocol));
+    EXPECT_TRUE(result) << result.error().message;
+    return result ? *result : std::vector<Route>{};
   }
 
   asio::io_context io_;
@@ -206,7 +206,7 @@ TEST_F(FakeRouteTableTest, DumpFiltersByTable) {
   other.table = 300;
   ASSERT_TRUE(apply({{ChangeKind::add, other}})[0].ok());
   EXPECT_TRUE(dump().empty());
-  EXPECT_EQ(run(table_.dump_routes(300, kDefaultRouteProtocol)).routes.size(), 1u);
+  EXPECT_EQ(run(table_.dump_routes(300, kDefaultRouteProtocol))->size(), 1u);
 }
 
 TEST_F(FakeRouteTableTest, FailNextInjectsOneError) {
@@ -222,14 +222,19 @@ TEST_F(FakeRouteTableTest, FailNextInjectsOneError) {
 
 TEST_F(FakeRouteTableTest, InjectedDumpAndConnectedErrorsAreOneShot) {
   table_.fail_next_dump(std::make_error_code(std::errc::timed_out));
-  EXPECT_EQ(run(table_.dump_routes(kMainTable, kDefaultRouteProtocol)).error, std::errc::timed_out);
-  EXPECT_FALSE(run(table_.dump_routes(kMainTable, kDefaultRouteProtocol)).error);
+  auto failed = run(table_.dump_routes(kMainTable, kDefaultRouteProtocol));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, std::errc::timed_out);
+  EXPECT_NE(failed.error().message.find("table 254 proto 44"), std::string::npos) << failed.error().message;
+  EXPECT_TRUE(run(table_.dump_routes(kMainTable, kDefaultRouteProtocol)));
   table_.fail_next_connected(std::make_error_code(std::errc::no_buffer_space));
-  EXPECT_TRUE(run(table_.connected_networks()).error);
-  ConnectedResult connected = run(table_.connected_networks());
-  EXPECT_FALSE(connected.error);
-  EXPECT_EQ(connected.networks.size(), 3u);
-  EXPECT_EQ(connected.networks[0].link_name, "eth0");
+  auto unread = run(table_.connected_networks());
+  ASSERT_FALSE(unread);
+  EXPECT_EQ(unread.error().code, std::errc::no_buffer_space);
+  auto connected = run(table_.connected_networks());
+  ASSERT_TRUE(connected) << connected.error().message;
+  EXPECT_EQ(connected->size(), 3u);
+  EXPECT_EQ((*connected)[0].link_name, "eth0");
   EXPECT_EQ(table_.connected_calls(), 2u);
 }
 
@@ -292,10 +297,10 @@ TEST_F(FakeRouteTableTest, NexthopsAreKeyedByIdAndCheckedLikeTheKernel) {
                                        {ChangeKind::replace, nexthop(1, "198.51.100.14")}}));
   EXPECT_EQ(results[0].error, EEXIST) << "another protocol's nexthop is never replaced";
   EXPECT_TRUE(results[1].ok());
-  NexthopDumpResult dumped = run(table_.dump_nexthops(kDefaultRouteProtocol));
-  EXPECT_FALSE(dumped.error);
-  EXPECT_EQ(dumped.owned, (std::vector<Nexthop>{nexthop(1, "198.51.100.14")}));
-  EXPECT_EQ(dumped.ids_used, (std::vector<std::uint32_t>{1, 5}));
+  auto dumped = run(table_.dump_nexthops(kDefaultRouteProtocol));
+  ASSERT_TRUE(dumped) << dumped.error().message;
+  EXPECT_EQ(dumped->owned, (std::vector<Nexthop>{nexthop(1, "198.51.100.14")}));
+  EXPECT_EQ(dumped->ids_used, (std::vector<std::uint32_t>{1, 5}));
 }
 
 TEST_F(FakeRouteTableTest, RouteNamingAMissingNexthopIsRefusedAndDeletingANexthopDeletesItsRoutes) {
@@ -328,7 +333,10 @@ TEST_F(FakeRouteTableTest, RouteNamingAMissingNexthopIsRefusedAndDeletingANextho
 
 TEST_F(FakeRouteTableTest, WithoutNexthopSupportDumpAndChangesFail) {
   table_.set_nexthops_supported(false);
-  EXPECT_EQ(run(table_.dump_nexthops(kDefaultRouteProtocol)).error, std::errc::operation_not_supported);
+  auto dumped = run(table_.dump_nexthops(kDefaultRouteProtocol));
+  ASSERT_FALSE(dumped);
+  EXPECT_EQ(dumped.error().code, std::errc::operation_not_supported);
+  EXPECT_EQ(dumped.error().message.rfind("dump of nexthops: ", 0), 0u) << dumped.error().message;
   EXPECT_EQ(run(table_.apply_nexthops({{ChangeKind::add, nexthop(1, "198.51.100.12")}}))[0].error, EOPNOTSUPP);
 }
 

@@ -56,9 +56,9 @@ class NetlinkNexthopTest : public ::testing::Test {
     return run(table_->apply(std::move(changes)));
   }
   std::vector<Route> routes() {
-    DumpResult result = run(table_->dump_routes(kMainTable, kDefaultRouteProtocol));
-    EXPECT_FALSE(result.error) << result.error.message();
-    return result.routes;
+    auto result = run(table_->dump_routes(kMainTable, kDefaultRouteProtocol));
+    EXPECT_TRUE(result) << result.error().message;
+    return result ? *result : std::vector<Route>{};
   }
   Nexthop nexthop(std::uint32_t id, const char* via) const { return {id, IpAddress::parse(via), v0_}; }
   static Route via(const char* dst, std::uint32_t id, std::uint32_t metric = 0) {
@@ -95,10 +95,10 @@ TEST_F(NetlinkNexthopTest, AddDumpReplaceDeleteIpv4AndIpv6WithOurProtocol) {
   ASSERT_TRUE(results[1].ok()) << results[1].message;
   EXPECT_NE(netns_->must("nexthop show id " + std::to_string(kId)).find("proto 44"), std::string::npos);
 
-  NexthopDumpResult dumped = run(table_->dump_nexthops(kDefaultRouteProtocol));
-  ASSERT_FALSE(dumped.error) << dumped.error.message();
-  EXPECT_EQ(dumped.owned, (std::vector<Nexthop>{nexthop(kId, "198.51.100.2"), nexthop(kId + 1, "2001:db8:1::2")}));
-  EXPECT_EQ(dumped.ids_used, (std::vector<std::uint32_t>{7, kId, kId + 1}));
+  auto dumped = run(table_->dump_nexthops(kDefaultRouteProtocol));
+  ASSERT_TRUE(dumped) << dumped.error().message;
+  EXPECT_EQ(dumped->owned, (std::vector<Nexthop>{nexthop(kId, "198.51.100.2"), nexthop(kId + 1, "2001:db8:1::2")}));
+  EXPECT_EQ(dumped->ids_used, (std::vector<std::uint32_t>{7, kId, kId + 1}));
 
   results = apply({{ChangeKind::add, nexthop(kId, "198.51.100.3")},
                    {ChangeKind::replace, nexthop(kId, "198.51.100.3")},
@@ -113,7 +113,8 @@ TEST_F(NetlinkNexthopTest, AddDumpReplaceDeleteIpv4AndIpv6WithOurProtocol) {
   EXPECT_TRUE(results[0].ok());
   EXPECT_EQ(results[1].error, ENOENT) << "an absent id";
   dumped = run(table_->dump_nexthops(kDefaultRouteProtocol));
-  EXPECT_EQ(dumped.owned, (std::vector<Nexthop>{nexthop(kId + 1, "2001:db8:1::2")}));
+  ASSERT_TRUE(dumped) << dumped.error().message;
+  EXPECT_EQ(dumped->owned, (std::vector<Nexthop>{nexthop(kId + 1, "2001:db8:1::2")}));
 }
 
 TEST_F(NetlinkNexthopTest, RoutesNameTheIdAndCompareEqualAcrossADump) {

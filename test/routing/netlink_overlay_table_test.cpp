@@ -426,14 +426,17 @@ TEST_F(NetlinkOverlayTableTest, OnlinkRouteOverTheDeviceThroughNetlinkRouteTable
   bool onlink = false;
   for (const auto& flag : shown[0]["flags"].GetArray()) onlink = onlink || std::string(flag.GetString()) == "onlink";
   EXPECT_TRUE(onlink);
-  DumpResult dumped = run(routes.dump_routes(kMainTable, kDefaultRouteProtocol));
-  ASSERT_EQ(dumped.routes.size(), 1u);
-  EXPECT_EQ(dumped.routes[0], route);
+  auto dumped = run(routes.dump_routes(kMainTable, kDefaultRouteProtocol));
+  ASSERT_TRUE(dumped) << dumped.error().message;
+  ASSERT_EQ(dumped->size(), 1u);
+  EXPECT_EQ((*dumped)[0], route);
 
   // Deleting the device takes the route and the entries with it.
   EXPECT_FALSE(run(table_->delete_device(kDevice)));
   EXPECT_FALSE(run(table_->device_index(kDevice)));
-  EXPECT_TRUE(run(routes.dump_routes(kMainTable, kDefaultRouteProtocol)).routes.empty());
+  auto after = run(routes.dump_routes(kMainTable, kDefaultRouteProtocol));
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_TRUE(after->empty());
   EXPECT_FALSE(run(table_->delete_device(kDevice))) << "deleting nothing is not an error";
 }
 

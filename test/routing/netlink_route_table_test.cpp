@@ -60,9 +60,9 @@ class NetlinkRouteTableTest : public ::testing::Test {
   }
   std::vector<ChangeResult> apply(std::vector<RouteChange> changes) { return run(table_->apply(std::move(changes))); }
   std::vector<Route> dump(std::uint8_t protocol = kDefaultRouteProtocol) {
-    DumpResult result = run(table_->dump_routes(kMainTable, protocol));
-    EXPECT_FALSE(result.error) << result.error.message();
-    return result.routes;
+    auto result = run(table_->dump_routes(kMainTable, protocol));
+    EXPECT_TRUE(result) << result.error().message;
+    return result ? *result : std::vector<Route>{};
   }
 
   // Waits for a notice, at most `limit`; nullopt on timeout.
@@ -273,11 +273,11 @@ TEST_F(NetlinkRouteTableTest, OtherTableAndMetric) {
   r.metric = 50;
   ASSERT_TRUE(apply({{ChangeKind::add, r}})[0].ok());
   EXPECT_TRUE(dump().empty());
-  DumpResult other = run(table_->dump_routes(1000, kDefaultRouteProtocol));
-  ASSERT_FALSE(other.error);
-  ASSERT_EQ(other.routes.size(), 1u);
-  EXPECT_EQ(other.routes[0].table, 1000u);
-  EXPECT_EQ(other.routes[0].metric, 50u);
+  auto other = run(table_->dump_routes(1000, kDefaultRouteProtocol));
+  ASSERT_TRUE(other) << other.error().message;
+  ASSERT_EQ(other->size(), 1u);
+  EXPECT_EQ((*other)[0].table, 1000u);
+  EXPECT_EQ((*other)[0].metric, 50u);
   EXPECT_NE(netns_->ip("route show table 1000").output.find("10.244.7.0/24 via 198.51.100.7"), std::string::npos);
   EXPECT_TRUE(apply({{ChangeKind::remove, r}})[0].ok());
 
@@ -295,10 +295,10 @@ TEST_F(NetlinkRouteTableTest, OtherTableAndMetric) {
 }
 
 TEST_F(NetlinkRouteTableTest, ConnectedNetworks) {
-  ConnectedResult connected = run(table_->connected_networks());
-  ASSERT_FALSE(connected.error) << connected.error.message();
+  auto connected = run(table_->connected_networks());
+  ASSERT_TRUE(connected) << connected.error().message;
   std::set<std::string> seen;
-  for (const auto& network : connected.networks) {
+  for (const auto& network : *connected) {
     seen.insert(network.prefix.to_string() + " " + network.local_address.to_string() + " " + network.link_name);
     EXPECT_EQ(network.oif, v0_);
     EXPECT_EQ(network.mtu, 1500u);
@@ -306,9 +306,9 @@ TEST_F(NetlinkRouteTableTest, ConnectedNetworks) {
   EXPECT_EQ(seen, (std::set<std::string>{"198.51.100.0/24 198.51.100.1 v0", "2001:db8:1::/64 2001:db8:1::1 v0"}));
 
   netns_->must("link set v0 down");
-  ConnectedResult after = run(table_->connected_networks());
-  ASSERT_FALSE(after.error);
-  EXPECT_TRUE(after.networks.empty());
+  auto after = run(table_->connected_networks());
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_TRUE(after->empty());
 }
 
 TEST_F(NetlinkRouteTableTest, FiveThousandRoutesInOneBatch) {
@@ -409,12 +409,12 @@ TEST_F(NetlinkRouteTableTest, ConcurrentCallersAreSerializedOnTheSocket) {
   auto results = applied.get();
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].ok()) << results[0].message;
-  DumpResult dump_result = dumped.get();
-  EXPECT_FALSE(dump_result.error) << dump_result.error.message();
-  EXPECT_EQ(dump_result.routes.size(), 1u);  // the apply went first
-  ConnectedResult connected_result = connected.get();
-  EXPECT_FALSE(connected_result.error);
-  EXPECT_EQ(connected_result.networks.size(), 2u);
+  auto dump_result = dumped.get();
+  ASSERT_TRUE(dump_result) << dump_result.error().message;
+  EXPECT_EQ(dump_result->size(), 1u);  // the apply went first
+  auto connected_result = connected.get();
+  ASSERT_TRUE(connected_result) << connected_result.error().message;
+  EXPECT_EQ(connected_result->size(), 2u);
 }
 
 // --- NetlinkChangeMonitor ---------------------------------------------------

@@ -74,18 +74,19 @@ TEST(RouteAdoptionTest, DumpAdoptableFiltersEveryListedProtocolsDump) {
   adoption.protocols = {3, 4};
   auto future = boost::asio::co_spawn(io, dump_adoptable(table, adoption), boost::asio::use_future);
   io.run();
-  DumpResult result = future.get();
-  ASSERT_FALSE(result.error);
+  auto result = future.get();
+  ASSERT_TRUE(result) << result.error().message;
   std::vector<Route> want{route("10.244.2.0/24", "198.51.100.12"), route("10.244.3.0/24", "198.51.100.13", 4)};
-  EXPECT_EQ(result.routes, want);
+  EXPECT_EQ(*result, want);
 
   table.fail_next_dump(std::make_error_code(std::errc::timed_out));
   future = boost::asio::co_spawn(io, dump_adoptable(table, adoption), boost::asio::use_future);
   io.restart();
   io.run();
   result = future.get();
-  EXPECT_TRUE(result.error);
-  EXPECT_TRUE(result.routes.empty());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, std::errc::timed_out);
+  EXPECT_NE(result.error().message.find("proto 3"), std::string::npos) << result.error().message;
 }
 
 TEST(RouteProtocolTest, NumbersNamesAndTheRtProtosFile) {

@@ -12,10 +12,12 @@ class DryRunRouteTable final : public routing::RouteTable {
  public:
   explicit DryRunRouteTable(routing::RouteTable& real) : real_(real) {}
 
-  boost::asio::awaitable<routing::DumpResult> dump_routes(std::uint32_t table, std::uint8_t protocol) override;
+  boost::asio::awaitable<common::Result<std::vector<routing::Route>>> dump_routes(std::uint32_t table,
+                                                                                  std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<routing::ChangeResult>> apply(std::vector<routing::RouteChange> changes) override;
-  boost::asio::awaitable<routing::ConnectedResult> connected_networks() override;
-  boost::asio::awaitable<routing::NexthopDumpResult> dump_nexthops(std::uint8_t protocol) override;
+  boost::asio::awaitable<common::Result<std::vector<routing::ConnectedNetwork>>> connected_networks()
+      override;
+  boost::asio::awaitable<common::Result<routing::NexthopDump>> dump_nexthops(std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<routing::NexthopResult>> apply_nexthops(
       std::vector<routing::NexthopChange> changes) override;
 

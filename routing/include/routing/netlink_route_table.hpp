@@ -45,13 +45,14 @@ class NetlinkRouteTable final : public RouteTable {
   // Routes of `table`, both families, with rtm_protocol `protocol`; plain
   // unicast only (no cloned/cached, local, broadcast or multipath entries).
   // Filtered by the kernel under NETLINK_GET_STRICT_CHK and always again here.
-  boost::asio::awaitable<DumpResult> dump_routes(std::uint32_t table, std::uint8_t protocol) override;
+  boost::asio::awaitable<common::Result<std::vector<Route>>> dump_routes(std::uint32_t table,
+                                                                         std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<ChangeResult>> apply(std::vector<RouteChange> changes) override;
   // Global-scope addresses of up, non-loopback links, IPv4 and IPv6.
-  boost::asio::awaitable<ConnectedResult> connected_networks() override;
+  boost::asio::awaitable<common::Result<std::vector<ConnectedNetwork>>> connected_networks() override;
   // RTM_GETNEXTHOP dump (EOPNOTSUPP on kernels without nexthop objects) and
   // RTM_NEWNEXTHOP/RTM_DELNEXTHOP batches, over the same socket.
-  boost::asio::awaitable<NexthopDumpResult> dump_nexthops(std::uint8_t protocol) override;
+  boost::asio::awaitable<common::Result<NexthopDump>> dump_nexthops(std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<NexthopResult>> apply_nexthops(std::vector<NexthopChange> changes) override;
 
   // The request socket's netlink port id: the kernel stamps it on the events

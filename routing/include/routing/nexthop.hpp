@@ -63,9 +63,9 @@ struct NexthopResult {
   bool ok() const { return error == 0; }
 };
 
-struct NexthopDumpResult {
-  // EOPNOTSUPP: this kernel has no nexthop objects; anything else: the dump failed.
-  std::error_code error;
+// What RouteTable::dump_nexthops() read. Its error code EOPNOTSUPP: this
+// kernel has no nexthop objects; anything else: the dump failed.
+struct NexthopDump {
   std::vector<Nexthop> owned;           // single-gateway nexthops of the asked protocol
   std::vector<std::uint32_t> ids_used;  // every id in the table (anyone's), sorted
 };

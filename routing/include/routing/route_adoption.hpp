@@ -37,7 +37,8 @@ struct RouteAdoption {
 
 // The adoptable routes now in the kernel: one dump per listed protocol,
 // filtered by RouteAdoption::adoptable(). The first failed dump fails it all.
-boost::asio::awaitable<DumpResult> dump_adoptable(RouteTable& table, const RouteAdoption& adoption);
+boost::asio::awaitable<common::Result<std::vector<Route>>> dump_adoptable(RouteTable& table,
+                                                                         const RouteAdoption& adoption);
 
 // A protocol given as a number (0-255) or a name: the kernel's well-known
 // ones (boot, static, dhcp, bird, ...) or one of `rt_protos` (the text of an

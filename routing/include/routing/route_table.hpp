@@ -5,8 +5,9 @@
 // routing/fake_route_table.hpp implements it in memory for tests without root.
 //
 // Every operation is a coroutine on the caller's io_context; none blocks.
-// Errors inside the reconcile loop are values (error codes per message), never
-// exceptions.
+// Errors inside the reconcile loop are values, never exceptions: a dump that
+// fails as a whole is a common::Result error; a batch answers per message
+// (ChangeResult).
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
@@ -15,13 +16,14 @@
 #include <system_error>
 #include <vector>
 
+#include "common/result.hpp"
 #include "routing/ip.hpp"
 #include "routing/route.hpp"
 
 namespace hostgw::routing {
 
 // Nexthop objects' values (routing/nexthop.hpp).
-struct NexthopDumpResult;
+struct NexthopDump;
 struct NexthopChange;
 struct NexthopResult;
 
@@ -62,34 +64,27 @@ struct ConnectedNetwork {
   friend bool operator==(const ConnectedNetwork&, const ConnectedNetwork&) = default;
 };
 
-struct DumpResult {
-  std::error_code error;   // set if the dump failed as a whole
-  std::vector<Route> routes;
-};
-
-struct ConnectedResult {
-  std::error_code error;
-  std::vector<ConnectedNetwork> networks;
-};
-
 class RouteTable {
  public:
   virtual ~RouteTable() = default;
 
-  // Routes of `table` (both families) that carry `protocol`.
-  virtual boost::asio::awaitable<DumpResult> dump_routes(std::uint32_t table, std::uint8_t protocol) = 0;
+  // Routes of `table` (both families) that carry `protocol`; an error if the
+  // dump failed as a whole (its code the kernel's errno, its message naming
+  // the dump).
+  virtual boost::asio::awaitable<common::Result<std::vector<Route>>> dump_routes(std::uint32_t table,
+                                                                                 std::uint8_t protocol) = 0;
 
   // Applies the changes as one batch; one result per change, in the same order.
   // A failed message never stops the others.
   virtual boost::asio::awaitable<std::vector<ChangeResult>> apply(std::vector<RouteChange> changes) = 0;
 
   // The connected networks of up links (global-scope addresses only).
-  virtual boost::asio::awaitable<ConnectedResult> connected_networks() = 0;
+  virtual boost::asio::awaitable<common::Result<std::vector<ConnectedNetwork>>> connected_networks() = 0;
 
   // Nexthop objects (routing/nexthop.hpp): every single-gateway nexthop of
   // `protocol`, and every id in use. The defaults are a table without them:
   // the dump fails with EOPNOTSUPP, every change too.
-  virtual boost::asio::awaitable<NexthopDumpResult> dump_nexthops(std::uint8_t protocol);
+  virtual boost::asio::awaitable<common::Result<NexthopDump>> dump_nexthops(std::uint8_t protocol);
   // One batch; one result per change, in the same order.
   virtual boost::asio::awaitable<std::vector<NexthopResult>> apply_nexthops(std::vector<NexthopChange> changes);
 };

@@ -10,18 +10,20 @@ namespace hostgw::routing {
 FakeRouteTable::FakeRouteTable(boost::asio::any_io_executor executor)
     : wakeup_(std::move(executor), boost::asio::steady_timer::time_point::max()) {}
 
-boost::asio::awaitable<DumpResult> FakeRouteTable::dump_routes(std::uint32_t table, std::uint8_t protocol) {
+boost::asio::awaitable<common::Result<std::vector<Route>>> FakeRouteTable::dump_routes(std::uint32_t table,
+                                                                                      std::uint8_t protocol) {
   ++dumps_;
   dumped_.emplace(table, protocol);
-  DumpResult result;
   if (next_dump_error_) {
-    result.error = std::exchange(next_dump_error_, {});
-    co_return result;
+    const std::error_code error = std::exchange(next_dump_error_, {});
+    co_return common::Error{error, "dump of routes of table " + std::to_string(table) + " proto " +
+                                       std::to_string(protocol) + ": " + error.message()};
   }
+  std::vector<Route> routes;
   for (const auto& [key, route] : routes_) {
-    if (route.table == table && route.protocol == protocol) result.routes.push_back(route);
+    if (route.table == table && route.protocol == protocol) routes.push_back(route);
   }
-  co_return result;
+  co_return std::move(routes);
 }
 
 boost::asio::awaitable<std::vector<ChangeResult>> FakeRouteTable::apply(std::vector<RouteChange> changes) {
@@ -32,15 +34,13 @@ boost::asio::awaitable<std::vector<ChangeResult>> FakeRouteTable::apply(std::vec
   co_return results;
 }
 
-boost::asio::awaitable<ConnectedResult> FakeRouteTable::connected_networks() {
+boost::asio::awaitable<common::Result<std::vector<ConnectedNetwork>>> FakeRouteTable::connected_networks() {
   ++connected_calls_;
-  ConnectedResult result;
   if (next_connected_error_) {
-    result.error = std::exchange(next_connected_error_, {});
-    co_return result;
+    const std::error_code error = std::exchange(next_connected_error_, {});
+    co_return common::Error{error, "dump of addresses: " + error.message()};
   }
-  result.networks = networks_;
-  co_return result;
+  co_return networks_;
 }
 
 boost::asio::awaitable<ChangeNotice> FakeRouteTable::next_change() {
@@ -236,18 +236,18 @@ ChangeResult FakeRouteTable::apply_one(const RouteChange& change) {
 }
 
 
-boost::asio::awaitable<NexthopDumpResult> FakeRouteTable::dump_nexthops(std::uint8_t protocol) {
+boost::asio::awaitable<common::Result<NexthopDump>> FakeRouteTable::dump_nexthops(std::uint8_t protocol) {
   ++nexthop_dumps_;
-  NexthopDumpResult result;
   if (!nexthops_supported_) {
-    result.error = std::make_error_code(std::errc::operation_not_supported);
-    co_return result;
+    const auto error = std::make_error_code(std::errc::operation_not_supported);
+    co_return common::Error{error, "dump of nexthops: " + error.message()};
   }
+  NexthopDump result;
   for (const auto& [id, nexthop] : nexthops_) {
     result.ids_used.push_back(id);
     if (nexthop.protocol == protocol) result.owned.push_back(nexthop);
   }
-  co_return result;
+  co_return std::move(result);
 }
 
 boost::asio::awaitable<std::vector<NexthopResult>> FakeRouteTable::apply_nexthops(std::vector<NexthopChange> changes) {

@@ -48,10 +48,11 @@ class FakeRouteTable final : public RouteTable, public ChangeMonitor {
   explicit FakeRouteTable(boost::asio::any_io_executor executor);
 
   // RouteTable
-  boost::asio::awaitable<DumpResult> dump_routes(std::uint32_t table, std::uint8_t protocol) override;
+  boost::asio::awaitable<common::Result<std::vector<Route>>> dump_routes(std::uint32_t table,
+                                                                         std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<ChangeResult>> apply(std::vector<RouteChange> changes) override;
-  boost::asio::awaitable<ConnectedResult> connected_networks() override;
-  boost::asio::awaitable<NexthopDumpResult> dump_nexthops(std::uint8_t protocol) override;
+  boost::asio::awaitable<common::Result<std::vector<ConnectedNetwork>>> connected_networks() override;
+  boost::asio::awaitable<common::Result<NexthopDump>> dump_nexthops(std::uint8_t protocol) override;
   boost::asio::awaitable<std::vector<NexthopResult>> apply_nexthops(std::vector<NexthopChange> changes) override;
 
   // ChangeMonitor: waits until a notice is posted (post_notice, remove_externally).
