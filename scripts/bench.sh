@@ -56,8 +56,8 @@ done
   echo "bench.sh: $BIN/overlay_apply_bench is missing: cmake --build $BUILD_DIR --target overlay_apply_bench" >&2
   exit 2
 }
-command -v valgrind >/dev/null || { echo "bench.sh: valgrind is missing (scripts/setup-deps.sh)" >&2; exit 2; }
-command -v gnuplot >/dev/null || { echo "bench.sh: gnuplot is missing (scripts/setup-deps.sh)" >&2; exit 2; }
+command -v valgrind >/dev/null || { echo "bench.sh: valgrind is missing (scripts/setup-deps.sh --bench)" >&2; exit 2; }
+command -v gnuplot >/dev/null || { echo "bench.sh: gnuplot is missing (scripts/setup-deps.sh --bench)" >&2; exit 2; }
 CHART=$(dirname "$OUT")/benchmarks-growth.svg
 
 PREFIX="khgb$$-"

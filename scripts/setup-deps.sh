@@ -7,6 +7,7 @@
 #                                    Dockerfile's build stage: no test tools, no clang)
 #   scripts/setup-deps.sh --image    also what the image stage of the tests needs
 #                                    (scripts/image-test.sh: podman, mmdebstrap)
+#   scripts/setup-deps.sh --bench    also what scripts/bench.sh needs (valgrind, gnuplot)
 set -euo pipefail
 
 build_packages=(
@@ -25,10 +26,12 @@ test_packages=(
   iproute2 iputils-ping procps curl openssl jq kmod
   # the pod network e2e: Debian's standard CNI plugins (bridge, host-local, portmap) in /usr/lib/cni
   containernetworking-plugins
-  # scripts/bench.sh: instruction counts (callgrind) and the growth chart (SVG)
-  valgrind gnuplot-nox
   # fuzzing (scripts/fuzz.sh, the CI fuzz smoke run): clang 14 and its libFuzzer/sanitizer runtimes
   clang libclang-rt-14-dev
+)
+bench_packages=(
+  # scripts/bench.sh: instruction counts (callgrind) and the growth chart (SVG)
+  valgrind gnuplot-nox
 )
 image_packages=(
   # scripts/image-test.sh: base images made from Debian packages, built and run with podman
@@ -37,10 +40,11 @@ image_packages=(
 
 case "${1:-}" in
   --build) packages=("${build_packages[@]}") ;;
+  --bench) packages=("${build_packages[@]}" "${test_packages[@]}" "${bench_packages[@]}") ;;
   --image) packages=("${build_packages[@]}" "${test_packages[@]}" "${image_packages[@]}") ;;
   "") packages=("${build_packages[@]}" "${test_packages[@]}") ;;
   *)
-    echo "setup-deps: unknown argument '$1' (use --build, --image or nothing)" >&2
+    echo "setup-deps: unknown argument '$1' (use --build, --image, --bench or nothing)" >&2
     exit 2
     ;;
 esac
