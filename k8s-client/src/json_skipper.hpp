@@ -51,6 +51,19 @@ inline std::uint64_t json_string_special_mask(std::uint64_t word) {
 }
 inline bool has_json_string_special(std::uint64_t word) { return json_string_special_mask(word) != 0; }
 
+#if defined(__SSE2__)
+// The same for the 16 bytes at p, exactly (no borrow): bit i set when p[i] is
+// '"', '\\' or a control character.
+[[gnu::always_inline]] inline unsigned json_string_special_mask16(const char* p) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('"'));
+  const __m128i backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'));
+  // Unsigned byte <= 0x1f: min(byte, 0x1f) == byte.
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1f)), bytes);
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)));
+}
+#endif
+
 inline bool is_json_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 [[gnu::always_inline]] inline const char* skip_json_space(const char* p) {
@@ -87,12 +100,7 @@ inline int json_hex4(const char* p) {
 #if defined(__SSE2__)
     // 16 bytes at a time, straight to the first byte that is not plain text.
     if (end - p >= 16) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('"'));
-      const __m128i backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'));
-      // Unsigned byte <= 0x1f: min(byte, 0x1f) == byte.
-      const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1f)), bytes);
-      const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)));
+      const unsigned mask = json_string_special_mask16(p);
       if (mask == 0) {
         p += 16;
         continue;

@@ -166,11 +166,7 @@ inline void rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapid
   if (q == p) {
     // Nothing unescaped yet (the usual case): 16 bytes per step, nothing moved.
     while (end - p >= 16) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      const __m128i special = _mm_or_si128(
-          _mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')), _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
-          _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1f)), bytes));
-      const auto mask = static_cast<unsigned>(_mm_movemask_epi8(special));
+      const unsigned mask = hostgw::k8s::detail::json_string_special_mask16(p);
       if (mask != 0) {
         p += std::countr_zero(mask);
         is.src_ = p;
