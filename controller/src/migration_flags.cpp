@@ -26,22 +26,6 @@ std::string rt_protos_text() {
   return text;
 }
 
-// "a,b" and repeated flags alike, in order.
-std::vector<std::string> list_values(const po::variables_map& values, const char* name) {
-  std::vector<std::string> out;
-  if (!values.count(name)) return out;
-  for (const auto& list : values[name].as<std::vector<std::string>>()) {
-    std::string_view rest = list;
-    while (true) {
-      auto comma = rest.find(',');
-      out.emplace_back(rest.substr(0, comma));
-      if (comma == std::string_view::npos) break;
-      rest = rest.substr(comma + 1);
-    }
-  }
-  return out;
-}
-
 // A Kubernetes annotation key: [prefix/]name, the name 1-63 characters of
 // [A-Za-z0-9._-] starting and ending alphanumeric, the prefix a DNS subdomain.
 bool valid_annotation_key(std::string_view key) {
@@ -74,13 +58,13 @@ void describe_migration_flags(po::options_description& flags) {
       "skips the node (reason invalid_address) unless a later key has a valid one. Default: none.");
 }
 
-void parse_migration_flags(const po::variables_map& values, Options& options) {
-  const std::string protos = values.count("adopt-protocol") ? rt_protos_text() : std::string();
-  for (const auto& text : list_values(values, "adopt-protocol")) {
+void read_migration_flags(const Flags& flags, Options& options) {
+  const std::string protos = flags.given("adopt-protocol") ? rt_protos_text() : std::string();
+  for (const auto& text : flags.items("adopt-protocol")) {
     std::string error;
     auto protocol = routing::parse_route_protocol(text, protos, &error);
     if (!protocol) throw OptionsError("--adopt-protocol: " + error);
-    const std::string named = "\"" + text + "\" (protocol " + std::to_string(*protocol) + ")";
+    const std::string named = quoted(text) + " (protocol " + std::to_string(*protocol) + ")";
     if (*protocol <= 2)
       throw OptionsError("--adopt-protocol: " + named +
                          " is never adopted: unspec, redirect and kernel routes are the kernel's own (the "
@@ -93,10 +77,10 @@ void parse_migration_flags(const po::variables_map& values, Options& options) {
   }
   if (!options.adopt_protocols.empty() && options.cluster_cidrs.empty())
     throw OptionsError("--adopt-protocol: needs --cluster-cidr (only routes inside it are adopted)");
-  for (auto& key : list_values(values, "address-annotation")) {
+  for (auto& key : flags.items("address-annotation")) {
     if (!valid_annotation_key(key))
-      throw OptionsError("--address-annotation: \"" + key +
-                         "\" is not an annotation key ([prefix/]name, e.g. "
+      throw OptionsError("--address-annotation: " + quoted(key) +
+                         " is not an annotation key ([prefix/]name, e.g. "
                          "flannel.alpha.coreos.com/public-ip-overwrite)");
     if (std::find(options.address_annotations.begin(), options.address_annotations.end(), key) ==
         options.address_annotations.end())

@@ -7,6 +7,7 @@
 #include <boost/program_options.hpp>
 
 #include "controller/options.hpp"
+#include "flags.hpp"
 
 namespace hostgw::controller {
 
@@ -15,6 +16,6 @@ void describe_migration_flags(boost::program_options::options_description& flags
 
 // Reads them into `options` (after --cluster-cidr, --route-protocol and
 // --route-table were read). Throws OptionsError naming the flag.
-void parse_migration_flags(const boost::program_options::variables_map& values, Options& options);
+void read_migration_flags(const Flags& flags, Options& options);
 
 }  // namespace hostgw::controller

@@ -11,6 +11,7 @@
 #include <limits>
 #include <sstream>
 
+#include "flags.hpp"
 #include "migration_flags.hpp"
 
 namespace hostgw::controller {
@@ -238,17 +239,6 @@ po::options_description describe() {
   return flags;
 }
 
-template <typename T>
-std::optional<T> parse_number(std::string_view text) {
-  T value{};
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-std::string quoted(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
 
 }  // namespace
 
@@ -405,73 +395,6 @@ po::variables_map parse_command_line(const std::vector<std::string>& arguments) 
   return values;
 }
 
-// Typed reads of the parsed flags; each failure names the flag.
-class Flags {
- public:
-  explicit Flags(const po::variables_map& values) : values_(values) {}
-
-  bool given(const char* name) const { return values_.count(name) > 0; }
-  bool on(const char* name) const { return values_[name].as<bool>(); }
-
-  std::optional<std::string> text(const char* name) const {
-    if (!given(name)) return std::nullopt;
-    return values_[name].as<std::string>();
-  }
-
-  // A path or name that may not be empty when given.
-  std::optional<std::string> non_empty(const char* name, const char* what) const {
-    auto value = text(name);
-    if (value && value->empty()) throw OptionsError(flag(name) + ": empty " + what);
-    return value;
-  }
-
-  // A repeatable, comma-separated list of prefixes (no default route).
-  std::vector<routing::IpPrefix> prefixes(const char* name) const {
-    std::vector<routing::IpPrefix> out;
-    if (!given(name)) return out;
-    for (const auto& list : values_[name].as<std::vector<std::string>>()) {
-      std::string_view rest = list;
-      while (true) {
-        auto comma = rest.find(',');
-        std::string_view item = rest.substr(0, comma);
-        std::string error;
-        auto prefix = routing::IpPrefix::try_parse(item, &error);
-        if (!prefix) throw OptionsError(flag(name) + ": " + error);
-        if (prefix->is_default()) throw OptionsError(flag(name) + ": " + quoted(item) + " is a default route");
-        out.push_back(*prefix);
-        if (comma == std::string_view::npos) break;
-        rest = rest.substr(comma + 1);
-      }
-    }
-    return out;
-  }
-
-  void duration(const char* name, std::chrono::milliseconds& into) const {
-    if (auto value = text(name)) {
-      std::string error;
-      auto duration = parse_duration(*value, &error);
-      if (!duration) throw OptionsError(flag(name) + ": " + error);
-      into = *duration;
-    }
-  }
-
-  // An unsigned number in [low, high]; `what` completes "is not <what>" in the error.
-  template <typename T>
-  std::optional<T> number(const char* name, T low, T high, std::string_view what) const {
-    auto value = text(name);
-    if (!value) return std::nullopt;
-    auto number = parse_number<T>(*value);
-    if (!number || *number < low || *number > high)
-      throw OptionsError(flag(name) + ": " + quoted(*value) + " is not " + std::string(what));
-    return number;
-  }
-
-  static std::string flag(const char* name) { return std::string("--") + name; }
-
- private:
-  const po::variables_map& values_;
-};
-
 // Where the API server is and who this node is.
 void read_cluster_flags(const Flags& flags, const Environment& environment, Options& options) {
   if (auto value = flags.non_empty("kubeconfig", "path")) options.kubeconfig = *value;
@@ -612,7 +535,7 @@ Options parse_options(int argc, const char* const* argv, const Environment& envi
   read_overlay_flags(flags, options);
   read_pod_network_flags(flags, options);
   read_daemon_flags(flags, options);
-  parse_migration_flags(values, options);
+  read_migration_flags(flags, options);
   return options;
 }
 
