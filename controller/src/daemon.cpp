@@ -46,7 +46,7 @@ ReconcilerOptions reconciler_options(const Options& options, const DaemonParts& 
   out.cni_conf_dir = options.cni_conf_dir;
   out.dry_run = options.dry_run;
   out.nexthops_supported = parts.nexthops_supported;
-  out.use_nexthops = parts.nexthops_supported && options.nexthop_objects != NexthopObjects::off;
+  out.use_nexthops = nexthop_objects_used(options.nexthop_objects, parts.nexthops_supported);
   return out;
 }
 
@@ -142,7 +142,7 @@ void Daemon::start() {
                 << kv("protocol", static_cast<int>(options_.route_protocol))
                 << kv("dry_run", options_.dry_run ? "true" : "false")
                 << kv("nexthop_objects",
-                      parts_.nexthops_supported && options_.nexthop_objects != NexthopObjects::off ? "on" : "off")
+                      nexthop_objects_used(options_.nexthop_objects, parts_.nexthops_supported) ? "on" : "off")
                 << kv("cross_subnet", parts_.overlay_table ? to_string(options_.cross_subnet) : "skip")
                 << kv("vxlan_vni", options_.vxlan_vni) << kv("vxlan_port", options_.vxlan_port)
                 << kv("masquerade", options_.masquerade && parts_.masquerade ? "true" : "false")

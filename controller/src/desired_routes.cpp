@@ -91,20 +91,37 @@ std::vector<ParsedAddress> parse_addresses(const std::vector<std::string>& texts
   return out;
 }
 
+// Calls fn(key, value) for each of the node's --address-annotation values, in the flag's order.
+template <typename Fn>
+void for_each_annotated(const k8s::NodeInfo& node, const std::vector<std::string>& keys, Fn&& fn) {
+  for (const auto& key : keys)
+    for (const auto& [name, value] : node.annotations)
+      if (name == key) fn(name, value);
+}
+
+// The address texts peers route a node by, in the order they try them: its
+// --address-annotation values, its InternalIPs, its ExternalIPs when allowed.
+std::vector<const std::string*> address_texts(const k8s::NodeInfo& node, const DesiredRoutesOptions& options) {
+  std::vector<const std::string*> texts;
+  for_each_annotated(node, options.address_annotations,
+                     [&](const std::string&, const std::string& value) { texts.push_back(&value); });
+  for (const auto& text : node.internal_ips) texts.push_back(&text);
+  if (options.address_types == AddressTypes::internal_then_external)
+    for (const auto& text : node.external_ips) texts.push_back(&text);
+  return texts;
+}
+
 // The node's addresses: its lists, and the values of the --address-annotation
 // keys it has (in the order of the keys).
 ParsedAddresses parse_node_addresses(const k8s::NodeInfo& node, const std::vector<std::string>& annotation_keys) {
   ParsedAddresses out{parse_addresses(node.internal_ips), parse_addresses(node.external_ips), {}};
-  for (const auto& key : annotation_keys) {
-    for (const auto& [name, value] : node.annotations) {
-      if (name != key) continue;
-      ParsedAddress parsed;
-      parsed.text = &value;
-      parsed.key = &name;
-      parsed.address = IpAddress::try_parse(value, &parsed.error);
-      out.annotated.push_back(std::move(parsed));
-    }
-  }
+  for_each_annotated(node, annotation_keys, [&](const std::string& key, const std::string& value) {
+    ParsedAddress parsed;
+    parsed.text = &value;
+    parsed.key = &key;
+    parsed.address = IpAddress::try_parse(value, &parsed.error);
+    out.annotated.push_back(std::move(parsed));
+  });
   return out;
 }
 
@@ -534,46 +551,24 @@ void sort_result(DesiredRoutes& result) {
   });
 }
 
-// A node's --address-annotation values, in the flag's order.
-std::vector<std::string> annotated_addresses(const k8s::NodeInfo& node, const DesiredRoutesOptions& options) {
-  std::vector<std::string> values;
-  for (const auto& key : options.address_annotations)
-    for (const auto& [name, value] : node.annotations)
-      if (name == key) values.push_back(value);
-  return values;
-}
-
-// This node's underlay for the overlay: its first IPv4 address (InternalIP,
-// then ExternalIP when allowed) on a connected network.
+// This node's underlay for the overlay: its first IPv4 address, in the order
+// its peers try them, on a connected network.
 std::optional<AddressChoice> overlay_underlay(const k8s::NodeInfo& own, const std::vector<ConnectedNetwork>& connected,
                                               const DesiredRoutesOptions& options) {
-  // Its --address-annotation values first, as the other nodes choose it.
-  const std::vector<std::string> annotated = annotated_addresses(own, options);
-  std::vector<const std::vector<std::string>*> lists{&annotated, &own.internal_ips};
-  if (options.address_types == AddressTypes::internal_then_external) lists.push_back(&own.external_ips);
-  for (const auto* list : lists) {
-    for (const auto& text : *list) {
-      auto address = IpAddress::try_parse(text);
-      if (!address || !address->is_v4()) continue;
-      if (const ConnectedNetwork* network = network_reaching(connected, *address))
-        return AddressChoice{*address, network};
-    }
+  for (const std::string* text : address_texts(own, options)) {
+    auto address = IpAddress::try_parse(*text);
+    if (!address || !address->is_v4()) continue;
+    if (const ConnectedNetwork* network = network_reaching(connected, *address)) return AddressChoice{*address, network};
   }
   return std::nullopt;
 }
 
-// Whether a node has an address of `family` its peers can route by (its
-// --address-annotation values, the InternalIPs, then the ExternalIPs when
-// allowed; parsed, not loopback etc.).
+// Whether a node has an address of `family` its peers can route by (parsed,
+// not loopback etc.).
 bool has_usable_address(const k8s::NodeInfo& node, Family family, const DesiredRoutesOptions& options) {
-  const std::vector<std::string> annotated = annotated_addresses(node, options);
-  std::vector<const std::vector<std::string>*> lists{&annotated, &node.internal_ips};
-  if (options.address_types == AddressTypes::internal_then_external) lists.push_back(&node.external_ips);
-  for (const auto* list : lists) {
-    for (const auto& text : *list) {
-      auto address = IpAddress::try_parse(text);
-      if (address && address->family() == family && !bad_address_kind(*address)) return true;
-    }
+  for (const std::string* text : address_texts(node, options)) {
+    auto address = IpAddress::try_parse(*text);
+    if (address && address->family() == family && !bad_address_kind(*address)) return true;
   }
   return false;
 }
@@ -625,11 +620,9 @@ LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node, st
         if (auto address = IpAddress::try_parse(text)) facts.own_addresses.insert(*address);
       }
     }
-    for (const auto& [key, value] : self_node->annotations) {
-      const bool asked = std::find(options.address_annotations.begin(), options.address_annotations.end(), key) !=
-                         options.address_annotations.end();
-      if (auto address = IpAddress::try_parse(value); asked && address) facts.own_addresses.insert(*address);
-    }
+    for_each_annotated(*self_node, options.address_annotations, [&](const std::string&, const std::string& value) {
+      if (auto address = IpAddress::try_parse(value)) facts.own_addresses.insert(*address);
+    });
   }
   find_overlay_self(self_node, options, facts);
   return facts;

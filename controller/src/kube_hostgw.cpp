@@ -75,7 +75,7 @@ bool open_netlink(EventLoop& loop, const Options& options, Parts& parts) {
     monitor_options.table = options.route_table;
     if (options.cross_subnet == CrossSubnet::vxlan) monitor_options.overlay_device = routing::kVxlanDeviceName;
     monitor_options.adoption = {options.adopt_protocols, options.route_table, options.cluster_cidrs};
-    monitor_options.nexthops = parts.nexthops_supported && options.nexthop_objects != NexthopObjects::off;
+    monitor_options.nexthops = nexthop_objects_used(options.nexthop_objects, parts.nexthops_supported);
     parts.monitor = std::make_unique<routing::NetlinkChangeMonitor>(loop.get_executor(), monitor_options);
     parts.monitor->ignore_port(parts.table->port_id());
     parts.monitor->ignore_port(parts.overlay->port_id());
@@ -147,10 +147,6 @@ void raise_capability(const Options& options) {
                      << kv("state", to_string(net_admin.state)) << kv("detail", net_admin.message);
   }
 }
-
-}  // namespace
-
-namespace {
 
 // glibc's allocator, set for a long-lived daemon whose big allocations (LIST
 // pages, the first node list) are transient: one arena (the event loop is the

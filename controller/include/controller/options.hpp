@@ -121,4 +121,9 @@ std::optional<BindAddress> parse_bind_address(std::string_view text, std::string
 // when `on` cannot be honoured, else empty.
 std::string nexthop_objects_problem(NexthopObjects mode, std::error_code probe);
 
+// Whether routes go through nexthop objects: the kernel has them and the mode is not off.
+inline bool nexthop_objects_used(NexthopObjects mode, bool supported) {
+  return supported && mode != NexthopObjects::off;
+}
+
 }  // namespace hostgw::controller
