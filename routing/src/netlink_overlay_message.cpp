@@ -247,6 +247,14 @@ std::optional<NeighbourMessage> parse_neighbour_message(std::span<const std::uin
                                          if (type == NDA_LLADDR) out.lladdr = read_mac(payload);
                                        });
   if (!ok) return std::nullopt;
+  // An IPv4 neighbour with a 16-byte address (or the reverse) is no entry the
+  // kernel would send; taken as it is, it would be written back under the
+  // other family.
+  if (problem.empty() && out.destination &&
+      ((out.family == AF_INET && !out.destination->is_v4()) || (out.family == AF_INET6 && out.destination->is_v4()))) {
+    problem = "NDA_DST of " + std::to_string(out.destination->size()) + " bytes in an " +
+              (out.family == AF_INET ? "IPv4" : "IPv6") + " neighbour";
+  }
   if (!problem.empty()) {
     return fail<NeighbourMessage>(error,
                                   "malformed neighbour message on link " + std::to_string(out.index) + ": " + problem);

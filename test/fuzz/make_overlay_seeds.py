@@ -13,7 +13,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "netlin
 NLMSG_DONE = 3
 RTM_NEWLINK, RTM_NEWNEIGH, RTM_DELNEIGH = 16, 28, 29
 NLM_F_MULTI = 2
-AF_INET, AF_BRIDGE = 2, 7
+AF_INET, AF_BRIDGE, AF_INET6 = 2, 7, 10
 NUD_PERMANENT, NUD_REACHABLE, NTF_SELF = 0x80, 0x02, 0x02
 NLA_F_NESTED = 0x8000
 
@@ -54,7 +54,8 @@ def vxlan_link(index, name, vni, port, local, link, mtu=1450, address="0e:68:c6:
 def neighbour(kind, family, index, dst=None, lladdr=None, state=NUD_PERMANENT, flags=0):
     body = struct.pack("=BBHiHBB", family, 0, 0, index, state, flags, 0)
     if dst:
-        body += attr(1, socket.inet_aton(dst))  # NDA_DST
+        packed = socket.inet_pton(socket.AF_INET6 if ":" in dst else socket.AF_INET, dst)
+        body += attr(1, packed)  # NDA_DST
     if lladdr:
         body += attr(2, mac(lladdr))  # NDA_LLADDR
     return message(kind, body)
@@ -76,6 +77,10 @@ SEEDS = {
     "delneigh-event": neighbour(RTM_DELNEIGH, AF_INET, 9, "10.244.9.0", "0e:68:cb:00:71:09", state=0x20)
     + neighbour(RTM_DELNEIGH, AF_BRIDGE, 9, "203.0.113.9", "0e:68:cb:00:71:09", flags=NTF_SELF),
     "neighbour-odd-dst": message(RTM_NEWNEIGH, struct.pack("=BBHiHBB", AF_INET, 0, 0, 9, NUD_PERMANENT, 0, 0) + attr(1, b"\x0a\xf4\x09")),
+    "neighbour-v6-dump": neighbour(RTM_NEWNEIGH, AF_INET6, 9, "2001:db8:9::", "0e:68:cb:00:71:09") + done(),
+    # Family and address length disagree (the parser refuses both).
+    "neighbour-family-mismatch": neighbour(RTM_NEWNEIGH, AF_INET, 9, "2001:db8:9::", "0e:68:cb:00:71:09")
+    + neighbour(RTM_NEWNEIGH, AF_INET6, 9, "10.244.9.0", "0e:68:cb:00:71:09"),
     "neighbour-short": message(RTM_NEWNEIGH, b"\x02\0\0\0"),
     # The header's length is kept: the datagram is shorter than it says.
     "vxlan-link-truncated": vxlan_link(9, "hostgw.vxlan", 4244, 4789, "198.51.100.11", 2)[:60],

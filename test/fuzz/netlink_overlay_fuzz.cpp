@@ -7,7 +7,7 @@
 // Properties:
 //  - every parser refuses what it does not understand with a message and never
 //    reads outside the message (ASan);
-//  - round trip: a parsed IPv4 neighbour / FDB entry that may be sent
+//  - round trip: a parsed IPv4 or IPv6 neighbour / FDB entry that may be sent
 //    (check_overlay_change passes) is written by append_overlay_change and
 //    parses back to the same entry on the same link;
 //  - round trip: a parsed vxlan link whose attributes make a valid spec is
@@ -40,7 +40,7 @@ namespace {
 void check_entry_round_trip(const netlink::NeighbourMessage& parsed) {
   if (!parsed.destination || !parsed.lladdr) return;
   OverlayEntry entry;
-  if (parsed.family == AF_INET) {
+  if (parsed.family == AF_INET || parsed.family == AF_INET6) {
     entry = NeighbourEntry{*parsed.destination, *parsed.lladdr};
   } else if (parsed.family == AF_BRIDGE) {
     entry = FdbEntry{*parsed.lladdr, *parsed.destination};
