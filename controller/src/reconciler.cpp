@@ -60,6 +60,7 @@ void Reconciler::on_node_event(const k8s::NodeEvent& event) {
       pod_cidrs_.erase(event.node.name);
     }
     metrics_.triggers("node").inc();
+    if (event.received != Clock::time_point{} && !first_event_arrival_) first_event_arrival_ = event.received;
     request_node_step(event.node.name);
   }
 }
@@ -150,7 +151,9 @@ asio::awaitable<void> Reconciler::pass() {
   // This pass covers every change queued so far; later ones stay queued.
   dirty_nodes_.clear();
   route_events_.clear();
+  const std::optional<Clock::time_point> arrival = std::exchange(first_event_arrival_, std::nullopt);
   Engine::PassResult result = co_await engine_.full_pass(view_);
+  observe_event_apply(arrival, result.failed_step.empty() && result.outcome.changes_ok > 0);
   if (!result.failed_step.empty()) {
     pass_failed(result);
   } else {
@@ -195,6 +198,11 @@ void Reconciler::pass_done(const Engine::PassResult& result, Clock::time_point s
   }
 }
 
+void Reconciler::observe_event_apply(std::optional<Clock::time_point> arrival, bool changed) {
+  if (!arrival || !changed) return;
+  metrics_.event_apply.observe(std::chrono::duration<double>(Clock::now() - *arrival).count());
+}
+
 // --- incremental path -------------------------------------------------------
 
 void Reconciler::request_node_step(const std::string& name) {
@@ -220,10 +228,14 @@ void Reconciler::request_route_step(const std::vector<routing::OwnedRouteEvent>&
 asio::awaitable<void> Reconciler::incremental_step() {
   const std::set<std::string> nodes = std::exchange(dirty_nodes_, {});
   const std::vector<routing::OwnedRouteEvent> events = std::exchange(route_events_, {});
+  const std::optional<Clock::time_point> arrival = std::exchange(first_event_arrival_, std::nullopt);
   const auto started = Clock::now();
   pass_started_ = started;
   Engine::StepResult result = co_await engine_.step(view_, pod_cidrs_, nodes, events);
   pass_started_.reset();
+  // A step that falls back to a full pass leaves the arrival to that pass.
+  if (!result.fallback.empty() && arrival && !first_event_arrival_) first_event_arrival_ = arrival;
+  observe_event_apply(result.fallback.empty() ? arrival : std::nullopt, result.changed);
   if (result.planned) ++incremental_steps_;
   if (result.changed) {
     metrics_.last_sync.set(unix_seconds());

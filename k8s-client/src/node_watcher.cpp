@@ -159,6 +159,7 @@ std::optional<NodeWatcher::Result> NodeWatcher::take_watch_event(std::string& ob
              : event.type == WatchEvent::Type::modified ? NodeEvent::Type::modified
                                                         : NodeEvent::Type::deleted;
   out.node = std::move(event.node);
+  out.received = piece_arrived_;
   handler_(out);
   return std::nullopt;
 }
@@ -186,6 +187,7 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
   };
 
   auto on_data = [&](std::string_view data) {
+    piece_arrived_ = std::chrono::steady_clock::now();
     if (!framer.feed(data, on_frame)) {
       stop = true;
       stop_outcome = Outcome::failed;

@@ -363,6 +363,44 @@ TEST_F(ReconcilerTest, IsolatedEventDoesNotWaitForTheMinimumPassInterval) {
   EXPECT_EQ(reconciler_->incremental_steps(), 1u);
 }
 
+TEST_F(ReconcilerTest, EventApplyIsMeasuredFromTheEventsArrivalToTheKernelsAnswer) {
+  auto options = fast_options();
+  options.min_pass_interval = 100ms;
+  start(options);
+  reconciler_->on_node_event(node_list(three_nodes()));  // a list has no arrival time: nothing observed
+  settle();
+  EXPECT_EQ(metrics_.event_apply.count(), 0u);
+  run_for(120ms);
+  auto arrived = [](k8s::NodeEvent event, std::chrono::milliseconds ago) {
+    event.received = std::chrono::steady_clock::now() - ago;
+    return event;
+  };
+  // Isolated: one observation, at least as long ago as the event arrived.
+  reconciler_->on_node_event(
+      arrived(node_event(Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})), 30ms));
+  settle();
+  ASSERT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
+  EXPECT_EQ(metrics_.event_apply.count(), 1u);
+  EXPECT_GE(metrics_.event_apply.sum(), 0.030);
+  EXPECT_LT(metrics_.event_apply.sum(), 5.0);
+  // A heartbeat changes nothing: not observed.
+  reconciler_->on_node_event(
+      arrived(node_event(Type::modified, node("node-b", {"10.244.2.0/24"}, {"198.51.100.12"}, {}, "77")), 0ms));
+  settle();
+  EXPECT_EQ(metrics_.event_apply.count(), 1u);
+  // A burst: one observation by the pass that takes both, from the first arrival.
+  const double before = metrics_.event_apply.sum();
+  reconciler_->on_node_event(
+      arrived(node_event(Type::added, node("node-e", {"10.244.5.0/24"}, {"198.51.100.15"})), 0ms));
+  reconciler_->on_node_event(
+      arrived(node_event(Type::added, node("node-f", {"10.244.6.0/24"}, {"198.51.100.16"})), 0ms));
+  ASSERT_TRUE(run_until([&] { return has_route("10.244.6.0/24", "198.51.100.16"); }));
+  ASSERT_TRUE(run_until([&] { return metrics_.event_apply.count() == 2u; }));
+  // The pass waited for the minimum interval after the isolated step.
+  EXPECT_GE(metrics_.event_apply.sum() - before, 0.010);
+  EXPECT_EQ(reconciler_->passes(), 2u);
+}
+
 TEST_F(ReconcilerTest, EventRightAfterAPeriodicResyncIsStillIsolated) {
   auto options = fast_options();
   options.min_pass_interval = 100ms;

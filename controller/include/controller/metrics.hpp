@@ -139,6 +139,7 @@ class ControllerMetrics {
   Counter& passes;                    // kube_hostgw_reconcile_passes_total
   Counter& pass_failures;             // kube_hostgw_reconcile_failures_total (dump or link lookup failed)
   Histogram& pass_duration;           // kube_hostgw_reconcile_duration_seconds
+  Histogram& event_apply;             // kube_hostgw_node_event_apply_seconds
   Gauge& ready;                       // kube_hostgw_ready
   Gauge& last_sync;                   // kube_hostgw_last_sync_timestamp_seconds
   Gauge& routes_in_backoff;           // kube_hostgw_routes_in_backoff

@@ -141,6 +141,11 @@ class Reconciler {
   std::optional<Clock::time_point> next_retry_;
   unsigned pass_failures_in_row_ = 0;
   std::set<std::string> dirty_nodes_;
+  // The earliest arrival (NodeEvent::received) of the node events the next
+  // step or pass applies: kube_hostgw_node_event_apply_seconds is measured
+  // from there to the end of the step or pass that changed something.
+  std::optional<Clock::time_point> first_event_arrival_;
+  void observe_event_apply(std::optional<Clock::time_point> arrival, bool changed);
   std::vector<routing::OwnedRouteEvent> route_events_;
 };
 

@@ -7,6 +7,7 @@
 // an address is the controller's decision, so that a bad node can be skipped
 // with a precise reason instead of disappearing inside the client.
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,10 @@ struct NodeEvent {
   Type type = Type::added;
   NodeInfo node;               // for added / modified / deleted
   std::vector<NodeInfo> nodes; // for resynced
+  // Watch events: when the stream's piece that completed this event arrived
+  // (read and un-gzipped, before framing and parsing); the controller
+  // measures from here to the kernel's acknowledgement. Unset for lists.
+  std::chrono::steady_clock::time_point received{};
 };
 
 }  // namespace hostgw::k8s

@@ -100,6 +100,8 @@ class NodeWatcher {
   Backoff backoff_;
   std::mt19937_64 random_;
   std::string resource_version_;
+  // When the watch stream's current piece arrived (NodeEvent::received).
+  std::chrono::steady_clock::time_point piece_arrived_{};
 };
 
 }  // namespace hostgw::k8s
