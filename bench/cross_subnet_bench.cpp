@@ -117,8 +117,9 @@ RunResult one_run(bool vxlan, int peers) {
     auto index = run_coroutine(io, overlay.device_index(std::string(routing::kVxlanDeviceName)));
     if (!index) throw std::runtime_error("no hostgw.vxlan after the first pass");
     auto dump = run_coroutine(io, overlay.dump(*index));
-    result.neighbours = dump.neighbours.size();
-    result.fdb = dump.fdb.size();
+    if (!dump) throw std::runtime_error(dump.error().message);
+    result.neighbours = dump->neighbours.size();
+    result.fdb = dump->fdb.size();
   }
   reconciler.stop();
   io.restart();

@@ -155,20 +155,21 @@ int bench(int repetitions, int count) {
   auto check_all = [&](const char* who) {
     auto index = run(io, overlay.device_index(device));
     if (!index) throw std::runtime_error(std::string(who) + ": no device");
-    OverlayDump dumped = run(io, overlay.dump(*index));
+    auto dumped = run(io, overlay.dump(*index));
+    if (!dumped) throw std::runtime_error(std::string(who) + ": " + dumped.error().message);
     auto installed = run(io, routes.dump_routes(kMainTable, kDefaultRouteProtocol));
     if (!installed) throw std::runtime_error(std::string(who) + ": " + installed.error().message);
-    if (dumped.error || dumped.neighbours.size() != peers.size() || dumped.fdb.size() != peers.size() ||
+    if (dumped->neighbours.size() != peers.size() || dumped->fdb.size() != peers.size() ||
         installed->size() != peers.size()) {
       throw std::runtime_error(std::string(who) + ": expected " + std::to_string(peers.size()) + " of each, found " +
-                               std::to_string(dumped.neighbours.size()) + " neighbours, " +
-                               std::to_string(dumped.fdb.size()) + " FDB entries, " +
+                               std::to_string(dumped->neighbours.size()) + " neighbours, " +
+                               std::to_string(dumped->fdb.size()) + " FDB entries, " +
                                std::to_string(installed->size()) + " routes");
     }
   };
   auto delete_device = [&] {
-    if (std::error_code error = run(io, overlay.delete_device(device))) {
-      throw std::runtime_error("deleting the device: " + error.message());
+    if (auto deleted = run(io, overlay.delete_device(device)); !deleted) {
+      throw std::runtime_error(deleted.error().message);
     }
     if (auto left = run(io, routes.dump_routes(kMainTable, kDefaultRouteProtocol)); !left || !left->empty()) {
       throw std::runtime_error("routes left after the device was deleted");
@@ -185,14 +186,14 @@ int bench(int repetitions, int count) {
   double ensure_s = 0, entries_s = 0, routes_s = 0;
   auto ours = [&] {
     auto start = Clock::now();
-    EnsureDeviceResult ensured = run(io, overlay.ensure_device(spec));
+    auto ensured = run(io, overlay.ensure_device(spec));
     ensure_s = seconds_since(start);
-    if (ensured.error) throw std::runtime_error("ensure_device: " + ensured.message);
+    if (!ensured) throw std::runtime_error("ensure_device: " + ensured.error().message);
     auto mark = Clock::now();
-    fail_on(run(io, overlay.apply(ensured.index, entries)), "overlay apply");
+    fail_on(run(io, overlay.apply(ensured->index, entries)), "overlay apply");
     entries_s = seconds_since(mark);
     mark = Clock::now();
-    fail_on(run(io, routes.apply(route_changes(ensured.index))), "route apply");
+    fail_on(run(io, routes.apply(route_changes(ensured->index))), "route apply");
     routes_s = seconds_since(mark);
     return seconds_since(start);
   };
@@ -231,16 +232,18 @@ int bench(int repetitions, int count) {
   std::vector<double> noop_ensure, noop_apply, dump_s;
   for (int rep = 0; rep < repetitions; ++rep) {
     auto start = Clock::now();
-    EnsureDeviceResult ensured = run(io, overlay.ensure_device(spec));
+    auto ensured = run(io, overlay.ensure_device(spec));
     noop_ensure.push_back(seconds_since(start));
-    if (ensured.error || ensured.changed) throw std::runtime_error("steady-state ensure_device changed something");
+    if (!ensured) throw std::runtime_error("steady-state ensure_device: " + ensured.error().message);
+    if (ensured->changed) throw std::runtime_error("steady-state ensure_device changed something");
     start = Clock::now();
-    fail_on(run(io, overlay.apply(ensured.index, entries)), "steady-state apply");
+    fail_on(run(io, overlay.apply(ensured->index, entries)), "steady-state apply");
     noop_apply.push_back(seconds_since(start));
     start = Clock::now();
-    OverlayDump dumped = run(io, overlay.dump(ensured.index));
+    auto dumped = run(io, overlay.dump(ensured->index));
     dump_s.push_back(seconds_since(start));
-    if (dumped.neighbours.size() != peers.size()) throw std::runtime_error("steady-state dump is short");
+    if (!dumped) throw std::runtime_error("steady-state dump: " + dumped.error().message);
+    if (dumped->neighbours.size() != peers.size()) throw std::runtime_error("steady-state dump is short");
   }
   delete_device();
 

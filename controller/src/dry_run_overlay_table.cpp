@@ -6,8 +6,9 @@ namespace hostgw::controller {
 
 using log::kv;
 
-boost::asio::awaitable<routing::EnsureDeviceResult> DryRunOverlayTable::ensure_device(routing::VxlanDeviceSpec spec) {
-  routing::EnsureDeviceResult result;
+boost::asio::awaitable<common::Result<routing::EnsuredDevice>> DryRunOverlayTable::ensure_device(
+    routing::VxlanDeviceSpec spec) {
+  routing::EnsuredDevice result;
   auto index = co_await real_.device_index(spec.name);
   result.index = index.value_or(0);
   std::string message = index ? "Dry run: VXLAN device would be checked and fixed" : "Dry run: VXLAN device would be created";
@@ -21,20 +22,20 @@ boost::asio::awaitable<routing::EnsureDeviceResult> DryRunOverlayTable::ensure_d
   co_return result;
 }
 
-boost::asio::awaitable<std::error_code> DryRunOverlayTable::delete_device(std::string name) {
+boost::asio::awaitable<common::Result<void>> DryRunOverlayTable::delete_device(std::string name) {
   std::string message = "Dry run: VXLAN device would be deleted";
   if (message != last_device_message_) {
     last_device_message_ = message;
     KHG_LOG(info) << message << kv("device", name);
   }
-  co_return std::error_code{};
+  co_return common::Result<void>{};
 }
 
 boost::asio::awaitable<std::optional<std::uint32_t>> DryRunOverlayTable::device_index(std::string name) {
   co_return co_await real_.device_index(std::move(name));
 }
 
-boost::asio::awaitable<routing::OverlayDump> DryRunOverlayTable::dump(std::uint32_t index) {
+boost::asio::awaitable<common::Result<routing::OverlayDump>> DryRunOverlayTable::dump(std::uint32_t index) {
   if (index == 0) co_return routing::OverlayDump{};
   co_return co_await real_.dump(index);
 }

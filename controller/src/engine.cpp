@@ -85,20 +85,20 @@ asio::awaitable<Engine::PassResult> Engine::full_pass(const ClusterView& view) {
   auto connected = co_await table_.connected_networks();
   if (!connected) {
     result.failed_step = "read connected networks";
-    result.error = connected.error().code;
+    result.error = connected.error();
     co_return result;
   }
   auto dump = co_await table_.dump_routes(options_.desired.routes.table, options_.desired.routes.protocol);
   if (!dump) {
     result.failed_step = "dump routes";
-    result.error = dump.error().code;
+    result.error = dump.error();
     co_return result;
   }
   if (nexthops_) {
     auto nexthops = co_await table_.dump_nexthops(options_.desired.routes.protocol);
     if (!nexthops) {
       result.failed_step = "dump nexthops";
-      result.error = nexthops.error().code;
+      result.error = nexthops.error();
       co_return result;
     }
     kernel.owned_nexthops = std::move(nexthops->owned);
@@ -110,7 +110,7 @@ asio::awaitable<Engine::PassResult> Engine::full_pass(const ClusterView& view) {
     auto adoptable = co_await routing::dump_adoptable(table_, adoption);
     if (!adoptable) {
       result.failed_step = "dump routes to adopt";
-      result.error = adoptable.error().code;
+      result.error = adoptable.error();
       co_return result;
     }
     kernel.adoptable_routes = std::move(*adoptable);

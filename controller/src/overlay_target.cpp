@@ -10,6 +10,15 @@ namespace asio = boost::asio;
 using log::kv;
 using routing::ChangeKind;
 
+namespace {
+// The error a TargetProblem carries: the table's message, which names the
+// device or dump and the step ("device hostgw.vxlan: adding the VTEP address
+// 10.244.1.0/32: File exists"); the errno's text should a table give none.
+std::string problem_text(const common::Error& error) {
+  return error.message.empty() ? error.code.message() : error.message;
+}
+}  // namespace
+
 OverlayTarget::OverlayTarget(routing::OverlayTable& table, ControllerMetrics& metrics, CrossSubnet cross_subnet)
     : table_(table), metrics_(metrics), cross_subnet_(cross_subnet) {}
 
@@ -56,20 +65,19 @@ asio::awaitable<std::optional<TargetProblem>> OverlayTarget::read(const DesiredS
     co_return std::nullopt;
   }
   // Without the device the overlay routes cannot be installed: no binding, they stay out.
-  routing::EnsureDeviceResult ensured = co_await table_.ensure_device(*desired.overlay.device);
-  if (ensured.error)
-    co_return TargetProblem{"ensure device", ensured.message.empty() ? ensured.error.message() : ensured.message};
-  log_device(*desired.overlay.device, ensured);
-  index_ = ensured.index;
-  bindings.overlay_device = ensured.index;
+  auto ensured = co_await table_.ensure_device(*desired.overlay.device);
+  if (!ensured) co_return TargetProblem{"ensure device", problem_text(ensured.error())};
+  log_device(*desired.overlay.device, *ensured);
+  index_ = ensured->index;
+  bindings.overlay_device = ensured->index;
   // Read after the device is in place: a recreated device holds no entry.
-  routing::OverlayDump dump = co_await table_.dump(ensured.index);
-  if (dump.error) co_return TargetProblem{"dump neighbour/FDB entries", dump.error.message()};
-  dump_ = std::move(dump);
+  auto dump = co_await table_.dump(ensured->index);
+  if (!dump) co_return TargetProblem{"dump neighbour/FDB entries", problem_text(dump.error())};
+  dump_ = std::move(*dump);
   co_return std::nullopt;
 }
 
-void OverlayTarget::log_device(const routing::VxlanDeviceSpec& device, const routing::EnsureDeviceResult& ensured) {
+void OverlayTarget::log_device(const routing::VxlanDeviceSpec& device, const routing::EnsuredDevice& ensured) {
   if (ensured.created) {
     metrics_.overlay_device_creations.inc();
     KHG_LOG(info) << "VXLAN device created" << kv("device", device.name) << kv("index", ensured.index)
@@ -107,8 +115,8 @@ Delta OverlayTarget::diff(const DesiredState& desired, const Bindings&) {
 asio::awaitable<std::optional<TargetProblem>> OverlayTarget::finish() {
   if (!delete_device_) co_return std::nullopt;
   delete_device_ = false;
-  std::error_code error = co_await table_.delete_device(std::string(routing::kVxlanDeviceName));
-  if (error) co_return TargetProblem{"delete device", error.message()};
+  auto deleted = co_await table_.delete_device(std::string(routing::kVxlanDeviceName));
+  if (!deleted) co_return TargetProblem{"delete device", problem_text(deleted.error())};
   KHG_LOG(info) << "VXLAN device deleted" << kv("device", routing::kVxlanDeviceName)
                 << kv("reason",
                       cross_subnet_ == CrossSubnet::skip ? "--cross-subnet=skip" : "no peer on another subnet");

@@ -169,7 +169,7 @@ void Reconciler::pass_failed(const Engine::PassResult& result) {
   auto delay = retry_delay(pass_failures_in_row_, options_.retry_initial, options_.retry_max);
   next_retry_ = Clock::now() + delay;
   metrics_.pass_failures.inc();
-  KHG_LOG(error) << "Reconcile pass failed" << kv("step", result.failed_step) << kv("error", result.error.message())
+  KHG_LOG(error) << "Reconcile pass failed" << kv("step", result.failed_step) << kv("error", result.error.message)
                  << kv("retry_in_ms", delay.count());
 }
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <functional>
+#include <string_view>
 
 #include "routing/netlink_message.hpp"
 #include "routing/netlink_overlay_message.hpp"
@@ -84,14 +85,14 @@ asio::awaitable<NetlinkOverlayTable::Lookup> NetlinkOverlayTable::find_link(cons
   if (error.value() == ENODEV) co_return result;  // no such device
   if (error) {
     result.error = error;
-    result.message = "RTM_GETLINK " + name + ": " + error.message();
+    result.message = "device " + name + ": reading it (RTM_GETLINK): " + error.message();
   } else if (malformed) {
     result.error = errno_code(EBADMSG);
-    result.message = "RTM_GETLINK " + name + ": unreadable reply: " + parse_error;
+    result.message = "device " + name + ": reading it (RTM_GETLINK): unreadable reply: " + parse_error;
   } else if (result.link && result.link->link.name != name) {
     // Should not happen; never act on another device.
     result.error = errno_code(EBADMSG);
-    result.message = "RTM_GETLINK " + name + " answered with link " + result.link->link.name;
+    result.message = "device " + name + ": reading it (RTM_GETLINK): answered with link " + result.link->link.name;
     result.link.reset();
   }
   co_return result;
@@ -108,57 +109,67 @@ asio::awaitable<std::pair<int, std::string>> NetlinkOverlayTable::transact_one(s
 
 namespace {
 
-// Fills `result` for a kernel refusal of one step on the device.
-void device_failure(EnsureDeviceResult& result, const VxlanDeviceSpec& spec, int error, std::string what,
-                    const std::string& kernel_text) {
-  result.error = errno_code(error);
-  result.message = "device " + spec.name + ": " + std::move(what) + ": " + errno_code(error).message() +
-                   (kernel_text.empty() ? std::string() : " (" + kernel_text + ")");
+// A kernel refusal of one step on device `name`: "device hostgw.vxlan: <what>:
+// <strerror> (<extended ACK>)".
+common::Error device_failure(const std::string& name, int error, const std::string& what,
+                             const std::string& kernel_text) {
+  const std::error_code code = errno_code(error);
+  std::string message = "device ";
+  message += name;
+  message += ": ";
+  message += what;
+  message += ": ";
+  message += code.message();
+  if (!kernel_text.empty()) {
+    message += " (";
+    message += kernel_text;
+    message += ")";
+  }
+  return common::Error{code, std::move(message)};
 }
 
 }  // namespace
 
-asio::awaitable<bool> NetlinkOverlayTable::create_device(const VxlanDeviceSpec& spec, EnsureDeviceResult& result) {
+asio::awaitable<common::Result<void>> NetlinkOverlayTable::create_device(const VxlanDeviceSpec& spec,
+                                                                         EnsuredDevice& device) {
   std::vector<std::uint8_t> message;
   netlink::append_vxlan_create(message, spec, 0);
   auto [error, text] = co_await transact_one(std::move(message));
   if (error != 0) {
-    device_failure(result, spec, error,
-                   "creating the vxlan device (VNI " + std::to_string(spec.vni) + ", port " +
-                       std::to_string(spec.port) + ", local " + spec.local.to_string() + ", link " +
-                       std::to_string(spec.underlay_oif) + ", MTU " + std::to_string(spec.mtu) + ")",
-                   text);
-    co_return false;
+    co_return device_failure(spec.name, error,
+                             "creating the vxlan device (VNI " + std::to_string(spec.vni) + ", port " +
+                                 std::to_string(spec.port) + ", local " + spec.local.to_string() + ", link " +
+                                 std::to_string(spec.underlay_oif) + ", MTU " + std::to_string(spec.mtu) + ")",
+                             text);
   }
-  result.created = true;
-  result.changed = true;
+  device.created = true;
+  device.changed = true;
   Lookup created = co_await find_link(spec.name);
-  if (created.error || !created.link) {
-    result.error = created.error ? created.error : errno_code(ENODEV);
-    result.message = created.error ? created.message : "device " + spec.name + " vanished right after its creation";
-    co_return false;
+  if (created.error) co_return common::Error{created.error, std::move(created.message)};
+  if (!created.link) {
+    co_return common::Error{errno_code(ENODEV), "device " + spec.name + " vanished right after its creation"};
   }
-  result.index = created.link->link.index;
+  device.index = created.link->link.index;
   if (created.link->link.mtu != spec.mtu) {
     // The kernel clamps a new VXLAN device's MTU to the underlay's minus
     // the overhead without saying so (a later change to it is EINVAL).
-    result.error = errno_code(EINVAL);
-    result.message = "device " + spec.name + ": the kernel created it with MTU " +
-                     std::to_string(created.link->link.mtu) + ", not " + std::to_string(spec.mtu) +
-                     " (at most the underlay link's MTU minus " + std::to_string(kVxlanOverheadV4) + ")";
-    co_return false;
+    co_return common::Error{errno_code(EINVAL),
+                            "device " + spec.name + ": the kernel created it with MTU " +
+                                std::to_string(created.link->link.mtu) + ", not " + std::to_string(spec.mtu) +
+                                " (at most the underlay link's MTU minus " + std::to_string(kVxlanOverheadV4) + ")"};
   }
-  co_return true;
+  co_return common::Result<void>{};
 }
 
-asio::awaitable<bool> NetlinkOverlayTable::fix_device(const netlink::LinkDetails& link, const VxlanDeviceSpec& spec,
-                                                      EnsureDeviceResult& result) {
+asio::awaitable<common::Result<void>> NetlinkOverlayTable::fix_device(const netlink::LinkDetails& link,
+                                                                      const VxlanDeviceSpec& spec,
+                                                                      EnsuredDevice& device) {
   const bool fix_mtu = link.link.mtu != spec.mtu;
   const bool fix_mac = link.mac != spec.mac;
   const bool fix_up = !(link.link.flags & IFF_UP);
   if (!fix_mtu && !fix_mac && !fix_up) {
-    result.index = link.link.index;
-    co_return true;
+    device.index = link.link.index;
+    co_return common::Result<void>{};
   }
   std::vector<std::uint8_t> message;
   netlink::append_link_update(message, link.link.index, fix_mtu ? std::optional(spec.mtu) : std::nullopt,
@@ -169,19 +180,19 @@ asio::awaitable<bool> NetlinkOverlayTable::fix_device(const netlink::LinkDetails
     if (fix_mtu) what += " MTU " + std::to_string(spec.mtu) + " (was " + std::to_string(link.link.mtu) + ")";
     if (fix_mac) what += " MAC " + spec.mac.to_string();
     if (fix_up) what += " up";
-    device_failure(result, spec, error, what, text);
-    co_return false;
+    co_return device_failure(spec.name, error, what, text);
   }
-  result.index = link.link.index;
-  result.changed = true;
-  co_return true;
+  device.index = link.link.index;
+  device.changed = true;
+  co_return common::Result<void>{};
 }
 
-asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec& spec, EnsureDeviceResult& result) {
+asio::awaitable<common::Result<void>> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec& spec,
+                                                                          EnsuredDevice& device) {
   // The VTEP addresses: exactly spec.address among the device's IPv4
   // addresses, exactly spec.address6 (or none) among its global IPv6 ones;
   // the kernel's link-local IPv6 address stays.
-  const std::uint32_t index = result.index;
+  const std::uint32_t index = device.index;
   std::vector<std::pair<IpAddress, unsigned>> present;  // as the kernel holds them (host bits kept)
   const RequestBuilder request = [](std::uint32_t seq) { return netlink::address_dump_request(seq); };
   const std::function<void()> restart = [&] { present.clear(); };
@@ -195,9 +206,7 @@ asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec&
     return true;
   };
   if (std::error_code error = co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit)) {
-    result.error = error;
-    result.message = "device " + spec.name + ": dumping its addresses: " + error.message();
-    co_return false;
+    co_return common::Error{error, "device " + spec.name + ": dump of its addresses: " + error.message()};
   }
   bool have = false;
   bool have6 = false;
@@ -217,11 +226,11 @@ asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec&
     netlink::append_address_change(message, false, index, held.first, held.second, 0);
     auto [error, text] = co_await transact_one(std::move(message));
     if (error != 0 && error != EADDRNOTAVAIL) {
-      device_failure(result, spec, error,
-                     "removing the stale address " + held.first.to_string() + "/" + std::to_string(held.second), text);
-      co_return false;
+      co_return device_failure(
+          spec.name, error, "removing the stale address " + held.first.to_string() + "/" + std::to_string(held.second),
+          text);
     }
-    result.changed = true;
+    device.changed = true;
   }
   std::vector<IpPrefix> missing;
   if (!have) missing.push_back(spec.address);
@@ -230,60 +239,66 @@ asio::awaitable<bool> NetlinkOverlayTable::ensure_address(const VxlanDeviceSpec&
     std::vector<std::uint8_t> message;
     netlink::append_address_change(message, true, index, address, 0);
     auto [error, text] = co_await transact_one(std::move(message));
-    if (error != 0) {
-      device_failure(result, spec, error, "adding the VTEP address " + address.to_string(), text);
-      co_return false;
-    }
-    result.changed = true;
+    if (error != 0) co_return device_failure(spec.name, error, "adding the VTEP address " + address.to_string(), text);
+    device.changed = true;
   }
-  co_return true;
+  co_return common::Result<void>{};
 }
 
-asio::awaitable<EnsureDeviceResult> NetlinkOverlayTable::ensure_device(VxlanDeviceSpec spec) {
-  EnsureDeviceResult result;
+asio::awaitable<common::Result<EnsuredDevice>> NetlinkOverlayTable::ensure_device(VxlanDeviceSpec spec) {
   if (std::string problem = check_device_spec(spec); !problem.empty()) {
-    result.error = errno_code(EINVAL);
-    result.message = "device " + spec.name + ": " + problem;
-    co_return result;
+    co_return common::Error{errno_code(EINVAL), "device " + spec.name + ": " + problem};
   }
   Lookup found = co_await find_link(spec.name);
-  if (found.error) {
-    result.error = found.error;
-    result.message = found.message;
-    co_return result;
-  }
+  if (found.error) co_return common::Error{found.error, std::move(found.message)};
   if (found.link) {
     if (std::string why = identity_mismatch(*found.link, spec); !why.empty()) {
       std::vector<std::uint8_t> message;
       netlink::append_link_delete(message, found.link->link.index, 0);
       auto [error, text] = co_await transact_one(std::move(message));
       if (error != 0 && error != ENODEV) {
-        device_failure(result, spec, error, "deleting it to recreate it (it " + why + ")", text);
-        co_return result;
+        co_return device_failure(spec.name, error, "deleting it to recreate it (it " + why + ")", text);
       }
       found.link.reset();
     }
   }
-  bool device_ok = false;
+  EnsuredDevice device;
+  common::Result<void> in_place;
   if (found.link)
-    device_ok = co_await fix_device(*found.link, spec, result);
+    in_place = co_await fix_device(*found.link, spec, device);
   else
-    device_ok = co_await create_device(spec, result);
-  if (device_ok) co_await ensure_address(spec, result);
-  co_return result;
+    in_place = co_await create_device(spec, device);
+  if (!in_place) co_return in_place.error();
+  if (common::Result<void> address = co_await ensure_address(spec, device); !address) {
+    co_return address.error();
+  }
+  co_return device;
 }
 
-asio::awaitable<std::error_code> NetlinkOverlayTable::delete_device(std::string name) {
+asio::awaitable<common::Result<void>> NetlinkOverlayTable::delete_device(std::string name) {
   Lookup found = co_await find_link(name);
-  if (found.error) co_return found.error;
-  if (!found.link) co_return std::error_code();
+  if (found.error) co_return common::Error{found.error, std::move(found.message)};
+  if (!found.link) co_return common::Result<void>{};
   // Never delete what is not a VXLAN device (a typo'd name, someone else's link).
-  if (found.link->kind != "vxlan") co_return errno_code(EMEDIUMTYPE);
+  if (found.link->kind != "vxlan") {
+    std::string message = "device ";
+    message += name;
+    message += ": left alone, it is ";
+    if (found.link->kind.empty()) {
+      message += "a device without a kind";
+    } else {
+      message += "a ";
+      message += found.link->kind;
+      message += " device";
+    }
+    message += ", not vxlan";
+    co_return common::Error{errno_code(EMEDIUMTYPE), std::move(message)};
+  }
   std::vector<std::uint8_t> message;
   netlink::append_link_delete(message, found.link->link.index, 0);
   auto [error, text] = co_await transact_one(std::move(message));
-  if (error != 0 && error != ENODEV) co_return errno_code(error);
-  co_return std::error_code();
+  if (error != 0 && error != ENODEV) co_return device_failure(name, error, "deleting it", text);
+  co_return common::Result<void>{};
 }
 
 asio::awaitable<std::optional<std::uint32_t>> NetlinkOverlayTable::device_index(std::string name) {
@@ -311,8 +326,20 @@ asio::awaitable<std::error_code> NetlinkOverlayTable::dump_permanent(std::uint32
   co_return co_await consistent_dump(*socket_, options_.dump_attempts, request, restart, visit);
 }
 
-asio::awaitable<OverlayDump> NetlinkOverlayTable::dump(std::uint32_t index) {
+asio::awaitable<common::Result<OverlayDump>> NetlinkOverlayTable::dump(std::uint32_t index) {
   OverlayDump result;
+  const std::string link = std::to_string(index);
+  // "dump of IPv6 neighbours on link 12: Connection timed out"
+  auto failure = [&](std::error_code error, std::string_view what, std::string_view step = {}) {
+    std::string message = "dump of ";
+    message += what;
+    message += " on link ";
+    message += link;
+    message += ": ";
+    message += step;
+    message += error.message();
+    return common::Error{error, std::move(message)};
+  };
   const std::function<void()> restart_neighbours = [&] { result.neighbours.clear(); };
   const EntryVisitor take_neighbour = [&](const IpAddress& address, const MacAddress& mac) {
     result.neighbours.push_back({address, mac});
@@ -322,19 +349,16 @@ asio::awaitable<OverlayDump> NetlinkOverlayTable::dump(std::uint32_t index) {
     result.fdb.push_back({mac, destination});
   };
   // One dump per neighbour family; an interrupted IPv6 dump must not drop the IPv4 entries.
-  std::vector<NeighbourEntry> neighbours4;
-  std::error_code error = co_await dump_permanent(index, AF_INET, restart_neighbours, take_neighbour);
-  if (!error) {
-    neighbours4 = result.neighbours;
-    const std::function<void()> restart_neighbours6 = [&] { result.neighbours = neighbours4; };
-    error = co_await dump_permanent(index, AF_INET6, restart_neighbours6, take_neighbour);
+  if (std::error_code error = co_await dump_permanent(index, AF_INET, restart_neighbours, take_neighbour)) {
+    co_return failure(error, "IPv4 neighbours");
   }
-  if (!error) error = co_await dump_permanent(index, AF_BRIDGE, restart_fdb, take_fdb);
-  if (error) {
-    result.error = error;
-    result.neighbours.clear();
-    result.fdb.clear();
-    co_return result;
+  const std::vector<NeighbourEntry> neighbours4 = result.neighbours;
+  const std::function<void()> restart_neighbours6 = [&] { result.neighbours = neighbours4; };
+  if (std::error_code error = co_await dump_permanent(index, AF_INET6, restart_neighbours6, take_neighbour)) {
+    co_return failure(error, "IPv6 neighbours");
+  }
+  if (std::error_code error = co_await dump_permanent(index, AF_BRIDGE, restart_fdb, take_fdb)) {
+    co_return failure(error, "FDB entries");
   }
   // The kernel answers a dump filtered to a link that does not exist with
   // nothing at all: make sure the device is (still) there, so an empty dump
@@ -344,10 +368,7 @@ asio::awaitable<OverlayDump> NetlinkOverlayTable::dump(std::uint32_t index) {
     const std::vector<std::uint8_t> request = netlink::link_get_request(index, seq);
     const netlink::MessageVisitor ignore = [](const netlink::MessageHeader&, std::span<const std::uint8_t>) {};
     if (std::error_code error = co_await socket_->request(request, seq, ignore)) {
-      result.error = error;
-      result.neighbours.clear();
-      result.fdb.clear();
-      co_return result;
+      co_return failure(error, "overlay entries", "reading the link: ");
     }
   }
   std::sort(result.neighbours.begin(), result.neighbours.end());

@@ -269,16 +269,36 @@ TEST_F(ReconcilerOverlayTest, NoOverlayPeerNoDevice) {
 }
 
 TEST_F(ReconcilerOverlayTest, DeviceThatCannotBeMadeLeavesOverlayRoutesOutAndIsRetried) {
-  overlay_.fail_next_ensure(std::make_error_code(std::errc::operation_not_permitted), "Operation not permitted");
+  overlay_.fail_next_ensure(std::make_error_code(std::errc::operation_not_permitted));
   start();
   reconciler_->on_node_event(node_list(cluster()));
   settle();
   EXPECT_EQ(route_to("10.244.3.0/24"), nullptr);
   EXPECT_NE(route_to("10.244.2.0/24"), nullptr);
-  EXPECT_NE(first_line("\"VXLAN overlay not in place\""), log_.size());
+  // The line carries the table's message: the device and the step that failed.
+  EXPECT_NE(first_line("\"VXLAN overlay not in place\" target=\"overlay\" step=\"ensure device\" "
+                       "error=\"device hostgw.vxlan: creating the vxlan device: Operation not permitted\""),
+            log_.size());
   // The retry (50 ms) creates it.
   ASSERT_TRUE(run_until([&] { return overlay_route("10.244.3.0/24", "10.244.3.0"); }));
   EXPECT_TRUE(has_peer_entries("10.244.3.0", "203.0.113.13"));
+}
+
+TEST_F(ReconcilerOverlayTest, FailedEntryDumpLeavesEntriesAloneIsLoggedWithTheDumpAndRetried) {
+  overlay_.fail_next_dump(std::make_error_code(std::errc::io_error));
+  start();
+  reconciler_->on_node_event(node_list(cluster()));
+  settle();
+  const auto* device = overlay_.device("hostgw.vxlan");
+  ASSERT_NE(device, nullptr) << "the device is ensured before the dump";
+  EXPECT_NE(first_line("\"VXLAN overlay not in place\" target=\"overlay\" step=\"dump neighbour/FDB entries\" "
+                       "error=\"dump of overlay entries on link " +
+                       std::to_string(device->index) + ": Input/output error\""),
+            log_.size());
+  EXPECT_NE(route_to("10.244.2.0/24"), nullptr) << "the other targets carry on";
+  // The retry (50 ms) reads the entries and adds them.
+  ASSERT_TRUE(run_until([&] { return has_peer_entries("10.244.3.0", "203.0.113.13"); }));
+  EXPECT_TRUE(overlay_route("10.244.3.0/24", "10.244.3.0"));
 }
 
 TEST_F(ReconcilerOverlayTest, RestartAdoptsDeviceEntriesAndRoutesWithoutWrites) {

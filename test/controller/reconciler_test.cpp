@@ -612,6 +612,8 @@ TEST_F(ReconcilerTest, FailedDumpIsRetriedWithBackoffAndWritesNothing) {
   EXPECT_EQ(table_.writes(), 0u);
   EXPECT_EQ(metrics_.pass_failures.value(), 1);
   EXPECT_EQ(log_lines_with("\"Reconcile pass failed\" step=\"dump routes\""), 1u);
+  // The line carries the dump's message, not only the errno's text.
+  EXPECT_EQ(log_lines_with("step=\"dump routes\" error=\"dump of routes of table 254 proto "), 1u);
   ASSERT_TRUE(run_until([&] { return reconciler_->ready(); }));
   EXPECT_TRUE(has_route("10.244.2.0/24", "198.51.100.12"));
 }

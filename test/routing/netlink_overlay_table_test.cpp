@@ -83,18 +83,33 @@ class NetlinkOverlayTableTest : public ::testing::Test {
     s.address = IpPrefix::parse("10.244.1.0/32");
     return s;
   }
-  EnsureDeviceResult ensure(const VxlanDeviceSpec& s) {
-    EnsureDeviceResult result = run(table_->ensure_device(s));
-    EXPECT_FALSE(result.error) << result.message;
-    return result;
+  EnsuredDevice ensure(const VxlanDeviceSpec& s) {
+    common::Result<EnsuredDevice> result = run(table_->ensure_device(s));
+    if (!result) {
+      ADD_FAILURE() << result.error().message;
+      return {};
+    }
+    return *result;
+  }
+  // ensure_device(s) must fail: its error.
+  common::Error refusal(const VxlanDeviceSpec& s) {
+    common::Result<EnsuredDevice> result = run(table_->ensure_device(s));
+    if (result) {
+      ADD_FAILURE() << "ensure_device succeeded, index " << result->index;
+      return {};
+    }
+    return result.error();
   }
   std::vector<OverlayChangeResult> apply(std::uint32_t index, std::vector<OverlayChange> changes) {
     return run(table_->apply(index, std::move(changes)));
   }
   OverlayDump dump(std::uint32_t index) {
-    OverlayDump result = run(table_->dump(index));
-    EXPECT_FALSE(result.error) << result.error.message();
-    return result;
+    common::Result<OverlayDump> result = run(table_->dump(index));
+    if (!result) {
+      ADD_FAILURE() << result.error().message;
+      return {};
+    }
+    return *result;
   }
 
   // The device as our own parser reads it, through a separate socket.
@@ -121,7 +136,7 @@ class NetlinkOverlayTableTest : public ::testing::Test {
 };
 
 TEST_F(NetlinkOverlayTableTest, CreatesTheDeviceWithTheRightAttributes) {
-  EnsureDeviceResult result = ensure(spec());
+  EnsuredDevice result = ensure(spec());
   EXPECT_TRUE(result.created);
   EXPECT_TRUE(result.changed);
   ASSERT_NE(result.index, 0u);
@@ -166,7 +181,7 @@ TEST_F(NetlinkOverlayTableTest, CreatesTheDeviceWithTheRightAttributes) {
   EXPECT_EQ(address_info[0]["prefixlen"].GetUint(), 32u);
 
   // A second call finds nothing to do.
-  EnsureDeviceResult again = ensure(spec());
+  EnsuredDevice again = ensure(spec());
   EXPECT_FALSE(again.created);
   EXPECT_FALSE(again.changed);
   EXPECT_EQ(again.index, result.index);
@@ -176,7 +191,7 @@ TEST_F(NetlinkOverlayTableTest, RecreatedOnVniPortOrLocalChangeAndOverAForeignDe
   const std::uint32_t first = ensure(spec()).index;
   VxlanDeviceSpec changed = spec();
   changed.vni = 4098;
-  EnsureDeviceResult result = ensure(changed);
+  EnsuredDevice result = ensure(changed);
   EXPECT_TRUE(result.created);
   EXPECT_NE(result.index, first);
   EXPECT_EQ(read_back(kDevice)->vni, 4098u);
@@ -194,7 +209,11 @@ TEST_F(NetlinkOverlayTableTest, RecreatedOnVniPortOrLocalChangeAndOverAForeignDe
 
   netns_->must("link del " + kDevice);
   netns_->must("link add " + kDevice + " type veth peer name hv1");
-  EXPECT_EQ(run(table_->delete_device(kDevice)).value(), EMEDIUMTYPE) << "delete_device leaves a veth alone";
+  common::Result<void> left = run(table_->delete_device(kDevice));
+  ASSERT_FALSE(left) << "delete_device leaves a veth alone";
+  EXPECT_EQ(left.error().code.value(), EMEDIUMTYPE) << left.error().message;
+  EXPECT_NE(left.error().message.find("device " + kDevice + ": left alone, it is a veth device"), std::string::npos)
+      << left.error().message;
   EXPECT_TRUE(run(table_->device_index(kDevice)));
   result = ensure(spec());
   EXPECT_TRUE(result.created);
@@ -214,7 +233,7 @@ TEST_F(NetlinkOverlayTableTest, MtuMacUpStateAndAddressFixedInPlace) {
   netns_->must("link set " + kDevice + " down");
   netns_->must("link set " + kDevice + " address 0e:68:00:00:00:01");
   netns_->must("addr add 10.244.77.0/32 dev " + kDevice);
-  EnsureDeviceResult result = ensure(spec());
+  EnsuredDevice result = ensure(spec());
   EXPECT_FALSE(result.created);
   EXPECT_TRUE(result.changed);
   EXPECT_EQ(result.index, index);
@@ -240,32 +259,34 @@ TEST_F(NetlinkOverlayTableTest, MtuMacUpStateAndAddressFixedInPlace) {
 TEST_F(NetlinkOverlayTableTest, RefusalsCarryTheFieldOrTheKernelsText) {
   VxlanDeviceSpec bad = spec();
   bad.vni = 0;
-  EnsureDeviceResult result = run(table_->ensure_device(bad));
-  EXPECT_EQ(result.error.value(), EINVAL);
-  EXPECT_NE(result.message.find("VNI 0"), std::string::npos) << result.message;
+  common::Error error = refusal(bad);
+  EXPECT_EQ(error.code.value(), EINVAL);
+  EXPECT_NE(error.message.find("device " + kDevice + ": VNI 0"), std::string::npos) << error.message;
   EXPECT_FALSE(run(table_->device_index(kDevice)));
 
   // The kernel clamps a new device's MTU to the underlay's minus 50 silently;
   // an MTU it cannot have is an error, not a device that never matches.
   bad = spec();
   bad.mtu = 9000;
-  result = run(table_->ensure_device(bad));
-  EXPECT_EQ(result.error.value(), EINVAL);
-  EXPECT_NE(result.message.find("MTU 1450, not 9000"), std::string::npos) << result.message;
-  result = run(table_->ensure_device(bad));
-  EXPECT_EQ(result.error.value(), EINVAL) << "in place too";
-  EXPECT_NE(result.message.find("setting MTU 9000 (was 1450)"), std::string::npos) << result.message;
-  EXPECT_FALSE(run(table_->ensure_device(spec())).error);
-  EXPECT_FALSE(run(table_->delete_device(kDevice)));
+  error = refusal(bad);
+  EXPECT_EQ(error.code.value(), EINVAL);
+  EXPECT_NE(error.message.find("MTU 1450, not 9000"), std::string::npos) << error.message;
+  error = refusal(bad);
+  EXPECT_EQ(error.code.value(), EINVAL) << "in place too";
+  EXPECT_NE(error.message.find("device " + kDevice + ": setting MTU 9000 (was 1450)"), std::string::npos)
+      << error.message;
+  EXPECT_TRUE(run(table_->ensure_device(spec())));
+  EXPECT_TRUE(run(table_->delete_device(kDevice)));
 
   bad = spec();
   bad.underlay_oif = 999;
-  result = run(table_->ensure_device(bad));
-  EXPECT_EQ(result.error.value(), ENODEV) << result.message;
-  EXPECT_NE(result.message.find("creating the vxlan device"), std::string::npos) << result.message;
-  EXPECT_NE(result.message.find("link 999"), std::string::npos) << result.message;
+  error = refusal(bad);
+  EXPECT_EQ(error.code.value(), ENODEV) << error.message;
+  EXPECT_NE(error.message.find("device " + kDevice + ": creating the vxlan device"), std::string::npos)
+      << error.message;
+  EXPECT_NE(error.message.find("link 999"), std::string::npos) << error.message;
   EXPECT_FALSE(run(table_->device_index(kDevice)));
-  std::cerr << "kernel refusal as reported: " << result.message << "\n";
+  std::cerr << "kernel refusal as reported: " << error.message << "\n";
 }
 
 TEST_F(NetlinkOverlayTableTest, EntriesAddedReplacedRemovedAndDumped) {
@@ -328,8 +349,11 @@ TEST_F(NetlinkOverlayTableTest, EntriesAddedReplacedRemovedAndDumped) {
   EXPECT_NE(results[0].message.find("IPv6"), std::string::npos);
   results = apply(index + 100, {{ChangeKind::add, neighbour("10.244.4.0", "203.0.113.4")}});
   EXPECT_EQ(results[0].error, ENODEV) << results[0].message;
-  OverlayDump missing = run(table_->dump(index + 100));
-  EXPECT_EQ(missing.error.value(), ENODEV) << missing.error.message();
+  common::Result<OverlayDump> missing = run(table_->dump(index + 100));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code.value(), ENODEV) << missing.error().message;
+  EXPECT_EQ(missing.error().message, "dump of overlay entries on link " + std::to_string(index + 100) +
+                                         ": reading the link: " + missing.error().code.message());
 }
 
 TEST_F(NetlinkOverlayTableTest, Ipv6VtepAddressAndNeighboursOnTheIpv4Device) {
@@ -432,12 +456,12 @@ TEST_F(NetlinkOverlayTableTest, OnlinkRouteOverTheDeviceThroughNetlinkRouteTable
   EXPECT_EQ((*dumped)[0], route);
 
   // Deleting the device takes the route and the entries with it.
-  EXPECT_FALSE(run(table_->delete_device(kDevice)));
+  EXPECT_TRUE(run(table_->delete_device(kDevice)));
   EXPECT_FALSE(run(table_->device_index(kDevice)));
   auto after = run(routes.dump_routes(kMainTable, kDefaultRouteProtocol));
   ASSERT_TRUE(after) << after.error().message;
   EXPECT_TRUE(after->empty());
-  EXPECT_FALSE(run(table_->delete_device(kDevice))) << "deleting nothing is not an error";
+  EXPECT_TRUE(run(table_->delete_device(kDevice))) << "deleting nothing is not an error";
 }
 
 // --- change monitor ------------------------------------------------------------
@@ -608,9 +632,9 @@ TEST(OverlayPacketTest, PodsOnNodesInDifferentSubnetsReachEachOtherOverVxlan) {
     spec.mtu = 1500 - kVxlanOverheadV4;
     spec.mac = *vtep_mac(spec.local);
     spec.address = IpPrefix(vtep_address(IpPrefix::parse(plan.pod_cidr)), 32);
-    EnsureDeviceResult ensured = run_on(io, node.overlay->ensure_device(spec));
-    ASSERT_FALSE(ensured.error) << ensured.message;
-    node.index = ensured.index;
+    common::Result<EnsuredDevice> ensured = run_on(io, node.overlay->ensure_device(spec));
+    ASSERT_TRUE(ensured) << ensured.error().message;
+    node.index = ensured->index;
 
     const IpAddress peer = IpAddress::parse(plan.peer_underlay);
     const IpPrefix peer_cidr = IpPrefix::parse(plan.peer_cidr);

@@ -165,23 +165,36 @@ class FakeOverlayTableTest : public ::testing::Test {
     io_.run();
     return future.get();
   }
-  EnsureDeviceResult ensure(const VxlanDeviceSpec& spec) { return run(table_.ensure_device(spec)); }
+  // ensure_device / dump that must succeed: the value (a failure is recorded).
+  EnsuredDevice ensure(const VxlanDeviceSpec& spec) {
+    common::Result<EnsuredDevice> result = run(table_.ensure_device(spec));
+    if (!result) {
+      ADD_FAILURE() << result.error().message;
+      return {};
+    }
+    return *result;
+  }
   std::vector<OverlayChangeResult> apply(std::uint32_t index, std::vector<OverlayChange> changes) {
     return run(table_.apply(index, std::move(changes)));
   }
-  OverlayDump dump(std::uint32_t index) { return run(table_.dump(index)); }
+  OverlayDump dump(std::uint32_t index) {
+    common::Result<OverlayDump> result = run(table_.dump(index));
+    if (!result) {
+      ADD_FAILURE() << result.error().message;
+      return {};
+    }
+    return *result;
+  }
 
   asio::io_context io_;
   FakeOverlayTable table_;
 };
 
 TEST_F(FakeOverlayTableTest, CreatesOnceThenLeavesAMatchingDeviceAlone) {
-  EnsureDeviceResult first = ensure(good_spec());
-  ASSERT_FALSE(first.error) << first.message;
+  EnsuredDevice first = ensure(good_spec());
   EXPECT_TRUE(first.created);
   EXPECT_NE(first.index, 0u);
-  EnsureDeviceResult second = ensure(good_spec());
-  ASSERT_FALSE(second.error);
+  EnsuredDevice second = ensure(good_spec());
   EXPECT_FALSE(second.created);
   EXPECT_FALSE(second.changed);
   EXPECT_EQ(second.index, first.index);
@@ -204,12 +217,15 @@ TEST_F(FakeOverlayTableTest, RecreatesOnIdentityChangeDroppingEntries) {
     mutate(spec);
     ensure(good_spec());
     const std::uint32_t before = *run(table_.device_index(spec.name));
-    EnsureDeviceResult result = ensure(spec);
-    ASSERT_FALSE(result.error) << result.message;
+    EnsuredDevice result = ensure(spec);
     EXPECT_TRUE(result.created);
     EXPECT_NE(result.index, before);
     EXPECT_TRUE(dump(result.index).neighbours.empty());
-    EXPECT_EQ(dump(before).error, std::error_code(ENODEV, std::system_category()));
+    common::Result<OverlayDump> gone = run(table_.dump(before));
+    ASSERT_FALSE(gone);
+    EXPECT_EQ(gone.error().code, std::error_code(ENODEV, std::system_category()));
+    EXPECT_EQ(gone.error().message,
+              "dump of overlay entries on link " + std::to_string(before) + ": " + gone.error().code.message());
   }
 }
 
@@ -218,7 +234,7 @@ TEST_F(FakeOverlayTableTest, FixesMtuMacAddressAndUpStateInPlace) {
   ASSERT_TRUE(apply(index, {{ChangeKind::add, fdb("203.0.113.9")}})[0].ok());
   ASSERT_TRUE(table_.set_mtu_externally(std::string(kVxlanDeviceName), 9000));
   ASSERT_TRUE(table_.set_down_externally(std::string(kVxlanDeviceName)));
-  EnsureDeviceResult result = ensure(good_spec());
+  EnsuredDevice result = ensure(good_spec());
   EXPECT_FALSE(result.created);
   EXPECT_TRUE(result.changed);
   EXPECT_EQ(result.index, index);
@@ -236,10 +252,12 @@ TEST_F(FakeOverlayTableTest, FixesMtuMacAddressAndUpStateInPlace) {
 
 TEST_F(FakeOverlayTableTest, ReplacesAForeignDeviceOfThatName) {
   const std::uint32_t foreign = table_.seed_foreign_device(std::string(kVxlanDeviceName));
-  EXPECT_EQ(run(table_.delete_device(std::string(kVxlanDeviceName))).value(), EMEDIUMTYPE)
-      << "delete_device leaves a non-VXLAN device alone";
+  common::Result<void> left = run(table_.delete_device(std::string(kVxlanDeviceName)));
+  ASSERT_FALSE(left) << "delete_device leaves a non-VXLAN device alone";
+  EXPECT_EQ(left.error().code.value(), EMEDIUMTYPE);
+  EXPECT_EQ(left.error().message.rfind("device hostgw.vxlan: left alone", 0), 0u) << left.error().message;
   EXPECT_NE(table_.device(foreign), nullptr);
-  EnsureDeviceResult result = ensure(good_spec());
+  EnsuredDevice result = ensure(good_spec());
   EXPECT_TRUE(result.created);
   EXPECT_NE(result.index, foreign);
   EXPECT_TRUE(table_.device(result.index)->is_vxlan);
@@ -248,7 +266,7 @@ TEST_F(FakeOverlayTableTest, ReplacesAForeignDeviceOfThatName) {
 TEST_F(FakeOverlayTableTest, AdoptsASeededDeviceFromAPreviousRun) {
   const std::uint32_t seeded = table_.seed_device(good_spec());
   ASSERT_TRUE(table_.seed(seeded, neighbour("10.244.9.0", "203.0.113.9")));
-  EnsureDeviceResult result = ensure(good_spec());
+  EnsuredDevice result = ensure(good_spec());
   EXPECT_FALSE(result.created);
   EXPECT_FALSE(result.changed);
   EXPECT_EQ(result.index, seeded);
@@ -258,9 +276,10 @@ TEST_F(FakeOverlayTableTest, AdoptsASeededDeviceFromAPreviousRun) {
 TEST_F(FakeOverlayTableTest, RefusesABadSpecWithoutTouchingAnything) {
   VxlanDeviceSpec spec = good_spec();
   spec.vni = 0;
-  EnsureDeviceResult result = ensure(spec);
-  EXPECT_EQ(result.error, std::error_code(EINVAL, std::system_category()));
-  EXPECT_NE(result.message.find("VNI 0"), std::string::npos) << result.message;
+  common::Result<EnsuredDevice> result = run(table_.ensure_device(spec));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, std::error_code(EINVAL, std::system_category()));
+  EXPECT_NE(result.error().message.find("device hostgw.vxlan: VNI 0"), std::string::npos) << result.error().message;
   EXPECT_EQ(table_.device_count(), 0u);
 }
 
@@ -273,7 +292,6 @@ TEST_F(FakeOverlayTableTest, EntriesAddReplaceRemoveAndDumpSorted) {
   ASSERT_EQ(results.size(), 4u);
   for (const auto& r : results) EXPECT_TRUE(r.ok()) << r.message;
   OverlayDump d = dump(index);
-  ASSERT_FALSE(d.error);
   EXPECT_EQ(d.neighbours, (std::vector<NeighbourEntry>{neighbour("10.244.3.0", "203.0.113.3"),
                                                        neighbour("10.244.9.0", "203.0.113.9")}));
   EXPECT_EQ(d.fdb, (std::vector<FdbEntry>{fdb("203.0.113.3"), fdb("203.0.113.9")}));
@@ -335,17 +353,30 @@ TEST_F(FakeOverlayTableTest, InjectedFailuresAreConsumedOnce) {
   EXPECT_TRUE(apply(index, {{ChangeKind::add, fdb("203.0.113.9")}})[0].ok());
 
   table_.fail_next_dump(std::error_code(EIO, std::system_category()));
-  EXPECT_EQ(dump(index).error.value(), EIO);
-  EXPECT_FALSE(dump(index).error);
+  common::Result<OverlayDump> dumped = run(table_.dump(index));
+  ASSERT_FALSE(dumped);
+  EXPECT_EQ(dumped.error().code.value(), EIO);
+  EXPECT_EQ(dumped.error().message,
+            "dump of overlay entries on link " + std::to_string(index) + ": " + dumped.error().code.message());
+  EXPECT_TRUE(run(table_.dump(index)));
 
-  table_.fail_next_ensure(std::error_code(EPERM, std::system_category()), "Operation not permitted");
-  EnsureDeviceResult failed = ensure(good_spec());
-  EXPECT_EQ(failed.error.value(), EPERM);
-  EXPECT_EQ(failed.message, "Operation not permitted");
-  EXPECT_FALSE(ensure(good_spec()).error);
+  table_.fail_next_ensure(std::error_code(EPERM, std::system_category()));
+  common::Result<EnsuredDevice> failed = run(table_.ensure_device(good_spec()));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code.value(), EPERM);
+  EXPECT_EQ(failed.error().message, "device hostgw.vxlan: creating the vxlan device: " + failed.error().code.message());
+  table_.fail_next_ensure(std::error_code(EPERM, std::system_category()), "adding the VTEP address 10.244.1.0/32");
+  failed = run(table_.ensure_device(good_spec()));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message,
+            "device hostgw.vxlan: adding the VTEP address 10.244.1.0/32: " + failed.error().code.message());
+  EXPECT_TRUE(run(table_.ensure_device(good_spec())));
 
   table_.fail_next_delete(std::error_code(EBUSY, std::system_category()));
-  EXPECT_EQ(run(table_.delete_device(std::string(kVxlanDeviceName))).value(), EBUSY);
+  common::Result<void> deleted = run(table_.delete_device(std::string(kVxlanDeviceName)));
+  ASSERT_FALSE(deleted);
+  EXPECT_EQ(deleted.error().code.value(), EBUSY);
+  EXPECT_EQ(deleted.error().message, "device hostgw.vxlan: deleting it: " + deleted.error().code.message());
   EXPECT_NE(table_.device(index), nullptr);
 }
 
@@ -358,12 +389,12 @@ TEST_F(FakeOverlayTableTest, DeleteAndExternalRemoval) {
 
   EXPECT_TRUE(table_.remove_device_externally(std::string(kVxlanDeviceName)));
   EXPECT_FALSE(run(table_.device_index(std::string(kVxlanDeviceName))));
-  EnsureDeviceResult again = ensure(good_spec());
+  EnsuredDevice again = ensure(good_spec());
   EXPECT_TRUE(again.created);
 
-  EXPECT_FALSE(run(table_.delete_device(std::string(kVxlanDeviceName))));
+  EXPECT_TRUE(run(table_.delete_device(std::string(kVxlanDeviceName))));
   EXPECT_EQ(table_.device_count(), 0u);
-  EXPECT_FALSE(run(table_.delete_device(std::string(kVxlanDeviceName)))) << "deleting nothing is not an error";
+  EXPECT_TRUE(run(table_.delete_device(std::string(kVxlanDeviceName)))) << "deleting nothing is not an error";
 }
 
 }  // namespace

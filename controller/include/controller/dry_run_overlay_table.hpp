@@ -17,10 +17,10 @@ class DryRunOverlayTable final : public routing::OverlayTable {
  public:
   explicit DryRunOverlayTable(routing::OverlayTable& real) : real_(real) {}
 
-  boost::asio::awaitable<routing::EnsureDeviceResult> ensure_device(routing::VxlanDeviceSpec spec) override;
-  boost::asio::awaitable<std::error_code> delete_device(std::string name) override;
+  boost::asio::awaitable<common::Result<routing::EnsuredDevice>> ensure_device(routing::VxlanDeviceSpec spec) override;
+  boost::asio::awaitable<common::Result<void>> delete_device(std::string name) override;
   boost::asio::awaitable<std::optional<std::uint32_t>> device_index(std::string name) override;
-  boost::asio::awaitable<routing::OverlayDump> dump(std::uint32_t index) override;
+  boost::asio::awaitable<common::Result<routing::OverlayDump>> dump(std::uint32_t index) override;
   boost::asio::awaitable<std::vector<routing::OverlayChangeResult>> apply(
       std::uint32_t index, std::vector<routing::OverlayChange> changes) override;
 

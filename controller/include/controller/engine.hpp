@@ -26,14 +26,15 @@
 #include <system_error>
 #include <vector>
 
+#include "common/result.hpp"
 #include "controller/applier.hpp"
 #include "controller/cluster_view.hpp"
 #include "controller/cni_target.hpp"
 #include "controller/desired_state.hpp"
 #include "controller/masquerade_target.hpp"
+#include "controller/nexthop_target.hpp"
 #include "controller/overlay_target.hpp"
 #include "controller/pod_cidr_index.hpp"
-#include "controller/nexthop_target.hpp"
 #include "controller/route_target.hpp"
 #include "routing/overlay_table.hpp"
 #include "routing/route_table.hpp"
@@ -64,8 +65,10 @@ class Engine {
 
   struct PassResult {
     // Set when the kernel facts could not be read: nothing was changed.
+    // `error` is the dump's: its errno and a message naming the dump
+    // ("dump of IPv4 routes of table 254 proto 44: Connection timed out").
     std::string failed_step;
-    std::error_code error;
+    common::Error error;
     Applier::Outcome outcome;
     std::vector<routing::ConnectedNetwork> connected;
     std::size_t routes = 0;   // wanted routes

@@ -34,7 +34,7 @@ class OverlayTarget final : public Target {
   std::string describe(const Item& item) const override;
 
  private:
-  void log_device(const routing::VxlanDeviceSpec& device, const routing::EnsureDeviceResult& ensured);
+  void log_device(const routing::VxlanDeviceSpec& device, const routing::EnsuredDevice& ensured);
   void note_peers(const DesiredRoutes& routes);
 
   routing::OverlayTable& table_;

@@ -34,10 +34,10 @@ class NetlinkOverlayTable final : public OverlayTable {
   explicit NetlinkOverlayTable(boost::asio::any_io_executor executor, NetlinkTableOptions options = {});
   ~NetlinkOverlayTable() override;
 
-  boost::asio::awaitable<EnsureDeviceResult> ensure_device(VxlanDeviceSpec spec) override;
-  boost::asio::awaitable<std::error_code> delete_device(std::string name) override;
+  boost::asio::awaitable<common::Result<EnsuredDevice>> ensure_device(VxlanDeviceSpec spec) override;
+  boost::asio::awaitable<common::Result<void>> delete_device(std::string name) override;
   boost::asio::awaitable<std::optional<std::uint32_t>> device_index(std::string name) override;
-  boost::asio::awaitable<OverlayDump> dump(std::uint32_t index) override;
+  boost::asio::awaitable<common::Result<OverlayDump>> dump(std::uint32_t index) override;
   boost::asio::awaitable<std::vector<OverlayChangeResult>> apply(std::uint32_t index,
                                                                  std::vector<OverlayChange> changes) override;
 
@@ -55,11 +55,12 @@ class NetlinkOverlayTable final : public OverlayTable {
   boost::asio::awaitable<std::error_code> dump_permanent(std::uint32_t index, std::uint8_t family,
                                                          const std::function<void()>& restart,
                                                          const EntryVisitor& take);
-  // The steps of ensure_device; false (and `result` saying why) stops it.
-  boost::asio::awaitable<bool> create_device(const VxlanDeviceSpec& spec, EnsureDeviceResult& result);
-  boost::asio::awaitable<bool> fix_device(const netlink::LinkDetails& link, const VxlanDeviceSpec& spec,
-                                          EnsureDeviceResult& result);
-  boost::asio::awaitable<bool> ensure_address(const VxlanDeviceSpec& spec, EnsureDeviceResult& result);
+  // The steps of ensure_device, each noting in `device` what it did; an
+  // error (naming the device and the step) stops it.
+  boost::asio::awaitable<common::Result<void>> create_device(const VxlanDeviceSpec& spec, EnsuredDevice& device);
+  boost::asio::awaitable<common::Result<void>> fix_device(const netlink::LinkDetails& link, const VxlanDeviceSpec& spec,
+                                                          EnsuredDevice& device);
+  boost::asio::awaitable<common::Result<void>> ensure_address(const VxlanDeviceSpec& spec, EnsuredDevice& device);
   // One message through transact(): the kernel's errno and extended ACK.
   boost::asio::awaitable<std::pair<int, std::string>> transact_one(std::vector<std::uint8_t> message);
 

@@ -19,7 +19,9 @@
 // kube-hostgw's: no other owner marks are needed.
 //
 // Every operation is a coroutine on the caller's io_context; none blocks.
-// Errors are values, never exceptions.
+// Errors are values, never exceptions: an operation that fails as a whole
+// returns common::Result (the kernel's errno and a message naming the device
+// or dump and the step); apply() answers per change.
 
 #include <array>
 #include <boost/asio/awaitable.hpp>
@@ -28,10 +30,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <variant>
 #include <vector>
 
+#include "common/result.hpp"
 #include "routing/ip.hpp"
 #include "routing/route_table.hpp"
 
@@ -87,12 +89,11 @@ struct VxlanDeviceSpec {
 // with EINVAL and this text before touching anything.
 std::string check_device_spec(const VxlanDeviceSpec& spec);
 
-struct EnsureDeviceResult {
-  std::error_code error;       // set if the device could not be made to match
-  std::string message;         // what went wrong, naming the attribute / kernel text
-  std::uint32_t index = 0;     // ifindex of the device on success
-  bool created = false;        // created (or recreated) by this call
-  bool changed = false;        // an attribute, the address or the up state was fixed
+// What ensure_device() found and did, once the device matches its spec.
+struct EnsuredDevice {
+  std::uint32_t index = 0;  // ifindex of the device
+  bool created = false;     // created (or recreated) by this call
+  bool changed = false;     // an attribute, the address or the up state was fixed
 };
 
 // Permanent neighbour entry on the device: VTEP address -> VTEP MAC.
@@ -135,7 +136,6 @@ struct OverlayChangeResult {
 };
 
 struct OverlayDump {
-  std::error_code error;
   std::vector<NeighbourEntry> neighbours;  // permanent entries (IPv4 and IPv6) on the device, sorted
   std::vector<FdbEntry> fdb;               // permanent entries with a dst, sorted
 };
@@ -148,20 +148,23 @@ class OverlayTable {
   // address or underlay link (or is not a VXLAN device), deletes and recreates
   // it; fixes MTU, MAC, the VTEP addresses (exactly `address` among its IPv4
   // addresses, exactly `address6` or none among its global IPv6 ones) and the
-  // up state in place.
-  virtual boost::asio::awaitable<EnsureDeviceResult> ensure_device(VxlanDeviceSpec spec) = 0;
+  // up state in place. An error names the device and the step that failed
+  // ("device hostgw.vxlan: adding the VTEP address 10.244.1.0/32: File exists");
+  // a spec check_device_spec() refuses is EINVAL before anything is touched.
+  virtual boost::asio::awaitable<common::Result<EnsuredDevice>> ensure_device(VxlanDeviceSpec spec) = 0;
 
   // Deletes the device named `name` if it exists (and with it every entry and
   // route on it). Not an error if it does not exist. A device of that name
   // that is not a VXLAN device is left alone: EMEDIUMTYPE.
-  virtual boost::asio::awaitable<std::error_code> delete_device(std::string name) = 0;
+  virtual boost::asio::awaitable<common::Result<void>> delete_device(std::string name) = 0;
 
   // The ifindex of the device, if it exists.
   virtual boost::asio::awaitable<std::optional<std::uint32_t>> device_index(std::string name) = 0;
 
   // Permanent neighbour and FDB entries on device `index`; ENODEV if no
-  // device has that index (any more).
-  virtual boost::asio::awaitable<OverlayDump> dump(std::uint32_t index) = 0;
+  // device has that index (any more). An error names the dump that failed
+  // ("dump of IPv6 neighbours on link 12: Connection timed out").
+  virtual boost::asio::awaitable<common::Result<OverlayDump>> dump(std::uint32_t index) = 0;
 
   // Applies the changes to device `index` as one batch; one result per change,
   // in order. A failed message never stops the others.

@@ -16,20 +16,34 @@ bool same_identity(const VxlanDeviceSpec& have, const VxlanDeviceSpec& want) {
   return have.vni == want.vni && have.port == want.port && have.local == want.local &&
          have.underlay_oif == want.underlay_oif;
 }
+
+// "device hostgw.vxlan: <what>: <strerror>", as NetlinkOverlayTable words it.
+common::Error device_error(const std::string& name, std::error_code error, const std::string& what) {
+  std::string message = "device ";
+  message += name;
+  message += ": ";
+  if (!what.empty()) {
+    message += what;
+    message += ": ";
+  }
+  message += error.message();
+  return common::Error{error, std::move(message)};
+}
 }  // namespace
 
-boost::asio::awaitable<EnsureDeviceResult> FakeOverlayTable::ensure_device(VxlanDeviceSpec spec) {
+boost::asio::awaitable<common::Result<EnsuredDevice>> FakeOverlayTable::ensure_device(VxlanDeviceSpec spec) {
   ++ensure_calls_;
-  EnsureDeviceResult result;
+  EnsuredDevice result;
   if (next_ensure_error_) {
-    result.error = std::exchange(next_ensure_error_, {});
-    result.message = std::exchange(next_ensure_message_, {});
-    co_return result;
+    const std::error_code error = std::exchange(next_ensure_error_, {});
+    co_return device_error(spec.name, error, std::exchange(next_ensure_step_, {}));
   }
   if (std::string problem = check_device_spec(spec); !problem.empty()) {
-    result.error = errno_code(EINVAL);
-    result.message = "device " + spec.name + ": " + problem;
-    co_return result;
+    std::string message = "device ";
+    message += spec.name;
+    message += ": ";
+    message += problem;
+    co_return common::Error{errno_code(EINVAL), std::move(message)};
   }
   auto it = devices_.find(spec.name);
   if (it != devices_.end() && (!it->second.is_vxlan || !same_identity(it->second.spec, spec))) {
@@ -59,13 +73,15 @@ boost::asio::awaitable<EnsureDeviceResult> FakeOverlayTable::ensure_device(Vxlan
   co_return result;
 }
 
-boost::asio::awaitable<std::error_code> FakeOverlayTable::delete_device(std::string name) {
-  if (next_delete_error_) co_return std::exchange(next_delete_error_, {});
+boost::asio::awaitable<common::Result<void>> FakeOverlayTable::delete_device(std::string name) {
+  if (next_delete_error_) co_return device_error(name, std::exchange(next_delete_error_, {}), "deleting it");
   auto it = devices_.find(name);
-  if (it == devices_.end()) co_return std::error_code();
-  if (!it->second.is_vxlan) co_return errno_code(EMEDIUMTYPE);
+  if (it == devices_.end()) co_return common::Result<void>{};
+  if (!it->second.is_vxlan) {
+    co_return device_error(name, errno_code(EMEDIUMTYPE), "left alone, it is a foreign device, not vxlan");
+  }
   devices_.erase(it);
-  co_return std::error_code();
+  co_return common::Result<void>{};
 }
 
 boost::asio::awaitable<std::optional<std::uint32_t>> FakeOverlayTable::device_index(std::string name) {
@@ -74,18 +90,20 @@ boost::asio::awaitable<std::optional<std::uint32_t>> FakeOverlayTable::device_in
   co_return it->second.index;
 }
 
-boost::asio::awaitable<OverlayDump> FakeOverlayTable::dump(std::uint32_t index) {
+boost::asio::awaitable<common::Result<OverlayDump>> FakeOverlayTable::dump(std::uint32_t index) {
   ++dumps_;
-  OverlayDump result;
-  if (next_dump_error_) {
-    result.error = std::exchange(next_dump_error_, {});
-    co_return result;
-  }
+  // "dump of overlay entries on link 12: No such device"
+  auto failure = [&](std::error_code error) {
+    std::string message = "dump of overlay entries on link ";
+    message += std::to_string(index);
+    message += ": ";
+    message += error.message();
+    return common::Error{error, std::move(message)};
+  };
+  if (next_dump_error_) co_return failure(std::exchange(next_dump_error_, {}));
   const FakeVxlanDevice* device = find(index);
-  if (!device) {
-    result.error = errno_code(ENODEV);
-    co_return result;
-  }
+  if (!device) co_return failure(errno_code(ENODEV));
+  OverlayDump result;
   // std::map iterates in key order; entries compare address-first / MAC-first.
   for (const auto& [address, mac] : device->neighbours) result.neighbours.push_back({address, mac});
   for (const auto& [mac, destination] : device->fdb) result.fdb.push_back({mac, destination});
@@ -213,9 +231,9 @@ bool FakeOverlayTable::set_down_externally(const std::string& name) {
   return true;
 }
 
-void FakeOverlayTable::fail_next_ensure(std::error_code error, std::string message) {
+void FakeOverlayTable::fail_next_ensure(std::error_code error, std::string step) {
   next_ensure_error_ = error;
-  next_ensure_message_ = std::move(message);
+  next_ensure_step_ = std::move(step);
 }
 void FakeOverlayTable::fail_next_delete(std::error_code error) {
   next_delete_error_ = error;

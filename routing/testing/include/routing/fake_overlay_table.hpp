@@ -21,7 +21,9 @@
 //   - a change check_overlay_change() refuses (IPv6 FDB destination,
 //     multicast MAC) -> EINVAL with its text, before anything else, as
 //     NetlinkOverlayTable does;
-//   - delete_device of a seeded foreign (non-VXLAN) device -> EMEDIUMTYPE.
+//   - delete_device of a seeded foreign (non-VXLAN) device -> EMEDIUMTYPE;
+//   - errors are common::Error values whose messages name the device or the
+//     dump, in the form NetlinkOverlayTable uses.
 // It never touches the network; it owns no sockets. One thread, like the rest.
 // It does not post change notices: tests that simulate "someone deleted the
 // device" call remove_device_externally() and post the notice on their
@@ -54,10 +56,10 @@ class FakeOverlayTable final : public OverlayTable {
   FakeOverlayTable() = default;
 
   // OverlayTable
-  boost::asio::awaitable<EnsureDeviceResult> ensure_device(VxlanDeviceSpec spec) override;
-  boost::asio::awaitable<std::error_code> delete_device(std::string name) override;
+  boost::asio::awaitable<common::Result<EnsuredDevice>> ensure_device(VxlanDeviceSpec spec) override;
+  boost::asio::awaitable<common::Result<void>> delete_device(std::string name) override;
   boost::asio::awaitable<std::optional<std::uint32_t>> device_index(std::string name) override;
-  boost::asio::awaitable<OverlayDump> dump(std::uint32_t index) override;
+  boost::asio::awaitable<common::Result<OverlayDump>> dump(std::uint32_t index) override;
   boost::asio::awaitable<std::vector<OverlayChangeResult>> apply(std::uint32_t index,
                                                                  std::vector<OverlayChange> changes) override;
 
@@ -82,8 +84,9 @@ class FakeOverlayTable final : public OverlayTable {
   bool set_down_externally(const std::string& name);
 
   // The next ensure_device() / delete_device() / dump() fails with `error`
-  // (once); ensure_device carries `message` too.
-  void fail_next_ensure(std::error_code error, std::string message = {});
+  // (once), its message naming the device (and for ensure_device `step`) or
+  // the dump, as NetlinkOverlayTable's do.
+  void fail_next_ensure(std::error_code error, std::string step = "creating the vxlan device");
   void fail_next_delete(std::error_code error);
   void fail_next_dump(std::error_code error);
   // The next message that touches `entry` (compared by value) fails with
@@ -112,7 +115,7 @@ class FakeOverlayTable final : public OverlayTable {
   std::map<std::string, FakeVxlanDevice> devices_;
   std::vector<std::pair<OverlayEntry, std::pair<int, std::string>>> failures_;
   std::error_code next_ensure_error_;
-  std::string next_ensure_message_;
+  std::string next_ensure_step_;
   std::error_code next_delete_error_;
   std::error_code next_dump_error_;
   // Starts above the indexes a fresh namespace uses (lo = 1), like a host
