@@ -7,6 +7,7 @@
 
 #include "common/log.hpp"
 #include "k8s-client/json_framer.hpp"
+#include "k8s-client/node_list_stream.hpp"
 
 namespace hostgw::k8s {
 
@@ -71,13 +72,23 @@ asio::awaitable<void> NodeWatcher::sleep(std::chrono::milliseconds delay) {
 }
 
 asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
-  std::vector<NodeInfo> nodes;
+  // Every page is parsed as its bytes arrive, straight into `page`: its nodes
+  // accumulate there (all pages), the rest is per page. No page is buffered.
+  NodeListPage page;
   std::string continue_token;
   std::size_t pages = 0;
   std::size_t malformed = 0;
-  NodeListPage page;
   for (;;) {
-    ApiResponse response = co_await client_.get(list_target(first, continue_token));
+    page.resource_version.clear();
+    page.continue_token.clear();
+    page.malformed.clear();
+    NodeListStreamParser parser(page, options_.limits);
+    ApiResponse response = co_await client_.get(list_target(first, continue_token),
+                                                [&parser](std::string_view data) { return parser.feed(data); });
+    if (parser.failed()) {  // the client stopped reading there
+      ++stats_.errors;
+      co_return Result{Outcome::failed, "LIST /api/v1/nodes: " + parser.error(), std::nullopt, false};
+    }
     if (response.error) {
       ++stats_.errors;
       Result result;
@@ -86,14 +97,9 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
       result.retry_after = response.retry_after;
       co_return result;
     }
-    page = NodeListPage{};
-    std::string error;
-    bool parsed = parse_node_list_in_place(response.body, page, error, options_.limits);
-    // The body can be large (a whole page); free it before the next request.
-    std::string().swap(response.body);
-    if (!parsed) {
+    if (!parser.finish()) {
       ++stats_.errors;
-      co_return Result{Outcome::failed, "LIST /api/v1/nodes: " + error, std::nullopt, false};
+      co_return Result{Outcome::failed, "LIST /api/v1/nodes: " + parser.error(), std::nullopt, false};
     }
     ++pages;
     for (const std::string& problem : page.malformed) {
@@ -101,10 +107,6 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
       ++malformed;
       KHG_LOG(warning) << "Skipping malformed node in LIST" << log::kv("error", problem);
     }
-    if (nodes.empty())
-      nodes = std::move(page.nodes);
-    else
-      std::move(page.nodes.begin(), page.nodes.end(), std::back_inserter(nodes));
     if (page.continue_token.empty()) break;
     continue_token = page.continue_token;
   }
@@ -116,11 +118,11 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
   resource_version_ = page.resource_version;
   ++stats_.lists;
   if (stats_.lists > 1) ++stats_.relists;
-  KHG_LOG(info) << "Listed nodes" << log::kv("nodes", nodes.size()) << log::kv("pages", pages)
+  KHG_LOG(info) << "Listed nodes" << log::kv("nodes", page.nodes.size()) << log::kv("pages", pages)
                 << log::kv("malformed", malformed) << log::kv("resourceVersion", resource_version_);
   NodeEvent event;
   event.type = NodeEvent::Type::resynced;
-  event.nodes = std::move(nodes);
+  event.nodes = std::move(page.nodes);
   handler_(event);
   co_return Result{};
 }
