@@ -95,6 +95,7 @@ struct NodeWatcher::ListRun {
   asio::steady_timer news;
   bool first;
   bool abort = false;  // a page failed: the others stop reading, no more are requested
+  const PageFetch* failure = nullptr;  // the page that failed first (the others may be cut short by it)
 };
 
 asio::awaitable<void> NodeWatcher::fetch_pages(ListRun& run, PageFetch& page, const PageFetch* previous) {
@@ -102,16 +103,20 @@ asio::awaitable<void> NodeWatcher::fetch_pages(ListRun& run, PageFetch& page, co
 }
 
 asio::awaitable<void> NodeWatcher::fetch_page(ListRun& run, PageFetch& page) {
-  auto on_body = [&run, &page](std::string_view data) {
+  auto fail = [&run, &page] {
+    if (run.failure == nullptr) run.failure = &page;
+    run.abort = true;
+  };
+  auto on_body = [&run, &page, &fail](std::string_view data) {
     if (run.abort) return false;
     const bool had_token = !page.page.continue_token.empty();
-    if (!page.parser.feed(data)) run.abort = true;
+    if (!page.parser.feed(data)) fail();
     if (run.abort || (!had_token && !page.page.continue_token.empty())) run.news.cancel();
     return !run.abort;
   };
   page.response = co_await client_.get(list_target(run.first, page.continue_token), on_body);
   page.done = true;
-  if (page.response.error) run.abort = true;
+  if (page.response.error) fail();
   run.news.cancel();
 }
 
@@ -144,20 +149,20 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
     ++stats_.errors;
     return Result{Outcome::failed, "LIST /api/v1/nodes: " + reason, std::nullopt, false};
   };
+  // The page that failed first is the LIST's failure (the one in flight with it was cut short by it).
+  if (const PageFetch* page = run.failure) {
+    if (page->parser.failed()) co_return failed(page->parser.error());  // the client stopped reading there
+    ++stats_.errors;
+    Result result;
+    result.outcome = page->response.status == 410 ? Outcome::gone : Outcome::failed;
+    result.reason = page->response.error_message;
+    result.retry_after = page->response.retry_after;
+    co_return result;
+  }
   std::size_t malformed = 0;
   std::size_t node_count = 0;
-  // The first failure in page order is the LIST's (the pages after it were stopped).
   for (std::size_t i = 0; i < run.pages.size(); ++i) {
     PageFetch& page = run.pages[i];
-    if (page.parser.failed()) co_return failed(page.parser.error());  // the client stopped reading there
-    if (page.response.error) {
-      ++stats_.errors;
-      Result result;
-      result.outcome = page.response.status == 410 ? Outcome::gone : Outcome::failed;
-      result.reason = page.response.error_message;
-      result.retry_after = page.response.retry_after;
-      co_return result;
-    }
     if (!page.parser.finish()) co_return failed(page.parser.error());
     const bool last = i + 1 == run.pages.size();
     if (last ? !page.page.continue_token.empty() : page.page.continue_token != run.pages[i + 1].continue_token)

@@ -162,6 +162,30 @@ TEST_F(NodeWatcherTest, CancellingDuringAPagedListStopsEveryPageInFlight) {
   EXPECT_EQ(consumer_.resyncs, 0);
 }
 
+TEST_F(NodeWatcherTest, GoneOnAPageRequestedAheadRestartsTheListWithItsReason) {
+  FakeApiServer server(fake_options());
+  GenerateOptions generate;
+  generate.count = 1200;
+  generate.realistic = true;
+  server.generate_nodes(generate);
+  start(server);
+  auto list_requests = [&] {
+    std::size_t n = 0;
+    for (const auto& request : server.requests()) n += request.target.find("limit=500") != std::string::npos;
+    return n;
+  };
+  // The client does not run until wait() is called again: the second page is asked after this.
+  ASSERT_TRUE(wait([&] { return list_requests() >= 1; }));
+  server.fail_next(410, 1);
+  ASSERT_TRUE(wait([&] { return watcher_->synced(); }));
+  EXPECT_EQ(consumer_.nodes.size(), 1200u);
+  EXPECT_EQ(consumer_.resync_order, server.node_names());
+  EXPECT_EQ(watcher_->stats().errors, 1u);
+  EXPECT_EQ(count_log("Node LIST failed; listing again"), 1u);
+  EXPECT_EQ(count_log("410 Gone"), 1u) << "the reason is the 410 of the page asked ahead, not the page it cut short";
+  EXPECT_EQ(count_log("cut short"), 0u);
+}
+
 TEST_F(NodeWatcherTest, WatchDeliversAddModifyDeleteInOrder) {
   FakeApiServer server(fake_options());
   server.create_node(make_node_json(node_spec(1)));
