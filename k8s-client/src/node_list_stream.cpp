@@ -39,18 +39,26 @@ const char* find_string_special(const char* p, const char* end) {
 }
 
 // What ends a number or a literal (not consumed: the framing reads it next).
-bool ends_scalar(char c) { return c == ',' || c == ']' || c == '}' || c == '\0' || detail::is_json_space(c); }
+bool ends_scalar(char c) {
+  return c == ',' || c == ']' || c == '}' || c == '\0' || detail::is_json_space(c);
+}
 
 // The kind a value starting with `c` has, as node_json's messages name it; null if no value starts so.
 const char* kind_phrase_of(char c) {
   switch (c) {
-    case '{': return "an object";
-    case '[': return "an array";
-    case '"': return "a string";
+    case '{':
+      return "an object";
+    case '[':
+      return "an array";
+    case '"':
+      return "a string";
     case 't':
-    case 'f': return "a boolean";
-    case 'n': return "null";
-    default: return c == '-' || (c >= '0' && c <= '9') ? "a number" : nullptr;
+    case 'f':
+      return "a boolean";
+    case 'n':
+      return "null";
+    default:
+      return c == '-' || (c >= '0' && c <= '9') ? "a number" : nullptr;
   }
 }
 
@@ -97,7 +105,8 @@ bool NodeListStreamParser::finish() {
   if (state_ == State::failed) return false;
   chunk_ = nullptr;
   if (state_ == State::after_doc || state_ == State::ignoring) return true;
-  if (state_ == State::before_doc) return fail_message("invalid JSON at byte " + std::to_string(offset_) + ": The document is empty.");
+  if (state_ == State::before_doc)
+    return fail_message("invalid JSON at byte " + std::to_string(offset_) + ": The document is empty.");
   return fail_message("invalid JSON at byte " + std::to_string(offset_) +
                       ": the body ends inside the document (the response was cut short)");
 }
@@ -218,10 +227,18 @@ const char* NodeListStreamParser::step(const char* p, const char* end) {
 bool NodeListStreamParser::start_value(const char* p, bool item) {
   if (kind_phrase_of(*p) == nullptr) return fail(p, "Invalid value.");
   switch (*p) {
-    case '{': value_kind_ = ValueKind::object; break;
-    case '[': value_kind_ = ValueKind::array; break;
-    case '"': value_kind_ = ValueKind::string; break;
-    default: value_kind_ = ValueKind::scalar; break;
+    case '{':
+      value_kind_ = ValueKind::object;
+      break;
+    case '[':
+      value_kind_ = ValueKind::array;
+      break;
+    case '"':
+      value_kind_ = ValueKind::string;
+      break;
+    default:
+      value_kind_ = ValueKind::scalar;
+      break;
   }
   in_items_ = item;
   value_first_ = *p;

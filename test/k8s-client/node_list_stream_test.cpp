@@ -56,8 +56,8 @@ std::string disagreement(const std::string& body, const std::vector<std::size_t>
   const Outcome reference = whole(body, limits);
   const Outcome stream = streamed(body, cuts, limits);
   if (reference.ok != stream.ok)
-    return "whole-body ok=" + std::to_string(reference.ok) + " (" + reference.error + "), streamed ok=" +
-           std::to_string(stream.ok) + " (" + stream.error + ")";
+    return "whole-body ok=" + std::to_string(reference.ok) + " (" + reference.error +
+           "), streamed ok=" + std::to_string(stream.ok) + " (" + stream.error + ")";
   if (!stream.ok) {
     if (stream.error.rfind("node list: ", 0) != 0) return "error without the prefix: " + stream.error;
     return {};
@@ -102,7 +102,8 @@ constexpr const char* kNode =
     R"({"type":"ExternalIP","address":"203.0.113.2"}]}})";
 
 std::string small_list() {
-  std::string json = R"({"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"77","continue":"tok%2F1"},"items":[)";
+  std::string json =
+      R"({"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"77","continue":"tok%2F1"},"items":[)";
   json += kNode;
   json += R"(,{"metadata":{"name":"bad"},"status":{"addresses":{"type":"InternalIP"}}},)";
   json += R"(17,[1,{"a":"]"}],"s\"]",null,{"metadata":{"name":"c"},"spec":{"podCIDRs":["10.244.9.0/24"]}}]})";
@@ -137,12 +138,11 @@ TEST(NodeListStreamTest, SmallListAtEveryCut) {
   ASSERT_EQ(out.page.nodes.size(), 2u);
   EXPECT_EQ(out.page.nodes[0].name, "node-b");
   EXPECT_EQ(out.page.nodes[1].name, "c");
-  EXPECT_EQ(out.page.malformed,
-            (std::vector<std::string>{R"(node "bad": status.addresses is an object, expected an array)",
-                                      "items[2] is a number, expected an object",
-                                      "items[3] is an array, expected an object",
-                                      "items[4] is a string, expected an object",
-                                      "items[5] is null, expected an object"}));
+  EXPECT_EQ(
+      out.page.malformed,
+      (std::vector<std::string>{R"(node "bad": status.addresses is an object, expected an array)",
+                                "items[2] is a number, expected an object", "items[3] is an array, expected an object",
+                                "items[4] is a string, expected an object", "items[5] is null, expected an object"}));
 }
 
 TEST(NodeListStreamTest, MembersInAnyOrderWhitespaceEscapedKeysAndRepeats) {
@@ -215,7 +215,8 @@ TEST(NodeListStreamTest, UnusableDocumentsFailWithTheWholeBodyMessages) {
   EXPECT_EQ(error_of(R"({"metadata":[]})"), "node list: metadata is an array, expected an object");
   EXPECT_EQ(error_of(R"({"metadata":{"resourceVersion":5}})"),
             "node list: metadata.resourceVersion is a number, expected a string");
-  EXPECT_EQ(error_of(R"({"metadata":{"continue":{}}})"), "node list: metadata.continue is an object, expected a string");
+  EXPECT_EQ(error_of(R"({"metadata":{"continue":{}}})"),
+            "node list: metadata.continue is an object, expected a string");
   EXPECT_EQ(error_of("[]"), "node list: expected a JSON object, found an array");
   EXPECT_EQ(error_of("null"), "node list: expected a JSON object, found null");
   for (const char* body : {R"({"items":{}})", R"({"items":"all"})", R"({"items":3})", R"({"metadata":[]})",
@@ -319,7 +320,8 @@ TEST(NodeListStreamTest, FuzzSeedsAgree) {
     const std::string body = content.str();
     if (body.size() > 20000) continue;
     ++files;
-    for (std::size_t cut = 0; cut <= body.size(); ++cut) ASSERT_EQ(disagreement(body, {cut}), "") << name << " cut " << cut;
+    for (std::size_t cut = 0; cut <= body.size(); ++cut)
+      ASSERT_EQ(disagreement(body, {cut}), "") << name << " cut " << cut;
   }
   ::closedir(dir);
   EXPECT_GT(files, 3u);

@@ -87,8 +87,8 @@ class NodeListStreamParser {
   NodeJsonLimits limits_;
   State state_ = State::before_doc;
   std::string error_;
-  std::size_t offset_ = 0;        // bytes consumed before the current chunk
-  const char* chunk_ = nullptr;   // the current chunk's first byte
+  std::size_t offset_ = 0;       // bytes consumed before the current chunk
+  const char* chunk_ = nullptr;  // the current chunk's first byte
   // the member's key (raw between the quotes, then unescaped)
   std::string key_;
   bool key_escaped_ = false;  // has a '\\' or a control byte: RapidJSON unescapes / refuses it
