@@ -188,9 +188,20 @@ class BufferedBody {
   std::size_t total_ = 0;
 };
 
-// How a body is read: to a sink (a watch stream) or into memory, and its bounds.
+// Where a request's 200 body goes: into ApiResponse::body (no sink), or to a
+// sink as it arrives, either as an ordinary response (a LIST page parsed as it
+// streams) or as a long-lived stream (a WATCH).
+struct Delivery {
+  const Sink* sink = nullptr;
+  // A WATCH: a connection of its own (never the idle one, never kept),
+  // `stream_timeout` between bytes instead of request_timeout, no size limit.
+  bool long_lived = false;
+  std::chrono::milliseconds stream_timeout{0};
+};
+
+// How a body is read: to a sink or into memory, and its bounds.
 struct BodyReading {
-  const Sink* sink = nullptr;  // streaming when set
+  const Sink* sink = nullptr;  // to the sink when set
   bool gzipped = false;
   std::chrono::milliseconds step_timeout{0};  // longest gap between reads
   std::size_t limit = 0;                      // decoded bytes
@@ -313,9 +324,9 @@ struct ApiClient::Impl {
 
   // The idle keep-alive connection if it may serve this request (`reused` set), else a new one.
   asio::awaitable<std::unique_ptr<Connection>> take_connection(ApiResponse& response, const std::string& what,
-                                                               bool streaming, bool& reused) {
+                                                               bool long_lived, bool& reused) {
     std::unique_ptr<Connection> connection = std::move(idle);
-    reused = connection && !streaming && connection->generation == credentials.generation();
+    reused = connection && !long_lived && connection->generation == credentials.generation();
     if (reused) co_return connection;
     co_return co_await connect(response, what);
   }
@@ -415,12 +426,12 @@ struct ApiClient::Impl {
   // connection may have been closed by the server meanwhile; then the request
   // is sent once more on a new one. `response.error` is set for transport and
   // body failures only (not for a non-2xx status).
-  asio::awaitable<ApiResponse> exchange(Request& request, const std::string& what,
-                                        std::chrono::milliseconds stream_timeout, const Sink* sink) {
+  asio::awaitable<ApiResponse> exchange(Request& request, const std::string& what, const Delivery& delivery) {
     for (;;) {
       ApiResponse response;
       bool reused = false;
-      std::unique_ptr<Connection> connection = co_await take_connection(response, what, sink != nullptr, reused);
+      std::unique_ptr<Connection> connection =
+          co_await take_connection(response, what, delivery.sink != nullptr && delivery.long_lived, reused);
       if (!connection) {
         ++stats.requests_by_code[0];
         co_return response;
@@ -443,14 +454,15 @@ struct ApiClient::Impl {
       record(parser.get().result_int(), std::chrono::steady_clock::now() - started);
       BodyReading reading;
       reading.gzipped = read_header_fields(parser, response);
-      const bool streaming = sink && response.status == 200;
-      reading.sink = streaming ? sink : nullptr;
-      reading.step_timeout = streaming ? stream_timeout : options.request_timeout;
-      reading.limit = streaming ? std::numeric_limits<std::size_t>::max() : options.max_body_bytes;
+      // Only a 200's body goes to the sink; any other is buffered (its Status is read).
+      reading.sink = response.status == 200 ? delivery.sink : nullptr;
+      const bool stream = reading.sink != nullptr && delivery.long_lived;
+      reading.step_timeout = stream ? delivery.stream_timeout : options.request_timeout;
+      reading.limit = stream ? std::numeric_limits<std::size_t>::max() : options.max_body_bytes;
       const bool complete = co_await read_body(*connection, parser, reading, response, what);
       // Otherwise the connection is dropped here; no TLS close_notify is sent,
       // which the API server treats like any closed client connection.
-      if (complete && parser.keep_alive() && !streaming) idle = std::move(connection);
+      if (complete && parser.keep_alive() && !stream) idle = std::move(connection);
       co_return response;
     }
   }
@@ -470,10 +482,10 @@ struct ApiClient::Impl {
   }
 
   // A request with current credentials; a 401 is retried once after refreshing
-  // them. `sink` receives decoded body bytes of a 200 when streaming.
+  // them. The sink, if any, receives the decoded body of a 200 only: a 401
+  // reaches no sink, so the retry never replays bytes a sink already took.
   asio::awaitable<ApiResponse> perform(http::verb method, const std::string& target, const std::string& content_type,
-                                       const std::string& body, std::chrono::milliseconds stream_timeout,
-                                       const Sink* sink) {
+                                       const std::string& body, const Delivery& delivery) {
     const std::string what = std::string(http::to_string(method)) + " " + target;
     for (int attempt = 0;; ++attempt) {
       if (common::Result<> refreshed = co_await credentials.refresh(attempt > 0); !refreshed) {
@@ -484,7 +496,7 @@ struct ApiClient::Impl {
         co_return response;
       }
       Request request = build_request(method, target, content_type, body);
-      ApiResponse response = co_await exchange(request, what, stream_timeout, sink);
+      ApiResponse response = co_await exchange(request, what, delivery);
       if (response.error) co_return response;
       if (response.status == 401 && attempt == 0 && credentials.refreshable()) {
         KHG_LOG(info) << "API server answered 401; refreshing credentials and retrying once"
@@ -503,7 +515,13 @@ ApiClient::ApiClient(asio::any_io_executor executor, ClusterConfig config, ApiCl
 ApiClient::~ApiClient() = default;
 
 asio::awaitable<ApiResponse> ApiClient::get(std::string target) {
-  co_return co_await impl_->perform(http::verb::get, target, {}, {}, impl_->options.request_timeout, nullptr);
+  co_return co_await impl_->perform(http::verb::get, target, {}, {}, Delivery{});
+}
+
+asio::awaitable<ApiResponse> ApiClient::get(std::string target, std::function<bool(std::string_view)> on_body) {
+  Delivery delivery;
+  delivery.sink = &on_body;
+  co_return co_await impl_->perform(http::verb::get, target, {}, {}, delivery);
 }
 
 asio::awaitable<ApiResponse> ApiClient::request(std::string method, std::string target, std::string content_type,
@@ -515,12 +533,16 @@ asio::awaitable<ApiResponse> ApiClient::request(std::string method, std::string 
     response.error_message = "unknown HTTP method \"" + method + "\"";
     co_return response;
   }
-  co_return co_await impl_->perform(verb, target, content_type, body, impl_->options.request_timeout, nullptr);
+  co_return co_await impl_->perform(verb, target, content_type, body, Delivery{});
 }
 
 asio::awaitable<ApiResponse> ApiClient::get_stream(std::string target, std::chrono::milliseconds idle_timeout,
                                                    std::function<bool(std::string_view)> on_data) {
-  co_return co_await impl_->perform(http::verb::get, target, {}, {}, idle_timeout, &on_data);
+  Delivery delivery;
+  delivery.sink = &on_data;
+  delivery.long_lived = true;
+  delivery.stream_timeout = idle_timeout;
+  co_return co_await impl_->perform(http::verb::get, target, {}, {}, delivery);
 }
 
 const ApiStats& ApiClient::stats() const {

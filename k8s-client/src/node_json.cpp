@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "json_skipper.hpp"
+#include "node_list_parts.hpp"
 
 namespace hostgw::k8s {
 
@@ -277,6 +278,21 @@ class Handler {
     }
     return true;
   }
+
+  // --- starting inside a NodeList (NodeListStreamParser parses its parts apart) ---
+  // The parse that follows is the value of the root object's member `key`.
+  void enter_list_member(std::string_view key) {
+    push(Ctx::doc, false, Field::skip);
+    pending_ = key_field(Ctx::doc, key);
+  }
+  // The parse that follows is element `index` of the root object's "items".
+  void enter_list_item(std::size_t index) {
+    push(Ctx::doc, false, Field::skip);
+    push(Ctx::list_items, true, Field::list_items);
+    stack_.back().index = index;
+  }
+  // The node begun by the last parse (one that stopped early: a cut item).
+  const NodeState& partial_node() const { return node_; }
 
   // --- results ---
   std::string fatal_;  // document-level problem
@@ -802,13 +818,19 @@ class Handler {
 };
 
 // Runs the parse; returns "" or a message for a document-level problem.
+// `base_offset`: where the parsed bytes start in the whole document (error offsets).
 template <unsigned kFlags, typename Stream>
-std::string run(Handler& handler, Stream& stream) {
+std::string run(Handler& handler, Stream& stream, std::size_t base_offset = 0) {
   rapidjson::Reader reader;
   rapidjson::ParseResult result = reader.Parse<kFlags | rapidjson::kParseIterativeFlag>(stream, handler);
   if (!handler.fatal_.empty()) return handler.fatal_;
-  if (result.IsError())
-    return "invalid JSON at byte " + std::to_string(result.Offset()) + ": " + rapidjson::GetParseError_En(result.Code());
+  if (result.IsError()) {
+    std::string message = "invalid JSON at byte ";
+    message += std::to_string(base_offset + result.Offset());
+    message += ": ";
+    message += rapidjson::GetParseError_En(result.Code());
+    return message;
+  }
   return {};
 }
 
@@ -984,6 +1006,42 @@ bool parse_node_list_in_place(std::string& json, NodeListPage& page, std::string
   }
   return true;
 }
+
+namespace detail {
+
+std::string parse_node_list_member_in_place(std::string& value, std::string_view key, NodeListPage& page,
+                                            const NodeJsonLimits& limits, std::size_t base_offset) {
+  BoundedInsituStream stream(value.data(), value.data() + value.size());
+  Handler handler(Mode::list, limits, position_of(stream));
+  handler.page_ = &page;
+  handler.enter_list_member(key);
+  return run<rapidjson::kParseInsituFlag>(handler, stream, base_offset);
+}
+
+std::string parse_node_list_item_in_place(std::string& value, std::size_t index, NodeListPage& page,
+                                          const NodeJsonLimits& limits, std::size_t base_offset) {
+  BoundedInsituStream stream(value.data(), value.data() + value.size());
+  Handler handler(Mode::list, limits, position_of(stream));
+  handler.page_ = &page;
+  handler.enter_list_item(index);
+  return run<rapidjson::kParseInsituFlag>(handler, stream, base_offset);
+}
+
+std::string oversized_node_list_item(std::string& head, std::size_t size, const NodeJsonLimits& limits) {
+  BoundedInsituStream stream(head.data(), head.data() + head.size());
+  Handler handler(Mode::list, limits, position_of(stream));
+  NodeListPage ignored;
+  handler.page_ = &ignored;
+  handler.enter_list_item(0);
+  // The head ends inside the object: RapidJSON stops there with an error, which
+  // is not the item's (its bytes go on); what was read before it counts.
+  (void)run<rapidjson::kParseInsituFlag>(handler, stream);
+  const NodeState& node = handler.partial_node();
+  return quoted_name(node.info.name) + ": " +
+         (node.error.empty() ? too_large(size, limits.max_object_bytes) : node.error);
+}
+
+}  // namespace detail
 
 ApiStatus parse_status(std::string_view json) {
   NodeJsonLimits limits;

@@ -1,16 +1,21 @@
 #include "k8s-client/node_watcher.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/url.hpp>
+#include <deque>
 
 #include "common/log.hpp"
 #include "k8s-client/json_framer.hpp"
+#include "k8s-client/node_list_stream.hpp"
 
 namespace hostgw::k8s {
 
 namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -70,49 +75,116 @@ asio::awaitable<void> NodeWatcher::sleep(std::chrono::milliseconds delay) {
   co_await timer.async_wait(asio::use_awaitable);
 }
 
-asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
-  std::vector<NodeInfo> nodes;
+// One LIST page: requested with `continue_token` ("" for the first), parsed
+// into `page` as its bytes arrive.
+struct NodeWatcher::PageFetch {
+  PageFetch(std::string token, const NodeJsonLimits& limits) : continue_token(std::move(token)), parser(page, limits) {}
   std::string continue_token;
-  std::size_t pages = 0;
-  std::size_t malformed = 0;
   NodeListPage page;
+  NodeListStreamParser parser;
+  ApiResponse response;
+  bool done = false;
+};
+
+struct NodeWatcher::ListRun {
+  explicit ListRun(const asio::any_io_executor& executor, bool first_list)
+      : news(executor, asio::steady_timer::time_point::max()), first(first_list) {}
+  std::deque<PageFetch> pages;  // in page order; a deque keeps references stable
+  // Never expires: its waits end when cancel() announces news (a page's
+  // continue token read, a page done, a failure).
+  asio::steady_timer news;
+  bool first;
+  bool abort = false;  // a page failed: the others stop reading, no more are requested
+  const PageFetch* failure = nullptr;  // the page that failed first (the others may be cut short by it)
+};
+
+asio::awaitable<void> NodeWatcher::fetch_pages(ListRun& run, PageFetch& page, const PageFetch* previous) {
+  co_await (fetch_page(run, page) && fetch_next(run, page, previous));
+}
+
+asio::awaitable<void> NodeWatcher::fetch_page(ListRun& run, PageFetch& page) {
+  auto fail = [&run, &page] {
+    if (run.failure == nullptr) run.failure = &page;
+    run.abort = true;
+  };
+  auto on_body = [&run, &page, &fail](std::string_view data) {
+    if (run.abort) return false;
+    const bool had_token = !page.page.continue_token.empty();
+    if (!page.parser.feed(data)) fail();
+    if (run.abort || (!had_token && !page.page.continue_token.empty())) run.news.cancel();
+    return !run.abort;
+  };
+  page.response = co_await client_.get(list_target(run.first, page.continue_token), on_body);
+  page.done = true;
+  if (page.response.error) fail();
+  run.news.cancel();
+}
+
+// As soon as `page`'s continue token is known (kube-apiserver sends metadata
+// before items) and the page before it is done, requests the next page on
+// another connection: the server prepares it while `page` still streams. So
+// at most two pages are in flight, and the bytes of each are parsed as they
+// come, never buffered. A token that only comes at the end of its page makes
+// this the plain one-page-after-another LIST.
+asio::awaitable<void> NodeWatcher::fetch_next(ListRun& run, PageFetch& page, const PageFetch* previous) {
   for (;;) {
-    ApiResponse response = co_await client_.get(list_target(first, continue_token));
-    if (response.error) {
-      ++stats_.errors;
-      Result result;
-      result.outcome = response.status == 410 ? Outcome::gone : Outcome::failed;
-      result.reason = response.error_message;
-      result.retry_after = response.retry_after;
-      co_return result;
-    }
-    page = NodeListPage{};
-    std::string error;
-    bool parsed = parse_node_list_in_place(response.body, page, error, options_.limits);
-    // The body can be large (a whole page); free it before the next request.
-    std::string().swap(response.body);
-    if (!parsed) {
-      ++stats_.errors;
-      co_return Result{Outcome::failed, "LIST /api/v1/nodes: " + error, std::nullopt, false};
-    }
-    ++pages;
-    for (const std::string& problem : page.malformed) {
+    if (run.abort) co_return;
+    const bool has_token = !page.page.continue_token.empty();
+    if (page.done && !has_token) co_return;  // the last page
+    if (has_token && (previous == nullptr || previous->done)) break;
+    auto [ec] = co_await run.news.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;  // operation_aborted: there is news (or the LIST itself is cancelled)
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) co_return;
+  }
+  PageFetch& next = run.pages.emplace_back(page.page.continue_token, options_.limits);
+  co_await fetch_pages(run, next, &page);
+}
+
+asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
+  ListRun run(co_await asio::this_coro::executor, first);
+  run.pages.emplace_back(std::string(), options_.limits);
+  co_await fetch_pages(run, run.pages.front(), nullptr);
+
+  auto failed = [this](std::string reason) {
+    ++stats_.errors;
+    return Result{Outcome::failed, "LIST /api/v1/nodes: " + reason, std::nullopt, false};
+  };
+  // The page that failed first is the LIST's failure (the one in flight with it was cut short by it).
+  if (const PageFetch* page = run.failure) {
+    if (page->parser.failed()) co_return failed(page->parser.error());  // the client stopped reading there
+    ++stats_.errors;
+    Result result;
+    result.outcome = page->response.status == 410 ? Outcome::gone : Outcome::failed;
+    result.reason = page->response.error_message;
+    result.retry_after = page->response.retry_after;
+    co_return result;
+  }
+  std::size_t malformed = 0;
+  std::size_t node_count = 0;
+  for (std::size_t i = 0; i < run.pages.size(); ++i) {
+    PageFetch& page = run.pages[i];
+    if (!page.parser.finish()) co_return failed(page.parser.error());
+    const bool last = i + 1 == run.pages.size();
+    if (last ? !page.page.continue_token.empty() : page.page.continue_token != run.pages[i + 1].continue_token)
+      co_return failed("page " + std::to_string(i + 1) + " changed its metadata.continue after the next page was requested");
+    for (const std::string& problem : page.page.malformed) {
       ++stats_.malformed_objects;
       ++malformed;
       KHG_LOG(warning) << "Skipping malformed node in LIST" << log::kv("error", problem);
     }
-    if (nodes.empty())
-      nodes = std::move(page.nodes);
-    else
-      std::move(page.nodes.begin(), page.nodes.end(), std::back_inserter(nodes));
-    if (page.continue_token.empty()) break;
-    continue_token = page.continue_token;
+    node_count += page.page.nodes.size();
   }
-  if (page.resource_version.empty()) {
-    ++stats_.errors;
-    co_return Result{Outcome::failed, "LIST /api/v1/nodes: the NodeList has no metadata.resourceVersion", std::nullopt,
-                     false};
+  NodeListPage& page = run.pages.back().page;  // its resourceVersion is the list's
+  if (page.resource_version.empty())
+    co_return failed("the NodeList has no metadata.resourceVersion");
+  std::vector<NodeInfo> nodes = std::move(run.pages.front().page.nodes);
+  nodes.reserve(node_count);
+  for (std::size_t i = 1; i < run.pages.size(); ++i) {
+    std::vector<NodeInfo>& more = run.pages[i].page.nodes;
+    std::move(more.begin(), more.end(), std::back_inserter(nodes));
+    std::vector<NodeInfo>().swap(more);
   }
+  const std::size_t pages = run.pages.size();
   resource_version_ = page.resource_version;
   ++stats_.lists;
   if (stats_.lists > 1) ++stats_.relists;

@@ -8,7 +8,10 @@
 //  - the limits hold on success: name 1..253 characters, at most 8 podCIDRs,
 //    at most 64 addresses;
 //  - round trip: a NodeInfo written back as Node JSON parses to the same NodeInfo;
-//  - parsing is deterministic (same bytes, same result).
+//  - parsing is deterministic (same bytes, same result);
+//  - a NodeList parsed as it streams (NodeListStreamParser, fed in chunks cut
+//    where the input's hash says) is accepted or refused as the whole-body
+//    parse_node_list_in_place() does it, and gives the same page.
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -20,6 +23,7 @@
 
 #include "fuzz_check.hpp"
 #include "k8s-client/node_json.hpp"
+#include "k8s-client/node_list_stream.hpp"
 
 using namespace hostgw::k8s;
 
@@ -94,6 +98,44 @@ void check_node(const NodeParseResult& result, const NodeJsonLimits& limits) {
   KHG_FUZZ_CHECK(*again.node == node, "re-written node parses to another NodeInfo:\n%s", json.c_str());
 }
 
+// The streamed list parse against the whole-body one, the input cut into
+// chunks of 1..size/2+1 bytes drawn from its own hash (deterministic).
+void check_streamed_list(std::string_view json, const NodeJsonLimits& limits) {
+  std::string buffer(json);
+  NodeListPage reference;
+  std::string reference_error;
+  const bool reference_ok = parse_node_list_in_place(buffer, reference, reference_error, limits);
+
+  std::uint64_t state = 0x9e3779b97f4a7c15ull ^ json.size();
+  for (const char c : json) state = (state ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  auto next = [&state] {  // splitmix64
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  NodeListPage page;
+  NodeListStreamParser parser(page, limits);
+  bool ok = true;
+  for (std::size_t at = 0; at < json.size() && ok;) {
+    const std::size_t n = 1 + next() % (json.size() / 2 + 1);
+    ok = parser.feed(json.substr(at, n));
+    at += n;
+  }
+  ok = ok && parser.finish();
+  KHG_FUZZ_CHECK(ok == parser.error().empty(), "streamed list ok=%d error=\"%s\"", ok, parser.error().c_str());
+  KHG_FUZZ_CHECK(ok == reference_ok, "streamed list ok=%d (%s), whole-body ok=%d (%s)", ok, parser.error().c_str(),
+                 reference_ok, reference_error.c_str());
+  if (!ok) {
+    KHG_FUZZ_CHECK(starts_with(parser.error(), "node list: "), "streamed list error \"%s\"", parser.error().c_str());
+    return;
+  }
+  KHG_FUZZ_CHECK(page.resource_version == reference.resource_version && page.continue_token == reference.continue_token,
+                 "streamed list metadata differs");
+  KHG_FUZZ_CHECK(page.malformed == reference.malformed, "streamed list malformed items differ");
+  KHG_FUZZ_CHECK(page.nodes == reference.nodes, "streamed list nodes differ");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -136,6 +178,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     for (const std::string& message : page.malformed) KHG_FUZZ_CHECK(!message.empty(), "empty malformed-item message");
   }
+
+  check_streamed_list(json, limits);
 
   (void)parse_status(json);
   return 0;

@@ -182,6 +182,113 @@ TEST_F(ApiClientTest, StrategicMergePatchOfTheStatusKeepsTheOtherConditions) {
   EXPECT_EQ(response.error, make_error_code(ApiErrc::not_found));
 }
 
+// --- get(target, on_body): a 200's body to a sink, as an ordinary request ---
+
+class ApiClientBodySinkTest : public ApiClientTest {
+ protected:
+  // The GET with a sink that keeps what it receives in `received_` (and counts the calls).
+  ApiResponse get_to_sink(ApiClient& client, const std::string& target) {
+    received_.clear();
+    calls_ = 0;
+    return run_coroutine(io_, client.get(target, [this](std::string_view data) {
+      received_.append(data);
+      ++calls_;
+      return true;
+    }));
+  }
+
+  std::string received_;
+  std::size_t calls_ = 0;
+};
+
+TEST_F(ApiClientBodySinkTest, DeliversTheDecodedBodyAndKeepsTheConnection) {
+  for (int i = 0; i < 60; ++i) server_.create_node(make_node_json(node_spec(i, /*realistic=*/true)));
+  ApiClient client(io_.get_executor(), config_for(server_));
+  ApiResponse buffered = get(client, "/api/v1/nodes");
+  ASSERT_TRUE(buffered.ok()) << buffered.error_message;
+  ASSERT_GT(buffered.body.size(), 128u * 1024) << "gzipped by the fake";
+  for (int i = 0; i < 3; ++i) {
+    ApiResponse response = get_to_sink(client, "/api/v1/nodes");
+    ASSERT_TRUE(response.ok()) << response.error_message;
+    EXPECT_EQ(response.status, 200);
+    EXPECT_TRUE(response.body.empty());
+    EXPECT_EQ(received_, buffered.body);
+    EXPECT_GT(calls_, 1u) << "delivered as it arrives, in pieces";
+  }
+  ASSERT_TRUE(get(client, "/api/v1/nodes?limit=1").ok());
+  EXPECT_EQ(client.stats().connections_opened, 1u) << "the keep-alive connection is reused and kept";
+  EXPECT_EQ(client.stats().requests_by_code.at(200), 5u);
+}
+
+TEST_F(ApiClientBodySinkTest, OtherStatusesAreBufferedAsGetHasThem) {
+  ApiClient client(io_.get_executor(), config_for(server_));
+  server_.fail_next(410, 1);
+  ApiResponse gone = get_to_sink(client, "/api/v1/nodes?limit=1&continue=old");
+  EXPECT_EQ(gone.error, make_error_code(ApiErrc::gone)) << gone.error_message;
+  EXPECT_EQ(gone.status, 410);
+  EXPECT_EQ(calls_, 0u);
+  EXPECT_NE(gone.body.find("\"code\":410"), std::string::npos) << gone.body;
+  EXPECT_EQ(parse_status(gone.body).code, 410);
+
+  server_.fail_next(429, 1, 2);
+  ApiResponse busy = get_to_sink(client, "/api/v1/nodes");
+  EXPECT_EQ(busy.error, make_error_code(ApiErrc::too_many_requests));
+  ASSERT_TRUE(busy.retry_after);
+  EXPECT_EQ(*busy.retry_after, 2s);
+  EXPECT_EQ(calls_, 0u);
+
+  ApiResponse ok = get_to_sink(client, "/api/v1/nodes");
+  EXPECT_TRUE(ok.ok()) << ok.error_message;
+  EXPECT_GT(calls_, 0u);
+  EXPECT_EQ(client.stats().connections_opened, 1u);
+}
+
+TEST_F(ApiClientBodySinkTest, TheBodyLimitHolds) {
+  for (int i = 0; i < 60; ++i) server_.create_node(make_node_json(node_spec(i, /*realistic=*/true)));
+  ApiClientOptions options;
+  options.max_body_bytes = 64 * 1024;
+  ApiClient client(io_.get_executor(), config_for(server_), options);
+  ApiResponse response = get_to_sink(client, "/api/v1/nodes");
+  EXPECT_EQ(response.error, make_error_code(ApiErrc::response_too_large)) << response.error_message;
+  EXPECT_LE(received_.size(), 64u * 1024);
+  // The connection was dropped mid-body: the next request opens another one.
+  ASSERT_TRUE(get(client, "/api/v1/nodes?limit=1").ok());
+  EXPECT_EQ(client.stats().connections_opened, 2u);
+}
+
+TEST_F(ApiClientBodySinkTest, ASinkThatStopsDropsTheConnection) {
+  for (int i = 0; i < 60; ++i) server_.create_node(make_node_json(node_spec(i, /*realistic=*/true)));
+  ApiClient client(io_.get_executor(), config_for(server_));
+  std::size_t calls = 0;
+  ApiResponse response = run_coroutine(io_, client.get("/api/v1/nodes", [&](std::string_view) {
+    ++calls;
+    return false;
+  }));
+  EXPECT_TRUE(response.ok()) << "stopping is the caller's decision, not an error: " << response.error_message;
+  EXPECT_EQ(calls, 1u);
+  ASSERT_TRUE(get(client, "/api/v1/nodes?limit=1").ok());
+  EXPECT_EQ(client.stats().connections_opened, 2u);
+}
+
+TEST_F(ApiClientBodySinkTest, A401IsRetriedWithFreshCredentialsAndTheSinkSeesOneBody) {
+  TempDir dir;
+  const std::string token_file = dir.write("token", kGoodToken);
+  ClusterConfig config = config_for(server_, "");
+  config.token_file = token_file;
+  ApiClient client(io_.get_executor(), config);
+  server_.create_node(make_node_json(node_spec(1)));
+  ASSERT_TRUE(get_to_sink(client, "/api/v1/nodes").ok());
+  const std::string first = received_;
+
+  server_.set_tokens({"rotated"});
+  dir.write("token", "rotated\n");
+  ApiResponse response = get_to_sink(client, "/api/v1/nodes");
+  EXPECT_TRUE(response.ok()) << response.error_message;
+  EXPECT_EQ(client.stats().requests_by_code.at(401), 1u);
+  EXPECT_EQ(received_, first) << "the 401's body never reaches the sink";
+  EXPECT_EQ(server_.requests().back().authorization, "Bearer rotated");
+}
+
 TEST_F(ApiClientTest, StreamDeliversDataUntilTheServerEndsIt) {
   std::string rv = server_.resource_version();
   server_.create_node(make_node_json(node_spec(1)));

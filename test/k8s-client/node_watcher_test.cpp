@@ -22,6 +22,7 @@ namespace asio = boost::asio;
 struct Consumer {
   std::function<void()> on_resync;  // called after each resync is applied
   std::map<std::string, NodeInfo> nodes;
+  std::vector<std::string> resync_order;  // the names of the last resync, in the order it had them
   std::vector<std::string> log;  // "ADDED node-1", "RESYNCED 1200", ...
   int resyncs = 0;
 
@@ -30,7 +31,11 @@ struct Consumer {
       case NodeEvent::Type::resynced:
         ++resyncs;
         nodes.clear();
-        for (const NodeInfo& node : event.nodes) nodes[node.name] = node;
+        resync_order.clear();
+        for (const NodeInfo& node : event.nodes) {
+          nodes[node.name] = node;
+          resync_order.push_back(node.name);
+        }
         log.push_back("RESYNCED " + std::to_string(event.nodes.size()));
         if (on_resync) on_resync();
         break;
@@ -120,6 +125,7 @@ TEST_F(NodeWatcherTest, PagedListOf1200NodesArrivesWhole) {
   ASSERT_TRUE(wait([&] { return watcher_->synced(); }));
   EXPECT_EQ(consumer_.nodes.size(), 1200u);
   EXPECT_EQ(consumer_.names(), server.node_names());
+  EXPECT_EQ(consumer_.resync_order, server.node_names()) << "the pages' order, as the server listed them";
   EXPECT_EQ(consumer_.resyncs, 1);
   const NodeInfo& node = consumer_.nodes.begin()->second;
   EXPECT_FALSE(node.pod_cidrs.empty());
@@ -133,7 +139,51 @@ TEST_F(NodeWatcherTest, PagedListOf1200NodesArrivesWhole) {
   EXPECT_EQ(lists[0], "/api/v1/nodes?limit=500&resourceVersion=0");
   EXPECT_EQ(lists[1].rfind("/api/v1/nodes?limit=500&continue=", 0), 0u) << lists[1];
   EXPECT_EQ(lists[1].find("resourceVersion"), std::string::npos) << lists[1];
-  EXPECT_EQ(connections_at_sync, 1u) << "LIST pages share one keep-alive connection";
+  // The next page is requested on a second keep-alive connection while one
+  // streams (its continue token comes first); the two then take turns.
+  EXPECT_LE(connections_at_sync, 2u) << "LIST pages share two keep-alive connections";
+}
+
+TEST_F(NodeWatcherTest, CancellingDuringAPagedListStopsEveryPageInFlight) {
+  FakeApiServer server(fake_options());
+  GenerateOptions generate;
+  generate.count = 2000;
+  generate.realistic = true;  // 4 pages of ~4 MB: still streaming when cancelled
+  server.generate_nodes(generate);
+  start(server);
+  auto list_requests = [&] {
+    std::size_t n = 0;
+    for (const auto& request : server.requests()) n += request.target.find("limit=500") != std::string::npos;
+    return n;
+  };
+  ASSERT_TRUE(wait([&] { return list_requests() >= 2; })) << "the second page is requested while the first streams";
+  stop();  // expects the watcher to finish within 5 s
+  EXPECT_FALSE(watcher_->synced());
+  EXPECT_EQ(consumer_.resyncs, 0);
+}
+
+TEST_F(NodeWatcherTest, GoneOnAPageRequestedAheadRestartsTheListWithItsReason) {
+  FakeApiServer server(fake_options());
+  GenerateOptions generate;
+  generate.count = 1200;
+  generate.realistic = true;
+  server.generate_nodes(generate);
+  start(server);
+  auto list_requests = [&] {
+    std::size_t n = 0;
+    for (const auto& request : server.requests()) n += request.target.find("limit=500") != std::string::npos;
+    return n;
+  };
+  // The client does not run until wait() is called again: the second page is asked after this.
+  ASSERT_TRUE(wait([&] { return list_requests() >= 1; }));
+  server.fail_next(410, 1);
+  ASSERT_TRUE(wait([&] { return watcher_->synced(); }));
+  EXPECT_EQ(consumer_.nodes.size(), 1200u);
+  EXPECT_EQ(consumer_.resync_order, server.node_names());
+  EXPECT_EQ(watcher_->stats().errors, 1u);
+  EXPECT_EQ(count_log("Node LIST failed; listing again"), 1u);
+  EXPECT_EQ(count_log("410 Gone"), 1u) << "the reason is the 410 of the page asked ahead, not the page it cut short";
+  EXPECT_EQ(count_log("cut short"), 0u);
 }
 
 TEST_F(NodeWatcherTest, WatchDeliversAddModifyDeleteInOrder) {

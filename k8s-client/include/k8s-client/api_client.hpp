@@ -80,7 +80,7 @@ struct ApiResponse {
   std::error_code error;      // transport problem or non-2xx status
   std::string error_message;  // e.g. `GET /api/v1/nodes: connect to 127.0.0.1:6443: Connection refused`
   int status = 0;             // HTTP status; 0 when no response arrived
-  std::string body;           // decoded body (for a stream: only when status is not 200)
+  std::string body;           // decoded body (with a body sink: only when status is not 200)
   std::optional<std::chrono::seconds> retry_after;  // Retry-After (seconds form)
   bool ok() const { return !error; }
 };
@@ -95,6 +95,16 @@ class ApiClient {
 
   // GET of `target` ("/api/v1/nodes?limit=500"), relative to the server's base path.
   boost::asio::awaitable<ApiResponse> get(std::string target);
+
+  // The same GET, but a 200's decoded body is handed to `on_body` as it
+  // arrives instead of being buffered (a LIST page parsed as it streams). The
+  // rest is get()'s: request_timeout for each read, max_body_bytes, the
+  // keep-alive connection reused and kept. Any other status comes back
+  // buffered in ApiResponse::body as get() has it. A 401 is retried once with
+  // fresh credentials (no byte of it reaches `on_body`). `on_body` returns
+  // false to stop reading: the connection is then closed, and the response
+  // carries no error for that (the caller knows why it stopped).
+  boost::asio::awaitable<ApiResponse> get(std::string target, std::function<bool(std::string_view)> on_body);
 
   // Any method; `content_type` and `body` for PATCH/PUT/POST.
   boost::asio::awaitable<ApiResponse> request(std::string method, std::string target, std::string content_type = {},

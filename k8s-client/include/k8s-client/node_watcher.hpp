@@ -3,7 +3,10 @@
 // NodeWatcher: keeps a consumer up to date with the cluster's Node set, with
 // client-go reflector semantics:
 //
-//   LIST /api/v1/nodes (paged, first with resourceVersion=0)
+//   LIST /api/v1/nodes (paged, first with resourceVersion=0; each page parsed
+//     as it streams, NodeListStreamParser, never buffered whole; the next page
+//     requested on a second connection as soon as the current one's continue
+//     token is read, so the server prepares it meanwhile)
 //     → `resynced` event with the complete set
 //     → WATCH from the list's resourceVersion: added / modified / deleted events
 //     → the server ends the watch normally: WATCH again from the last seen
@@ -83,7 +86,14 @@ class NodeWatcher {
     bool had_events = false;
   };
 
+  struct PageFetch;  // one LIST page in flight (node_watcher.cpp)
+  struct ListRun;    // the pages of one LIST
+
   boost::asio::awaitable<Result> list(bool first);
+  // Reads `page` and meanwhile requests the one after it (fetch_next).
+  boost::asio::awaitable<void> fetch_pages(ListRun& run, PageFetch& page, const PageFetch* previous);
+  boost::asio::awaitable<void> fetch_page(ListRun& run, PageFetch& page);
+  boost::asio::awaitable<void> fetch_next(ListRun& run, PageFetch& page, const PageFetch* previous);
   boost::asio::awaitable<Result> watch();
   // One watch event object: counted, logged, handed to the handler (result.had_events).
   // An ERROR event gives the outcome and reason that end the watch. `object`
