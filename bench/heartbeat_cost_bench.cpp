@@ -1,7 +1,7 @@
 // heartbeat_cost_bench: what one irrelevant MODIFIED event (a kubelet
 // heartbeat, ~8 KB of realistic Node JSON) costs the controller, in-process,
-// through the real path: the watch-stream framer, parse_watch_event_in_place()
-// over the framer's buffer, the NodeWatcher's WatchEvent → NodeEvent step, and
+// through the real path: the watch-stream framer offering the whole event to
+// parse_leading_watch_event_in_place() (one pass where it lies), the NodeWatcher's WatchEvent → NodeEvent step, and
 // Reconciler::on_node_event()
 // (ClusterView::apply + metrics) with a cluster view of --view nodes.
 //
@@ -109,8 +109,7 @@ int main(int argc, char** argv) {
   k8s::JsonObjectFramer framer;
   k8s::NodeJsonLimits limits;
   std::uint64_t delivered = 0, relevant_errors = 0;
-  auto on_frame = [&](const k8s::JsonObjectFramer::Frame& frame) {
-    k8s::WatchEventParseResult parsed = k8s::parse_watch_event_in_place(*frame.buffer, limits);
+  auto deliver = [&](k8s::WatchEventParseResult& parsed) {
     if (!parsed.ok() || parsed.event->type != k8s::WatchEvent::Type::modified) {
       ++relevant_errors;
       return;
@@ -121,12 +120,24 @@ int main(int argc, char** argv) {
     reconciler.on_node_event(out);
     ++delivered;
   };
+  // An event cut by a read boundary: framed, then parsed over the framer's buffer.
+  auto on_frame = [&](const k8s::JsonObjectFramer::Frame& frame) {
+    k8s::WatchEventParseResult parsed = k8s::parse_watch_event_in_place(*frame.buffer, limits);
+    deliver(parsed);
+  };
+  // A whole event in one read (a heartbeat always is): parsed where it lies.
+  auto take_whole = [&](char* begin, char* end) -> std::size_t {
+    k8s::WatchEventParseResult parsed;
+    const std::size_t size = k8s::parse_leading_watch_event_in_place(begin, end, parsed, limits);
+    if (size > 0) deliver(parsed);
+    return size;
+  };
 
   const std::size_t passes_before = reconciler.passes();
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < events; ++i) {
     set_rv(heartbeat, 2000000000ULL + static_cast<std::uint64_t>(i));
-    if (!framer.feed(heartbeat.text, on_frame)) {
+    if (!framer.feed(heartbeat.text, on_frame, take_whole)) {
       std::fprintf(stderr, "heartbeat_cost_bench: framing error: %s\n", framer.error().c_str());
       return 1;
     }

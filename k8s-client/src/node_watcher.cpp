@@ -127,6 +127,11 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
 
 std::optional<NodeWatcher::Result> NodeWatcher::take_watch_event(std::string& object, Result& result) {
   WatchEventParseResult parsed = parse_watch_event_in_place(object, options_.limits);
+  return take_parsed_watch_event(parsed, result);
+}
+
+std::optional<NodeWatcher::Result> NodeWatcher::take_parsed_watch_event(WatchEventParseResult& parsed,
+                                                                        Result& result) {
   if (!parsed.ok()) {
     ++stats_.malformed_objects;
     KHG_LOG(warning) << "Skipping malformed watch event" << log::kv("node", parsed.node_name)
@@ -185,8 +190,23 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
     }
   };
 
+  // Events that arrive whole in one read (nearly all) are parsed where they
+  // lie, in one pass; the others go through the framer's buffer.
+  auto take_whole = [&](char* begin, char* end) -> std::size_t {
+    if (stop) return 0;
+    WatchEventParseResult parsed;
+    const std::size_t size = parse_leading_watch_event_in_place(begin, end, parsed, options_.limits);
+    if (size == 0) return 0;
+    if (std::optional<Result> ended = take_parsed_watch_event(parsed, result)) {
+      stop = true;
+      stop_outcome = ended->outcome;
+      stop_reason = std::move(ended->reason);
+    }
+    return size;
+  };
+
   auto on_data = [&](std::string_view data) {
-    if (!framer.feed(data, on_frame)) {
+    if (!framer.feed(data, on_frame, take_whole)) {
       stop = true;
       stop_outcome = Outcome::failed;
       stop_reason = framer.error();
