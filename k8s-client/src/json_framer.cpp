@@ -30,6 +30,24 @@ bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame,
   if (failed()) return false;
   std::size_t i = 0;
   std::size_t scratch_from = std::string_view::npos;  // the offset in `data` that scratch_ starts at
+  // Objects starting before this offset are offered to the taker. A piece
+  // that does not end with '}' (and whitespace) ends inside an object, and
+  // offering that one would cost a parse of its head before the framer scans
+  // it anyway. Which object that is, only a scan would tell; the API server
+  // ends each event with a newline and puts none inside one, so the guess is
+  // the one after the piece's last newline. A wrong guess (other whitespace)
+  // costs time, never a result: a refused object is framed as usual.
+  std::size_t offer_before = 0;
+  if (take_whole != nullptr) {
+    std::size_t last = data.size();
+    while (last > 0 && (data[last - 1] == ' ' || data[last - 1] == '\n' || data[last - 1] == '\r' || data[last - 1] == '\t'))
+      --last;
+    if (last > 0 && data[last - 1] == '}') {
+      offer_before = data.size();
+    } else if (const void* newline = last > 0 ? memrchr(data.data(), '\n', last) : nullptr) {
+      offer_before = static_cast<std::size_t>(static_cast<const char*>(newline) - data.data());
+    }
+  }
   while (i < data.size()) {
     if (depth_ == 0) {
       // Between objects: only whitespace may appear.
@@ -39,7 +57,7 @@ bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame,
         ++offset_;
         continue;
       }
-      if (c == '{' && take_whole != nullptr) {
+      if (c == '{' && i < offer_before) {
         // One copy of the rest of the piece (the taker overwrites what it
         // parses; the framer may need the original bytes back), then each
         // object in it offered where it lies.
