@@ -175,7 +175,8 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
   std::string stop_reason;
   Outcome stop_outcome = Outcome::ok;
 
-  auto on_frame = [&](const JsonObjectFramer::Frame& frame) {
+  // std::functions made once, not at every read.
+  const JsonObjectFramer::FrameHandler on_frame = [&](const JsonObjectFramer::Frame& frame) {
     if (stop) return;
     if (frame.too_large) {
       ++stats_.malformed_objects;
@@ -190,9 +191,10 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
     }
   };
 
-  // Events that arrive whole in one read (nearly all) are parsed where they
-  // lie, in one pass; the others go through the framer's buffer.
-  auto take_whole = [&](char* begin, char* end) -> std::size_t {
+  // Events lying whole in one read (a lone heartbeat always; in a burst,
+  // those a 16 KiB TLS record does not cut) are parsed where they lie, in one
+  // pass; the others go through the framer's buffer.
+  const JsonObjectFramer::WholeObjectTaker take_whole = [&](char* begin, char* end) -> std::size_t {
     if (stop) return 0;
     WatchEventParseResult parsed;
     const std::size_t size = parse_leading_watch_event_in_place(begin, end, parsed, options_.limits);
