@@ -1,11 +1,17 @@
 // heartbeat_cost_bench: what one irrelevant MODIFIED event (a kubelet
 // heartbeat, ~8 KB of realistic Node JSON) costs the controller, in-process,
-// through the real path: the watch-stream framer, parse_watch_event_in_place()
-// over the framer's buffer, the NodeWatcher's WatchEvent → NodeEvent step, and
+// through the real path: the watch-stream framer offering the whole event to
+// parse_leading_watch_event_in_place() (one pass where it lies), the NodeWatcher's WatchEvent → NodeEvent step, and
 // Reconciler::on_node_event()
 // (ClusterView::apply + metrics) with a cluster view of --view nodes.
 //
-//   heartbeat_cost_bench EVENTS [VIEW_NODES=5000]
+//   heartbeat_cost_bench EVENTS [VIEW_NODES=5000] [READ_BYTES=0]
+//
+// READ_BYTES 0: each event arrives alone in one read (a heartbeat on a quiet
+// watch). READ_BYTES N: the events arrive back to back in reads of N bytes (a
+// burst; 16384 is one TLS record), so most are cut by a read boundary; the
+// copy that builds the stream is counted too. HEARTBEAT_BENCH_NO_TAKER=1
+// frames every event first (the path before the one-pass taker), to compare.
 //
 // Meant to run under `valgrind --tool=callgrind` twice, with EVENTS=N and
 // EVENTS=0: instructions per event = (Ir(N) - Ir(0)) / N (scripts/bench.sh does
@@ -62,13 +68,15 @@ void set_rv(EventTemplate& event, std::uint64_t rv) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: heartbeat_cost_bench EVENTS [VIEW_NODES=5000]\n");
+    std::fprintf(stderr, "usage: heartbeat_cost_bench EVENTS [VIEW_NODES=5000] [READ_BYTES=0]\n");
     return 2;
   }
   const long events = std::atol(argv[1]);
   const long view_nodes = argc > 2 ? std::atol(argv[2]) : 5000;
-  if (events < 0 || view_nodes < 2 || view_nodes > 60000) {
-    std::fprintf(stderr, "heartbeat_cost_bench: EVENTS must be >= 0 and VIEW_NODES 2..60000\n");
+  const long read_bytes = argc > 3 ? std::atol(argv[3]) : 0;
+  const bool use_taker = std::getenv("HEARTBEAT_BENCH_NO_TAKER") == nullptr;
+  if (events < 0 || view_nodes < 2 || view_nodes > 60000 || read_bytes < 0) {
+    std::fprintf(stderr, "heartbeat_cost_bench: EVENTS must be >= 0, VIEW_NODES 2..60000, READ_BYTES >= 0\n");
     return 2;
   }
   log::set_sink([](std::string_view) {});
@@ -109,8 +117,7 @@ int main(int argc, char** argv) {
   k8s::JsonObjectFramer framer;
   k8s::NodeJsonLimits limits;
   std::uint64_t delivered = 0, relevant_errors = 0;
-  auto on_frame = [&](const k8s::JsonObjectFramer::Frame& frame) {
-    k8s::WatchEventParseResult parsed = k8s::parse_watch_event_in_place(*frame.buffer, limits);
+  auto deliver = [&](k8s::WatchEventParseResult& parsed) {
     if (!parsed.ok() || parsed.event->type != k8s::WatchEvent::Type::modified) {
       ++relevant_errors;
       return;
@@ -121,16 +128,40 @@ int main(int argc, char** argv) {
     reconciler.on_node_event(out);
     ++delivered;
   };
+  // An event cut by a read boundary: framed, then parsed over the framer's buffer.
+  auto on_frame = [&](const k8s::JsonObjectFramer::Frame& frame) {
+    k8s::WatchEventParseResult parsed = k8s::parse_watch_event_in_place(*frame.buffer, limits);
+    deliver(parsed);
+  };
+  // A whole event in one read (a heartbeat always is): parsed where it lies.
+  auto take_whole = [&](char* begin, char* end) -> std::size_t {
+    k8s::WatchEventParseResult parsed;
+    const std::size_t size = k8s::parse_leading_watch_event_in_place(begin, end, parsed, limits);
+    if (size > 0) deliver(parsed);
+    return size;
+  };
 
   const std::size_t passes_before = reconciler.passes();
   const auto start = std::chrono::steady_clock::now();
+  auto feed = [&](std::string_view piece) {
+    const bool ok = use_taker ? framer.feed(piece, on_frame, take_whole) : framer.feed(piece, on_frame);
+    if (!ok) std::fprintf(stderr, "heartbeat_cost_bench: framing error: %s\n", framer.error().c_str());
+    return ok;
+  };
+  std::string stream;  // READ_BYTES > 0: what has not been read yet
   for (long i = 0; i < events; ++i) {
     set_rv(heartbeat, 2000000000ULL + static_cast<std::uint64_t>(i));
-    if (!framer.feed(heartbeat.text, on_frame)) {
-      std::fprintf(stderr, "heartbeat_cost_bench: framing error: %s\n", framer.error().c_str());
-      return 1;
+    if (read_bytes == 0) {
+      if (!feed(heartbeat.text)) return 1;
+      continue;
     }
+    stream += heartbeat.text;
+    std::size_t at = 0;
+    for (; stream.size() - at >= static_cast<std::size_t>(read_bytes); at += static_cast<std::size_t>(read_bytes))
+      if (!feed(std::string_view(stream).substr(at, static_cast<std::size_t>(read_bytes)))) return 1;
+    stream.erase(0, at);
   }
+  if (!stream.empty() && !feed(stream)) return 1;
   const double elapsed_ns =
       std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
 

@@ -132,6 +132,10 @@ struct Connection {
   std::uint64_t generation = 0;
 };
 
+// The connection buffer's room while a body is read: one TLS record's
+// plaintext (16 KiB) with room to spare for bytes not yet parsed.
+constexpr std::size_t kReadBufferBytes = 32 * 1024;
+
 using Request = http::request<http::string_body>;
 using Parser = http::response_parser<http::buffer_body>;
 using Sink = std::function<bool(std::string_view)>;
@@ -384,6 +388,12 @@ struct ApiClient::Impl {
   asio::awaitable<bool> read_body(Connection& connection, Parser& parser, const BodyReading& reading,
                                   ApiResponse& response, const std::string& what) {
     char buffer[65536];
+    // Beast reads at most max(512, capacity - size) bytes per read_some into
+    // the connection's buffer (http::detail::read_size): left at the few
+    // hundred bytes the header needed, it handed over a 16 KiB TLS record in
+    // 512-byte pieces, each one a trip through Beast, the TLS stream and the
+    // event loop (a heartbeat took 17 of them). Room for a whole record.
+    connection.buffer.reserve(kReadBufferBytes);
     detail::GzipDecoder decoder;
     std::string decoded;
     BufferedBody buffered(sizeof buffer);

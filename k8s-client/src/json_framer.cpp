@@ -13,16 +13,69 @@ namespace hostgw::k8s {
 
 JsonObjectFramer::JsonObjectFramer(std::size_t max_object_bytes) : max_object_bytes_(max_object_bytes) {}
 
+namespace {
+// The scratch copy is kept between pieces up to this size (a watch read is at most 64 KiB).
+constexpr std::size_t kKeptScratchBytes = 128 * 1024;
+}  // namespace
+
 bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame) {
+  return feed(data, on_frame, nullptr);
+}
+
+bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame, const WholeObjectTaker& take_whole) {
+  return feed(data, on_frame, &take_whole);
+}
+
+bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame, const WholeObjectTaker* take_whole) {
   if (failed()) return false;
   std::size_t i = 0;
+  std::size_t scratch_from = std::string_view::npos;  // the offset in `data` that scratch_ starts at
+  // Objects starting before this offset are offered to the taker. A piece
+  // that does not end with '}' (and whitespace) ends inside an object, and
+  // offering that one would cost a parse of its head before the framer scans
+  // it anyway. Which object that is, only a scan would tell; the API server
+  // ends each event with a newline and puts none inside one, so the guess is
+  // the one after the piece's last newline. A wrong guess (other whitespace)
+  // costs time, never a result: a refused object is framed as usual.
+  std::size_t offer_before = 0;
+  if (take_whole != nullptr) {
+    std::size_t last = data.size();
+    while (last > 0 && (data[last - 1] == ' ' || data[last - 1] == '\n' || data[last - 1] == '\r' || data[last - 1] == '\t'))
+      --last;
+    if (last > 0 && data[last - 1] == '}') {
+      offer_before = data.size();
+    } else if (const void* newline = last > 0 ? memrchr(data.data(), '\n', last) : nullptr) {
+      offer_before = static_cast<std::size_t>(static_cast<const char*>(newline) - data.data());
+    }
+  }
   while (i < data.size()) {
     if (depth_ == 0) {
       // Between objects: only whitespace may appear.
       const char c = data[i];
+      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+        ++i;
+        ++offset_;
+        continue;
+      }
+      if (c == '{' && i < offer_before) {
+        // One copy of the rest of the piece (the taker overwrites what it
+        // parses; the framer may need the original bytes back), then each
+        // object in it offered where it lies.
+        if (scratch_from == std::string_view::npos) {
+          scratch_.assign(data.substr(i));
+          scratch_from = i;
+        }
+        char* begin = scratch_.data() + (i - scratch_from);
+        const std::size_t taken = (*take_whole)(begin, scratch_.data() + scratch_.size());
+        if (taken > 0) {
+          i += taken;
+          offset_ += taken;
+          continue;
+        }
+        scratch_from = std::string_view::npos;  // the refusing taker may have overwritten all of it
+      }
       ++i;
       ++offset_;
-      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
       if (!open_object(c)) return false;
     }
     const std::size_t start = i;
@@ -30,6 +83,7 @@ bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame)
     i = scan_object(data, i, closed);
     take(data.substr(start, i - start), closed, on_frame);
   }
+  if (scratch_.capacity() > kKeptScratchBytes) std::string().swap(scratch_);  // a rare big piece: give it back
   return true;
 }
 

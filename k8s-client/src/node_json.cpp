@@ -819,10 +819,13 @@ class Handler {
 
 // Runs the parse; returns "" or a message for a document-level problem.
 // `base_offset`: where the parsed bytes start in the whole document (error offsets).
+// `completed` (when given) tells whether the parse reached the end of the root
+// value without any error (then the stream stands right after it).
 template <unsigned kFlags, typename Stream>
-std::string run(Handler& handler, Stream& stream, std::size_t base_offset = 0) {
+std::string run(Handler& handler, Stream& stream, std::size_t base_offset = 0, bool* completed = nullptr) {
   rapidjson::Reader reader;
   rapidjson::ParseResult result = reader.Parse<kFlags | rapidjson::kParseIterativeFlag>(stream, handler);
+  if (completed) *completed = !result.IsError() && handler.fatal_.empty();
   if (!handler.fatal_.empty()) return handler.fatal_;
   if (result.IsError()) {
     std::string message = "invalid JSON at byte ";
@@ -889,10 +892,10 @@ namespace {
 // The watch event parse over either stream: MemoryStream (strings copied) or
 // InsituStringStream (strings unescaped in place, nothing copied).
 template <unsigned kFlags, typename Stream>
-WatchEventParseResult parse_watch_event_from(Stream& stream, const NodeJsonLimits& limits) {
+WatchEventParseResult parse_watch_event_from(Stream& stream, const NodeJsonLimits& limits, bool* completed = nullptr) {
   WatchEventParseResult result;
   Handler handler(Mode::event, limits, position_of(stream));
-  std::string fatal = run<kFlags>(handler, stream);
+  std::string fatal = run<kFlags>(handler, stream, 0, completed);
   result.node_name = handler.object_.info.name;
   auto fail = [&](const std::string& what) {
     std::string where = "watch event";
@@ -969,6 +972,27 @@ WatchEventParseResult parse_watch_event_in_place(std::string& json, const NodeJs
   // MemoryStream's end does for the copying parse.
   BoundedInsituStream stream(json.data(), json.data() + json.size());
   return parse_watch_event_from<rapidjson::kParseInsituFlag>(stream, limits);
+}
+
+std::size_t parse_leading_watch_event_in_place(char* begin, char* end, WatchEventParseResult& result,
+                                              const NodeJsonLimits& limits) {
+  if (begin == end || *begin != '{') return 0;
+  // Stops right after the root object: the bytes after it (the next events)
+  // are never looked at. When the parse completes, the bytes it read form one
+  // well-formed JSON object, which is exactly the frame the watch framer
+  // would cut there, and nothing after that object influenced the parse (the
+  // skipper's wide loads past a closing quote are masked off): the result is
+  // the one parse_watch_event_in_place() gives over that frame alone.
+  BoundedInsituStream stream(begin, end);
+  bool completed = false;
+  WatchEventParseResult parsed =
+      parse_watch_event_from<rapidjson::kParseInsituFlag | rapidjson::kParseStopWhenDoneFlag>(stream, limits, &completed);
+  const std::size_t size = stream.Tell();
+  // Cut short, malformed, or stopped by the handler: the end is unknown.
+  // Over the limit: the framer reports it (and never buffers it).
+  if (!completed || size > limits.max_object_bytes) return 0;
+  result = std::move(parsed);
+  return size;
 }
 
 WatchEventParseResult parse_watch_event_copying(std::string_view json, const NodeJsonLimits& limits) {

@@ -199,6 +199,11 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::list(bool first) {
 
 std::optional<NodeWatcher::Result> NodeWatcher::take_watch_event(std::string& object, Result& result) {
   WatchEventParseResult parsed = parse_watch_event_in_place(object, options_.limits);
+  return take_parsed_watch_event(parsed, result);
+}
+
+std::optional<NodeWatcher::Result> NodeWatcher::take_parsed_watch_event(WatchEventParseResult& parsed,
+                                                                        Result& result) {
   if (!parsed.ok()) {
     ++stats_.malformed_objects;
     KHG_LOG(warning) << "Skipping malformed watch event" << log::kv("node", parsed.node_name)
@@ -243,7 +248,8 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
   std::string stop_reason;
   Outcome stop_outcome = Outcome::ok;
 
-  auto on_frame = [&](const JsonObjectFramer::Frame& frame) {
+  // std::functions made once, not at every read.
+  const JsonObjectFramer::FrameHandler on_frame = [&](const JsonObjectFramer::Frame& frame) {
     if (stop) return;
     if (frame.too_large) {
       ++stats_.malformed_objects;
@@ -258,9 +264,25 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
     }
   };
 
+  // Events lying whole in one read (a lone heartbeat always; in a burst,
+  // those a 16 KiB TLS record does not cut) are parsed where they lie, in one
+  // pass; the others go through the framer's buffer.
+  const JsonObjectFramer::WholeObjectTaker take_whole = [&](char* begin, char* end) -> std::size_t {
+    if (stop) return 0;
+    WatchEventParseResult parsed;
+    const std::size_t size = parse_leading_watch_event_in_place(begin, end, parsed, options_.limits);
+    if (size == 0) return 0;
+    if (std::optional<Result> ended = take_parsed_watch_event(parsed, result)) {
+      stop = true;
+      stop_outcome = ended->outcome;
+      stop_reason = std::move(ended->reason);
+    }
+    return size;
+  };
+
   auto on_data = [&](std::string_view data) {
     piece_arrived_ = std::chrono::steady_clock::now();
-    if (!framer.feed(data, on_frame)) {
+    if (!framer.feed(data, on_frame, take_whole)) {
       stop = true;
       stop_outcome = Outcome::failed;
       stop_reason = framer.error();

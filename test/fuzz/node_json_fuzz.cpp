@@ -136,6 +136,13 @@ void check_streamed_list(std::string_view json, const NodeJsonLimits& limits) {
   KHG_FUZZ_CHECK(page.nodes == reference.nodes, "streamed list nodes differ");
 }
 
+bool same_event(const WatchEventParseResult& a, const WatchEventParseResult& b) {
+  return a.ok() == b.ok() && a.error == b.error && a.node_name == b.node_name &&
+         (!a.ok() || (a.event->type == b.event->type && a.event->node == b.event->node &&
+                      a.event->status.code == b.event->status.code && a.event->status.reason == b.event->status.reason &&
+                      a.event->status.message == b.event->status.message));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -160,6 +167,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                  event.event->status.reason == reference.event->status.reason &&
                                  event.event->status.message == reference.event->status.message),
                  "in-place watch event parse gives another event");
+  // The one-pass parse of a leading event, on the bytes followed by more
+  // stream (the next event, garbage) or cut short: what it takes is exactly
+  // what parse_watch_event() gives over the bytes it says the event spans.
+  // (watch_framer_fuzz checks those are the framer's frame.)
+  for (std::string_view tail : {std::string_view(""), std::string_view("\n{\"type\":\"ADDED\"}"),
+                                std::string_view("]}\"x\\")}) {
+    for (std::size_t cut : {json.size(), json.size() / 2}) {
+      const std::string original = std::string(json.substr(0, cut)).append(tail);
+      std::string stream = original;
+      WatchEventParseResult leading;
+      const std::size_t taken =
+          parse_leading_watch_event_in_place(stream.data(), stream.data() + stream.size(), leading, limits);
+      if (taken == 0) continue;
+      KHG_FUZZ_CHECK(taken <= stream.size() && taken <= limits.max_object_bytes && original[0] == '{',
+                     "leading event of %zu bytes taken from %zu", taken, stream.size());
+      const WatchEventParseResult framed = parse_watch_event(std::string_view(original).substr(0, taken), limits);
+      KHG_FUZZ_CHECK(same_event(leading, framed), "leading event parse differs from the frame's: \"%s\" vs \"%s\"",
+                     leading.error.c_str(), framed.error.c_str());
+    }
+  }
   if (event.ok() && (event.event->type == WatchEvent::Type::added || event.event->type == WatchEvent::Type::modified ||
                      event.event->type == WatchEvent::Type::deleted)) {
     KHG_FUZZ_CHECK(!event.event->node.name.empty(), "watch event with a node without a name");

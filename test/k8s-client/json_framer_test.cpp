@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -148,6 +150,81 @@ TEST(JsonObjectFramerTest, EveryPairOfSplitPointsInThreeChunks) {
       ASSERT_EQ(out.objects, kObjects) << "splits " << a << "," << b;
     }
   }
+}
+
+// A WholeObjectTaker that takes every object lying whole in the bytes it is
+// offered (found with a second framer) when `taking`, and overwrites all the
+// bytes it may: the object it takes, everything it is offered when it refuses.
+struct ScribblingTaker {
+  bool taking = true;
+  std::vector<std::string> taken;
+  std::size_t offered = 0;
+
+  std::size_t operator()(char* begin, char* end) {
+    ++offered;
+    EXPECT_EQ(*begin, '{');
+    EXPECT_EQ(*end, '\0');
+    std::size_t size = 0;
+    JsonObjectFramer finder;
+    finder.feed(std::string_view(begin, static_cast<std::size_t>(end - begin)), [&](const JsonObjectFramer::Frame& frame) {
+      if (size == 0) size = frame.size;
+    });
+    if (taking && size > 0) taken.emplace_back(begin, size);
+    if (taking && size > 0) {
+      std::fill(begin, begin + size, 'x');
+      return size;
+    }
+    std::fill(begin, end, 'x');
+    return 0;
+  }
+};
+
+TEST(JsonObjectFramerTest, WholeObjectsGoToTheTakerTheRestToTheFramer) {
+  const std::string text = stream_text();
+  std::string_view view(text);
+  for (bool taking : {true, false}) {
+    for (std::size_t a = 0; a <= text.size(); ++a) {
+      JsonObjectFramer framer;
+      ScribblingTaker taker;
+      taker.taking = taking;
+      std::vector<std::string> objects;  // taken or framed, in stream order
+      std::size_t framed = 0;
+      auto on_frame = [&](const JsonObjectFramer::Frame& frame) {
+        // Whatever the taker overwrote, the framer frames the original bytes.
+        objects.emplace_back(frame.object);
+        ++framed;
+      };
+      auto take_and_record = [&](char* begin, char* end) {
+        const std::size_t before = taker.taken.size();
+        const std::size_t size = taker(begin, end);
+        if (taker.taken.size() > before) objects.push_back(taker.taken.back());
+        return size;
+      };
+      ASSERT_TRUE(framer.feed(view.substr(0, a), on_frame, take_and_record));
+      ASSERT_TRUE(framer.feed(view.substr(a), on_frame, take_and_record));
+      ASSERT_EQ(objects, kObjects) << "split " << a << (taking ? "" : ", taker refusing");
+      EXPECT_FALSE(framer.in_object());
+      EXPECT_EQ(framer.offset(), text.size());
+      // Only the objects cut by the split reach the framer.
+      if (taking) {
+        EXPECT_LE(framed, 1u) << "split " << a;
+      } else {
+        EXPECT_EQ(framed, kObjects.size());
+      }
+    }
+  }
+}
+
+TEST(JsonObjectFramerTest, TakerSeesNothingOfAnErrorBetweenObjects) {
+  JsonObjectFramer framer;
+  ScribblingTaker taker;
+  std::vector<std::string> frames;
+  auto take = [&](char* begin, char* end) { return taker(begin, end); };
+  EXPECT_FALSE(framer.feed("{\"a\":1} x{}", [&](const JsonObjectFramer::Frame& f) { frames.emplace_back(f.object); },
+                           take));
+  EXPECT_EQ(taker.taken, std::vector<std::string>{"{\"a\":1}"});
+  EXPECT_TRUE(frames.empty());
+  EXPECT_EQ(framer.error(), "watch stream: expected '{' at byte 8 between objects, found 'x'");
 }
 
 TEST(JsonObjectFramerTest, OneByteAtATime) {

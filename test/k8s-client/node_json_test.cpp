@@ -308,6 +308,23 @@ std::string disagreement(std::string_view json, const NodeJsonLimits& limits = {
   std::string buffer(json);
   if (std::string differs = compare(parse_watch_event_in_place(buffer, limits), reference); !differs.empty())
     return "in place: " + differs;
+  // The one-pass parse of the event at the start of a watch read, with the
+  // next event after it: it takes a well-formed event whole, with the same
+  // result; what it takes is always parsed as those bytes alone would be.
+  std::string stream = std::string(json).append("\n{\"type\":\"ADDED\"}");
+  WatchEventParseResult leading;
+  const std::size_t taken =
+      parse_leading_watch_event_in_place(stream.data(), stream.data() + stream.size(), leading, limits);
+  std::string_view trimmed = json;
+  while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) trimmed.remove_suffix(1);
+  if (reference.ok() && taken != trimmed.size())
+    return "leading: took " + std::to_string(taken) + " of " + std::to_string(trimmed.size()) + " bytes";
+  if (taken > 0) {
+    if (taken > trimmed.size()) return "leading: took " + std::to_string(taken) + " bytes, past the event";
+    if (std::string differs = compare(leading, parse_watch_event_copying(trimmed.substr(0, taken), limits));
+        !differs.empty())
+      return "leading: " + differs;
+  }
   return {};
 }
 

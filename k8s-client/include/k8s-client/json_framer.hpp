@@ -34,12 +34,25 @@ class JsonObjectFramer {
     std::string* buffer = nullptr;
   };
   using FrameHandler = std::function<void(const Frame&)>;
+  // Offered each object that starts in a fed piece while no other object is
+  // pending, to take it in one pass where it lies: `begin` is its '{' in the
+  // framer's scratch copy of the rest of the piece, which ends at `end` (a
+  // NUL). Returns the object's size when it took the whole object
+  // (well-formed JSON, within the framer's max_object_bytes; it may have
+  // overwritten the object's bytes, not those after it), else 0 (it may have
+  // overwritten any of [begin, end)): the framer then frames the original
+  // bytes as usual.
+  using WholeObjectTaker = std::function<std::size_t(char* begin, char* end)>;
 
   explicit JsonObjectFramer(std::size_t max_object_bytes = kDefaultMaxObjectBytes);
 
   // Consumes `data`; calls `on_frame` for each object completed by it. Returns
   // false on a framing error (see error()); the framer then stays failed.
   bool feed(std::string_view data, const FrameHandler& on_frame);
+  // The same, offering objects to `take_whole` first (see WholeObjectTaker):
+  // for a stream whose objects mostly arrive whole, one pass over their bytes
+  // instead of the framer's scan and then the consumer's.
+  bool feed(std::string_view data, const FrameHandler& on_frame, const WholeObjectTaker& take_whole);
 
   // True while a partial object is buffered (or being skipped).
   bool in_object() const { return depth_ > 0; }
@@ -59,8 +72,11 @@ class JsonObjectFramer {
   // Buffers (or skips, past the limit) a scanned piece; a closed object goes to `on_frame`.
   void take(std::string_view piece, bool closed, const FrameHandler& on_frame);
 
+  bool feed(std::string_view data, const FrameHandler& on_frame, const WholeObjectTaker* take_whole);
+
   std::size_t max_object_bytes_;
   std::string buffer_;
+  std::string scratch_;  // the rest of a fed piece, for the WholeObjectTaker
   std::size_t object_size_ = 0;
   std::size_t depth_ = 0;
   bool in_string_ = false;

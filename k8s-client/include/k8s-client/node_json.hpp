@@ -78,6 +78,17 @@ WatchEventParseResult parse_watch_event(std::string_view json, const NodeJsonLim
 // is overwritten (unescaped strings, skipped members) and must not be used
 // afterwards. What NodeWatcher runs on the watch framer's buffer.
 WatchEventParseResult parse_watch_event_in_place(std::string& json, const NodeJsonLimits& limits = {});
+// One pass over a watch stream's bytes: the event that starts at `begin`
+// ('{'), parsed in place when it lies whole and well-formed in [begin, end)
+// (`*end` must be a NUL). Returns its size (up to its closing '}') and sets
+// `result` to exactly what parse_watch_event_in_place() gives over those bytes
+// alone; the event's bytes are overwritten, the ones after it are neither
+// written nor looked at. Returns 0 and leaves `result` alone when the event is
+// cut short by `end`, is not well-formed JSON, or is larger than
+// limits.max_object_bytes; then any of [begin, end) may have been overwritten,
+// and the caller frames and parses the original bytes as usual.
+std::size_t parse_leading_watch_event_in_place(char* begin, char* end, WatchEventParseResult& result,
+                                              const NodeJsonLimits& limits = {});
 // The same parse over the caller's bytes, copying every string: the reference
 // the fast path is tested against (differential test, fuzz target).
 WatchEventParseResult parse_watch_event_copying(std::string_view json, const NodeJsonLimits& limits = {});

@@ -99,6 +99,8 @@ class NodeWatcher {
   // An ERROR event gives the outcome and reason that end the watch. `object`
   // is parsed in place (the framer's buffer, not needed afterwards).
   std::optional<Result> take_watch_event(std::string& object, Result& result);
+  // The same for an event already parsed (by the framer's one-pass taker or take_watch_event).
+  std::optional<Result> take_parsed_watch_event(WatchEventParseResult& parsed, Result& result);
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds delay);
   std::string list_target(bool first, const std::string& continue_token) const;
   std::string watch_target();
