@@ -21,6 +21,7 @@
 //   cluster_bench --node-ns NS --api-ns NS --hostgw PATH --workdir DIR
 //                 [--nodes 5000] [--starts 5] [--events 1000] [--repairs 200]
 //                 [--heartbeats 50000] [--api-ip 100.64.255.250] [--spacing-ms 250]
+//                 [--no-bare-watch]
 //
 // Output: a human-readable report plus one "FIGURE key=value" line per figure
 // (scripts/bench.sh turns those into docs/BENCHMARKS.md). Needs root. It never
@@ -609,12 +610,21 @@ struct Args {
   std::string api_ip = "100.64.255.250";
   std::size_t nodes = 5000, starts = 5, events = 1000, repairs = 200, heartbeats = 50000;
   std::chrono::milliseconds spacing{250};
+  // A bare watch client beside the controller (the own-part figure). On 2
+  // cores it is one more thread woken by every event: --no-bare-watch shows
+  // what it costs the end-to-end figures.
+  bool bare_watch = true;
 };
 
 Args parse_args(int argc, char** argv) {
   Args args;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--no-bare-watch") {
+      args.bare_watch = false;
+      --i;
+      continue;
+    }
     if (i + 1 >= argc) throw std::invalid_argument(flag + ": missing value");
     const std::string value = argv[i + 1];
     auto number = [&] {
@@ -761,7 +771,7 @@ int bench(const Args& args) {
   }
   std::vector<double> add_ms, own_ms;
   std::optional<BareWatcher> bare;
-  if (args.events > 0) bare.emplace(args.api_ip, pki.ca_pem, token, server.resource_version());
+  if (args.events > 0 && args.bare_watch) bare.emplace(args.api_ip, pki.ca_pem, token, server.resource_version());
   const std::string apply_metric = "kube_hostgw_node_event_apply_seconds";
   // The histogram's buckets at the two targets (0.5 ms, 2 ms) tell
   // directly whether p50 and p99 are under them.
@@ -791,7 +801,9 @@ int bench(const Args& args) {
       return 1;
     }
     add_ms.push_back(ms_between(t0, *seen));
-    if (auto arrived = bare->added(extra_names[i], 5s)) own_ms.push_back(ms_between(*arrived, *seen));
+    if (bare) {
+      if (auto arrived = bare->added(extra_names[i], 5s)) own_ms.push_back(ms_between(*arrived, *seen));
+    }
     last_change = *seen;
   }
   if (args.events > 0) {
@@ -800,7 +812,9 @@ int bench(const Args& args) {
     // event's arrival → the route seen here; can be a little negative when the
     // controller read its copy first), and the controller's own histogram (the
     // event's bytes read → the kernel's acknowledgement; mean only).
-    if (own_ms.size() == add_ms.size()) {
+    if (!bare) {
+      std::printf("no bare watch client (--no-bare-watch)\n");
+    } else if (own_ms.size() == add_ms.size()) {
       print_summary("bare watch client has the event -> route", "event_own", summarize(own_ms));
     } else {
       std::printf("bare watch client saw %zu of %zu ADDED events: no own-part figure\n", own_ms.size(), add_ms.size());
