@@ -251,8 +251,13 @@ std::variant<AddressChoice, Problem> choose_address(const ParsedAddresses& node,
 std::optional<Problem> check_prefix(const IpPrefix& cidr, const std::vector<IpPrefix>& own_cidrs,
                                     const std::vector<ConnectedNetwork>& connected,
                                     const std::vector<IpPrefix>& cluster_cidrs) {
-  const std::string text = cidr.to_string();
-  if (cidr.is_default()) return Problem{SkipReason::default_route, "podCIDR " + text + " is a default route"};
+  // The text only for a problem: this runs for every podCIDR of every node.
+  const auto text = [&cidr] {
+    std::string text = "podCIDR ";
+    text += cidr.to_string();
+    return text;
+  };
+  if (cidr.is_default()) return Problem{SkipReason::default_route, text() + " is a default route"};
   if (!cluster_cidrs.empty()) {
     bool inside = false;
     bool family_given = false;
@@ -263,24 +268,24 @@ std::optional<Problem> check_prefix(const IpPrefix& cidr, const std::vector<IpPr
     }
     if (!inside) {
       if (!family_given)
-        return Problem{SkipReason::outside_cluster_cidr, "podCIDR " + text + " is " +
+        return Problem{SkipReason::outside_cluster_cidr, text() + " is " +
                                                              std::string(routing::to_string(cidr.family())) +
                                                              " but no --cluster-cidr of that family is given"};
       std::string list;
       for (const auto& cluster : cluster_cidrs)
         if (cluster.family() == cidr.family()) list += (list.empty() ? "" : ", ") + cluster.to_string();
-      return Problem{SkipReason::outside_cluster_cidr, "podCIDR " + text + " is outside --cluster-cidr " + list};
+      return Problem{SkipReason::outside_cluster_cidr, text() + " is outside --cluster-cidr " + list};
     }
   }
   for (const auto& own : own_cidrs) {
     if (own.overlaps(cidr))
       return Problem{SkipReason::overlaps_own_pod_cidr,
-                     "podCIDR " + text + " overlaps this node's podCIDR " + own.to_string()};
+                     text() + " overlaps this node's podCIDR " + own.to_string()};
   }
   for (const auto& network : connected) {
     if (network.prefix.overlaps(cidr))
       return Problem{SkipReason::overlaps_connected_network,
-                     "podCIDR " + text + " overlaps connected network " + network.prefix.to_string() + " on " +
+                     text() + " overlaps connected network " + network.prefix.to_string() + " on " +
                          (network.link_name.empty() ? "link #" + std::to_string(network.oif) : network.link_name)};
   }
   return std::nullopt;
