@@ -85,6 +85,9 @@ Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
     owners.emplace(entry.route.destination, entry.node);
   }
   Delta delta;
+  const DiffCounts counts = count_diff(wanted, installed_);
+  delta.upserts.reserve(counts.upserts);
+  delta.removals.reserve(counts.removals);
   adopting_.clear();
   diff_keys(wanted, installed_, [&](ChangeKind kind, const Route& route) {
     ItemChange change{kind, route, {}, {}};
