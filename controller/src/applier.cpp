@@ -1,5 +1,6 @@
 #include "controller/applier.hpp"
 
+#include <iterator>
 #include <set>
 #include <system_error>
 
@@ -107,9 +108,16 @@ asio::awaitable<void> Applier::apply_in_order(Run& run, std::vector<Delta>& delt
   }
   for (std::size_t t = 0; t < targets_.size(); ++t) {
     if (targets_[t]->info().role != TargetRole::leaf) continue;
+    // One buffer alive, not two: a first pass is all upserts (5000 changes, ~0.7 MB).
     std::vector<ItemChange> batch = std::move(deltas[t].removals);
-    batch.insert(batch.end(), std::make_move_iterator(deltas[t].upserts.begin()),
-                 std::make_move_iterator(deltas[t].upserts.end()));
+    if (batch.empty()) {
+      batch = std::move(deltas[t].upserts);
+    } else {
+      batch.reserve(batch.size() + deltas[t].upserts.size());
+      batch.insert(batch.end(), std::make_move_iterator(deltas[t].upserts.begin()),
+                   std::make_move_iterator(deltas[t].upserts.end()));
+    }
+    deltas[t].upserts = {};
     co_await apply_batch(run, t, std::move(batch));
   }
   for (std::size_t t = targets_.size(); t-- > 0;) {
@@ -118,6 +126,9 @@ asio::awaitable<void> Applier::apply_in_order(Run& run, std::vector<Delta>& delt
 }
 
 void Applier::hold_back_and_forget(Run& run, std::vector<Delta>& deltas) {
+  // Nothing waits for a retry (the usual case): nothing to hold back or forget,
+  // and no set of every change's id (~1 MB at a first pass of 5000 nodes).
+  if (retries_.empty()) return;
   std::set<RetryId> wanted;
   auto hold_back = [&](std::vector<ItemChange>& changes) {
     std::erase_if(changes, [&](const ItemChange& change) {
@@ -140,10 +151,24 @@ asio::awaitable<void> Applier::apply_batch(Run& run, std::size_t target, std::ve
   if (batch.empty()) co_return;
   std::vector<ItemResult> results = co_await targets_[target]->apply(batch);
   run.now = Clock::now();
-  for (std::size_t i = 0; i < batch.size() && i < results.size(); ++i) note_result(run, target, batch[i], results[i]);
+  // The applied changes are kept for after_pass(): moved within the batch, which
+  // then becomes (or joins) the target's list, instead of copied one by one.
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < batch.size() && i < results.size(); ++i) {
+    if (!note_result(run, target, batch[i], results[i])) continue;
+    if (kept != i) batch[kept] = std::move(batch[i]);
+    ++kept;
+  }
+  batch.resize(kept);
+  auto& applied = run.applied[target];
+  if (applied.empty()) {
+    applied = std::move(batch);
+  } else {
+    applied.insert(applied.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+  }
 }
 
-void Applier::note_result(Run& run, std::size_t target, const ItemChange& change, const ItemResult& result) {
+bool Applier::note_result(Run& run, std::size_t target, const ItemChange& change, const ItemResult& result) {
   const TargetInfo& info = targets_[target]->info();
   // A removal that finds the item gone got what it wanted.
   const bool ok = result.ok() || (change.kind == ChangeKind::remove && result.error == info.gone_errno);
@@ -152,13 +177,13 @@ void Applier::note_result(Run& run, std::size_t target, const ItemChange& change
     ++run.outcome.changes_ok;
     ++run.ok[target][change.kind];
     retries_.erase({change.kind, change.item});
-    run.applied[target].push_back(change);
     log_applied(run, target, change);
-    return;
+    return true;
   }
   ++run.outcome.changes_failed;
   if (info.counts_netlink_errors) metrics_.netlink_errors(result.error).inc();
   log_failed(run, target, change, result);
+  return false;
 }
 
 void Applier::log_applied(Run& run, std::size_t target, const ItemChange& change) {

@@ -662,6 +662,7 @@ DesiredRoutes desired_routes(const std::vector<const k8s::NodeInfo*>& nodes, con
     node_candidates(*node, parsed_addresses.back(), facts, options, candidates, result.skipped);
   }
   mark_overlapping_nodes(candidates, installed);
+  result.routes.reserve(candidates.size());  // at most one route each
   for (auto& candidate : candidates) route_candidate(candidate, facts, options, result);
   sort_result(result);
   return result;

@@ -126,6 +126,9 @@ Delta NexthopTarget::diff(const DesiredState& desired, const Bindings&) {
     }
   }
   Delta delta;
+  const DiffCounts counts = count_diff(wanted, installed_);
+  delta.upserts.reserve(counts.upserts);
+  delta.removals.reserve(counts.removals);
   diff_keys(wanted, installed_, [&](ChangeKind kind, const Nexthop& nexthop) {
     ItemChange change{kind, nexthop, {}, {}};
     auto owner = owners_.find(nexthop.id);

@@ -1,5 +1,7 @@
 #include "controller/pod_cidr_index.hpp"
 
+#include <iterator>
+
 namespace hostgw::controller {
 
 using routing::IpPrefix;
@@ -11,18 +13,18 @@ void PodCidrIndex::set(const std::string& node, const std::vector<std::string>& 
     if (auto cidr = IpPrefix::try_parse(text)) parsed.push_back(*cidr);
   }
   if (parsed.empty()) return;
-  for (const auto& cidr : parsed) by_prefix_[cidr].insert(node);
-  by_node_.emplace(node, std::move(parsed));
+  auto entry = by_node_.emplace(node, std::move(parsed)).first;
+  for (const auto& cidr : entry->second) by_prefix_.emplace(cidr, &entry->first);
 }
 
 void PodCidrIndex::erase(const std::string& node) {
   auto it = by_node_.find(node);
   if (it == by_node_.end()) return;
   for (const auto& cidr : it->second) {
-    auto entry = by_prefix_.find(cidr);
-    if (entry == by_prefix_.end()) continue;
-    entry->second.erase(node);
-    if (entry->second.empty()) by_prefix_.erase(entry);
+    auto [first, last] = by_prefix_.equal_range(cidr);
+    for (auto entry = first; entry != last;) {
+      entry = entry->second == &it->first ? by_prefix_.erase(entry) : std::next(entry);
+    }
   }
   by_node_.erase(it);
 }
@@ -34,17 +36,15 @@ void PodCidrIndex::rebuild(const ClusterView& view) {
 }
 
 bool PodCidrIndex::overlaps_other(const IpPrefix& cidr, const std::string& node) const {
-  auto other_than_node = [&](const std::set<std::string>& nodes) {
-    return nodes.size() > 1 || (nodes.size() == 1 && !nodes.contains(node));
-  };
   // Prefixes containing it (shorter or equal length): one lookup per length.
   for (unsigned length = 0; length <= cidr.length(); ++length) {
-    auto it = by_prefix_.find(IpPrefix::containing(cidr.address(), length));
-    if (it != by_prefix_.end() && other_than_node(it->second)) return true;
+    auto [first, last] = by_prefix_.equal_range(IpPrefix::containing(cidr.address(), length));
+    for (auto it = first; it != last; ++it)
+      if (*it->second != node) return true;
   }
   // Prefixes inside it: ordered by (address, length), they follow it.
   for (auto it = by_prefix_.upper_bound(cidr); it != by_prefix_.end() && cidr.contains(it->first.address()); ++it) {
-    if (other_than_node(it->second)) return true;
+    if (*it->second != node) return true;
   }
   return false;
 }

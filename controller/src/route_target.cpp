@@ -77,19 +77,28 @@ Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
   overlay_device_ = bindings.overlay_device;
   nexthops_ = bindings.nexthops;
   std::map<RouteKey, Route> wanted;
-  std::map<routing::IpPrefix, std::string> owners;
+  std::vector<const NodeRoute*> routed;  // the entries of `wanted`
+  routed.reserve(desired.routes.routes.size());
   for (const auto& entry : desired.routes.routes) {
     auto route = bound(entry);
     if (!route) continue;  // through an overlay device that is not there
     wanted.emplace(key_of(*route), std::move(*route));
-    owners.emplace(entry.route.destination, entry.node);
+    routed.push_back(&entry);
   }
+  // owners_ changed in place, not rebuilt beside the old one (two copies of a
+  // map entry a node at every pass): the wanted routes' nodes (the first entry
+  // of a destination wins), the others keep their last known node for the
+  // removals below and go after the diff.
+  for (auto it = routed.rbegin(); it != routed.rend(); ++it)
+    owners_.insert_or_assign((*it)->route.destination, (*it)->node);
   Delta delta;
+  const DiffCounts counts = count_diff(wanted, installed_);
+  delta.upserts.reserve(counts.upserts);
+  delta.removals.reserve(counts.removals);
   adopting_.clear();
   diff_keys(wanted, installed_, [&](ChangeKind kind, const Route& route) {
     ItemChange change{kind, route, {}, {}};
-    auto owner = owners.find(route.destination);
-    change.node = owner != owners.end() ? owner->second : owner_of(route);
+    change.node = owner_of(route);
     const Route* taken_over = kind == ChangeKind::remove ? &route : nullptr;
     if (kind == ChangeKind::replace) {
       taken_over = &installed_.at(key_of(route)).front();
@@ -100,7 +109,11 @@ Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
     add_change(delta, std::move(change));
   });
   order_upserts(delta);
-  owners_ = std::move(owners);
+  std::vector<routing::IpPrefix> kept;
+  kept.reserve(routed.size());
+  for (const NodeRoute* entry : routed) kept.push_back(entry->route.destination);
+  std::sort(kept.begin(), kept.end());
+  std::erase_if(owners_, [&](const auto& owner) { return !std::binary_search(kept.begin(), kept.end(), owner.first); });
   metrics_.routes_desired.set(static_cast<double>(wanted.size()));
   return delta;
 }

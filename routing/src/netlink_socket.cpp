@@ -64,7 +64,7 @@ Socket::Socket(asio::any_io_executor executor, SocketOptions options)
       timer_(executor),
       conversation_(executor),
       options_(std::move(options)),
-      receive_buffer_(kReceiveBufferBytes) {
+      receive_buffer_(std::make_unique_for_overwrite<std::uint8_t[]>(kReceiveBufferBytes)) {
   if (!socket_) throw_errno(errno, "cannot open a NETLINK_ROUTE socket");
   mnl_socket* socket = socket_.get();
   const int fd = mnl_socket_get_fd(socket);
@@ -132,12 +132,12 @@ std::error_code Socket::send(std::span<const std::uint8_t> message) {
 
 std::error_code Socket::receive_now(std::size_t slot_size, std::vector<Datagram>& out) {
   out.clear();
-  const std::size_t slots = std::min(kMaxSlots, receive_buffer_.size() / slot_size);
+  const std::size_t slots = std::min(kMaxSlots, kReceiveBufferBytes / slot_size);
   mmsghdr headers[kMaxSlots] = {};
   iovec vectors[kMaxSlots];
   sockaddr_nl senders[kMaxSlots];
   for (std::size_t i = 0; i < slots; ++i) {
-    vectors[i] = {receive_buffer_.data() + i * slot_size, slot_size};
+    vectors[i] = {receive_buffer_.get() + i * slot_size, slot_size};
     headers[i].msg_hdr.msg_iov = &vectors[i];
     headers[i].msg_hdr.msg_iovlen = 1;
     headers[i].msg_hdr.msg_name = &senders[i];
@@ -152,7 +152,7 @@ std::error_code Socket::receive_now(std::size_t slot_size, std::vector<Datagram>
     // Only the kernel (port 0) speaks to us; anything else is ignored.
     if (senders[i].nl_pid != 0) continue;
     const bool truncated = (headers[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-    out.push_back({std::span<const std::uint8_t>(receive_buffer_.data() + i * slot_size,
+    out.push_back({std::span<const std::uint8_t>(receive_buffer_.get() + i * slot_size,
                                                  std::min<std::size_t>(headers[i].msg_len, slot_size)),
                    truncated});
   }

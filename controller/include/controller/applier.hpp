@@ -81,7 +81,8 @@ class Applier {
 
   boost::asio::awaitable<void> apply_in_order(Run& run, std::vector<Delta>& deltas);
   boost::asio::awaitable<void> apply_batch(Run& run, std::size_t target, std::vector<ItemChange> batch);
-  void note_result(Run& run, std::size_t target, const ItemChange& change, const ItemResult& result);
+  // Counts and logs one change's result; true if it counts as applied.
+  bool note_result(Run& run, std::size_t target, const ItemChange& change, const ItemResult& result);
   void log_applied(Run& run, std::size_t target, const ItemChange& change);
   void log_failed(Run& run, std::size_t target, const ItemChange& change, const ItemResult& result);
   void target_problem(std::size_t target, const TargetProblem& problem, std::optional<Clock::time_point>& next);

@@ -5,7 +5,7 @@
 // that kubelet heartbeats cost nothing.
 
 #include <cstddef>
-#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,7 +32,15 @@ class ClusterView {
  private:
   bool upsert(const k8s::NodeInfo& node);
 
-  std::map<std::string, k8s::NodeInfo> nodes_;
+  // Ordered by name, looked up by name: the name is kept once (a map would
+  // keep a second copy as its key).
+  struct ByName {
+    using is_transparent = void;
+    bool operator()(const k8s::NodeInfo& a, const k8s::NodeInfo& b) const { return a.name < b.name; }
+    bool operator()(const k8s::NodeInfo& a, const std::string& b) const { return a.name < b; }
+    bool operator()(const std::string& a, const k8s::NodeInfo& b) const { return a < b.name; }
+  };
+  std::set<k8s::NodeInfo, ByName> nodes_;
   bool has_full_list_ = false;
 };
 
