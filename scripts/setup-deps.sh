@@ -8,6 +8,7 @@
 #   scripts/setup-deps.sh --image    also what the image stage of the tests needs
 #                                    (scripts/image-test.sh: podman, mmdebstrap)
 #   scripts/setup-deps.sh --bench    also what scripts/bench.sh needs (valgrind, gnuplot)
+#   scripts/setup-deps.sh --bench --image   both (groups add up; --build adds nothing)
 set -euo pipefail
 
 build_packages=(
@@ -38,16 +39,21 @@ image_packages=(
   podman mmdebstrap
 )
 
-case "${1:-}" in
-  --build) packages=("${build_packages[@]}") ;;
-  --bench) packages=("${build_packages[@]}" "${test_packages[@]}" "${bench_packages[@]}") ;;
-  --image) packages=("${build_packages[@]}" "${test_packages[@]}" "${image_packages[@]}") ;;
-  "") packages=("${build_packages[@]}" "${test_packages[@]}") ;;
-  *)
-    echo "setup-deps: unknown argument '$1' (use --build, --image, --bench or nothing)" >&2
-    exit 2
-    ;;
-esac
+# One group or several (--bench --image); --build alone is the build stage's set.
+packages=("${build_packages[@]}")
+(($#)) || packages+=("${test_packages[@]}")
+for arg in "$@"; do
+  case $arg in
+    --build) ;;
+    --bench) packages+=("${test_packages[@]}" "${bench_packages[@]}") ;;
+    --image) packages+=("${test_packages[@]}" "${image_packages[@]}") ;;
+    *)
+      echo "setup-deps: unknown argument '$arg' (use --build, --image, --bench, several of them, or nothing)" >&2
+      exit 2
+      ;;
+  esac
+done
+mapfile -t packages < <(printf '%s\n' "${packages[@]}" | awk '!seen[$0]++')
 
 missing=()
 for p in "${packages[@]}"; do

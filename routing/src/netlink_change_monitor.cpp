@@ -41,38 +41,72 @@ std::string link_label(std::uint32_t index, const std::string& name) {
 }
 }  // namespace
 
+std::optional<std::string> ChangeFilter::relevant_route(const netlink::MessageHeader& header,
+                                                        std::span<const std::uint8_t> message) {
+  std::string error;
+  if (ignored_ports_.count(header.port)) return std::nullopt;
+  // Most route events are other protocols' (kernel, dhcp, other agents):
+  // rtm_protocol sits in the fixed header, so skip them before parsing attributes.
+  if (message.size() >= NLMSG_HDRLEN + sizeof(rtmsg)) {
+    rtmsg fixed;
+    std::memcpy(&fixed, message.data() + NLMSG_HDRLEN, sizeof fixed);
+    if (fixed.rtm_protocol != protocol_ && !adoption_.adopts_protocol(fixed.rtm_protocol)) return std::nullopt;
+  }
+  auto route = netlink::parse_route_message(message, &error);
+  if (!route) return netlink::message_type_name(header.type) + " unreadable: " + error;
+  if (route->route.protocol != protocol_) {
+    // A route to take over, added (or replaced) by someone else: the next
+    // full pass adopts it. Its deletion leaves nothing to do.
+    if (header.type == RTM_NEWROUTE && route->is_plain_unicast_or_unreachable() &&
+        adoption_.adoptable(route->route))
+      return "RTM_NEWROUTE " + route->route.to_string() + " (adoptable)";
+    return std::nullopt;
+  }
+  if (!route->is_plain_unicast_or_unreachable() || route->route.protocol != protocol_ ||
+      route->route.table != table_) {
+    return std::nullopt;
+  }
+  last_owned_route_ = OwnedRouteEvent{header.type == RTM_DELROUTE, route->route};
+  return netlink::message_type_name(header.type) + " " + route->route.to_string();
+}
+
+std::optional<std::string> ChangeFilter::relevant_link(const netlink::MessageHeader& header,
+                                                       std::span<const std::uint8_t> message) {
+  std::string error;
+  auto link = netlink::parse_link_message(message, &error);
+  if (!link) return netlink::message_type_name(header.type) + " unreadable: " + error;
+  if (!overlay_device_.empty() && link->name == overlay_device_) {
+    overlay_index_ = header.type == RTM_DELLINK ? 0 : link->index;
+  }
+  if (header.type == RTM_NEWLINK && header.port == dump_port_ && header.seq == dump_seq_ && dump_seq_ != 0) {
+    link_flags_[link->index] = link->flags;  // our own dump: learn, do not wake
+    return std::nullopt;
+  }
+  if (link->flags & IFF_LOOPBACK) return std::nullopt;
+  if (header.type == RTM_DELLINK) {
+    link_flags_.erase(link->index);
+    return "RTM_DELLINK " + link_label(link->index, link->name);
+  }
+  auto known = link_flags_.find(link->index);
+  // ifi_change names the flags that changed when the kernel knows; carrier
+  // changes (linkwatch) arrive with ifi_change 0, so compare with the last
+  // flags seen too.
+  std::uint32_t changed = link->change & kStateFlags;
+  if (known != link_flags_.end()) changed |= (known->second ^ link->flags) & kStateFlags;
+  link_flags_[link->index] = link->flags;
+  if (changed == 0) return std::nullopt;
+  const char* state = !(link->flags & IFF_UP) ? " down" : (link->flags & IFF_RUNNING) ? " up" : " up, no carrier";
+  return "RTM_NEWLINK " + link_label(link->index, link->name) + state;
+}
+
 std::optional<std::string> ChangeFilter::relevant(const netlink::MessageHeader& header,
                                                   std::span<const std::uint8_t> message) {
   std::string error;
   last_owned_route_.reset();
   switch (header.type) {
     case RTM_NEWROUTE:
-    case RTM_DELROUTE: {
-      if (ignored_ports_.count(header.port)) return std::nullopt;
-      // Most route events are other protocols' (kernel, dhcp, other agents):
-      // rtm_protocol sits in the fixed header, so skip them before parsing attributes.
-      if (message.size() >= NLMSG_HDRLEN + sizeof(rtmsg)) {
-        rtmsg fixed;
-        std::memcpy(&fixed, message.data() + NLMSG_HDRLEN, sizeof fixed);
-        if (fixed.rtm_protocol != protocol_ && !adoption_.adopts_protocol(fixed.rtm_protocol)) return std::nullopt;
-      }
-      auto route = netlink::parse_route_message(message, &error);
-      if (!route) return netlink::message_type_name(header.type) + " unreadable: " + error;
-      if (route->route.protocol != protocol_) {
-        // A route to take over, added (or replaced) by someone else: the next
-        // full pass adopts it. Its deletion leaves nothing to do.
-        if (header.type == RTM_NEWROUTE && route->is_plain_unicast_or_unreachable() &&
-            adoption_.adoptable(route->route))
-          return "RTM_NEWROUTE " + route->route.to_string() + " (adoptable)";
-        return std::nullopt;
-      }
-      if (!route->is_plain_unicast_or_unreachable() || route->route.protocol != protocol_ ||
-          route->route.table != table_) {
-        return std::nullopt;
-      }
-      last_owned_route_ = OwnedRouteEvent{header.type == RTM_DELROUTE, route->route};
-      return netlink::message_type_name(header.type) + " " + route->route.to_string();
-    }
+    case RTM_DELROUTE:
+      return relevant_route(header, message);
     case RTM_NEWNEXTHOP:
     case RTM_DELNEXTHOP: {
       // Our own changes' echoes carry our port; the kernel's own deletions
@@ -88,32 +122,8 @@ std::optional<std::string> ChangeFilter::relevant(const netlink::MessageHeader& 
       return netlink::message_type_name(header.type) + " " + nexthop->nexthop.to_string();
     }
     case RTM_NEWLINK:
-    case RTM_DELLINK: {
-      auto link = netlink::parse_link_message(message, &error);
-      if (!link) return netlink::message_type_name(header.type) + " unreadable: " + error;
-      if (!overlay_device_.empty() && link->name == overlay_device_) {
-        overlay_index_ = header.type == RTM_DELLINK ? 0 : link->index;
-      }
-      if (header.type == RTM_NEWLINK && header.port == dump_port_ && header.seq == dump_seq_ && dump_seq_ != 0) {
-        link_flags_[link->index] = link->flags;  // our own dump: learn, do not wake
-        return std::nullopt;
-      }
-      if (link->flags & IFF_LOOPBACK) return std::nullopt;
-      if (header.type == RTM_DELLINK) {
-        link_flags_.erase(link->index);
-        return "RTM_DELLINK " + link_label(link->index, link->name);
-      }
-      auto known = link_flags_.find(link->index);
-      // ifi_change names the flags that changed when the kernel knows; carrier
-      // changes (linkwatch) arrive with ifi_change 0, so compare with the last
-      // flags seen too.
-      std::uint32_t changed = link->change & kStateFlags;
-      if (known != link_flags_.end()) changed |= (known->second ^ link->flags) & kStateFlags;
-      link_flags_[link->index] = link->flags;
-      if (changed == 0) return std::nullopt;
-      const char* state = !(link->flags & IFF_UP) ? " down" : (link->flags & IFF_RUNNING) ? " up" : " up, no carrier";
-      return "RTM_NEWLINK " + link_label(link->index, link->name) + state;
-    }
+    case RTM_DELLINK:
+      return relevant_link(header, message);
     case RTM_NEWADDR:
     case RTM_DELADDR: {
       auto address = netlink::parse_address_message(message, &error);

@@ -79,6 +79,10 @@ class ChangeFilter {
   std::optional<std::uint32_t> link_flags(std::uint32_t index) const;
 
  private:
+  // relevant() for one kind of message.
+  std::optional<std::string> relevant_route(const netlink::MessageHeader& header, std::span<const std::uint8_t> message);
+  std::optional<std::string> relevant_link(const netlink::MessageHeader& header, std::span<const std::uint8_t> message);
+
   std::uint8_t protocol_;
   std::uint32_t table_;
   std::string overlay_device_;
