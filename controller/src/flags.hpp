@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/text.hpp"
 #include "controller/options.hpp"
 
 namespace hostgw::controller {
@@ -24,16 +25,7 @@ std::optional<T> parse_number(std::string_view text) {
   return value;
 }
 
-// Built by appending: `"\"" + std::string(text)` trips GCC 12's false
-// -Werror=restrict report at -O3 in some inlining contexts (GCC bug 105329).
-inline std::string quoted(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  out += text;
-  out += '"';
-  return out;
-}
+using common::quoted;  // common/text.hpp
 
 class Flags {
  public:

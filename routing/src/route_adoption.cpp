@@ -5,6 +5,8 @@
 #include <charconv>
 #include <utility>
 
+#include "common/text.hpp"
+
 namespace hostgw::routing {
 
 namespace {
@@ -76,16 +78,7 @@ boost::asio::awaitable<common::Result<std::vector<Route>>> dump_adoptable(RouteT
 
 namespace {
 
-// "\"text\"", built by appending: `"\"" + std::string(text)` trips GCC 12's false
-// -Werror=restrict report at -O3 (GCC bug 105329).
-std::string quoted(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  out += text;
-  out += '"';
-  return out;
-}
+using common::quoted;  // common/text.hpp
 
 }  // namespace
 
