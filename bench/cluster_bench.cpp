@@ -135,6 +135,20 @@ void print_summary(const char* what, const std::string& key, const Summary& s) {
   figure(key + "_n", static_cast<double>(s.n));
 }
 
+// --- clients of the fake API server (beside the controller) -----------------------
+
+hostgw::k8s::ClusterConfig bench_client_config(const char* source, const std::string& api_ip, const std::string& ca_pem,
+                                               const std::string& token) {
+  hostgw::k8s::ClusterConfig config;
+  config.source = source;
+  config.server = "https://" + api_ip + ":6443";
+  config.host = api_ip;
+  config.port = "6443";
+  config.ca_pem = ca_pem;
+  config.token = token;
+  return config;
+}
+
 // --- the transfer floor ----------------------------------------------------------
 
 // The same paged LIST the controller makes at start (limit=500, gzip, TLS, the
@@ -143,13 +157,7 @@ void print_summary(const char* what, const std::string& key, const Summary& s) {
 // Returns the milliseconds from the first request to the last page's last byte.
 double fetch_list_floor(const std::string& api_ip, const std::string& ca_pem, const std::string& token,
                         std::size_t& pages, std::size_t& bytes) {
-  hostgw::k8s::ClusterConfig config;
-  config.source = "cluster_bench floor";
-  config.server = "https://" + api_ip + ":6443";
-  config.host = api_ip;
-  config.port = "6443";
-  config.ca_pem = ca_pem;
-  config.token = token;
+  const hostgw::k8s::ClusterConfig config = bench_client_config("cluster_bench floor", api_ip, ca_pem, token);
   boost::asio::io_context io;
   hostgw::k8s::ApiClient client(io.get_executor(), config);
   pages = 0;
@@ -199,13 +207,8 @@ double fetch_list_floor(const std::string& api_ip, const std::string& ca_pem, co
 class BareWatcher {
  public:
   BareWatcher(const std::string& api_ip, const std::string& ca_pem, const std::string& token,
-              const std::string& resource_version) {
-    config_.source = "cluster_bench bare watch";
-    config_.server = "https://" + api_ip + ":6443";
-    config_.host = api_ip;
-    config_.port = "6443";
-    config_.ca_pem = ca_pem;
-    config_.token = token;
+              const std::string& resource_version)
+      : config_(bench_client_config("cluster_bench bare watch", api_ip, ca_pem, token)) {
     target_ = "/api/v1/nodes?watch=1&allowWatchBookmarks=false&timeoutSeconds=3600&resourceVersion=" +
               resource_version;
     thread_ = std::thread([this] { run(); });

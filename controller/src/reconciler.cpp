@@ -233,8 +233,9 @@ asio::awaitable<void> Reconciler::incremental_step() {
   pass_started_ = started;
   Engine::StepResult result = co_await engine_.step(view_, pod_cidrs_, nodes, events);
   pass_started_.reset();
-  // A step that falls back to a full pass leaves the arrival to that pass.
-  if (!result.fallback.empty() && arrival && !first_event_arrival_) first_event_arrival_ = arrival;
+  // A step that falls back to a full pass leaves the arrival to that pass
+  // (the earlier one, if an event came meanwhile).
+  if (!result.fallback.empty() && arrival) first_event_arrival_ = std::min(first_event_arrival_.value_or(*arrival), *arrival);
   observe_event_apply(result.fallback.empty() ? arrival : std::nullopt, result.changed);
   if (result.planned) ++incremental_steps_;
   if (result.changed) {

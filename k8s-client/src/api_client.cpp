@@ -197,8 +197,8 @@ class BufferedBody {
 // streams) or as a long-lived stream (a WATCH).
 struct Delivery {
   const Sink* sink = nullptr;
-  // A WATCH: a connection of its own (never the idle one, never kept),
-  // `stream_timeout` between bytes instead of request_timeout, no size limit.
+  // A WATCH (with a sink): a connection of its own (never the idle one, never
+  // kept), `stream_timeout` between bytes instead of request_timeout, no size limit.
   bool long_lived = false;
   std::chrono::milliseconds stream_timeout{0};
 };
@@ -441,7 +441,7 @@ struct ApiClient::Impl {
       ApiResponse response;
       bool reused = false;
       std::unique_ptr<Connection> connection =
-          co_await take_connection(response, what, delivery.sink != nullptr && delivery.long_lived, reused);
+          co_await take_connection(response, what, delivery.long_lived, reused);
       if (!connection) {
         ++stats.requests_by_code[0];
         co_return response;

@@ -9,6 +9,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "json_skipper.hpp"
+
 namespace hostgw::k8s {
 
 JsonObjectFramer::JsonObjectFramer(std::size_t max_object_bytes) : max_object_bytes_(max_object_bytes) {}
@@ -40,8 +42,7 @@ bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame,
   std::size_t offer_before = 0;
   if (take_whole != nullptr) {
     std::size_t last = data.size();
-    while (last > 0 && (data[last - 1] == ' ' || data[last - 1] == '\n' || data[last - 1] == '\r' || data[last - 1] == '\t'))
-      --last;
+    while (last > 0 && detail::is_json_space(data[last - 1])) --last;
     if (last > 0 && data[last - 1] == '}') {
       offer_before = data.size();
     } else if (const void* newline = last > 0 ? memrchr(data.data(), '\n', last) : nullptr) {
@@ -52,7 +53,7 @@ bool JsonObjectFramer::feed(std::string_view data, const FrameHandler& on_frame,
     if (depth_ == 0) {
       // Between objects: only whitespace may appear.
       const char c = data[i];
-      if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+      if (detail::is_json_space(c)) {
         ++i;
         ++offset_;
         continue;

@@ -1017,13 +1017,26 @@ bool parse_node_list(std::string_view json, NodeListPage& page, std::string& err
   return true;
 }
 
-bool parse_node_list_in_place(std::string& json, NodeListPage& page, std::string& error, const NodeJsonLimits& limits) {
-  // In situ: strings are unescaped inside `json` itself, nothing is copied.
-  // std::string keeps a NUL after its last byte, which ends the stream.
+namespace {
+
+// A NodeList, or a part of one, parsed in place into `page`: `enter` puts the
+// handler where the part lies in the document (nothing for the whole list).
+// In situ: strings are unescaped inside `json` itself, nothing is copied;
+// std::string keeps a NUL after its last byte, which ends the stream.
+template <typename Enter>
+std::string parse_list_in_place(std::string& json, NodeListPage& page, const NodeJsonLimits& limits,
+                                std::size_t base_offset, Enter&& enter) {
   BoundedInsituStream stream(json.data(), json.data() + json.size());
   Handler handler(Mode::list, limits, position_of(stream));
   handler.page_ = &page;
-  std::string fatal = run<rapidjson::kParseInsituFlag>(handler, stream);
+  enter(handler);
+  return run<rapidjson::kParseInsituFlag>(handler, stream, base_offset);
+}
+
+}  // namespace
+
+bool parse_node_list_in_place(std::string& json, NodeListPage& page, std::string& error, const NodeJsonLimits& limits) {
+  std::string fatal = parse_list_in_place(json, page, limits, 0, [](Handler&) {});
   if (!fatal.empty()) {
     error = "node list: " + fatal;
     return false;
@@ -1035,20 +1048,12 @@ namespace detail {
 
 std::string parse_node_list_member_in_place(std::string& value, std::string_view key, NodeListPage& page,
                                             const NodeJsonLimits& limits, std::size_t base_offset) {
-  BoundedInsituStream stream(value.data(), value.data() + value.size());
-  Handler handler(Mode::list, limits, position_of(stream));
-  handler.page_ = &page;
-  handler.enter_list_member(key);
-  return run<rapidjson::kParseInsituFlag>(handler, stream, base_offset);
+  return parse_list_in_place(value, page, limits, base_offset, [&](Handler& handler) { handler.enter_list_member(key); });
 }
 
 std::string parse_node_list_item_in_place(std::string& value, std::size_t index, NodeListPage& page,
                                           const NodeJsonLimits& limits, std::size_t base_offset) {
-  BoundedInsituStream stream(value.data(), value.data() + value.size());
-  Handler handler(Mode::list, limits, position_of(stream));
-  handler.page_ = &page;
-  handler.enter_list_item(index);
-  return run<rapidjson::kParseInsituFlag>(handler, stream, base_offset);
+  return parse_list_in_place(value, page, limits, base_offset, [&](Handler& handler) { handler.enter_list_item(index); });
 }
 
 std::string oversized_node_list_item(std::string& head, std::size_t size, const NodeJsonLimits& limits) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "common/text.hpp"
 #include "json_skipper.hpp"
 #include "node_list_parts.hpp"
 
@@ -83,13 +84,15 @@ bool NodeListStreamParser::fail_message(std::string message) {
   return false;
 }
 
-bool NodeListStreamParser::fail(const char* p, std::string_view what) {
+bool NodeListStreamParser::fail_at(std::size_t offset, std::string_view what) {
   std::string message = "invalid JSON at byte ";
-  message += std::to_string(offset_of(p));
+  message += std::to_string(offset);
   message += ": ";
   message += what;
   return fail_message(std::move(message));
 }
+
+bool NodeListStreamParser::fail(const char* p, std::string_view what) { return fail_at(offset_of(p), what); }
 
 bool NodeListStreamParser::feed(std::string_view data) {
   if (state_ == State::failed) return false;
@@ -105,10 +108,8 @@ bool NodeListStreamParser::finish() {
   if (state_ == State::failed) return false;
   chunk_ = nullptr;
   if (state_ == State::after_doc || state_ == State::ignoring) return true;
-  if (state_ == State::before_doc)
-    return fail_message("invalid JSON at byte " + std::to_string(offset_) + ": The document is empty.");
-  return fail_message("invalid JSON at byte " + std::to_string(offset_) +
-                      ": the body ends inside the document (the response was cut short)");
+  if (state_ == State::before_doc) return fail_at(offset_, "The document is empty.");
+  return fail_at(offset_, "the body ends inside the document (the response was cut short)");
 }
 
 // One step of the framing from p (< end); returns where to go on, or null after a failure.
@@ -289,21 +290,14 @@ const char* NodeListStreamParser::scan_key(const char* p, const char* end) {
 
 bool NodeListStreamParser::finish_key() {
   if (!key_escaped_) return true;
-  std::string quoted;
-  quoted.reserve(key_.size() + 2);
-  quoted += '"';
-  quoted += key_;
-  quoted += '"';
+  const std::string quoted = common::quoted(key_);
   std::string unescaped;
   KeyReader reader;
   reader.out = &unescaped;
   rapidjson::StringStream stream(quoted.c_str());
   rapidjson::Reader parser;
   rapidjson::ParseResult result = parser.Parse<rapidjson::kParseNoFlags>(stream, reader);
-  if (result.IsError()) {
-    return fail_message("invalid JSON at byte " + std::to_string(value_start_ + result.Offset()) + ": " +
-                        rapidjson::GetParseError_En(result.Code()));
-  }
+  if (result.IsError()) return fail_at(value_start_ + result.Offset(), rapidjson::GetParseError_En(result.Code()));
   key_ = std::move(unescaped);
   return true;
 }

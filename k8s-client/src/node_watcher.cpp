@@ -247,6 +247,11 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
   bool stop = false;
   std::string stop_reason;
   Outcome stop_outcome = Outcome::ok;
+  auto end_watch = [&](Outcome outcome, std::string reason) {
+    stop = true;
+    stop_outcome = outcome;
+    stop_reason = std::move(reason);
+  };
 
   // std::functions made once, not at every read.
   const JsonObjectFramer::FrameHandler on_frame = [&](const JsonObjectFramer::Frame& frame) {
@@ -257,11 +262,8 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
                        << log::kv("bytes", frame.size) << log::kv("limit", options_.limits.max_object_bytes);
       return;
     }
-    if (std::optional<Result> ended = take_watch_event(*frame.buffer, result)) {
-      stop = true;
-      stop_outcome = ended->outcome;
-      stop_reason = std::move(ended->reason);
-    }
+    if (std::optional<Result> ended = take_watch_event(*frame.buffer, result))
+      end_watch(ended->outcome, std::move(ended->reason));
   };
 
   // Events lying whole in one read (a lone heartbeat always; in a burst,
@@ -272,21 +274,14 @@ asio::awaitable<NodeWatcher::Result> NodeWatcher::watch() {
     WatchEventParseResult parsed;
     const std::size_t size = parse_leading_watch_event_in_place(begin, end, parsed, options_.limits);
     if (size == 0) return 0;
-    if (std::optional<Result> ended = take_parsed_watch_event(parsed, result)) {
-      stop = true;
-      stop_outcome = ended->outcome;
-      stop_reason = std::move(ended->reason);
-    }
+    if (std::optional<Result> ended = take_parsed_watch_event(parsed, result))
+      end_watch(ended->outcome, std::move(ended->reason));
     return size;
   };
 
   auto on_data = [&](std::string_view data) {
     piece_arrived_ = std::chrono::steady_clock::now();
-    if (!framer.feed(data, on_frame, take_whole)) {
-      stop = true;
-      stop_outcome = Outcome::failed;
-      stop_reason = framer.error();
-    }
+    if (!framer.feed(data, on_frame, take_whole)) end_watch(Outcome::failed, framer.error());
     return !stop;
   };
 

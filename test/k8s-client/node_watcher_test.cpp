@@ -144,6 +144,13 @@ TEST_F(NodeWatcherTest, PagedListOf1200NodesArrivesWhole) {
   EXPECT_LE(connections_at_sync, 2u) << "LIST pages share two keep-alive connections";
 }
 
+// LIST page requests the fake has seen so far.
+std::size_t list_requests_of(const FakeApiServer& server) {
+  std::size_t n = 0;
+  for (const auto& request : server.requests()) n += request.target.find("limit=500") != std::string::npos;
+  return n;
+}
+
 TEST_F(NodeWatcherTest, CancellingDuringAPagedListStopsEveryPageInFlight) {
   FakeApiServer server(fake_options());
   GenerateOptions generate;
@@ -151,11 +158,7 @@ TEST_F(NodeWatcherTest, CancellingDuringAPagedListStopsEveryPageInFlight) {
   generate.realistic = true;  // 4 pages of ~4 MB: still streaming when cancelled
   server.generate_nodes(generate);
   start(server);
-  auto list_requests = [&] {
-    std::size_t n = 0;
-    for (const auto& request : server.requests()) n += request.target.find("limit=500") != std::string::npos;
-    return n;
-  };
+  auto list_requests = [&] { return list_requests_of(server); };
   ASSERT_TRUE(wait([&] { return list_requests() >= 2; })) << "the second page is requested while the first streams";
   stop();  // expects the watcher to finish within 5 s
   EXPECT_FALSE(watcher_->synced());
@@ -169,11 +172,7 @@ TEST_F(NodeWatcherTest, GoneOnAPageRequestedAheadRestartsTheListWithItsReason) {
   generate.realistic = true;
   server.generate_nodes(generate);
   start(server);
-  auto list_requests = [&] {
-    std::size_t n = 0;
-    for (const auto& request : server.requests()) n += request.target.find("limit=500") != std::string::npos;
-    return n;
-  };
+  auto list_requests = [&] { return list_requests_of(server); };
   // The client does not run until wait() is called again: the second page is asked after this.
   ASSERT_TRUE(wait([&] { return list_requests() >= 1; }));
   server.fail_next(410, 1);

@@ -302,22 +302,22 @@ TEST(NetlinkOverlayMessageTest, MalformedRepliesAreRefusedWithAReason) {
 
   // An IPv4 neighbour carrying an IPv6 address (and the reverse) is refused:
   // written back, it would change family (found by the netlink_overlay fuzzer).
-  std::vector<std::uint8_t> mixed;
-  append_overlay_change(
-      mixed, 5, {ChangeKind::add, NeighbourEntry{IpAddress::parse("2001:db8:9::"), MacAddress::parse("0e:68:00:00:00:01")}},
-      1);
-  ASSERT_TRUE(parse_neighbour_message(mixed, &error)) << error;
-  auto* ndm = reinterpret_cast<ndmsg*>(mixed.data() + NLMSG_HDRLEN);
-  ndm->ndm_family = AF_INET;
-  EXPECT_FALSE(parse_neighbour_message(mixed, &error));
-  EXPECT_NE(error.find("NDA_DST of 16 bytes in an IPv4 neighbour"), std::string::npos) << error;
-  std::vector<std::uint8_t> mixed4;
-  append_overlay_change(
-      mixed4, 5, {ChangeKind::add, NeighbourEntry{IpAddress::parse("10.244.9.0"), MacAddress::parse("0e:68:00:00:00:01")}},
-      1);
-  reinterpret_cast<ndmsg*>(mixed4.data() + NLMSG_HDRLEN)->ndm_family = AF_INET6;
-  EXPECT_FALSE(parse_neighbour_message(mixed4, &error));
-  EXPECT_NE(error.find("NDA_DST of 4 bytes in an IPv6 neighbour"), std::string::npos) << error;
+  struct Mixed {
+    const char* address;
+    std::uint8_t claimed_family;
+    const char* message;
+  };
+  for (const Mixed& mixed : {Mixed{"2001:db8:9::", AF_INET, "NDA_DST of 16 bytes in an IPv4 neighbour"},
+                             Mixed{"10.244.9.0", AF_INET6, "NDA_DST of 4 bytes in an IPv6 neighbour"}}) {
+    std::vector<std::uint8_t> message;
+    append_overlay_change(
+        message, 5,
+        {ChangeKind::add, NeighbourEntry{IpAddress::parse(mixed.address), MacAddress::parse("0e:68:00:00:00:01")}}, 1);
+    ASSERT_TRUE(parse_neighbour_message(message, &error)) << error;
+    reinterpret_cast<ndmsg*>(message.data() + NLMSG_HDRLEN)->ndm_family = mixed.claimed_family;
+    EXPECT_FALSE(parse_neighbour_message(message, &error)) << mixed.address;
+    EXPECT_NE(error.find(mixed.message), std::string::npos) << error;
+  }
 }
 
 // --- ChangeFilter's overlay events (pure, no socket) ------------------------------

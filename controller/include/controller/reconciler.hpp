@@ -120,6 +120,8 @@ class Reconciler {
   void request_route_step(const std::vector<routing::OwnedRouteEvent>& events);
   bool step_wanted() const { return !dirty_nodes_.empty() || !route_events_.empty(); }
   void pass_failed(const Engine::PassResult& result);
+  // kube_hostgw_node_event_apply_seconds, for a step or pass that changed something.
+  void observe_event_apply(std::optional<Clock::time_point> arrival, bool changed);
   void pass_done(const Engine::PassResult& result, Clock::time_point started);
 
   boost::asio::steady_timer wake_;
@@ -145,7 +147,6 @@ class Reconciler {
   // step or pass applies: kube_hostgw_node_event_apply_seconds is measured
   // from there to the end of the step or pass that changed something.
   std::optional<Clock::time_point> first_event_arrival_;
-  void observe_event_apply(std::optional<Clock::time_point> arrival, bool changed);
   std::vector<routing::OwnedRouteEvent> route_events_;
 };
 

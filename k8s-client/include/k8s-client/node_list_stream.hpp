@@ -79,7 +79,8 @@ class NodeListStreamParser {
   bool start_value(const char* p, bool item);
   bool finish_key();
   bool finish_value();
-  bool fail(const char* p, std::string_view what);  // "invalid JSON at byte N: what"
+  bool fail_at(std::size_t offset, std::string_view what);  // "invalid JSON at byte N: what"
+  bool fail(const char* p, std::string_view what);           // the same at `p`
   bool fail_message(std::string message);
   std::size_t offset_of(const char* p) const { return offset_ + static_cast<std::size_t>(p - chunk_); }
 
