@@ -30,14 +30,17 @@ std::vector<routing::IpAddress> keys_of(const std::map<routing::IpAddress, Value
 
 }  // namespace
 
-std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node, AddressTypes types) {
+std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node, const DesiredRoutesOptions& options) {
   std::vector<routing::IpAddress> out;
-  auto add = [&](const std::vector<std::string>& texts) {
-    for (const auto& text : texts)
-      if (auto address = routing::IpAddress::try_parse(text)) out.push_back(*address);
+  auto add = [&](const std::string& text) {
+    if (auto address = routing::IpAddress::try_parse(text)) out.push_back(*address);
   };
-  add(node.internal_ips);
-  if (types == AddressTypes::internal_then_external) add(node.external_ips);
+  for (const auto& key : options.address_annotations)
+    for (const auto& [name, value] : node.annotations)
+      if (name == key) add(value);
+  for (const auto& text : node.internal_ips) add(text);
+  if (options.address_types == AddressTypes::internal_then_external)
+    for (const auto& text : node.external_ips) add(text);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
@@ -71,7 +74,7 @@ DesiredState desired_state(const ClusterView& view, const std::string& self, con
   if (pod_network.masquerade) {
     std::map<routing::IpAddress, unsigned> addresses;
     for (const k8s::NodeInfo* node : view.nodes()) {
-      auto node_addresses = masquerade_node_addresses(*node, options.routes.address_types);
+      auto node_addresses = masquerade_node_addresses(*node, options.routes);
       for (const auto& address : node_addresses) ++addresses[address];
       if (!node_addresses.empty()) out.node_addresses.emplace(node->name, std::move(node_addresses));
     }
@@ -171,7 +174,7 @@ std::optional<NodeUpdate> DesiredModel::update_node(const std::string& name, con
     }
     for (const auto& address : update.addresses_before)
       if (--address_count_[address] == 0) address_count_.erase(address);
-    if (node) update.addresses_after = masquerade_node_addresses(*node, options_.routes.address_types);
+    if (node) update.addresses_after = masquerade_node_addresses(*node, options_.routes);
     for (const auto& address : update.addresses_after) ++address_count_[address];
     if (!update.addresses_after.empty()) node_addresses_[name] = update.addresses_after;
   }

@@ -151,5 +151,31 @@ TEST_F(DesiredStateTest, MasqueradeSetsFromEveryNodeAndTheModelFollowsOneNode) {
   EXPECT_EQ(model.masquerade(), desired_state(view_, "a", kernel_, options_).masquerade);
 }
 
+TEST_F(DesiredStateTest, MasqueradeExemptsTheAnnotatedAddressesPeersRouteBy) {
+  // flannel's public-ip annotation differs from the InternalIP: pods reaching the
+  // node at either address keep their source address.
+  auto annotated = node("g", {"10.244.7.0/24"}, {"198.51.100.17"});
+  annotated.annotations = {{"flannel.alpha.coreos.com/public-ip", "198.51.100.117"},
+                           {"example.com/other", "203.0.113.99"},
+                           {"flannel.alpha.coreos.com/public-ip-overwrite", "not an address"}};
+  options_.routes.address_annotations = {"flannel.alpha.coreos.com/public-ip-overwrite",
+                                         "flannel.alpha.coreos.com/public-ip"};
+  EXPECT_EQ(masquerade_node_addresses(annotated, options_.routes),
+            (std::vector<IpAddress>{IpAddress::parse("198.51.100.17"), IpAddress::parse("198.51.100.117")}));
+  options_.routes.address_annotations.clear();
+  EXPECT_EQ(masquerade_node_addresses(annotated, options_.routes),
+            std::vector<IpAddress>{IpAddress::parse("198.51.100.17")});
+
+  options_.routes.address_annotations = {"flannel.alpha.coreos.com/public-ip"};
+  options_.pod_network.masquerade = true;
+  DesiredModel model;
+  model.reset(desired_state(view_, "a", kernel_, options_), options_);
+  index_.set("g", annotated.pod_cidrs);
+  auto update = model.update_node("g", &annotated, index_);
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->addresses_after,
+            (std::vector<IpAddress>{IpAddress::parse("198.51.100.17"), IpAddress::parse("198.51.100.117")}));
+}
+
 }  // namespace
 }  // namespace hostgw::controller

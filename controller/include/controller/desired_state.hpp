@@ -82,9 +82,13 @@ struct DesiredState {
   std::uint32_t pod_mtu = 0;  // the MTU in the conflist (0: none rendered)
 };
 
-// The addresses of `node` that the masquerade exempts as destinations: its
-// InternalIPs, and its ExternalIPs when `types` routes via them too.
-std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node, AddressTypes types);
+// The addresses of `node` that the masquerade exempts as destinations: the
+// values of its --address-annotation keys (the addresses peers may route it
+// by, e.g. flannel's public-ip), its InternalIPs, and its ExternalIPs when
+// the options route via them too. Values that are no address are left out
+// (desired_routes reports them).
+std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node,
+                                                          const DesiredRoutesOptions& options);
 
 // `routes` with each route through one of `nexthops` given that nexthop's
 // gateway and link (what the holder rule compares).
