@@ -66,9 +66,14 @@ DesiredState desired_state(const ClusterView& view, const std::string& self, con
   const k8s::NodeInfo* self_node = view.find(self);
   const PodNetworkOptions& pod_network = options.pod_network;
   out.facts = local_facts(self, self_node, kernel.connected, options.routes);
-  out.routes = desired_routes(view.nodes(), out.facts, options.routes,
-                              kernel.owned_nexthops.empty() ? kernel.owned_routes
-                                                            : via_nexthop_gateways(kernel.owned_routes, kernel.owned_nexthops));
+  // What the holder rule counts as installed: our routes and, while taking
+  // over, the routes of --adopt-protocol (flannel's route to a podCIDR makes
+  // its node the holder, as ours would).
+  std::vector<routing::Route> installed = kernel.owned_nexthops.empty()
+                                              ? kernel.owned_routes
+                                              : via_nexthop_gateways(kernel.owned_routes, kernel.owned_nexthops);
+  installed.insert(installed.end(), kernel.adoptable_routes.begin(), kernel.adoptable_routes.end());
+  out.routes = desired_routes(view.nodes(), out.facts, options.routes, installed);
   out.overlay =
       desired_overlay(out.routes.overlay_self, out.routes.overlay_peers, options.vxlan_vni, options.vxlan_port);
   if (pod_network.masquerade) {

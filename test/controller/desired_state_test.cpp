@@ -177,5 +177,25 @@ TEST_F(DesiredStateTest, MasqueradeExemptsTheAnnotatedAddressesPeersRouteBy) {
             (std::vector<IpAddress>{IpAddress::parse("198.51.100.17"), IpAddress::parse("198.51.100.117")}));
 }
 
+TEST_F(DesiredStateTest, ARouteBeingTakenOverMakesItsNodeTheHolderOfAnOverlap) {
+  // h claims f's podCIDR 10.244.6.0/24 too. Without an installed route both are
+  // skipped; flannel's boot route to it via f (adoptable) makes f the holder.
+  view_.apply(test_support::node_event(k8s::NodeEvent::Type::added,
+                                       node("h", {"10.244.6.0/24"}, {"198.51.100.18"})));
+  auto routed = [&](const std::string& name) {
+    DesiredState state = desired_state(view_, "a", kernel_, options_);
+    return std::any_of(state.routes.routes.begin(), state.routes.routes.end(), [&](const NodeRoute& entry) {
+      return entry.node == name && entry.route.destination == IpPrefix::parse("10.244.6.0/24");
+    });
+  };
+  EXPECT_FALSE(routed("f"));
+  EXPECT_FALSE(routed("h"));
+  routing::Route boot{IpPrefix::parse("10.244.6.0/24"), IpAddress::parse("198.51.100.16"), 2};
+  boot.protocol = 3;  // RTPROT_BOOT
+  kernel_.adoptable_routes = {boot};
+  EXPECT_TRUE(routed("f"));
+  EXPECT_FALSE(routed("h"));
+}
+
 }  // namespace
 }  // namespace hostgw::controller
