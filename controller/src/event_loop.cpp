@@ -1,16 +1,19 @@
 #include "controller/event_loop.hpp"
 
-#include <algorithm>
-
 namespace hostgw::controller {
 
 EventLoop::Ended EventLoop::run_until_done(const std::function<std::optional<Clock::time_point>()>& stop_requested,
                                            std::chrono::milliseconds cut_off) {
-  const auto slice = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(100), cut_off);
   while (!stopped()) {
-    run_for(slice);
-    auto since = stop_requested();
-    if (since && Clock::now() - *since > cut_off) return Ended::cut_off;
+    const auto since = stop_requested();
+    if (!since) {
+      // No stop yet: block until a handler runs (no idle wake-ups), then look again.
+      run_one();
+      continue;
+    }
+    const auto left = *since + cut_off - Clock::now();
+    if (left <= Clock::duration::zero()) return Ended::cut_off;
+    run_for(left);
   }
   return Ended::done;
 }

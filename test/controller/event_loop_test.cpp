@@ -94,5 +94,29 @@ TEST(EventLoopTest, EndsWhenTheWorkIsDoneWithoutAStop) {
   EXPECT_TRUE(ran);
 }
 
+TEST(EventLoopTest, AStopSetByAHandlerIsSeenAndAnIdleLoopIsNotWokenToLook) {
+  EventLoop loop;
+  std::optional<EventLoop::Clock::time_point> stop_requested;
+  int asked = 0;
+  asio::steady_timer stop_timer(loop, 350ms);
+  stop_timer.async_wait([&](const boost::system::error_code&) { stop_requested = EventLoop::Clock::now(); });
+  // Work that outlives the stop and ignores it: the cut-off ends the run.
+  asio::steady_timer long_task(loop, std::chrono::hours(1));
+  long_task.async_wait([](const boost::system::error_code&) {});
+  const auto started = EventLoop::Clock::now();
+  EXPECT_EQ(loop.run_until_done(
+                [&] {
+                  ++asked;
+                  return stop_requested;
+                },
+                50ms),
+            EventLoop::Ended::cut_off);
+  EXPECT_GE(EventLoop::Clock::now() - started, 400ms);
+  EXPECT_LT(EventLoop::Clock::now() - started, 2s);
+  // Asked once at the start, once after the stop's handler, then while the cut-off runs
+  // (a loop polling every 100 ms would have asked 3 more times before the stop).
+  EXPECT_LE(asked, 3);
+}
+
 }  // namespace
 }  // namespace hostgw::controller

@@ -26,7 +26,9 @@ class EventLoop : public boost::asio::io_context {
 
   enum class Ended { done, cut_off };
   // Runs until no work is left, or until `cut_off` has passed since the time
-  // `stop_requested()` returns (nullopt: no stop asked for yet).
+  // `stop_requested()` returns (nullopt: no stop asked for yet). It is asked
+  // after every handler, so a handler sets the stop; an idle loop sleeps in
+  // the kernel until its next event or timer (no polling).
   Ended run_until_done(const std::function<std::optional<Clock::time_point>()>& stop_requested,
                        std::chrono::milliseconds cut_off);
 
