@@ -787,13 +787,13 @@ int bench(const Args& args) {
   const double two_ms_before = metric(page_before, le_2ms);
   auto last_change = Clock::now();
   // The next change goes out `spacing` after the previous one (and 10 ms after its route
-  // appeared): the pass it caused started right after that t0, so with spacing > 200 ms
-  // the new trigger never waits for the reconciler's minimum pass interval.
+  // appeared): with spacing > 200 ms every change is alone in its step window, whatever
+  // the reconciler's step budget.
   auto previous_t0 = Clock::now() - args.spacing;
   double cpu_mark = process_cpu_ms(pid);
   for (std::size_t i = 0; i < args.events; ++i) {
-    // Isolated events: the reconciler runs passes at most every 200 ms and
-    // holds a trigger that comes sooner (coalescing); this measures one event alone.
+    // Isolated events: a burst over the reconciler's step budget would be coalesced
+    // into a full pass; this measures one event alone.
     std::this_thread::sleep_until(std::max(last_change + 10ms, previous_t0 + args.spacing));
     const auto t0 = Clock::now();
     previous_t0 = t0;

@@ -420,8 +420,8 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "## Method notes"
   echo
-  echo "- Events are isolated: the reconciler starts passes at most every 200 ms and holds a trigger that"
-  echo "  arrives sooner, to coalesce bursts; the bench sends each change 260 ms after the previous one"
+  echo "- Events are isolated: the reconciler handles up to 10 node changes per 200 ms at once (more are"
+  echo "  a burst, coalesced into one full pass); the bench sends each change 260 ms after the previous one"
   echo "  (and at least 10 ms after its route appeared), so each latency is one event on its own."
   echo "- Heartbeats are sent 1000 at a time; the bench waits until the controller's"
   echo "  \`kube_hostgw_watch_events_total\` has counted them before the next block (so a slow"

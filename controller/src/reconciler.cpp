@@ -1,5 +1,6 @@
 #include "controller/reconciler.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <set>
@@ -101,27 +102,31 @@ asio::awaitable<void> Reconciler::run() {
       bool retry_due = next_retry_ && now >= *next_retry_;
       bool wanted = pending_ || resync_due || retry_due;
       auto earliest_start = last_pass_start_ ? *last_pass_start_ + options_.min_pass_interval : now;
+      if (burst_until_) earliest_start = std::max(earliest_start, *burst_until_);
       if (wanted && now >= earliest_start) {
         if (!pending_) metrics_.triggers(resync_due ? "resync" : "retry").inc();
         // Only work that triggers asked for paces the next triggers: an event
         // right after a periodic resync is still isolated, not part of a burst.
         if (pending_) last_pass_start_ = now;
         pending_ = false;
+        burst_until_.reset();
         co_await pass();
         next_resync_ = Clock::now() + options_.resync_period;
         continue;
       }
       if (!wanted && step_wanted()) {
-        if (now >= earliest_start) {
-          // Isolated: handled at once, without a dump.
-          last_pass_start_ = now;
+        // Steps are not paced by passes: an event right after a pass (the
+        // first sync included) is handled at once, without a dump.
+        if (take_step(now)) {
           co_await incremental_step();
           continue;
         }
-        // Part of a burst: one full pass after the interval takes all of it.
+        // Over the budget: one full pass at the end of the window takes the rest.
         dirty_nodes_.clear();
         route_events_.clear();
         pending_ = wanted = true;
+        burst_until_ = step_window_start_ + options_.min_pass_interval;
+        earliest_start = std::max(earliest_start, *burst_until_);
       }
       auto deadline = next_resync_;
       if (next_retry_) deadline = std::min(deadline, *next_retry_);
@@ -223,6 +228,16 @@ void Reconciler::request_route_step(const std::vector<routing::OwnedRouteEvent>&
   }
   route_events_.insert(route_events_.end(), events.begin(), events.end());
   wake_.cancel();
+}
+
+bool Reconciler::take_step(Clock::time_point now) {
+  if (now - step_window_start_ >= options_.min_pass_interval) {
+    step_window_start_ = now;
+    steps_in_window_ = 0;
+  }
+  if (steps_in_window_ >= options_.steps_per_interval) return false;
+  ++steps_in_window_;
+  return true;
 }
 
 asio::awaitable<void> Reconciler::incremental_step() {

@@ -167,7 +167,7 @@ TEST_F(ReconcilerTest, RoutesOfVanishedNodesAreDeletedForeignRoutesAreNot) {
   EXPECT_EQ(log_lines_with("\"Route deleted\""), 1u);
 }
 
-TEST_F(ReconcilerTest, ThousandTriggersInABurstCauseOnePass) {
+TEST_F(ReconcilerTest, ThousandTriggersInABurstCauseTheStepBudgetAndOnePass) {
   auto options = fast_options();
   options.min_pass_interval = 300ms;
   start(options);
@@ -190,10 +190,14 @@ TEST_F(ReconcilerTest, ThousandTriggersInABurstCauseOnePass) {
       asio::detached);
   ASSERT_TRUE(run_until([&] { return reconciler_->passes() == 2; }));
   run_for(400ms);
+  // The step budget's steps at once, the rest in one pass at the window's end.
   EXPECT_EQ(reconciler_->passes(), 2u);
+  EXPECT_GE(reconciler_->incremental_steps(), 1u);
+  EXPECT_LE(reconciler_->incremental_steps(), options.steps_per_interval);
   EXPECT_EQ(metrics_.triggers("node").value(), 1000);
   EXPECT_EQ(table_.routes().size(), 1002u);
-  EXPECT_EQ(table_.apply_calls(), 2u);
+  const std::size_t applied = table_.apply_calls();
+  EXPECT_EQ(applied, 2u + reconciler_->incremental_steps());
 
   // 1000 kernel notices at once: one more pass, and it writes nothing.
   for (int i = 0; i < 1000; ++i) table_.post_notice({true, false, "RTM_NEWLINK eth0"});
@@ -201,7 +205,7 @@ TEST_F(ReconcilerTest, ThousandTriggersInABurstCauseOnePass) {
   run_for(400ms);
   EXPECT_EQ(reconciler_->passes(), 3u);
   EXPECT_EQ(metrics_.triggers("kernel").value(), 1000);
-  EXPECT_EQ(table_.apply_calls(), 2u);
+  EXPECT_EQ(table_.apply_calls(), applied);
 }
 
 TEST_F(ReconcilerTest, HeartbeatsCostNoPassNoDumpNoWrite) {
@@ -341,31 +345,43 @@ TEST_F(ReconcilerTest, SingleNodeEventsAreAppliedWithoutADumpOrFullPass) {
   EXPECT_EQ(table_.writes(), writes);
 }
 
-TEST_F(ReconcilerTest, IsolatedEventDoesNotWaitForTheMinimumPassInterval) {
+TEST_F(ReconcilerTest, EventsGoAtOnceWithinTheStepBudgetAndABurstWaitsForOnePass) {
   auto options = fast_options();
   options.min_pass_interval = 100ms;
+  options.steps_per_interval = 2;
   start(options);
   reconciler_->on_node_event(node_list(three_nodes()));
   settle();
-  run_for(120ms);
+  // Right after the first sync's pass: not held back by it.
   reconciler_->on_node_event(node_event(Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})));
   settle();  // no timer has to expire
   EXPECT_TRUE(has_route("10.244.4.0/24", "198.51.100.14"));
-  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
-  // A second one right after is part of a burst: it waits for one full pass.
   reconciler_->on_node_event(node_event(Type::added, node("node-e", {"10.244.5.0/24"}, {"198.51.100.15"})));
-  reconciler_->on_node_event(node_event(Type::added, node("node-f", {"10.244.6.0/24"}, {"198.51.100.16"})));
   settle();
-  EXPECT_FALSE(has_route("10.244.5.0/24", "198.51.100.15"));
-  ASSERT_TRUE(run_until([&] { return has_route("10.244.6.0/24", "198.51.100.16"); }));
   EXPECT_TRUE(has_route("10.244.5.0/24", "198.51.100.15"));
+  EXPECT_EQ(reconciler_->incremental_steps(), 2u);
+  // The budget is spent: the next ones in this interval wait for one full pass.
+  reconciler_->on_node_event(node_event(Type::added, node("node-f", {"10.244.6.0/24"}, {"198.51.100.16"})));
+  reconciler_->on_node_event(node_event(Type::added, node("node-g", {"10.244.7.0/24"}, {"198.51.100.17"})));
+  settle();
+  EXPECT_FALSE(has_route("10.244.6.0/24", "198.51.100.16"));
+  ASSERT_TRUE(run_until([&] { return has_route("10.244.7.0/24", "198.51.100.17"); }));
+  EXPECT_TRUE(has_route("10.244.6.0/24", "198.51.100.16"));
   EXPECT_EQ(reconciler_->passes(), 2u);
-  EXPECT_EQ(reconciler_->incremental_steps(), 1u);
+  EXPECT_EQ(reconciler_->incremental_steps(), 2u);
+  // A new interval has a new budget.
+  run_for(120ms);
+  reconciler_->on_node_event(node_event(Type::added, node("node-h", {"10.244.8.0/24"}, {"198.51.100.18"})));
+  settle();
+  EXPECT_TRUE(has_route("10.244.8.0/24", "198.51.100.18"));
+  EXPECT_EQ(reconciler_->incremental_steps(), 3u);
+  EXPECT_EQ(reconciler_->passes(), 2u);
 }
 
 TEST_F(ReconcilerTest, EventApplyIsMeasuredFromTheEventsArrivalToTheKernelsAnswer) {
   auto options = fast_options();
   options.min_pass_interval = 100ms;
+  options.steps_per_interval = 1;
   start(options);
   reconciler_->on_node_event(node_list(three_nodes()));  // a list has no arrival time: nothing observed
   settle();
@@ -396,7 +412,7 @@ TEST_F(ReconcilerTest, EventApplyIsMeasuredFromTheEventsArrivalToTheKernelsAnswe
       arrived(node_event(Type::added, node("node-f", {"10.244.6.0/24"}, {"198.51.100.16"})), 0ms));
   ASSERT_TRUE(run_until([&] { return has_route("10.244.6.0/24", "198.51.100.16"); }));
   ASSERT_TRUE(run_until([&] { return metrics_.event_apply.count() == 2u; }));
-  // The pass waited for the minimum interval after the isolated step.
+  // The pass waited for the end of the step window the isolated step opened.
   EXPECT_GE(metrics_.event_apply.sum() - before, 0.010);
   EXPECT_EQ(reconciler_->passes(), 2u);
 }

@@ -41,10 +41,15 @@ struct ReconcilerOptions {
   DesiredRoutesOptions routes;
   // A full pass at least this often, even without any trigger.
   std::chrono::milliseconds resync_period{60000};
-  // Passes start at most this often: a burst of triggers (a relist, a rolling
-  // node update) right after a pass waits for the rest of the interval and is
-  // handled by one pass. An isolated trigger starts a pass at once.
+  // Triggered full passes start at most this often: a burst of triggers (a
+  // relist, kernel changes) right after a pass waits for the rest of the
+  // interval and is handled by one pass. An isolated trigger starts at once.
   std::chrono::milliseconds min_pass_interval{200};
+  // Incremental steps (a node's change, our routes' kernel events: no dump)
+  // run at once, up to this many per min_pass_interval. More is a burst (a
+  // flood of node changes, another agent fighting over our routes): the rest
+  // waits for one full pass at the end of the interval.
+  unsigned steps_per_interval = 10;
   // Backoff of a refused route change (and of a pass that could not read the
   // kernel's state): initial, doubling per failure, capped.
   std::chrono::milliseconds retry_initial{1000};
@@ -121,6 +126,8 @@ class Reconciler {
   bool step_wanted() const { return !dirty_nodes_.empty() || !route_events_.empty(); }
   void pass_failed(const Engine::PassResult& result);
   // kube_hostgw_node_event_apply_seconds, for a step or pass that changed something.
+  // True (and counted) if a step may start now, within the step budget.
+  bool take_step(Clock::time_point now);
   void observe_event_apply(std::optional<Clock::time_point> arrival, bool changed);
   void pass_done(const Engine::PassResult& result, Clock::time_point started);
 
@@ -140,6 +147,11 @@ class Reconciler {
   std::optional<Clock::time_point> pass_started_;
   Clock::time_point next_resync_{};
   std::optional<Clock::time_point> last_pass_start_;
+  // The step budget's window (steps_per_interval per min_pass_interval), and
+  // the end of the window a burst waits for.
+  Clock::time_point step_window_start_{};
+  unsigned steps_in_window_ = 0;
+  std::optional<Clock::time_point> burst_until_;
   std::optional<Clock::time_point> next_retry_;
   unsigned pass_failures_in_row_ = 0;
   std::set<std::string> dirty_nodes_;
