@@ -58,8 +58,10 @@ std::string format_metric_value(double value) {
   if (value == std::floor(value) && std::fabs(value) < 1e15) {
     return std::to_string(static_cast<long long>(value));
   }
+  // Shortest round-trip digits in %g style, as Prometheus' own clients write them
+  // (0.0005, not the shorter 5e-04 plain to_chars picks): an le label is matched as text.
   char buffer[64];
-  auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  auto result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general);
   return std::string(buffer, result.ptr);
 }
 

@@ -89,6 +89,12 @@ TEST(MetricsTest, ValueFormatting) {
   EXPECT_EQ(format_metric_value(-3), "-3");
   EXPECT_EQ(format_metric_value(1e20), "1e+20");
   EXPECT_EQ(format_metric_value(0.001), "0.001");
+  // As Prometheus' clients write bucket bounds (%g style), not the shorter exponent form.
+  EXPECT_EQ(format_metric_value(0.0005), "0.0005");
+  EXPECT_EQ(format_metric_value(0.0001), "0.0001");
+  EXPECT_EQ(format_metric_value(0.00025), "0.00025");
+  EXPECT_EQ(format_metric_value(0.1234567), "0.1234567");
+  EXPECT_EQ(format_metric_value(1e-5), "1e-05");
   EXPECT_EQ(format_metric_value(1.0 / 0.0), "+Inf");
   EXPECT_EQ(format_metric_value(0.0 / 0.0), "NaN");
 }
@@ -110,6 +116,7 @@ TEST(MetricsTest, ControllerMetricsExposeEveryFamilyWithPrefix) {
   for (const char* name :
        {"kube_hostgw_nodes ", "kube_hostgw_routes_desired ", "kube_hostgw_routes_installed ",
         "kube_hostgw_reconcile_passes_total ", "kube_hostgw_reconcile_duration_seconds_bucket{le=\"0.001\"} 0",
+        "kube_hostgw_node_event_apply_seconds_bucket{le=\"0.0005\"} 0",
         "kube_hostgw_nodes_skipped{reason=\"overlaps_other_node\"} 0", "kube_hostgw_nodes_skipped{reason=\"self\"} 0",
         "kube_hostgw_route_changes_total{op=\"add\",result=\"ok\"} 1",
         "kube_hostgw_netlink_errors_total{errno=\"ENETUNREACH\"} 1",
