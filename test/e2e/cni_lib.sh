@@ -45,6 +45,7 @@ khg_podnet_node_add() {
   ip -n "$ns" link add eth0 type veth peer name "n$i" netns "$lan"
   ip -n "$lan" link set "n$i" master br0 up
   ip -n "$ns" addr add "$(khg_node_ip "$i")/24" dev eth0
+  khg_no_dad "$ns" eth0
   ip -n "$ns" link set eth0 up
   if ((KHG_HAVE_ROUTER)); then ip -n "$ns" route add default via "$KHG_ROUTER_NEAR_IP"; fi
   khg_sysctl "$ns" net.ipv4.ip_forward=1
@@ -62,6 +63,7 @@ khg_outside_up() {
   ip -n "$out" link add eth0 type veth peer name out0 netns "$lan"
   ip -n "$lan" link set out0 master br1 up
   ip -n "$out" addr add "$KHG_OUTSIDE_IP/24" dev eth0
+  khg_no_dad "$out" eth0
   ip -n "$out" link set eth0 up
   ip -n "$out" route add default via "$KHG_ROUTER_FAR_IP"
 }

@@ -294,6 +294,18 @@ khg_sysctl() {
   ip netns exec "$ns" sysctl -qw "$@" >/dev/null
 }
 
+# khg_no_dad NS IFACE...: the interfaces skip IPv6 duplicate address detection. Call
+# before the link comes up. A new link's link-local address stays tentative for 1-2 s, and
+# the kernel sends no neighbour solicitation from an interface without a usable link-local
+# address: a router namespace born a second ago silently drops the first IPv6 packets it
+# forwards (e2e.cross_subnet_vxlan's set-up check failed about 1 run in 3 under load).
+# Only the harness's own links: devices kube-hostgw creates keep the kernel's default.
+khg_no_dad() {
+  local ns=$1 iface
+  shift
+  for iface; do khg_sysctl "$ns" "net.ipv6.conf.$iface.accept_dad=0"; done
+}
+
 # ---------------------------------------------------------------------------------------
 # Topology
 
@@ -332,6 +344,7 @@ khg_router_up() {
   ip -n "$lan" link set rtr1 master br1 up
   ip -n "$rtr" addr add "$KHG_ROUTER_NEAR_IP/24" dev near
   ip -n "$rtr" addr add "$KHG_ROUTER_FAR_IP/24" dev far
+  khg_no_dad "$rtr" near far
   ip -n "$rtr" link set near up
   ip -n "$rtr" link set far up
   khg_sysctl "$rtr" net.ipv4.ip_forward=1
@@ -355,6 +368,7 @@ khg_node_add() {
     ip -n "$lan" link set "n$i" master br0 up
   fi
   ip -n "$ns" addr add "$(khg_node_ip "$i")/24" dev eth0
+  khg_no_dad "$ns" eth0
   ip -n "$ns" link set eth0 up
   if ((KHG_HAVE_ROUTER)); then
     if [[ "$side" == far ]]; then
@@ -366,6 +380,7 @@ khg_node_add() {
   khg_sysctl "$ns" net.ipv4.ip_forward=1
   ip -n "$ns" link add cni0 type bridge
   ip -n "$ns" addr add "10.244.$i.1/24" dev cni0
+  khg_no_dad "$ns" cni0
   ip -n "$ns" link set cni0 up
 }
 
@@ -379,6 +394,7 @@ khg_pods_add() {
     ip -n "$pod" link add eth0 type veth peer name "vp$j" netns "$node"
     ip -n "$node" link set "vp$j" master cni0 up
     ip -n "$pod" addr add "$(khg_pod_ip "$i" "$j")/24" dev eth0
+    khg_no_dad "$pod" eth0
     ip -n "$pod" link set eth0 up
     ip -n "$pod" route add default via "10.244.$i.1"
   done
