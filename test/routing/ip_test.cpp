@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -123,6 +126,36 @@ TEST(IpAddressTest, OrdersV4BeforeV6ThenNumerically) {
   std::vector<std::string> text;
   for (const auto& a : sorted) text.push_back(a.to_string());
   EXPECT_EQ(text, (std::vector<std::string>{"198.51.100.3", "198.51.100.20", "::1", "2001:db8::1"}));
+}
+
+// The comparison reads the bytes as two 64-bit words: it must agree with the
+// byte-by-byte order everywhere, the boundary between the words included.
+TEST(IpAddressTest, OrderIsTheByteOrderAcrossBothWords) {
+  std::mt19937 random(20261203);
+  std::vector<std::array<std::uint8_t, 16>> bytes;
+  for (int i = 0; i < 200; ++i) {
+    std::array<std::uint8_t, 16> b{};
+    for (auto& byte : b) byte = static_cast<std::uint8_t>(random() % 3 == 0 ? random() : (i % 2) * 0xff);
+    bytes.push_back(b);
+  }
+  auto near = bytes[0];  // differs from bytes[0] only in byte 7, then only in byte 8
+  near[7] ^= 0x80;
+  bytes.push_back(near);
+  near = bytes[0];
+  near[8] ^= 0x01;
+  bytes.push_back(near);
+  for (const auto& x : bytes) {
+    for (const auto& y : bytes) {
+      const IpAddress a = *IpAddress::from_bytes(x.data(), 16);
+      const IpAddress b = *IpAddress::from_bytes(y.data(), 16);
+      const bool less = std::lexicographical_compare(x.begin(), x.end(), y.begin(), y.end());
+      ASSERT_EQ(a < b, less) << a.to_string() << " vs " << b.to_string();
+      ASSERT_EQ(a == b, x == y) << a.to_string() << " vs " << b.to_string();
+    }
+  }
+  const IpAddress v4 = IpAddress::parse("255.255.255.255");
+  EXPECT_LT(v4, IpAddress::parse("::"));
+  EXPECT_LT(IpAddress::parse("198.51.100.255"), IpAddress::parse("198.51.101.0"));
 }
 
 TEST(IpAddressTest, FromBytesChecksTheSize) {
