@@ -428,6 +428,12 @@ mkdir -p "$(dirname "$OUT")"
   echo "  consumer cannot fall out of the fake's watch history and relist)."
   echo "- Instructions per heartbeat = (Ir with $HB_EVENTS events − Ir with 0 events) / $HB_EVENTS, from"
   echo "  \`valgrind --tool=callgrind\` over \`heartbeat_cost_bench\` (set-up cost cancels out)."
+  echo "- The own part beside a bare watch client is the difference between two processes' clocks for"
+  echo "  one event: the bare client and the controller read the same watch stream on the same CPUs,"
+  echo "  and whichever runs first reads first. Single values go below zero (the controller read first),"
+  echo "  and a busy machine moves the median either way. The controller's histogram"
+  echo "  (\`kube_hostgw_node_event_apply_seconds\`: the event's bytes read → the kernel's acknowledgement,"
+  echo "  inside the process) does not depend on that race."
   echo "- Raw outputs of the run:"
   echo
   echo '```'
