@@ -298,7 +298,7 @@ khg_sysctl() {
 # before the link comes up. A new link's link-local address stays tentative for 1-2 s, and
 # the kernel sends no neighbour solicitation from an interface without a usable link-local
 # address: a router namespace born a second ago silently drops the first IPv6 packets it
-# forwards (e2e.cross_subnet_vxlan's set-up check failed about 1 run in 3 under load).
+# forwards (e2e.cross_subnet_vxlan's set-up check failed 1 run in 5 under load).
 # Only the harness's own links: devices kube-hostgw creates keep the kernel's default.
 khg_no_dad() {
   local ns=$1 iface

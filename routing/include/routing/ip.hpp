@@ -74,7 +74,7 @@ class IpAddress {
   // IPv4 sorts before IPv6; within a family, numeric order. The bytes are
   // compared as two big-endian 64-bit words: the defaulted comparison of the
   // array called memcmp for every key a route map or a sort compares (13 % of
-  // the controller's CPU at a 5000-node start).
+  // the samples in a perf profile of a 5000-node start).
   friend std::strong_ordering operator<=>(const IpAddress& a, const IpAddress& b) noexcept {
     if (a.family_ != b.family_) return a.family_ <=> b.family_;
     if (const auto high = a.word(0) <=> b.word(0); high != 0) return high;
