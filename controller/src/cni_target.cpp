@@ -45,7 +45,7 @@ Delta CniTarget::diff(const DesiredState& desired, const Bindings&) {
   return delta;
 }
 
-asio::awaitable<std::vector<ItemResult>> CniTarget::apply(std::vector<ItemChange> batch) {
+asio::awaitable<std::vector<ItemResult>> CniTarget::apply(const std::vector<ItemChange>& batch) {
   std::vector<ItemResult> results;
   for (const auto& change : batch) {
     const auto& item = std::get<CniFileItem>(change.item);

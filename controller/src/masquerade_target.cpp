@@ -166,7 +166,7 @@ void MasqueradeTarget::after_step(bool clean) {
   if (!clean) model_valid_ = false;
 }
 
-asio::awaitable<std::vector<ItemResult>> MasqueradeTarget::apply(std::vector<ItemChange> batch) {
+asio::awaitable<std::vector<ItemResult>> MasqueradeTarget::apply(const std::vector<ItemChange>& batch) {
   netfilter::NftResult result;
   bool table = false;
   for (const auto& change : batch) table = table || std::get<MasqueradeItem>(change.item).is_table();

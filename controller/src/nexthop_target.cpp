@@ -204,10 +204,13 @@ std::optional<Delta> NexthopTarget::plan_update(const NodeUpdate& update, const 
 }
 
 void NexthopTarget::after_step(bool clean) {
-  if (!clean) model_valid_ = false;  // the full pass reads the kernel again
+  if (!clean) {
+    model_valid_ = false;  // the full pass reads the kernel again, without this copy beside it
+    installed_ = {};
+  }
 }
 
-asio::awaitable<std::vector<ItemResult>> NexthopTarget::apply(std::vector<ItemChange> batch) {
+asio::awaitable<std::vector<ItemResult>> NexthopTarget::apply(const std::vector<ItemChange>& batch) {
   std::vector<routing::NexthopChange> changes;
   changes.reserve(batch.size());
   for (const auto& change : batch) changes.push_back({change.kind, std::get<Nexthop>(change.item)});

@@ -133,7 +133,7 @@ std::optional<Delta> OverlayTarget::plan_update(const NodeUpdate& update, const 
   return Delta{};
 }
 
-asio::awaitable<std::vector<ItemResult>> OverlayTarget::apply(std::vector<ItemChange> batch) {
+asio::awaitable<std::vector<ItemResult>> OverlayTarget::apply(const std::vector<ItemChange>& batch) {
   std::vector<routing::OverlayChange> changes;
   changes.reserve(batch.size());
   for (const auto& change : batch) {

@@ -67,7 +67,7 @@ class FakeTarget final : public Target {
   }
   std::optional<Delta> plan_update(const NodeUpdate&, const DesiredModel&) override { return delta; }
   void after_step(bool clean) override { last_clean = clean; }
-  asio::awaitable<std::vector<ItemResult>> apply(std::vector<ItemChange> batch) override {
+  asio::awaitable<std::vector<ItemResult>> apply(const std::vector<ItemChange>& batch) override {
     std::vector<ItemResult> out;
     for (const auto& change : batch) {
       const std::string text = describe(change.item);

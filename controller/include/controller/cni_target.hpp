@@ -29,7 +29,7 @@ class CniTarget final : public Target {
   void after_pass(const std::vector<ItemChange>&, bool) override {}
   std::optional<Delta> plan_update(const NodeUpdate&, const DesiredModel&) override { return Delta{}; }
   void after_step(bool) override {}
-  boost::asio::awaitable<std::vector<ItemResult>> apply(std::vector<ItemChange> batch) override;
+  boost::asio::awaitable<std::vector<ItemResult>> apply(const std::vector<ItemChange>& batch) override;
   std::string describe(const Item& item) const override;
 
   const std::filesystem::path& path() const { return file_.path(); }

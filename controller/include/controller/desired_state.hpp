@@ -117,7 +117,9 @@ struct NodeUpdate {
 class DesiredModel {
  public:
   void reset(const DesiredState& desired, const DesiredStateOptions& options);
-  void invalidate() { valid_ = false; }
+  // Drops the model, memory and all: a full pass calls it before it computes
+  // the next one, so the two are never held at once (~1.5 MB at 5000 nodes).
+  void invalidate() { *this = DesiredModel(); }
   bool valid() const { return valid_; }
 
   // Node `name` changed (`node`: its new state, nullptr when deleted; `index`

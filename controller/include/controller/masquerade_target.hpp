@@ -47,7 +47,7 @@ class MasqueradeTarget final : public Target {
   void after_pass(const std::vector<ItemChange>& applied, bool clean) override;
   std::optional<Delta> plan_update(const NodeUpdate& update, const DesiredModel& model) override;
   void after_step(bool clean) override;
-  boost::asio::awaitable<std::vector<ItemResult>> apply(std::vector<ItemChange> batch) override;
+  boost::asio::awaitable<std::vector<ItemResult>> apply(const std::vector<ItemChange>& batch) override;
   std::string describe(const Item& item) const override;
 
   bool model_valid() const { return model_valid_; }

@@ -30,7 +30,7 @@ class OverlayTarget final : public Target {
   void after_pass(const std::vector<ItemChange>&, bool) override {}
   std::optional<Delta> plan_update(const NodeUpdate& update, const DesiredModel& model) override;
   void after_step(bool) override {}
-  boost::asio::awaitable<std::vector<ItemResult>> apply(std::vector<ItemChange> batch) override;
+  boost::asio::awaitable<std::vector<ItemResult>> apply(const std::vector<ItemChange>& batch) override;
   std::string describe(const Item& item) const override;
 
  private:

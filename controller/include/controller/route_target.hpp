@@ -31,7 +31,7 @@ class RouteTarget final : public Target {
   void after_pass(const std::vector<ItemChange>& applied, bool clean) override;
   std::optional<Delta> plan_update(const NodeUpdate& update, const DesiredModel& model) override;
   void after_step(bool clean) override;
-  boost::asio::awaitable<std::vector<ItemResult>> apply(std::vector<ItemChange> batch) override;
+  boost::asio::awaitable<std::vector<ItemResult>> apply(const std::vector<ItemChange>& batch) override;
   std::string describe(const Item& item) const override;
 
   // The changes that undo these owned-route events (someone else deleted an

@@ -145,7 +145,8 @@ class Target {
 
   // --- both ---
   // One batch; one result per change, in order. A failed change never stops the others.
-  virtual boost::asio::awaitable<std::vector<ItemResult>> apply(std::vector<ItemChange> batch) = 0;
+  // `batch` outlives the call (a first pass's is ~0.7 MB at 5000 nodes: not copied).
+  virtual boost::asio::awaitable<std::vector<ItemResult>> apply(const std::vector<ItemChange>& batch) = 0;
   // The item as the log names it: "10.244.2.0/24 via 198.51.100.12 dev eth0".
   virtual std::string describe(const Item& item) const = 0;
 };

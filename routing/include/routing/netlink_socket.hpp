@@ -174,12 +174,15 @@ boost::asio::awaitable<std::error_code> consistent_dump(Socket& socket, int atte
 template <typename Result, typename Change, typename Check, typename Append>
 boost::asio::awaitable<std::vector<Result>> checked_batch(Socket& socket, std::vector<Change> changes, Check check,
                                                           Append append) {
+  // The changes move into their results at once, and their own vector is
+  // freed: one copy of a first pass's 5000 routes alive, not two (~0.5 MB).
   std::vector<Result> results(changes.size());
+  for (std::size_t i = 0; i < changes.size(); ++i) results[i].change = std::move(changes[i]);
+  std::vector<Change>().swap(changes);
   std::vector<std::size_t> sent;  // indexes of the changes that go out
-  sent.reserve(changes.size());
-  for (std::size_t i = 0; i < changes.size(); ++i) {
-    results[i].change = changes[i];
-    if (std::string problem = check(changes[i]); !problem.empty()) {
+  sent.reserve(results.size());
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (std::string problem = check(results[i].change); !problem.empty()) {
       results[i].error = EINVAL;
       results[i].message = std::move(problem);
     } else {
@@ -194,7 +197,7 @@ boost::asio::awaitable<std::vector<Result>> checked_batch(Socket& socket, std::v
   ends.reserve(sent.size());
   const std::uint32_t first_seq = socket.reserve_sequence(sent.size());
   for (std::size_t n = 0; n < sent.size(); ++n) {
-    append(batch, changes[sent[n]], first_seq + static_cast<std::uint32_t>(n));
+    append(batch, results[sent[n]].change, first_seq + static_cast<std::uint32_t>(n));
     ends.push_back(batch.size());
   }
   std::vector<MessageResult> answers = co_await socket.transact(batch, ends, first_seq);
