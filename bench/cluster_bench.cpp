@@ -450,6 +450,7 @@ int delete_route(std::uint64_t key) {
 
 struct ProcessStatus {
   long hwm_kib = -1, rss_kib = -1;
+  long anon_kib = -1, file_kib = -1;  // RssAnon, RssFile: the heap and stacks; pages of the binary and libraries
 };
 
 ProcessStatus process_status(pid_t pid) {
@@ -459,6 +460,8 @@ ProcessStatus process_status(pid_t pid) {
   while (std::getline(in, line)) {
     if (line.rfind("VmHWM:", 0) == 0) status.hwm_kib = std::atol(line.c_str() + 6);
     if (line.rfind("VmRSS:", 0) == 0) status.rss_kib = std::atol(line.c_str() + 6);
+    if (line.rfind("RssAnon:", 0) == 0) status.anon_kib = std::atol(line.c_str() + 8);
+    if (line.rfind("RssFile:", 0) == 0) status.file_kib = std::atol(line.c_str() + 8);
   }
   return status;
 }
@@ -702,7 +705,7 @@ int bench(const Args& args) {
   flush_owned_routes(args.node_ns);
 
   // --- 1. cold start → all N-1 routes in the kernel ---------------------------------
-  std::vector<double> start_ms, start_hwm_mib, ready_ms, start_cpu_ms, floor_ms, floor_ratio;
+  std::vector<double> start_ms, start_hwm_mib, start_anon_mib, start_file_mib, ready_ms, start_cpu_ms, floor_ms, floor_ratio;
   std::unique_ptr<Controller> controller;
   std::size_t floor_pages = 0, floor_bytes = 0;
   for (std::size_t run = 0; run < args.starts; ++run) {
@@ -726,7 +729,10 @@ int bench(const Args& args) {
     int code = 0;
     wait_for([&] { return http_get("/readyz", &code), code == 200; }, 10s);
     ready_ms.push_back(ms_between(t0, Clock::now()));
-    start_hwm_mib.push_back(process_status(controller->pid()).hwm_kib / 1024.0);
+    const ProcessStatus status = process_status(controller->pid());
+    start_hwm_mib.push_back(status.hwm_kib / 1024.0);
+    start_anon_mib.push_back(status.anon_kib / 1024.0);
+    start_file_mib.push_back(status.file_kib / 1024.0);
   }
   if (owned_route_count(args.node_ns) != n - 1) {
     std::fprintf(stderr, "error: %zu owned routes in the kernel after start, expected %zu\n",
@@ -756,6 +762,12 @@ int bench(const Args& args) {
               hwm.max);
   figure("start_hwm_mib", hwm.p50);
   figure("start_hwm_max_mib", hwm.max);
+  const Summary anon = summarize(start_anon_mib);
+  const Summary file = summarize(start_file_mib);
+  std::printf("%-44s anonymous %.1f MiB, file-backed %.1f MiB (medians)\n", "RSS after start (RssAnon, RssFile)",
+              anon.p50, file.p50);
+  figure("start_rss_anon_mib", anon.p50);
+  figure("start_rss_file_mib", file.p50);
   const pid_t pid = controller->pid();
 
   // --- 2. watch event (node added) → route in the kernel -----------------------------

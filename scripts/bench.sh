@@ -309,6 +309,7 @@ mkdir -p "$(dirname "$OUT")"
   echo "| netlink apply of 5000 routes vs \`ip -batch\`, same run (median ratio, add / delete) | $(f2 "$add_ratio") / $(f2 "$del_ratio") | ≤ 1.0 | add $(verdict "$add_ratio" '<=' 1), delete $(verdict "$del_ratio" '<=' 1) |"
   echo "| cross-subnet apply, 1000 peers: VXLAN device + 1000 neighbour + 1000 FDB entries + 1000 onlink routes, median (ours/\`ip\`+\`bridge -batch\`) | $(f1 "$(fig overlay.txt overlay_apply_ms)") ms ($(f2 "$(fig overlay.txt overlay_ratio)")) | — | |"
   echo "| peak RSS (VmHWM) during start, median (max) | $(f1 "$(fig $C start_hwm_mib)") ($(f1 "$(fig $C start_hwm_max_mib)")) MiB | ≤ 12 MB | $(verdict "$(fig $C start_hwm_max_mib)" '<=' 11.44) |"
+  echo "| of it after start: anonymous (heap, stacks) / file-backed (pages of the binary and shared libraries the process touched, and their neighbours), median | $(f1 "$(fig $C start_rss_anon_mib)") / $(f1 "$(fig $C start_rss_file_mib)") MiB | — | |"
   echo "| after $(f0 "$(fig $C heartbeats)") MODIFIED heartbeats: VmHWM; VmRSS before → after | $(f1 "$(fig $C churn_hwm_mib)") MiB; $(f1 "$(fig $C churn_rss_before_mib)") → $(f1 "$(fig $C churn_rss_after_mib)") MiB | ≤ 12 MB, flat | $(verdict "$(fig $C churn_hwm_mib)" '<=' 11.44), growth $(f2 "$(fig $C churn_rss_growth_mib)") MiB |"
   echo "| irrelevant MODIFIED event (~$(f0 "$(fig heartbeat-5000.txt heartbeat_event_bytes)") B): callgrind instructions per event, framer + parse + watcher step + reconciler/view, view of 5000 | $(f0 "$hb5000") | ≤ 60,000 | $(verdict "$hb5000" '<=' 60000) |"
   echo "| same, controller process CPU per heartbeat end to end (TLS, HTTP chunks, parse, view), $(f0 "$(fig $C heartbeat_rate_per_s)") events/s | $(f1 "$(fig $C heartbeat_cpu_us)") µs | — | |"
@@ -380,6 +381,8 @@ mkdir -p "$(dirname "$OUT")"
   row "start, µs per node" cluster start_per_node_us f1
   row "start, controller CPU ms" cluster start_cpu_ms f0
   row "peak RSS after start (VmHWM), MiB" cluster start_hwm_mib f1
+  row "RSS after start: anonymous, MiB" cluster start_rss_anon_mib f1
+  row "RSS after start: file-backed, MiB" cluster start_rss_file_mib f1
   row "watch ADDED → route, p50 ms" cluster event_add_p50_ms f2
   row "watch ADDED → route, p99 ms" cluster event_add_p99_ms f2
   row "watch ADDED, own part (bare watch client → route), p50 ms" cluster event_own_p50_ms f2
