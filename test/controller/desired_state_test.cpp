@@ -85,6 +85,8 @@ TEST_F(DesiredStateTest, ModelUpdatesOneNodeAndRefusesWhatNeedsEveryNode) {
   index_.set("g", newcomer.pod_cidrs);
   EXPECT_FALSE(model.update_node("g", &newcomer, index_));  // overlaps f's podCIDR
   model.invalidate();
+  EXPECT_FALSE(model.valid());
+  EXPECT_TRUE(model.routes().empty());  // dropped, not only flagged: a full pass builds the next one
   EXPECT_FALSE(model.update_node("f", &moved, index_));
 }
 
