@@ -99,18 +99,6 @@ void for_each_annotated(const k8s::NodeInfo& node, const std::vector<std::string
       if (name == key) fn(name, value);
 }
 
-// The address texts peers route a node by, in the order they try them: its
-// --address-annotation values, its InternalIPs, its ExternalIPs when allowed.
-std::vector<const std::string*> address_texts(const k8s::NodeInfo& node, const DesiredRoutesOptions& options) {
-  std::vector<const std::string*> texts;
-  for_each_annotated(node, options.address_annotations,
-                     [&](const std::string&, const std::string& value) { texts.push_back(&value); });
-  for (const auto& text : node.internal_ips) texts.push_back(&text);
-  if (options.address_types == AddressTypes::internal_then_external)
-    for (const auto& text : node.external_ips) texts.push_back(&text);
-  return texts;
-}
-
 // The node's addresses: its lists, and the values of the --address-annotation
 // keys it has (in the order of the keys).
 ParsedAddresses parse_node_addresses(const k8s::NodeInfo& node, const std::vector<std::string>& annotation_keys) {
@@ -613,6 +601,16 @@ void find_overlay_self(const k8s::NodeInfo* own, const DesiredRoutesOptions& opt
 }
 
 }  // namespace
+
+std::vector<const std::string*> address_texts(const k8s::NodeInfo& node, const DesiredRoutesOptions& options) {
+  std::vector<const std::string*> texts;
+  for_each_annotated(node, options.address_annotations,
+                     [&](const std::string&, const std::string& value) { texts.push_back(&value); });
+  for (const auto& text : node.internal_ips) texts.push_back(&text);
+  if (options.address_types == AddressTypes::internal_then_external)
+    for (const auto& text : node.external_ips) texts.push_back(&text);
+  return texts;
+}
 
 LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node, std::vector<ConnectedNetwork> connected,
                        const DesiredRoutesOptions& options) {

@@ -32,15 +32,8 @@ std::vector<routing::IpAddress> keys_of(const std::map<routing::IpAddress, Value
 
 std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node, const DesiredRoutesOptions& options) {
   std::vector<routing::IpAddress> out;
-  auto add = [&](const std::string& text) {
-    if (auto address = routing::IpAddress::try_parse(text)) out.push_back(*address);
-  };
-  for (const auto& key : options.address_annotations)
-    for (const auto& [name, value] : node.annotations)
-      if (name == key) add(value);
-  for (const auto& text : node.internal_ips) add(text);
-  if (options.address_types == AddressTypes::internal_then_external)
-    for (const auto& text : node.external_ips) add(text);
+  for (const std::string* text : address_texts(node, options))
+    if (auto address = routing::IpAddress::try_parse(*text)) out.push_back(*address);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

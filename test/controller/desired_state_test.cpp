@@ -167,6 +167,15 @@ TEST_F(DesiredStateTest, MasqueradeExemptsTheAnnotatedAddressesPeersRouteBy) {
   options_.routes.address_annotations.clear();
   EXPECT_EQ(masquerade_node_addresses(annotated, options_.routes),
             std::vector<IpAddress>{IpAddress::parse("198.51.100.17")});
+  // ExternalIPs only where peers may route by them.
+  annotated.external_ips = {"203.0.113.17"};
+  EXPECT_EQ(masquerade_node_addresses(annotated, options_.routes),
+            std::vector<IpAddress>{IpAddress::parse("198.51.100.17")});
+  options_.routes.address_types = AddressTypes::internal_then_external;
+  EXPECT_EQ(masquerade_node_addresses(annotated, options_.routes),
+            (std::vector<IpAddress>{IpAddress::parse("198.51.100.17"), IpAddress::parse("203.0.113.17")}));
+  options_.routes.address_types = AddressTypes::internal_only;
+  annotated.external_ips.clear();
 
   options_.routes.address_annotations = {"flannel.alpha.coreos.com/public-ip"};
   options_.pod_network.masquerade = true;

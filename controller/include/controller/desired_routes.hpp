@@ -158,6 +158,11 @@ struct LocalFacts {
   std::string no_overlay6_reason;  // why overlay_self has no pod_cidr6
 };
 
+// The address texts peers route `node` by, in the order they try them: its
+// --address-annotation values, its InternalIPs, its ExternalIPs when allowed.
+// Pointers into `node`.
+std::vector<const std::string*> address_texts(const k8s::NodeInfo& node, const DesiredRoutesOptions& options);
+
 // `self_node`: this node in the view (nullptr when absent).
 LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node,
                        std::vector<routing::ConnectedNetwork> connected, const DesiredRoutesOptions& options);
