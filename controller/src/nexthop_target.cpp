@@ -206,7 +206,7 @@ std::optional<Delta> NexthopTarget::plan_update(const NodeUpdate& update, const 
 void NexthopTarget::after_step(bool clean) {
   if (!clean) {
     model_valid_ = false;  // the full pass reads the kernel again, without this copy beside it
-    installed_ = {};
+    installed_.clear();
   }
 }
 

@@ -262,7 +262,7 @@ void RouteTarget::after_step(bool clean) {
     // The full pass reads the kernel again: the model's memory is free while
     // it does (a pass starts with this, ~1 MB at 5000 nodes).
     model_valid_ = false;
-    installed_ = {};
+    installed_.clear();
   }
   metrics_.routes_installed.set(static_cast<double>(installed_count_));
 }
