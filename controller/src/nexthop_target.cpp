@@ -116,20 +116,27 @@ asio::awaitable<std::optional<TargetProblem>> NexthopTarget::read(const DesiredS
 }
 
 Delta NexthopTarget::diff(const DesiredState& desired, const Bindings&) {
-  std::map<std::uint32_t, Nexthop> wanted;
+  // (id, the entry whose nexthop it is), sorted by id, the first entry of an id
+  // winning; the nexthop itself is made as the diff reaches it.
+  std::vector<std::pair<std::uint32_t, const NodeRoute*>> wanted;
+  wanted.reserve(desired.routes.routes.size());
   for (const auto& entry : desired.routes.routes) {
     auto id = assigned_.find(entry.route.destination);
-    if (id == assigned_.end()) continue;
-    if (auto nexthop = wanted_for(entry, id->second)) {
-      wanted.emplace(id->second, *nexthop);
-      owners_[id->second] = entry.node;
-    }
+    if (id == assigned_.end() || !wanted_for(entry, id->second)) continue;
+    wanted.emplace_back(id->second, &entry);
   }
+  const auto by_id = [](const auto& a, const auto& b) { return a.first < b.first; };
+  if (!std::is_sorted(wanted.begin(), wanted.end(), by_id)) std::stable_sort(wanted.begin(), wanted.end(), by_id);
+  wanted.erase(std::unique(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+               wanted.end());
+  for (const auto& [id, entry] : wanted) owners_[id] = entry->node;
+  const auto wanted_id = [](const auto& pair) { return pair.first; };
+  const auto wanted_nexthop = [this](const auto& pair) { return *wanted_for(*pair.second, pair.first); };
   Delta delta;
-  const DiffCounts counts = count_diff(wanted, installed_);
+  const DiffCounts counts = count_diff(wanted, wanted_id, wanted_nexthop, installed_);
   delta.upserts.reserve(counts.upserts);
   delta.removals.reserve(counts.removals);
-  diff_keys(wanted, installed_, [&](ChangeKind kind, const Nexthop& nexthop) {
+  diff_sorted(wanted, wanted_id, wanted_nexthop, installed_, [&](ChangeKind kind, const Nexthop& nexthop) {
     ItemChange change{kind, nexthop, {}, {}};
     auto owner = owners_.find(nexthop.id);
     change.node = owner != owners_.end() ? owner->second : std::string("unknown");

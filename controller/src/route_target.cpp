@@ -35,8 +35,12 @@ void add_change(Delta& delta, ItemChange change) {
 }
 
 void order_upserts(Delta& delta) {
+  const auto is_replace = [](const ItemChange& change) { return change.kind == ChangeKind::replace; };
+  // Usually so already (a first pass is all adds, a take-over all replaces):
+  // stable_partition would take a buffer the size of the batch to find out.
+  if (std::is_partitioned(delta.upserts.begin(), delta.upserts.end(), is_replace)) return;
   std::stable_partition(delta.upserts.begin(), delta.upserts.end(),
-                        [](const ItemChange& change) { return change.kind == ChangeKind::replace; });
+                        is_replace);
 }
 
 }  // namespace
@@ -76,27 +80,36 @@ Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
   if (bindings.overlay_device) links_[*bindings.overlay_device] = std::string(routing::kVxlanDeviceName);
   overlay_device_ = bindings.overlay_device;
   nexthops_ = bindings.nexthops;
-  std::map<RouteKey, Route> wanted;
-  std::vector<const NodeRoute*> routed;  // the entries of `wanted`
-  routed.reserve(desired.routes.routes.size());
-  for (const auto& entry : desired.routes.routes) {
-    auto route = bound(entry);
-    if (!route) continue;  // through an overlay device that is not there
-    wanted.emplace(key_of(*route), std::move(*route));
-    routed.push_back(&entry);
-  }
+  // The wanted routes are the desired entries that can be bound (in their
+  // order: by key, each key once), bound again as the diff reaches them rather
+  // than copied into a second structure (~0.6 MB at 5000 nodes).
+  std::vector<const NodeRoute*> wanted;
+  wanted.reserve(desired.routes.routes.size());
+  for (const auto& entry : desired.routes.routes)
+    if (bound(entry)) wanted.push_back(&entry);  // not: through an overlay device that is not there
   // owners_ changed in place, not rebuilt beside the old one (two copies of a
   // map entry a node at every pass): the wanted routes' nodes (the first entry
   // of a destination wins), the others keep their last known node for the
   // removals below and go after the diff.
-  for (auto it = routed.rbegin(); it != routed.rend(); ++it)
+  for (auto it = wanted.rbegin(); it != wanted.rend(); ++it)
     owners_.insert_or_assign((*it)->route.destination, (*it)->node);
+  const auto by_key = [](const NodeRoute* a, const NodeRoute* b) { return key_of(a->route) < key_of(b->route); };
+  if (std::adjacent_find(wanted.begin(), wanted.end(), [&](auto* a, auto* b) { return !by_key(a, b); }) !=
+      wanted.end()) {
+    // DesiredRoutes promises key order, each key once; should that ever break,
+    // the first entry of a key still wins, as it would in a map.
+    std::stable_sort(wanted.begin(), wanted.end(), by_key);
+    wanted.erase(std::unique(wanted.begin(), wanted.end(), [&](auto* a, auto* b) { return !by_key(a, b); }),
+                 wanted.end());
+  }
+  const auto wanted_key = [](const NodeRoute* entry) { return key_of(entry->route); };
+  const auto wanted_route = [this](const NodeRoute* entry) { return *bound(*entry); };
   Delta delta;
-  const DiffCounts counts = count_diff(wanted, installed_);
+  const DiffCounts counts = count_diff(wanted, wanted_key, wanted_route, installed_);
   delta.upserts.reserve(counts.upserts);
   delta.removals.reserve(counts.removals);
   adopting_.clear();
-  diff_keys(wanted, installed_, [&](ChangeKind kind, const Route& route) {
+  diff_sorted(wanted, wanted_key, wanted_route, installed_, [&](ChangeKind kind, const Route& route) {
     ItemChange change{kind, route, {}, {}};
     change.node = owner_of(route);
     const Route* taken_over = kind == ChangeKind::remove ? &route : nullptr;
@@ -110,8 +123,8 @@ Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
   });
   order_upserts(delta);
   std::vector<routing::IpPrefix> kept;
-  kept.reserve(routed.size());
-  for (const NodeRoute* entry : routed) kept.push_back(entry->route.destination);
+  kept.reserve(wanted.size());
+  for (const NodeRoute* entry : wanted) kept.push_back(entry->route.destination);
   std::sort(kept.begin(), kept.end());
   std::erase_if(owners_, [&](const auto& owner) { return !std::binary_search(kept.begin(), kept.end(), owner.first); });
   metrics_.routes_desired.set(static_cast<double>(wanted.size()));

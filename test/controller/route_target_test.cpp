@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -228,6 +230,31 @@ TEST_F(RouteTargetTest, DeletedOwnedRouteIsAddedBackOtherEventsFallBack) {
   EXPECT_EQ(target_.installed_routes(), installed);
   // An owned route added by someone else: unknown what it displaced.
   EXPECT_FALSE(target_.plan_repair({{false, route("10.244.2.0/24", "198.51.100.99")}}, model_));
+}
+
+TEST_F(RouteTargetTest, DesiredRoutesOutOfOrderOrTwiceGiveTheSameDiff) {
+  // DesiredRoutes promises key order, each key once; the diff walks it as it
+  // is. Should the promise break, the result is still the map's: the first
+  // entry of a key wins.
+  KernelFacts kernel{connected_, {route("10.244.3.0/24", "198.51.100.99")}};
+  const DesiredState desired = desired_state(view_, "a", kernel, options_);
+  ASSERT_EQ(desired.routes.routes.size(), 2u);
+  auto diff = [&](const DesiredState& state) {
+    Bindings bindings;
+    asio::co_spawn(io_, target_.read(state, kernel, bindings), asio::detached);
+    io_.restart();
+    io_.run();
+    return changes(target_.diff(state, bindings));
+  };
+  const auto expected = diff(desired);
+  EXPECT_EQ(expected, (std::vector<routing::RouteChange>{{ChangeKind::replace, route("10.244.3.0/24", "198.51.100.13")},
+                                                         {ChangeKind::add, route("10.244.2.0/24", "198.51.100.12")}}));
+  DesiredState shuffled = desired;
+  std::reverse(shuffled.routes.routes.begin(), shuffled.routes.routes.end());
+  NodeRoute second = shuffled.routes.routes.back();  // b's, after c's now
+  second.route.gateway = IpAddress::parse("198.51.100.98");
+  shuffled.routes.routes.push_back(second);
+  EXPECT_EQ(diff(shuffled), expected);
 }
 
 TEST_F(RouteTargetTest, SeveralRoutesUnderOneKeyKeepOnlyTheWantedOne) {

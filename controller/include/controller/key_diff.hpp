@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <map>
 #include <vector>
 
@@ -49,26 +50,41 @@ void diff_key(const Item* wanted, const std::vector<Item>& installed, Emit&& emi
   if (!present) emit(ChangeKind::add, *wanted);
 }
 
-// diff_key() over the union of the keys of two ordered maps (key -> wanted
-// item, key -> installed items), in key order.
-template <typename Key, typename Item, typename Emit>
-void diff_keys(const std::map<Key, Item>& wanted, const std::map<Key, std::vector<Item>>& installed, Emit&& emit) {
+// diff_key() over the union of the keys of the wanted side and the installed
+// map, in key order. `wanted` is any range sorted by key with each key once;
+// `key_of(w)` gives an element's key and `item_of(w)` its item (by reference,
+// or by value for a target that binds the item only here, so that a full pass
+// keeps no second copy of every wanted item).
+template <typename Wanted, typename KeyOf, typename ItemOf, typename Key, typename Item, typename Emit>
+void diff_sorted(const Wanted& wanted, KeyOf&& key_of, ItemOf&& item_of,
+                 const std::map<Key, std::vector<Item>>& installed, Emit&& emit) {
   static const std::vector<Item> kNone;
-  auto w = wanted.begin();
+  auto w = std::begin(wanted);
+  const auto w_end = std::end(wanted);
   auto i = installed.begin();
-  while (w != wanted.end() || i != installed.end()) {
-    if (i == installed.end() || (w != wanted.end() && w->first < i->first)) {
-      diff_key(&w->second, kNone, emit);
+  while (w != w_end || i != installed.end()) {
+    if (i == installed.end() || (w != w_end && key_of(*w) < i->first)) {
+      decltype(auto) item = item_of(*w);
+      diff_key<Item>(&item, kNone, emit);
       ++w;
-    } else if (w == wanted.end() || i->first < w->first) {
+    } else if (w == w_end || i->first < key_of(*w)) {
       diff_key<Item>(nullptr, i->second, emit);
       ++i;
     } else {
-      diff_key(&w->second, i->second, emit);
+      decltype(auto) item = item_of(*w);
+      diff_key<Item>(&item, i->second, emit);
       ++w;
       ++i;
     }
   }
+}
+
+// diff_sorted() of two ordered maps (key -> wanted item, key -> installed items).
+template <typename Key, typename Item, typename Emit>
+void diff_keys(const std::map<Key, Item>& wanted, const std::map<Key, std::vector<Item>>& installed, Emit&& emit) {
+  diff_sorted(
+      wanted, [](const auto& entry) -> const Key& { return entry.first; },
+      [](const auto& entry) -> const Item& { return entry.second; }, installed, emit);
 }
 
 // How many upserts (adds, replaces) and removals diff_keys() will emit, to
@@ -80,10 +96,11 @@ struct DiffCounts {
   std::size_t removals = 0;
 };
 
-template <typename Key, typename Item>
-DiffCounts count_diff(const std::map<Key, Item>& wanted, const std::map<Key, std::vector<Item>>& installed) {
+template <typename Wanted, typename KeyOf, typename ItemOf, typename Key, typename Item>
+DiffCounts count_diff(const Wanted& wanted, KeyOf&& key_of, ItemOf&& item_of,
+                      const std::map<Key, std::vector<Item>>& installed) {
   DiffCounts counts;
-  diff_keys(wanted, installed, [&](routing::ChangeKind kind, const Item&) {
+  diff_sorted(wanted, key_of, item_of, installed, [&](routing::ChangeKind kind, const Item&) {
     ++(kind == routing::ChangeKind::remove ? counts.removals : counts.upserts);
   });
   return counts;
