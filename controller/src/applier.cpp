@@ -85,7 +85,12 @@ asio::awaitable<Applier::Outcome> Applier::pass(const DesiredState& desired, con
     any_trouble = any_trouble || troubled[t];
   }
   run.outcome.clean = run.outcome.changes_failed == 0 && retries_.empty() && !any_trouble;
-  for (std::size_t t = 0; t < targets_.size(); ++t) targets_[t]->after_pass(run.applied[t], run.outcome.clean);
+  for (std::size_t t = 0; t < targets_.size(); ++t) {
+    targets_[t]->after_pass(run.applied[t], run.outcome.clean);
+    // Freed at once, not with the run: the next target builds its model
+    // without this list beside it (a first pass's 5000 nexthops, ~0.7 MB).
+    std::vector<ItemChange>().swap(run.applied[t]);
+  }
   finish_run(run);
   co_return run.outcome;
 }
@@ -117,7 +122,7 @@ asio::awaitable<void> Applier::apply_in_order(Run& run, std::vector<Delta>& delt
       batch.insert(batch.end(), std::make_move_iterator(deltas[t].upserts.begin()),
                    std::make_move_iterator(deltas[t].upserts.end()));
     }
-    deltas[t].upserts = {};
+    std::vector<ItemChange>().swap(deltas[t].upserts);  // (`= {}` would keep its capacity)
     co_await apply_batch(run, t, std::move(batch));
   }
   for (std::size_t t = targets_.size(); t-- > 0;) {

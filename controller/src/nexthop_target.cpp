@@ -218,18 +218,22 @@ void NexthopTarget::after_step(bool clean) {
 }
 
 asio::awaitable<std::vector<ItemResult>> NexthopTarget::apply(const std::vector<ItemChange>& batch) {
-  std::vector<routing::NexthopChange> changes;
-  changes.reserve(batch.size());
-  for (const auto& change : batch) changes.push_back({change.kind, std::get<Nexthop>(change.item)});
-  std::vector<routing::NexthopResult> results = co_await table_.apply_nexthops(std::move(changes));
   std::vector<ItemResult> out;
-  out.reserve(results.size());
-  for (auto& result : results) {
-    // A nexthop that could not be added (its id taken meanwhile, say) is no
-    // one's: routes planned through it are held back (RouteTarget::apply).
-    if (!result.ok() && result.change.kind == ChangeKind::add)
-      std::erase_if(assigned_, [&](const auto& entry) { return entry.second == result.change.nexthop.id; });
-    out.push_back({result.error, std::move(result.message)});
+  out.reserve(batch.size());
+  // One slice after the other, in the batch's order (kApplySlice).
+  for (std::size_t begin = 0; begin < batch.size(); begin += kApplySlice) {
+    const std::size_t end = std::min(batch.size(), begin + kApplySlice);
+    std::vector<routing::NexthopChange> changes;
+    changes.reserve(end - begin);
+    for (std::size_t n = begin; n < end; ++n) changes.push_back({batch[n].kind, std::get<Nexthop>(batch[n].item)});
+    std::vector<routing::NexthopResult> results = co_await table_.apply_nexthops(std::move(changes));
+    for (auto& result : results) {
+      // A nexthop that could not be added (its id taken meanwhile, say) is no
+      // one's: routes planned through it are held back (RouteTarget::apply).
+      if (!result.ok() && result.change.kind == ChangeKind::add)
+        std::erase_if(assigned_, [&](const auto& entry) { return entry.second == result.change.nexthop.id; });
+      out.push_back({result.error, std::move(result.message)});
+    }
   }
   co_return out;
 }

@@ -281,15 +281,24 @@ void RouteTarget::after_step(bool clean) {
 }
 
 std::vector<std::size_t> route_adoption_order(const std::vector<ItemChange>& batch) {
-  // (table, destination) -> the protocols of its upserts in this batch.
+  std::vector<std::size_t> order(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) order[i] = i;
+  // (table, destination) of the removals; none (a first pass): the batch's order.
+  std::set<std::pair<std::uint32_t, routing::IpPrefix>> removed;
+  for (const auto& change : batch) {
+    const Route& route = std::get<Route>(change.item);
+    if (change.kind == ChangeKind::remove) removed.insert({route.table, route.destination});
+  }
+  if (removed.empty()) return order;
+  // Of those destinations: the protocols of their upserts in this batch.
   std::map<std::pair<std::uint32_t, routing::IpPrefix>, std::set<std::uint8_t>> upserted;
   for (const auto& change : batch) {
     const Route& route = std::get<Route>(change.item);
-    if (change.kind != ChangeKind::remove) upserted[{route.table, route.destination}].insert(route.protocol);
+    if (change.kind != ChangeKind::remove && removed.contains({route.table, route.destination}))
+      upserted[{route.table, route.destination}].insert(route.protocol);
   }
-  std::vector<std::size_t> order;
+  order.clear();
   std::vector<std::size_t> last;
-  order.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const Route& route = std::get<Route>(batch[i].item);
     bool successor_first = false;
@@ -306,24 +315,30 @@ std::vector<std::size_t> route_adoption_order(const std::vector<ItemChange>& bat
 
 asio::awaitable<std::vector<ItemResult>> RouteTarget::apply(const std::vector<ItemChange>& batch) {
   const std::vector<std::size_t> order = route_adoption_order(batch);
-  std::vector<routing::RouteChange> changes;
-  changes.reserve(batch.size());
   std::vector<ItemResult> out(batch.size());
-  std::vector<std::size_t> sent;
-  sent.reserve(batch.size());
-  for (std::size_t index : order) {
-    const Route& route = std::get<Route>(batch[index].item);
-    if (route.nexthop_id != 0 && batch[index].kind != ChangeKind::remove && !nexthop_assigned(route)) {
-      // Its nexthop was refused: the id may be someone else's now.
-      out[index] = {EINVAL, "nexthop " + std::to_string(route.nexthop_id) + " was not added"};
-      continue;
+  // One slice after the other, in the batch's order (kApplySlice).
+  for (std::size_t begin = 0; begin < order.size(); begin += kApplySlice) {
+    const std::size_t end = std::min(order.size(), begin + kApplySlice);
+    std::vector<routing::RouteChange> changes;
+    changes.reserve(end - begin);
+    std::vector<std::size_t> sent;
+    sent.reserve(end - begin);
+    for (std::size_t n = begin; n < end; ++n) {
+      const std::size_t index = order[n];
+      const Route& route = std::get<Route>(batch[index].item);
+      if (route.nexthop_id != 0 && batch[index].kind != ChangeKind::remove && !nexthop_assigned(route)) {
+        // Its nexthop was refused: the id may be someone else's now.
+        out[index] = {EINVAL, "nexthop " + std::to_string(route.nexthop_id) + " was not added"};
+        continue;
+      }
+      sent.push_back(index);
+      changes.push_back({batch[index].kind, route});
     }
-    sent.push_back(index);
-    changes.push_back({batch[index].kind, route});
+    if (changes.empty()) continue;
+    std::vector<routing::ChangeResult> results = co_await table_.apply(std::move(changes));
+    for (std::size_t n = 0; n < results.size() && n < sent.size(); ++n)
+      out[sent[n]] = {results[n].error, std::move(results[n].message)};
   }
-  std::vector<routing::ChangeResult> results = co_await table_.apply(std::move(changes));
-  for (std::size_t n = 0; n < results.size() && n < sent.size(); ++n)
-    out[sent[n]] = {results[n].error, std::move(results[n].message)};
   co_return out;
 }
 

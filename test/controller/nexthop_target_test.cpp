@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstdio>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -60,14 +63,14 @@ class NexthopTargetTest : public ::testing::Test {
   }
 
   // A (re)start of the daemon on the same kernel table, with the node list.
-  void start(ReconcilerOptions options, routing::RouteTable* table = nullptr) {
+  void start(ReconcilerOptions options, routing::RouteTable* table = nullptr, std::vector<k8s::NodeInfo> list = nodes()) {
     stop();
     reconciler_ =
         std::make_unique<Reconciler>(io_.get_executor(), table ? *table : table_, std::move(options), metrics_);
     asio::co_spawn(io_, reconciler_->run(), asio::detached);
     asio::co_spawn(io_, reconciler_->watch_kernel(table_), asio::detached);
     settle();
-    reconciler_->on_node_event(node_list(nodes()));
+    reconciler_->on_node_event(node_list(std::move(list)));
     settle();
   }
   void stop() {
@@ -129,6 +132,39 @@ TEST_F(NexthopTargetTest, EveryRouteGoesThroughANexthopOfItsOwnIpv4AndIpv6) {
   EXPECT_EQ(log_lines_with("\"Nexthop added\" node=\"node-b\""), 1u);
   EXPECT_EQ(metrics_.nexthop_objects.value(), 1);
   EXPECT_EQ(metrics_.nexthop_changes(routing::ChangeKind::add, true).value(), 3);
+}
+
+TEST_F(NexthopTargetTest, AFirstPassOfThousandsGoesInSlicesAndEachResultFindsItsOwnChange) {
+  // 2100 IPv6 nodes: 2099 nexthops and 2099 routes, each batch in three slices
+  // of at most kApplySlice (1024) changes.
+  std::vector<k8s::NodeInfo> many{node("node-a", {"2001:db8:244::/64"}, {"2001:db8:1::11"})};
+  auto hex = [](int i) {
+    char text[8];
+    std::snprintf(text, sizeof text, "%x", i);
+    return std::string(text);
+  };
+  for (int i = 1; i < 2100; ++i)
+    many.push_back(node("node-" + std::to_string(i), {"2001:db8:244:" + hex(i) + "::/64"}, {"2001:db8:1::1:" + hex(i)}));
+  // One route in the second slice is refused: the failure is its own (node and
+  // route), the routes beside it are in, and it comes in with the retry.
+  table_.fail_next(IpPrefix::parse("2001:db8:244:7d0::/64"), ENOBUFS, "refused by the test");
+  start(options(), nullptr, many);
+  static_assert(kApplySlice == 1024);
+  EXPECT_EQ(table_.nexthop_apply_calls(), 3u);
+  EXPECT_EQ(table_.apply_calls(), 3u);
+  EXPECT_EQ(table_.nexthops().size(), 2099u);
+  EXPECT_EQ(log_lines_with("Route change failed"), 1u);
+  EXPECT_EQ(log_lines_with("node=\"node-2000\" route=\"2001:db8:244:7d0::/64 nhid"), 1u);
+  EXPECT_EQ(log_lines_with("refused by the test"), 1u);
+  EXPECT_FALSE(route("2001:db8:244:7d0::/64"));
+  for (const char* neighbour : {"2001:db8:244:7cf::/64", "2001:db8:244:7d1::/64", "2001:db8:244:1::/64",
+                                "2001:db8:244:833::/64"}) {
+    SCOPED_TRACE(neighbour);
+    ASSERT_TRUE(route(neighbour));
+    EXPECT_TRUE(gateway_of(neighbour));
+  }
+  ASSERT_TRUE(test_support::run_until(io_, [&] { return route("2001:db8:244:7d0::/64") != nullptr; }));
+  EXPECT_EQ(gateway_of("2001:db8:244:7d0::/64"), IpAddress::parse("2001:db8:1::1:7d0"));
 }
 
 TEST_F(NexthopTargetTest, RestartAdoptsNexthopsAndRoutesWithNoChange) {

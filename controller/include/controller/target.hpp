@@ -9,6 +9,7 @@
 // add one.
 
 #include <boost/asio/awaitable.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -46,6 +47,13 @@ struct CniFileItem {
 // that a change can key the Applier's retry table).
 using Item = std::variant<routing::Route, routing::NeighbourEntry, routing::FdbEntry, MasqueradeItem, CniFileItem,
                           routing::Nexthop>;
+
+// The routes and nexthop targets hand a large batch to the kernel in slices
+// of this many changes, one after the other and in the batch's order: what is
+// encoded, sent and answered at once stays small (a first pass of 5000 routes
+// held the whole batch in four forms at once, ~1.2 MB), and the kernel answers
+// each slice within the send, so the waits between slices cost nothing.
+inline constexpr std::size_t kApplySlice = 1024;
 
 struct ItemChange {
   routing::ChangeKind kind = routing::ChangeKind::add;
