@@ -3,8 +3,8 @@
 // One kube-hostgw (the real binary) runs in a node namespace; the fake API
 // server runs in this process but listens inside an API namespace; the two
 // namespaces are joined by one veth in 100.64.0.0/16 (scripts/bench.sh
-// creates and deletes them). N realistic (~8 KB) nodes "node-0".."node-<N-1>"
-// are served over TLS; the controller is node-0 (100.64.0.1) and must install
+// creates and deletes them). N realistic (~8 KB) nodes "node-0".."node-<N-1>" (--name-prefix
+// for longer names) are served over TLS; the controller is node-0 (100.64.0.1) and must install
 // N-1 routes 10.244.x.y/29 (/30 beyond 8192 nodes) via 100.64.a.b, one distinct
 // gateway per node as in a real cluster (DESIGN.md: benchmarks with thousands
 // of nodes use 100.64.0.0/16 on one link; the API server is 100.64.255.250).
@@ -21,6 +21,7 @@
 //   cluster_bench --node-ns NS --api-ns NS --hostgw PATH --workdir DIR
 //                 [--nodes 5000] [--starts 5] [--events 1000] [--repairs 200]
 //                 [--heartbeats 50000] [--api-ip 100.64.255.250] [--spacing-ms 250]
+//                 [--name-prefix node-]
 //                 [--no-bare-watch]
 //
 // Output: a human-readable report plus one "FIGURE key=value" line per figure
@@ -488,9 +489,9 @@ double process_cpu_ms(pid_t pid) {
 class Controller {
  public:
   Controller(const std::string& binary, const std::string& kubeconfig, const std::string& log_file,
-             const std::string& resync) {
+             const std::string& resync, const std::string& node_name) {
     args_ = {binary,          "--kubeconfig",      kubeconfig,
-             "--node-name",   "node-0",            "--cluster-cidr",
+             "--node-name",   node_name,           "--cluster-cidr",
              "10.244.0.0/16", "--resync-period",   resync,
              "--healthz-bind-address", "127.0.0.1:" + std::to_string(kHealthPort), "-v", "0"};
     std::vector<char*> argv;
@@ -616,6 +617,11 @@ struct Args {
   std::string api_ip = "100.64.255.250";
   std::size_t nodes = 5000, starts = 5, events = 1000, repairs = 200, heartbeats = 50000;
   std::chrono::milliseconds spacing{250};
+  // Node i is named name_prefix + i. Real clusters' names are longer than
+  // "node-12" (GKE's "gke-<cluster>-<pool>-<hash>-<id>", EKS's
+  // "ip-10-0-1-23.<region>.compute.internal"), past std::string's inline 15
+  // characters: every copy the controller keeps is then an allocation.
+  std::string name_prefix = "node-";
   // A bare watch client beside the controller (the own-part figure). On 2
   // cores it is one more thread woken by every event: --no-bare-watch shows
   // what it costs the end-to-end figures.
@@ -650,6 +656,7 @@ Args parse_args(int argc, char** argv) {
     else if (flag == "--repairs") args.repairs = number();
     else if (flag == "--heartbeats") args.heartbeats = number();
     else if (flag == "--spacing-ms") args.spacing = std::chrono::milliseconds(number());
+    else if (flag == "--name-prefix") args.name_prefix = value;
     else throw std::invalid_argument("unknown flag " + flag);
   }
   if (args.node_ns.empty() || args.api_ns.empty() || args.hostgw.empty() || args.workdir.empty())
@@ -664,7 +671,8 @@ unsigned pod_cidr_size(const Args& args) { return args.nodes + args.events <= 81
 
 int bench(const Args& args) {
   const std::size_t n = args.nodes;
-  std::printf("cluster_bench: %zu nodes (~8 KB JSON each) over TLS, controller = node-0, %zu routes expected\n", n,
+  std::printf("cluster_bench: %zu nodes (~8 KB JSON each) over TLS, controller = %s0, %zu routes expected\n", n,
+              args.name_prefix.c_str(),
               n - 1);
   figure("nodes", static_cast<double>(n));
 
@@ -685,6 +693,7 @@ int bench(const Args& args) {
 
   hostgw::testing::GenerateOptions generate;
   generate.count = n;
+  generate.name_prefix = args.name_prefix;
   generate.pod_cidr_size = pod_cidr_size(args);
   generate.realistic = true;
   auto generate_start = Clock::now();
@@ -716,7 +725,7 @@ int bench(const Args& args) {
     std::this_thread::sleep_for(100ms);
     listener.reset();
     const auto t0 = Clock::now();
-    controller = std::make_unique<Controller>(args.hostgw, kubeconfig, log_file, "60s");
+    controller = std::make_unique<Controller>(args.hostgw, kubeconfig, log_file, "60s", args.name_prefix + "0");
     auto last = listener.wait_distinct_adds(n - 1, 60s);
     if (!last) {
       std::fprintf(stderr, "error: start %zu: %llu routes seen within 60 s, expected %zu (log: %s)\n", run,
@@ -774,6 +783,7 @@ int bench(const Args& args) {
   hostgw::testing::GenerateOptions extra;
   extra.count = args.events;
   extra.first_index = n;
+  extra.name_prefix = args.name_prefix;
   extra.pod_cidr_size = pod_cidr_size(args);
   extra.realistic = true;
   std::vector<std::string> extra_json;
@@ -926,7 +936,7 @@ int bench(const Args& args) {
   while (sent < args.heartbeats) {
     const std::size_t count = std::min(block, args.heartbeats - sent);
     for (std::size_t i = 0; i < count; ++i) {
-      server.touch_node("node-" + std::to_string(next_node));
+      server.touch_node(args.name_prefix + std::to_string(next_node));
       next_node = next_node + 1 < n ? next_node + 1 : 0;
     }
     sent += count;
@@ -974,7 +984,7 @@ int bench(const Args& args) {
   figure("sigterm_exit_ms", exit_ms);
   listener.reset();
   const auto restart_t0 = Clock::now();
-  controller = std::make_unique<Controller>(args.hostgw, kubeconfig, log_file, "1s");
+  controller = std::make_unique<Controller>(args.hostgw, kubeconfig, log_file, "1s", args.name_prefix + "0");
   int code = 0;
   if (!wait_for([&] { return http_get("/readyz", &code), code == 200; }, 30s, 1ms)) {
     std::fprintf(stderr, "error: the restarted controller did not become ready\n");
