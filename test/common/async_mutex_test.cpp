@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -81,7 +82,7 @@ TEST(AsyncMutexTest, AGuardMayOutliveItsMutex) {
         co_await forever.async_wait(asio::use_awaitable);
       },
       asio::detached);
-  io->run_for(20ms);
+  io->poll();  // runs it until it waits on the timer (no wall-clock bound: sanitizers are slow)
   ASSERT_TRUE(holding);
   mutex.reset();
   io.reset();  // destroys the suspended frame and its guard (ASan would see a use after free)
@@ -92,12 +93,13 @@ TEST(AsyncMutexTest, WaitersResumeWithAnErrorWhenTheMutexGoes) {
   asio::io_context io;
   auto mutex = std::make_unique<AsyncMutex>(io.get_executor());
   std::string waiter_saw;
+  // The holder keeps the lock until the test cancels this timer.
+  asio::steady_timer until_cancelled(io, asio::steady_timer::time_point::max());
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
         AsyncMutex::Guard guard = co_await mutex->lock();
-        asio::steady_timer pause(co_await asio::this_coro::executor, 10ms);
-        co_await pause.async_wait(asio::use_awaitable);
+        co_await until_cancelled.async_wait(asio::as_tuple(asio::use_awaitable));
         guard.release();  // the mutex is gone by now: a no-op
       },
       asio::detached);
@@ -112,8 +114,14 @@ TEST(AsyncMutexTest, WaitersResumeWithAnErrorWhenTheMutexGoes) {
         }
       },
       asio::detached);
-  io.run_for(2ms);
+  // Both run until they wait: the first holds the lock, the second waits for
+  // it. (A wall-clock bound here let a slow sanitized run destroy the mutex
+  // before the second had called lock().)
+  io.poll();
+  ASSERT_TRUE(mutex->locked());
+  ASSERT_TRUE(waiter_saw.empty());
   mutex.reset();
+  until_cancelled.cancel();
   io.run();
   EXPECT_EQ(waiter_saw, "aborted");
 }
