@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     list.type = k8s::NodeEvent::Type::resynced;
     for (const auto& spec : specs) {
       k8s::NodeInfo info;
-      info.name = spec.name;
+      info.name = k8s::NodeName(spec.name);
       info.resource_version = "1";
       info.pod_cidrs = spec.pod_cidrs;
       info.internal_ips = spec.internal_ips;
@@ -162,8 +162,7 @@ int main(int argc, char** argv) {
     stream.erase(0, at);
   }
   if (!stream.empty() && !feed(stream)) return 1;
-  const double elapsed_ns =
-      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+  const double elapsed_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
 
   const k8s::NodeInfo* node = reconciler.view().find(specs[specs.size() / 2].name);
   if (relevant_errors != 0 || delivered != static_cast<std::uint64_t>(events) || !node ||

@@ -198,7 +198,7 @@ void Applier::log_applied(Run& run, std::size_t target, const ItemChange& change
   const TargetInfo& info = targets_[target]->info();
   log::Line line(log::Severity::info, __FILE__, __LINE__);
   line << std::string(info.noun) + std::string(past_tense(change.kind))
-       << kv("node", change.node.empty() ? std::string("unknown") : change.node)
+       << kv("node", change.node.empty() ? std::string_view("unknown") : std::string_view(change.node))
        << kv(info.item_key, targets_[target]->describe(change.item));
   if (!change.previous.empty()) line << kv("previous", change.previous);
 }
@@ -207,7 +207,7 @@ void Applier::log_failed(Run& run, std::size_t target, const ItemChange& change,
   const TargetInfo& info = targets_[target]->info();
   log::Line line(log::Severity::error, __FILE__, __LINE__);
   line << std::string(info.noun) + " change failed" << kv("op", routing::to_string(change.kind))
-       << kv("node", change.node.empty() ? std::string("unknown") : change.node)
+       << kv("node", change.node.empty() ? std::string_view("unknown") : std::string_view(change.node))
        << kv(info.item_key, targets_[target]->describe(change.item)) << kv("errno", errno_name(result.error))
        << kv("error", result.message.empty() ? std::generic_category().message(result.error) : result.message);
   if (run.mode == Mode::step) {

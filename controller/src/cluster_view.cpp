@@ -18,7 +18,11 @@ bool ClusterView::upsert(const k8s::NodeInfo& node) {
   // Elements of a set are const: take the entry out (no allocation), change it, put it back.
   auto next = std::next(it);
   auto entry = nodes_.extract(it);
+  // The name already held stays: the desired model and the targets share it
+  // (k8s::NodeName), where the event's equal copy would be one more.
+  k8s::NodeName name = std::move(entry.value().name);
   entry.value() = node;
+  entry.value().name = std::move(name);
   nodes_.insert(next, std::move(entry));
   return relevant;
 }

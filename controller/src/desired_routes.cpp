@@ -170,8 +170,7 @@ std::variant<AddressChoice, Problem> choose_address(const ParsedAddresses& node,
   for (const auto& entry : node.annotated) {
     const std::string type = "annotation " + *entry.key;
     if (!entry.address) {
-      if (guess_family(*entry.text) == family)
-        note(SkipReason::invalid_address, type + " value " + entry.error);
+      if (guess_family(*entry.text) == family) note(SkipReason::invalid_address, type + " value " + entry.error);
       continue;
     }
     const IpAddress& address = *entry.address;
@@ -267,8 +266,7 @@ std::optional<Problem> check_prefix(const IpPrefix& cidr, const std::vector<IpPr
   }
   for (const auto& own : own_cidrs) {
     if (own.overlaps(cidr))
-      return Problem{SkipReason::overlaps_own_pod_cidr,
-                     text() + " overlaps this node's podCIDR " + own.to_string()};
+      return Problem{SkipReason::overlaps_own_pod_cidr, text() + " overlaps this node's podCIDR " + own.to_string()};
   }
   for (const auto& network : connected) {
     if (network.prefix.overlaps(cidr))
@@ -503,7 +501,7 @@ void route_candidate(Candidate& candidate, const LocalFacts& facts, const Desire
       choice = std::get<AddressChoice>(chosen);
     }
   }
-  const std::string& name = candidate.node->name;
+  const k8s::NodeName& name = candidate.node->name;
   if (candidate.problem) {
     out.skipped.push_back({name, candidate.family, candidate.problem->reason, std::move(candidate.problem->detail)});
     return;
@@ -555,7 +553,8 @@ std::optional<AddressChoice> overlay_underlay(const k8s::NodeInfo& own, const st
   for (const std::string* text : address_texts(own, options)) {
     auto address = IpAddress::try_parse(*text);
     if (!address || !address->is_v4()) continue;
-    if (const ConnectedNetwork* network = network_reaching(connected, *address)) return AddressChoice{*address, network};
+    if (const ConnectedNetwork* network = network_reaching(connected, *address))
+      return AddressChoice{*address, network};
   }
   return std::nullopt;
 }
@@ -615,7 +614,7 @@ std::vector<const std::string*> address_texts(const k8s::NodeInfo& node, const D
 LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node, std::vector<ConnectedNetwork> connected,
                        const DesiredRoutesOptions& options) {
   LocalFacts facts;
-  facts.self = std::string(self);
+  facts.self = self_node != nullptr ? self_node->name : k8s::NodeName(self);
   facts.connected = std::move(connected);
   for (const auto& network : facts.connected) facts.own_addresses.insert(network.local_address);
   if (self_node) {

@@ -30,7 +30,8 @@ std::vector<routing::IpAddress> keys_of(const std::map<routing::IpAddress, Value
 
 }  // namespace
 
-std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node, const DesiredRoutesOptions& options) {
+std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node,
+                                                          const DesiredRoutesOptions& options) {
   std::vector<routing::IpAddress> out;
   for (const std::string* text : address_texts(node, options))
     if (auto address = routing::IpAddress::try_parse(*text)) out.push_back(*address);
@@ -90,7 +91,7 @@ DesiredState desired_state(const ClusterView& view, const std::string& self, con
       const auto at = std::upper_bound(
           routes.begin(), routes.end(), key_of(route),
           [](const routing::RouteKey& key, const NodeRoute& entry) { return key < key_of(entry.route); });
-      routes.insert(at, NodeRoute{std::move(route), self, RoutePath::direct});
+      routes.insert(at, NodeRoute{std::move(route), out.facts.self, RoutePath::direct});
     }
   }
   if (pod_network.cni && self_node) {
@@ -134,15 +135,17 @@ std::optional<netfilter::MasqueradeSets> DesiredModel::masquerade() const {
                                  options_.pod_network.no_masquerade_cidrs);
 }
 
-std::optional<NodeUpdate> DesiredModel::update_node(const std::string& name, const k8s::NodeInfo* node,
+std::optional<NodeUpdate> DesiredModel::update_node(std::string_view name, const k8s::NodeInfo* node,
                                                     const PodCidrIndex& index) {
   // This host's own podCIDR or addresses move every other node's checks; a
   // node skipped before may have taken part in an overlap.
   if (!valid_ || name == facts_.self || skipped_.contains(name)) return std::nullopt;
   NodeUpdate update;
-  update.node = name;
+  auto keys = node_keys_.find(name);
+  // The name the view holds, else (deleted) the model's: shared, not a new copy.
+  update.node = node != nullptr ? node->name : keys != node_keys_.end() ? keys->first : k8s::NodeName(name);
   std::vector<RouteKey> old_keys;
-  if (auto it = node_keys_.find(name); it != node_keys_.end()) old_keys = it->second;
+  if (keys != node_keys_.end()) old_keys = keys->second;
   for (const auto& key : old_keys) {
     // A podCIDR this node gives up may have kept another node skipped.
     if (index.overlaps_other(key.destination, name)) return std::nullopt;
@@ -165,11 +168,8 @@ std::optional<NodeUpdate> DesiredModel::update_node(const std::string& name, con
     new_keys.push_back(key_of(entry.route));
     routes_.insert_or_assign(new_keys.back(), entry);
   }
-  if (new_keys.empty()) {
-    node_keys_.erase(name);
-  } else {
-    node_keys_[name] = std::move(new_keys);
-  }
+  if (keys != node_keys_.end()) node_keys_.erase(keys);
+  if (!new_keys.empty()) node_keys_.emplace(update.node, std::move(new_keys));
   if (options_.pod_network.masquerade) {
     if (auto it = node_addresses_.find(name); it != node_addresses_.end()) {
       update.addresses_before = std::move(it->second);
@@ -179,7 +179,7 @@ std::optional<NodeUpdate> DesiredModel::update_node(const std::string& name, con
       if (--address_count_[address] == 0) address_count_.erase(address);
     if (node) update.addresses_after = masquerade_node_addresses(*node, options_.routes);
     for (const auto& address : update.addresses_after) ++address_count_[address];
-    if (!update.addresses_after.empty()) node_addresses_[name] = update.addresses_after;
+    if (!update.addresses_after.empty()) node_addresses_.emplace(update.node, update.addresses_after);
   }
   return update;
 }

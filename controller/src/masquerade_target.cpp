@@ -91,7 +91,7 @@ asio::awaitable<std::optional<TargetProblem>> MasqueradeTarget::read(const Desir
 }
 
 std::optional<Delta> MasqueradeTarget::element_changes(const netfilter::MasqueradeUpdate& update,
-                                                       const std::string& node) const {
+                                                       const k8s::NodeName& node) const {
   Delta delta;
   for (const auto& change : update.sets) {
     if (change.replace_all) return std::nullopt;

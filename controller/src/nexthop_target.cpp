@@ -127,8 +127,9 @@ Delta NexthopTarget::diff(const DesiredState& desired, const Bindings&) {
   }
   const auto by_id = [](const auto& a, const auto& b) { return a.first < b.first; };
   if (!std::is_sorted(wanted.begin(), wanted.end(), by_id)) std::stable_sort(wanted.begin(), wanted.end(), by_id);
-  wanted.erase(std::unique(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
-               wanted.end());
+  wanted.erase(
+      std::unique(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+      wanted.end());
   for (const auto& [id, entry] : wanted) owners_[id] = entry->node;
   const auto wanted_id = [](const auto& pair) { return pair.first; };
   const auto wanted_nexthop = [this](const auto& pair) { return *wanted_for(*pair.second, pair.first); };
@@ -139,7 +140,7 @@ Delta NexthopTarget::diff(const DesiredState& desired, const Bindings&) {
   diff_sorted(wanted, wanted_id, wanted_nexthop, installed_, [&](ChangeKind kind, const Nexthop& nexthop) {
     ItemChange change{kind, nexthop, {}, {}};
     auto owner = owners_.find(nexthop.id);
-    change.node = owner != owners_.end() ? owner->second : std::string("unknown");
+    change.node = owner != owners_.end() ? owner->second : k8s::NodeName("unknown");
     if (kind == ChangeKind::replace) change.previous = nexthop_text(installed_.at(nexthop.id).front(), links_);
     add_change(delta, std::move(change));
   });

@@ -6,7 +6,7 @@ namespace hostgw::controller {
 
 using routing::IpPrefix;
 
-void PodCidrIndex::set(const std::string& node, const std::vector<std::string>& pod_cidrs) {
+void PodCidrIndex::set(const k8s::NodeName& node, const std::vector<std::string>& pod_cidrs) {
   erase(node);
   std::vector<IpPrefix> parsed;
   for (const auto& text : pod_cidrs) {
@@ -17,7 +17,7 @@ void PodCidrIndex::set(const std::string& node, const std::vector<std::string>& 
   for (const auto& cidr : entry->second) by_prefix_.emplace(cidr, &entry->first);
 }
 
-void PodCidrIndex::erase(const std::string& node) {
+void PodCidrIndex::erase(std::string_view node) {
   auto it = by_node_.find(node);
   if (it == by_node_.end()) return;
   for (const auto& cidr : it->second) {
@@ -35,7 +35,7 @@ void PodCidrIndex::rebuild(const ClusterView& view) {
   for (const auto* node : view.nodes()) set(node->name, node->pod_cidrs);
 }
 
-bool PodCidrIndex::overlaps_other(const IpPrefix& cidr, const std::string& node) const {
+bool PodCidrIndex::overlaps_other(const IpPrefix& cidr, std::string_view node) const {
   // Prefixes containing it (shorter or equal length): one lookup per length.
   for (unsigned length = 0; length <= cidr.length(); ++length) {
     auto [first, last] = by_prefix_.equal_range(IpPrefix::containing(cidr.address(), length));

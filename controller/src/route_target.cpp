@@ -39,8 +39,7 @@ void order_upserts(Delta& delta) {
   // Usually so already (a first pass is all adds, a take-over all replaces):
   // stable_partition would take a buffer the size of the batch to find out.
   if (std::is_partitioned(delta.upserts.begin(), delta.upserts.end(), is_replace)) return;
-  std::stable_partition(delta.upserts.begin(), delta.upserts.end(),
-                        is_replace);
+  std::stable_partition(delta.upserts.begin(), delta.upserts.end(), is_replace);
 }
 
 }  // namespace
@@ -201,12 +200,12 @@ void RouteTarget::note_adoptions(const std::vector<ItemChange>& applied) {
   }
 }
 
-std::string RouteTarget::owner_of(const Route& route) const {
+k8s::NodeName RouteTarget::owner_of(const Route& route) const {
   auto it = owners_.find(route.destination);
-  return it == owners_.end() ? std::string("unknown") : it->second;
+  return it == owners_.end() ? k8s::NodeName("unknown") : it->second;
 }
 
-Delta RouteTarget::plan_keys(const std::vector<RouteKey>& keys, const DesiredModel& model, const std::string& node) {
+Delta RouteTarget::plan_keys(const std::vector<RouteKey>& keys, const DesiredModel& model, const k8s::NodeName& node) {
   static const std::vector<Route> kNone;
   Delta delta;
   for (const auto& key : keys) {

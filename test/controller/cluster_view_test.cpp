@@ -9,7 +9,7 @@ using Type = k8s::NodeEvent::Type;
 
 k8s::NodeInfo node(std::string name, std::string rv, std::string cidr = "10.244.2.0/24") {
   k8s::NodeInfo info;
-  info.name = std::move(name);
+  info.name = k8s::NodeName(std::move(name));
   info.resource_version = std::move(rv);
   info.pod_cidrs = {std::move(cidr)};
   info.internal_ips = {"198.51.100.12"};
@@ -45,6 +45,24 @@ TEST(ClusterViewTest, HeartbeatIsNotRelevantButIsStored) {
   EXPECT_EQ(view.find("b")->resource_version, "2");
   EXPECT_TRUE(view.apply(event(Type::modified, node("b", "3", "10.244.9.0/24"))));
   EXPECT_EQ(view.find("b")->pod_cidrs[0], "10.244.9.0/24");
+}
+
+// The desired model and the targets share the name the view holds
+// (k8s::NodeName): an update keeps it rather than taking the event's equal copy.
+TEST(ClusterViewTest, UpdatesKeepTheNameTheViewHolds) {
+  ClusterView view;
+  view.apply(event(Type::added, node("b", "1")));
+  const k8s::NodeName held = view.find("b")->name;
+  view.apply(event(Type::modified, node("b", "2")));
+  view.apply(event(Type::modified, node("b", "3", "10.244.9.0/24")));
+  view.apply(resynced({node("b", "4", "10.244.9.0/24")}));
+  EXPECT_EQ(view.find("b")->resource_version, "4");
+  EXPECT_TRUE(view.find("b")->name.shares(held));
+  // Deleted and added again: a new name, equal.
+  view.apply(event(Type::deleted, node("b", "5")));
+  view.apply(event(Type::added, node("b", "6")));
+  EXPECT_FALSE(view.find("b")->name.shares(held));
+  EXPECT_EQ(view.find("b")->name, held);
 }
 
 TEST(ClusterViewTest, DeleteOfUnknownNodeIsNotRelevant) {

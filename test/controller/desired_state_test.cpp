@@ -90,6 +90,31 @@ TEST_F(DesiredStateTest, ModelUpdatesOneNodeAndRefusesWhatNeedsEveryNode) {
   EXPECT_FALSE(model.update_node("f", &moved, index_));
 }
 
+// Names are kept once (k8s::NodeName): the desired state, the model and a
+// node's update hold the view's names, not copies of their text.
+TEST_F(DesiredStateTest, TheModelHoldsTheViewsNamesNotCopies) {
+  options_.pod_network.own_pod_cidr_routes = true;
+  DesiredState full = desired_state(view_, "a", kernel_, options_);
+  EXPECT_TRUE(full.facts.self.shares(view_.find("a")->name));
+  ASSERT_FALSE(full.routes.routes.empty());
+  for (const auto& entry : full.routes.routes)
+    EXPECT_TRUE(entry.node.shares(view_.find(entry.node)->name)) << entry.node;
+  for (const auto& skip : full.routes.skipped) EXPECT_TRUE(skip.node.shares(view_.find(skip.node)->name)) << skip.node;
+  DesiredModel model;
+  model.reset(full, options_);
+  for (const auto& [key, entry] : model.routes()) EXPECT_TRUE(entry.node.shares(view_.find(entry.node)->name));
+
+  auto update = model.update_node("b", view_.find("b"), index_);
+  ASSERT_TRUE(update);
+  EXPECT_TRUE(update->node.shares(view_.find("b")->name));
+  for (const auto& entry : update->routes_after) EXPECT_TRUE(entry.node.shares(view_.find("b")->name));
+  // Deleted: the view no longer has it; the update names it with the model's.
+  const k8s::NodeName f = view_.find("f")->name;
+  update = model.update_node("f", nullptr, index_);
+  ASSERT_TRUE(update);
+  EXPECT_TRUE(update->node.shares(f));
+}
+
 TEST_F(DesiredStateTest, OwnPodCidrsGetUnreachableRoutesOfOursAmongTheRoutes) {
   EXPECT_EQ(desired_state(view_, "a", kernel_, options_).routes.routes.size(), 4u);  // off: none
   options_.pod_network.own_pod_cidr_routes = true;
@@ -191,8 +216,7 @@ TEST_F(DesiredStateTest, MasqueradeExemptsTheAnnotatedAddressesPeersRouteBy) {
 TEST_F(DesiredStateTest, ARouteBeingTakenOverMakesItsNodeTheHolderOfAnOverlap) {
   // h claims f's podCIDR 10.244.6.0/24 too. Without an installed route both are
   // skipped; flannel's boot route to it via f (adoptable) makes f the holder.
-  view_.apply(test_support::node_event(k8s::NodeEvent::Type::added,
-                                       node("h", {"10.244.6.0/24"}, {"198.51.100.18"})));
+  view_.apply(test_support::node_event(k8s::NodeEvent::Type::added, node("h", {"10.244.6.0/24"}, {"198.51.100.18"})));
   auto routed = [&](const std::string& name) {
     DesiredState state = desired_state(view_, "a", kernel_, options_);
     return std::any_of(state.routes.routes.begin(), state.routes.routes.end(), [&](const NodeRoute& entry) {

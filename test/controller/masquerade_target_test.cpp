@@ -69,7 +69,7 @@ class MasqueradeTargetTest : public ::testing::Test {
 
   std::optional<Delta> plan(const std::string& name) {
     if (const auto* stored = view_.find(name)) {
-      index_.set(name, stored->pod_cidrs);
+      index_.set(stored->name, stored->pod_cidrs);
     } else {
       index_.erase(name);
     }

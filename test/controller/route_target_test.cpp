@@ -77,12 +77,12 @@ class RouteTargetTest : public ::testing::Test {
   void upsert(k8s::NodeInfo info) { view_.apply(test_support::node_event(Type::modified, std::move(info))); }
   void remove(const std::string& name) {
     k8s::NodeInfo gone;
-    gone.name = name;
+    gone.name = k8s::NodeName(name);
     view_.apply(test_support::node_event(Type::deleted, gone));
   }
   std::optional<Delta> plan(const std::string& name) {
     if (const auto* stored = view_.find(name)) {
-      index_.set(name, stored->pod_cidrs);
+      index_.set(stored->name, stored->pod_cidrs);
     } else {
       index_.erase(name);
     }

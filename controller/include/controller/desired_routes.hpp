@@ -59,7 +59,7 @@ inline constexpr SkipReason kAllSkipReasons[] = {
 std::string_view to_string(SkipReason reason);
 
 struct SkippedNode {
-  std::string node;
+  k8s::NodeName node;
   // The family the skip applies to; nullopt when it applies to the whole node
   // (self, no_pod_cidr).
   std::optional<routing::Family> family;
@@ -106,7 +106,7 @@ routing::RouteAdoption route_adoption(const DesiredRoutesOptions& options);
 // A peer's family reached through the VXLAN device (--cross-subnet=vxlan):
 // a dual-stack peer on another subnet is two, with the same underlay.
 struct OverlayPeer {
-  std::string node;
+  k8s::NodeName node;
   routing::IpAddress underlay;  // its IPv4 node address (the FDB destination), for either family
   routing::IpAddress vtep;      // vtep_address() of its first podCIDR of the family (IPv4 or IPv6)
   friend bool operator==(const OverlayPeer&, const OverlayPeer&) = default;
@@ -139,7 +139,7 @@ enum class RoutePath : std::uint8_t {
 // One wanted route and the node it leads to.
 struct NodeRoute {
   routing::Route route;
-  std::string node;
+  k8s::NodeName node;  // shared with the view's NodeInfo
   RoutePath path = RoutePath::direct;
   friend bool operator==(const NodeRoute&, const NodeRoute&) = default;
 };
@@ -148,7 +148,7 @@ struct NodeRoute {
 // the connected networks and this node's entry in the view, and kept for the
 // single-node updates until the next full pass.
 struct LocalFacts {
-  std::string self;  // this node's name
+  k8s::NodeName self;  // this node's name
   std::vector<routing::ConnectedNetwork> connected;
   std::vector<routing::IpPrefix> own_cidrs;    // this node's podCIDRs (parsed, not default)
   std::set<routing::IpAddress> own_addresses;  // the connected networks' and this node's addresses
@@ -171,8 +171,8 @@ LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node,
 // but the overlap between podCIDRs of different nodes (that one needs every
 // node: desired_routes() applies it; single-node updates ask a PodCidrIndex).
 struct NodeDesired {
-  std::vector<NodeRoute> routes;     // sorted by route key
-  std::vector<SkippedNode> skipped;  // sorted by family
+  std::vector<NodeRoute> routes;           // sorted by route key
+  std::vector<SkippedNode> skipped;        // sorted by family
   std::vector<OverlayPeer> overlay_peers;  // one per family routed through the overlay
 };
 

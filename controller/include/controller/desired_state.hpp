@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "controller/cluster_view.hpp"
@@ -75,7 +76,7 @@ struct DesiredState {
   // The masquerade target: the sets of our table; nullopt: no table (off).
   std::optional<netfilter::MasqueradeSets> masquerade;
   // With masquerade: every node's addresses in the node-address sets.
-  std::map<std::string, std::vector<routing::IpAddress>> node_addresses;
+  std::map<k8s::NodeName, std::vector<routing::IpAddress>, std::less<>> node_addresses;
   // The CNI target: the conflist's text; nullopt: leave the file as it is
   // (no --cni-conf-dir, or this node has no podCIDR yet).
   std::optional<std::string> cni_conflist;
@@ -101,7 +102,7 @@ DesiredState desired_state(const ClusterView& view, const std::string& self, con
 // One node's change, as the per-node code sees it: its share before (from the
 // model) and after. Targets restrict the per-key diff to the keys of these.
 struct NodeUpdate {
-  std::string node;
+  k8s::NodeName node;
   std::vector<NodeRoute> routes_before;
   std::vector<NodeRoute> routes_after;
   // Its addresses in the masquerade's node-address set, before and after.
@@ -124,7 +125,7 @@ class DesiredModel {
 
   // Node `name` changed (`node`: its new state, nullptr when deleted; `index`
   // already holds its current podCIDRs): its new share, recorded in the model.
-  std::optional<NodeUpdate> update_node(const std::string& name, const k8s::NodeInfo* node, const PodCidrIndex& index);
+  std::optional<NodeUpdate> update_node(std::string_view name, const k8s::NodeInfo* node, const PodCidrIndex& index);
 
   // The wanted routes by key.
   const std::map<routing::RouteKey, NodeRoute>& routes() const { return routes_; }
@@ -138,10 +139,11 @@ class DesiredModel {
   LocalFacts facts_;
   DesiredStateOptions options_;
   std::map<routing::RouteKey, NodeRoute> routes_;
-  std::map<std::string, std::vector<routing::RouteKey>> node_keys_;        // node -> keys of its routes
-  std::set<std::string> skipped_;                                          // nodes the last full pass skipped
-  std::map<std::string, std::vector<routing::IpAddress>> node_addresses_;  // node -> its exempt addresses
-  std::map<routing::IpAddress, unsigned> address_count_;                   // address -> nodes having it
+  std::map<k8s::NodeName, std::vector<routing::RouteKey>, std::less<>> node_keys_;  // node -> keys of its routes
+  std::set<k8s::NodeName, std::less<>> skipped_;                                    // nodes the last full pass skipped
+  std::map<k8s::NodeName, std::vector<routing::IpAddress>, std::less<>>
+      node_addresses_;                                    // node -> its exempt addresses
+  std::map<routing::IpAddress, unsigned> address_count_;  // address -> nodes having it
 };
 
 }  // namespace hostgw::controller

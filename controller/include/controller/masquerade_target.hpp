@@ -55,14 +55,14 @@ class MasqueradeTarget final : public Target {
  private:
   // Element items for `update` (nullopt when a set must be flushed and
   // refilled: only a table replace says that in one item).
-  std::optional<Delta> element_changes(const netfilter::MasqueradeUpdate& update, const std::string& node) const;
+  std::optional<Delta> element_changes(const netfilter::MasqueradeUpdate& update, const k8s::NodeName& node) const;
 
   netfilter::MasqueradeTable& backend_;
   ControllerMetrics& metrics_;
   netfilter::MasqueradeTableState current_;             // what read() saw
   std::optional<netfilter::MasqueradeSets> desired_;    // what a table item writes
   std::optional<netfilter::MasqueradeSets> installed_;  // the model: what the table holds (nullopt: no table)
-  std::map<std::string, std::string> owners_;           // element text -> node, for the log
+  std::map<std::string, k8s::NodeName> owners_;         // element text -> node, for the log
   bool model_valid_ = false;
 };
 

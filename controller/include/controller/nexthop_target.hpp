@@ -59,8 +59,8 @@ class NexthopTarget final : public Target {
   std::map<std::uint32_t, std::vector<routing::Nexthop>> installed_;  // ours, by id
   std::vector<std::uint32_t> ids_used_;                               // anyone's, sorted (allocation skips them)
   std::uint32_t next_id_ = routing::kNexthopIdFirst;
-  std::map<std::uint32_t, std::string> links_;   // ifindex -> name, for the log
-  std::map<std::uint32_t, std::string> owners_;  // id -> node, for the log
+  std::map<std::uint32_t, std::string> links_;     // ifindex -> name, for the log
+  std::map<std::uint32_t, k8s::NodeName> owners_;  // id -> node, for the log
   bool model_valid_ = false;
 };
 

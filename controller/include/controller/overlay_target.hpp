@@ -44,8 +44,8 @@ class OverlayTarget final : public Target {
   std::uint32_t index_ = 0;
   std::optional<routing::OverlayDump> dump_;
   bool delete_device_ = false;
-  std::map<routing::IpAddress, std::string> vtep_nodes_;  // VTEP address -> peer node (for the log)
-  std::map<routing::MacAddress, std::string> mac_nodes_;  // VTEP MAC -> peer node
+  std::map<routing::IpAddress, k8s::NodeName> vtep_nodes_;  // VTEP address -> peer node (for the log)
+  std::map<routing::MacAddress, k8s::NodeName> mac_nodes_;  // VTEP MAC -> peer node
 };
 
 }  // namespace hostgw::controller

@@ -49,7 +49,7 @@ class RouteTarget final : public Target {
   using Installed = std::map<routing::RouteKey, std::vector<routing::Route>>;
   // diff_key() for `keys` against `model`'s wanted routes and installed_,
   // updating installed_ as if the changes succeed.
-  Delta plan_keys(const std::vector<routing::RouteKey>& keys, const DesiredModel& model, const std::string& node);
+  Delta plan_keys(const std::vector<routing::RouteKey>& keys, const DesiredModel& model, const k8s::NodeName& node);
   // The route as it goes to the kernel: an overlay route bound to the
   // device's index, or nullopt while there is no device; a route with a
   // nexthop assigned naming only its id.
@@ -57,7 +57,7 @@ class RouteTarget final : public Target {
   void record(const ItemChange& change);
   // Whether `route`'s nexthop id is still the one assigned to its destination.
   bool nexthop_assigned(const routing::Route& route) const;
-  std::string owner_of(const routing::Route& route) const;
+  k8s::NodeName owner_of(const routing::Route& route) const;
   // route_text(), with " proto boot" for a route under adoption.
   std::string text_of(const routing::Route& route) const;
   // Counts and logs the adoptions among a pass's applied changes.
@@ -69,9 +69,9 @@ class RouteTarget final : public Target {
   Installed installed_;
   std::size_t installed_count_ = 0;
   bool model_valid_ = false;
-  std::map<routing::IpPrefix, std::string> owners_;  // destination -> node, last known
-  std::map<std::uint32_t, std::string> links_;       // ifindex -> name, from the connected networks
-  std::optional<std::uint32_t> overlay_device_;      // hostgw.vxlan's index in the last pass
+  std::map<routing::IpPrefix, k8s::NodeName> owners_;  // destination -> node, last known
+  std::map<std::uint32_t, std::string> links_;         // ifindex -> name, from the connected networks
+  std::optional<std::uint32_t> overlay_device_;        // hostgw.vxlan's index in the last pass
   routing::RouteAdoption adoption_;
   // The pass's changes that take over a route of another protocol -> its protocol.
   std::map<std::pair<routing::ChangeKind, routing::Route>, std::uint8_t> adopting_;

@@ -58,7 +58,7 @@ inline constexpr std::size_t kApplySlice = 1024;
 struct ItemChange {
   routing::ChangeKind kind = routing::ChangeKind::add;
   Item item;
-  std::string node;      // the node it belongs to, for the log; empty: unknown
+  k8s::NodeName node;    // the node it belongs to, for the log; empty: unknown
   std::string previous;  // a replace: what it replaces, for the log; empty: not known
 
   friend bool operator==(const ItemChange&, const ItemChange&) = default;

@@ -12,10 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "k8s-client/node_name.hpp"
+
 namespace hostgw::k8s {
 
 struct NodeInfo {
-  std::string name;
+  NodeName name;  // shared by every copy (node_name.hpp)
   std::string resource_version;
   // spec.podCIDRs, else [spec.podCIDR], else empty.
   std::vector<std::string> pod_cidrs;
@@ -43,8 +45,8 @@ struct NodeEvent {
     resynced,
   };
   Type type = Type::added;
-  NodeInfo node;               // for added / modified / deleted
-  std::vector<NodeInfo> nodes; // for resynced
+  NodeInfo node;                // for added / modified / deleted
+  std::vector<NodeInfo> nodes;  // for resynced
   // Watch events: when the stream's piece that completed this event arrived
   // (read and un-gzipped, before framing and parsing); the controller
   // measures from here to the kernel's acknowledgement. Unset for lists.

@@ -14,7 +14,7 @@ namespace hostgw::test_support {
 inline k8s::NodeInfo node(std::string name, std::vector<std::string> pod_cidrs, std::vector<std::string> internal_ips,
                           std::vector<std::string> external_ips = {}, std::string resource_version = "1") {
   k8s::NodeInfo info;
-  info.name = std::move(name);
+  info.name = k8s::NodeName(std::move(name));
   info.resource_version = std::move(resource_version);
   info.pod_cidrs = std::move(pod_cidrs);
   info.internal_ips = std::move(internal_ips);
