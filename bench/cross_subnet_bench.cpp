@@ -15,16 +15,16 @@
 // following no-op pass. Needs root.
 //   cross_subnet_bench [peers=1000] [runs=5]
 
-#include <unistd.h>
-#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "common/log.hpp"
@@ -156,14 +156,12 @@ int main(int argc, char** argv) {
         noop.push_back(last.noop_pass_ms);
       }
       const char* name = vxlan ? "vxlan" : "direct";
-      std::printf(
-          "%s: %d peers, %d runs: first pass %.1f ms median (min %.1f, max %.1f), no-op pass %.2f ms; "
-          "routes %zu, neighbours %zu, fdb %zu\n",
-          name, peers, runs, median(first), *std::min_element(first.begin(), first.end()),
-          *std::max_element(first.begin(), first.end()), median(noop), last.routes, last.neighbours, last.fdb);
+      std::printf("%s: %d peers, %d runs: first pass %.1f ms median (min %.1f, max %.1f), no-op pass %.2f ms; "
+                  "routes %zu, neighbours %zu, fdb %zu\n",
+                  name, peers, runs, median(first), *std::min_element(first.begin(), first.end()),
+                  *std::max_element(first.begin(), first.end()), median(noop), last.routes, last.neighbours, last.fdb);
       if (last.routes != static_cast<std::size_t>(peers) ||
-          (vxlan &&
-           (last.neighbours != static_cast<std::size_t>(peers) || last.fdb != static_cast<std::size_t>(peers)))) {
+          (vxlan && (last.neighbours != static_cast<std::size_t>(peers) || last.fdb != static_cast<std::size_t>(peers)))) {
         std::fprintf(stderr, "cross_subnet_bench: %s: not every peer was programmed\n", name);
         return 1;
       }

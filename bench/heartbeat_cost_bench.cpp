@@ -162,7 +162,8 @@ int main(int argc, char** argv) {
     stream.erase(0, at);
   }
   if (!stream.empty() && !feed(stream)) return 1;
-  const double elapsed_ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+  const double elapsed_ns =
+      std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
 
   const k8s::NodeInfo* node = reconciler.view().find(specs[specs.size() / 2].name);
   if (relevant_errors != 0 || delivered != static_cast<std::uint64_t>(events) || !node ||

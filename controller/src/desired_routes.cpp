@@ -170,7 +170,8 @@ std::variant<AddressChoice, Problem> choose_address(const ParsedAddresses& node,
   for (const auto& entry : node.annotated) {
     const std::string type = "annotation " + *entry.key;
     if (!entry.address) {
-      if (guess_family(*entry.text) == family) note(SkipReason::invalid_address, type + " value " + entry.error);
+      if (guess_family(*entry.text) == family)
+        note(SkipReason::invalid_address, type + " value " + entry.error);
       continue;
     }
     const IpAddress& address = *entry.address;
@@ -266,7 +267,8 @@ std::optional<Problem> check_prefix(const IpPrefix& cidr, const std::vector<IpPr
   }
   for (const auto& own : own_cidrs) {
     if (own.overlaps(cidr))
-      return Problem{SkipReason::overlaps_own_pod_cidr, text() + " overlaps this node's podCIDR " + own.to_string()};
+      return Problem{SkipReason::overlaps_own_pod_cidr,
+                     text() + " overlaps this node's podCIDR " + own.to_string()};
   }
   for (const auto& network : connected) {
     if (network.prefix.overlaps(cidr))
@@ -553,8 +555,7 @@ std::optional<AddressChoice> overlay_underlay(const k8s::NodeInfo& own, const st
   for (const std::string* text : address_texts(own, options)) {
     auto address = IpAddress::try_parse(*text);
     if (!address || !address->is_v4()) continue;
-    if (const ConnectedNetwork* network = network_reaching(connected, *address))
-      return AddressChoice{*address, network};
+    if (const ConnectedNetwork* network = network_reaching(connected, *address)) return AddressChoice{*address, network};
   }
   return std::nullopt;
 }

@@ -30,8 +30,7 @@ std::vector<routing::IpAddress> keys_of(const std::map<routing::IpAddress, Value
 
 }  // namespace
 
-std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node,
-                                                          const DesiredRoutesOptions& options) {
+std::vector<routing::IpAddress> masquerade_node_addresses(const k8s::NodeInfo& node, const DesiredRoutesOptions& options) {
   std::vector<routing::IpAddress> out;
   for (const std::string* text : address_texts(node, options))
     if (auto address = routing::IpAddress::try_parse(*text)) out.push_back(*address);

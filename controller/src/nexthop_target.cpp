@@ -127,9 +127,8 @@ Delta NexthopTarget::diff(const DesiredState& desired, const Bindings&) {
   }
   const auto by_id = [](const auto& a, const auto& b) { return a.first < b.first; };
   if (!std::is_sorted(wanted.begin(), wanted.end(), by_id)) std::stable_sort(wanted.begin(), wanted.end(), by_id);
-  wanted.erase(
-      std::unique(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
-      wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+               wanted.end());
   for (const auto& [id, entry] : wanted) owners_[id] = entry->node;
   const auto wanted_id = [](const auto& pair) { return pair.first; };
   const auto wanted_nexthop = [this](const auto& pair) { return *wanted_for(*pair.second, pair.first); };

@@ -39,7 +39,8 @@ void order_upserts(Delta& delta) {
   // Usually so already (a first pass is all adds, a take-over all replaces):
   // stable_partition would take a buffer the size of the batch to find out.
   if (std::is_partitioned(delta.upserts.begin(), delta.upserts.end(), is_replace)) return;
-  std::stable_partition(delta.upserts.begin(), delta.upserts.end(), is_replace);
+  std::stable_partition(delta.upserts.begin(), delta.upserts.end(),
+                        is_replace);
 }
 
 }  // namespace

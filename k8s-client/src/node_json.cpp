@@ -67,50 +67,28 @@ enum class Field : std::uint8_t {
 
 const char* field_name(Field field) {
   switch (field) {
-    case Field::event_type:
-      return "type";
-    case Field::event_object:
-      return "object";
-    case Field::list_meta:
-      return "metadata";
-    case Field::list_items:
-      return "items";
-    case Field::list_rv:
-      return "metadata.resourceVersion";
-    case Field::list_continue:
-      return "metadata.continue";
-    case Field::metadata:
-      return "metadata";
-    case Field::spec:
-      return "spec";
-    case Field::status:
-      return "status";
-    case Field::name:
-      return "name";
-    case Field::resource_version:
-      return "resourceVersion";
-    case Field::deletion_timestamp:
-      return "deletionTimestamp";
-    case Field::pod_cidr:
-      return "podCIDR";
-    case Field::pod_cidrs:
-      return "podCIDRs";
-    case Field::addresses:
-      return "addresses";
-    case Field::addr_type:
-      return "type";
-    case Field::addr_address:
-      return "address";
-    case Field::status_code:
-      return "code";
-    case Field::status_reason:
-      return "reason";
-    case Field::status_message:
-      return "message";
-    case Field::annotations:
-      return "annotations";
-    default:
-      return "";
+    case Field::event_type: return "type";
+    case Field::event_object: return "object";
+    case Field::list_meta: return "metadata";
+    case Field::list_items: return "items";
+    case Field::list_rv: return "metadata.resourceVersion";
+    case Field::list_continue: return "metadata.continue";
+    case Field::metadata: return "metadata";
+    case Field::spec: return "spec";
+    case Field::status: return "status";
+    case Field::name: return "name";
+    case Field::resource_version: return "resourceVersion";
+    case Field::deletion_timestamp: return "deletionTimestamp";
+    case Field::pod_cidr: return "podCIDR";
+    case Field::pod_cidrs: return "podCIDRs";
+    case Field::addresses: return "addresses";
+    case Field::addr_type: return "type";
+    case Field::addr_address: return "address";
+    case Field::status_code: return "code";
+    case Field::status_reason: return "reason";
+    case Field::status_message: return "message";
+    case Field::annotations: return "annotations";
+    default: return "";
   }
 }
 
@@ -118,18 +96,12 @@ enum class Kind { string, number, boolean, null, object, array };
 
 const char* kind_phrase(Kind kind) {
   switch (kind) {
-    case Kind::string:
-      return "a string";
-    case Kind::number:
-      return "a number";
-    case Kind::boolean:
-      return "a boolean";
-    case Kind::null:
-      return "null";
-    case Kind::object:
-      return "an object";
-    case Kind::array:
-      return "an array";
+    case Kind::string: return "a string";
+    case Kind::number: return "a number";
+    case Kind::boolean: return "a boolean";
+    case Kind::null: return "null";
+    case Kind::object: return "an object";
+    case Kind::array: return "an array";
   }
   return "a value";
 }
@@ -184,10 +156,9 @@ struct BoundedInsituStream : rapidjson::InsituStringStream {
 // offsets and messages are unchanged (the differential test checks this).
 template <>
 template <>
-inline void
-rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator>::ScanCopyUnescapedString<
-    hostgw::k8s::BoundedInsituStream, hostgw::k8s::BoundedInsituStream>(hostgw::k8s::BoundedInsituStream& is,
-                                                                        hostgw::k8s::BoundedInsituStream& os) {
+inline void rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator>::
+    ScanCopyUnescapedString<hostgw::k8s::BoundedInsituStream, hostgw::k8s::BoundedInsituStream>(
+        hostgw::k8s::BoundedInsituStream& is, hostgw::k8s::BoundedInsituStream& os) {
   (void)os;  // the same stream: in situ
   char* p = is.src_;
   char* q = is.dst_;
@@ -275,7 +246,8 @@ Position position_of(Stream& stream) {
 
 class Handler {
  public:
-  Handler(Mode mode, const NodeJsonLimits& limits, Position stream) : mode_(mode), limits_(limits), stream_(stream) {}
+  Handler(Mode mode, const NodeJsonLimits& limits, Position stream)
+      : mode_(mode), limits_(limits), stream_(stream) {}
 
   // --- rapidjson SAX interface ---
   bool Null() { return scalar(Kind::null, {}, 0); }
@@ -400,14 +372,10 @@ class Handler {
     const Frame& top = stack_.back();
     if (!top.is_array) return pending_;
     switch (top.ctx) {
-      case Ctx::list_items:
-        return Field::item;
-      case Ctx::pod_cidrs:
-        return Field::pod_cidr_elem;
-      case Ctx::addresses:
-        return Field::address_elem;
-      default:
-        return Field::skip;
+      case Ctx::list_items: return Field::item;
+      case Ctx::pod_cidrs: return Field::pod_cidr_elem;
+      case Ctx::addresses: return Field::address_elem;
+      default: return Field::skip;
     }
   }
 
@@ -660,8 +628,7 @@ class Handler {
       return;
     }
     if (node->info.internal_ips.size() + node->info.external_ips.size() >= limits_.max_addresses) {
-      node_error("status.addresses has more than " + std::to_string(limits_.max_addresses) +
-                 " InternalIP/ExternalIP entries");
+      node_error("status.addresses has more than " + std::to_string(limits_.max_addresses) + " InternalIP/ExternalIP entries");
       return;
     }
     (internal ? node->info.internal_ips : node->info.external_ips).push_back(std::move(node->addr_address));
@@ -741,8 +708,7 @@ class Handler {
         if (is_string) {
           std::string_view value = text.substr(0, limits_.max_annotation_value_bytes);
           auto& kept = node.info.annotations;
-          auto same = std::find_if(kept.begin(), kept.end(),
-                                   [&](const auto& entry) { return entry.first == *pending_annotation_; });
+          auto same = std::find_if(kept.begin(), kept.end(), [&](const auto& entry) { return entry.first == *pending_annotation_; });
           if (same != kept.end())
             same->second.assign(value);
           else
@@ -886,16 +852,11 @@ std::string too_large(std::size_t size, std::size_t limit) {
 
 std::string_view to_string(WatchEvent::Type type) {
   switch (type) {
-    case WatchEvent::Type::added:
-      return "ADDED";
-    case WatchEvent::Type::modified:
-      return "MODIFIED";
-    case WatchEvent::Type::deleted:
-      return "DELETED";
-    case WatchEvent::Type::bookmark:
-      return "BOOKMARK";
-    case WatchEvent::Type::error:
-      return "ERROR";
+    case WatchEvent::Type::added: return "ADDED";
+    case WatchEvent::Type::modified: return "MODIFIED";
+    case WatchEvent::Type::deleted: return "DELETED";
+    case WatchEvent::Type::bookmark: return "BOOKMARK";
+    case WatchEvent::Type::error: return "ERROR";
   }
   return "UNKNOWN";
 }
@@ -1014,7 +975,7 @@ WatchEventParseResult parse_watch_event_in_place(std::string& json, const NodeJs
 }
 
 std::size_t parse_leading_watch_event_in_place(char* begin, char* end, WatchEventParseResult& result,
-                                               const NodeJsonLimits& limits) {
+                                              const NodeJsonLimits& limits) {
   if (begin == end || *begin != '{') return 0;
   // Stops right after the root object: the bytes after it (the next events)
   // are never looked at. When the parse completes, the bytes it read form one
@@ -1025,8 +986,7 @@ std::size_t parse_leading_watch_event_in_place(char* begin, char* end, WatchEven
   BoundedInsituStream stream(begin, end);
   bool completed = false;
   WatchEventParseResult parsed =
-      parse_watch_event_from<rapidjson::kParseInsituFlag | rapidjson::kParseStopWhenDoneFlag>(stream, limits,
-                                                                                              &completed);
+      parse_watch_event_from<rapidjson::kParseInsituFlag | rapidjson::kParseStopWhenDoneFlag>(stream, limits, &completed);
   const std::size_t size = stream.Tell();
   // Cut short, malformed, or stopped by the handler: the end is unknown.
   // Over the limit: the framer reports it (and never buffers it).
@@ -1088,14 +1048,12 @@ namespace detail {
 
 std::string parse_node_list_member_in_place(std::string& value, std::string_view key, NodeListPage& page,
                                             const NodeJsonLimits& limits, std::size_t base_offset) {
-  return parse_list_in_place(value, page, limits, base_offset,
-                             [&](Handler& handler) { handler.enter_list_member(key); });
+  return parse_list_in_place(value, page, limits, base_offset, [&](Handler& handler) { handler.enter_list_member(key); });
 }
 
 std::string parse_node_list_item_in_place(std::string& value, std::size_t index, NodeListPage& page,
                                           const NodeJsonLimits& limits, std::size_t base_offset) {
-  return parse_list_in_place(value, page, limits, base_offset,
-                             [&](Handler& handler) { handler.enter_list_item(index); });
+  return parse_list_in_place(value, page, limits, base_offset, [&](Handler& handler) { handler.enter_list_item(index); });
 }
 
 std::string oversized_node_list_item(std::string& head, std::size_t size, const NodeJsonLimits& limits) {

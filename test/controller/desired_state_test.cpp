@@ -99,6 +99,7 @@ TEST_F(DesiredStateTest, TheModelHoldsTheViewsNamesNotCopies) {
   ASSERT_FALSE(full.routes.routes.empty());
   for (const auto& entry : full.routes.routes)
     EXPECT_TRUE(entry.node.shares(view_.find(entry.node)->name)) << entry.node;
+  ASSERT_FALSE(full.routes.skipped.empty());  // d (no podCIDR) and e (outside the cluster CIDR)
   for (const auto& skip : full.routes.skipped) EXPECT_TRUE(skip.node.shares(view_.find(skip.node)->name)) << skip.node;
   DesiredModel model;
   model.reset(full, options_);
@@ -216,7 +217,8 @@ TEST_F(DesiredStateTest, MasqueradeExemptsTheAnnotatedAddressesPeersRouteBy) {
 TEST_F(DesiredStateTest, ARouteBeingTakenOverMakesItsNodeTheHolderOfAnOverlap) {
   // h claims f's podCIDR 10.244.6.0/24 too. Without an installed route both are
   // skipped; flannel's boot route to it via f (adoptable) makes f the holder.
-  view_.apply(test_support::node_event(k8s::NodeEvent::Type::added, node("h", {"10.244.6.0/24"}, {"198.51.100.18"})));
+  view_.apply(test_support::node_event(k8s::NodeEvent::Type::added,
+                                       node("h", {"10.244.6.0/24"}, {"198.51.100.18"})));
   auto routed = [&](const std::string& name) {
     DesiredState state = desired_state(view_, "a", kernel_, options_);
     return std::any_of(state.routes.routes.begin(), state.routes.routes.end(), [&](const NodeRoute& entry) {

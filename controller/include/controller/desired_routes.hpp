@@ -171,8 +171,8 @@ LocalFacts local_facts(std::string_view self, const k8s::NodeInfo* self_node,
 // but the overlap between podCIDRs of different nodes (that one needs every
 // node: desired_routes() applies it; single-node updates ask a PodCidrIndex).
 struct NodeDesired {
-  std::vector<NodeRoute> routes;           // sorted by route key
-  std::vector<SkippedNode> skipped;        // sorted by family
+  std::vector<NodeRoute> routes;     // sorted by route key
+  std::vector<SkippedNode> skipped;  // sorted by family
   std::vector<OverlayPeer> overlay_peers;  // one per family routed through the overlay
 };
 

@@ -45,8 +45,8 @@ struct NodeEvent {
     resynced,
   };
   Type type = Type::added;
-  NodeInfo node;                // for added / modified / deleted
-  std::vector<NodeInfo> nodes;  // for resynced
+  NodeInfo node;               // for added / modified / deleted
+  std::vector<NodeInfo> nodes; // for resynced
   // Watch events: when the stream's piece that completed this event arrived
   // (read and un-gzipped, before framing and parsing); the controller
   // measures from here to the kernel's acknowledgement. Unset for lists.
