@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include <stdexcept>
+#include <system_error>
 
 namespace hostgw::netfilter {
 
@@ -52,6 +53,12 @@ class NftContext {
 NftMasqueradeTable::NftMasqueradeTable() {
   NftContext probe(0);
   if (!probe.get()) throw std::runtime_error("libnftables: cannot create an nft context");
+  try {
+    elements_ = std::make_unique<NftElementSocket>();
+  } catch (const std::system_error& error) {
+    // Every element update goes through libnftables, which reports its own errors.
+    element_socket_error_ = error.what();
+  }
 }
 
 NftMasqueradeTable::~NftMasqueradeTable() = default;
@@ -115,6 +122,12 @@ NftResult NftMasqueradeTable::replace_table(const MasqueradeSets& sets) {
 
 NftResult NftMasqueradeTable::update_elements(const MasqueradeUpdate& update) {
   if (update.empty()) return {};
+  if (elements_) {
+    if (auto written = elements_->write(update)) {
+      ++element_socket_writes_;
+      return std::move(*written);
+    }
+  }
   return run(render_update_script(update));
 }
 

@@ -11,22 +11,29 @@
 // names our table: it never lists, changes or deletes another table, chain or
 // rule.
 //
-// Synchronous: libnftables has no asynchronous interface. At 5000 nodes an
-// element update blocks for tens of milliseconds and a full replace or read
-// for 100-300 ms (docs/masquerade.md): the controller calls it on its loop
-// thread, once per coalesced pass. Not thread-safe; one thread uses it.
-// Nothing throws after construction: results carry the error text nft gave.
+// An element update of the node-addresses sets alone (what a node event
+// changes when --cluster-cidr is given) goes as nf_tables' own netlink
+// messages on one socket kept open (nft_element_socket.hpp): tens of
+// microseconds where a libnftables context costs milliseconds.
+//
+// Synchronous: libnftables has no asynchronous interface. At 5000 nodes a
+// full replace or read blocks for 100-300 ms (docs/masquerade.md): the
+// controller calls it on its loop thread, once per coalesced pass. Not
+// thread-safe; one thread uses it. Nothing throws after construction:
+// results carry the error text nft (or the kernel) gave.
 
+#include <memory>
 #include <string>
 
 #include "netfilter/masquerade_table.hpp"
+#include "netfilter/nft_element_socket.hpp"
 
 namespace hostgw::netfilter {
 
 class NftMasqueradeTable : public MasqueradeTable {
  public:
   // Throws std::runtime_error if libnftables cannot make a context (start-up only).
-  // Holds no state: every call below stands alone.
+  // Holds no state but the element socket: every call below stands alone.
   NftMasqueradeTable();
   ~NftMasqueradeTable() override;
   NftMasqueradeTable(const NftMasqueradeTable&) = delete;
@@ -40,8 +47,18 @@ class NftMasqueradeTable : public MasqueradeTable {
   // Runs one nft script as one transaction. For the above and for tests.
   NftResult run(const std::string& script);
 
+  // Why element updates all go through libnftables (the element socket could
+  // not be opened), or empty.
+  const std::string& element_socket_error() const { return element_socket_error_; }
+  // Element updates that went through the element socket (for tests).
+  std::size_t element_socket_writes() const { return element_socket_writes_; }
+
  private:
   NftResult run_command(const std::string& command, bool json, std::string* output);
+
+  std::unique_ptr<NftElementSocket> elements_;
+  std::string element_socket_error_;
+  std::size_t element_socket_writes_ = 0;
 };
 
 }  // namespace hostgw::netfilter
