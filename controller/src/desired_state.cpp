@@ -134,6 +134,11 @@ std::optional<netfilter::MasqueradeSets> DesiredModel::masquerade() const {
                                  options_.pod_network.no_masquerade_cidrs);
 }
 
+unsigned DesiredModel::nodes_with_address(const routing::IpAddress& address) const {
+  auto it = address_count_.find(address);
+  return it == address_count_.end() ? 0 : it->second;
+}
+
 std::optional<NodeUpdate> DesiredModel::update_node(std::string_view name, const k8s::NodeInfo* node,
                                                     const PodCidrIndex& index) {
   // This host's own podCIDR or addresses move every other node's checks; a

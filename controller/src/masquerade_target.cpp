@@ -150,15 +150,64 @@ void MasqueradeTarget::after_pass(const std::vector<ItemChange>&, bool clean) {
   model_valid_ = clean;
 }
 
+std::optional<MasqueradeTarget::AddressChanges> MasqueradeTarget::address_changes(const NodeUpdate& update,
+                                                                                  const DesiredModel& model) const {
+  auto has = [](const std::vector<routing::IpAddress>& list, const routing::IpAddress& address) {
+    return std::find(list.begin(), list.end(), address) != list.end();
+  };
+  const std::vector<routing::IpAddress>& installed = installed_->node_addresses;
+  AddressChanges out;
+  // An address leaves the set when no node has it any more, and enters it
+  // when this node is the only one that has it (the model counts after the
+  // update). The set must agree, or the model is wrong: a full pass.
+  for (const auto& address : update.addresses_before) {
+    if (has(update.addresses_after, address) || model.nodes_with_address(address) != 0) continue;
+    if (!std::binary_search(installed.begin(), installed.end(), address)) return std::nullopt;
+    out.removed.push_back(address);
+  }
+  for (const auto& address : update.addresses_after) {
+    if (has(update.addresses_before, address) || model.nodes_with_address(address) != 1) continue;
+    if (std::binary_search(installed.begin(), installed.end(), address)) return std::nullopt;
+    out.added.push_back(address);
+  }
+  return out;
+}
+
 std::optional<Delta> MasqueradeTarget::plan_update(const NodeUpdate& update, const DesiredModel& model) {
   if (!model_valid_) return std::nullopt;
-  std::optional<netfilter::MasqueradeSets> wanted = model.masquerade();
-  if (!wanted) return Delta{};  // off: the full pass removed the table
-  if (!installed_) return std::nullopt;
-  auto delta = element_changes(netfilter::diff_masquerade_sets(*installed_, *wanted), update.node);
+  if (!model.masquerade_on()) return Delta{};  // off: the full pass removed the table
+  if (!installed_ || !desired_) return std::nullopt;
+  if (model.masquerade_pods_follow_nodes()) {
+    // The pod set changes too: build the sets the model asks for and diff them.
+    std::optional<netfilter::MasqueradeSets> wanted = model.masquerade();
+    auto delta = element_changes(netfilter::diff_masquerade_sets(*installed_, *wanted), update.node);
+    if (!delta) return std::nullopt;
+    installed_ = wanted;
+    desired_ = std::move(wanted);
+    return delta;
+  }
+  std::optional<AddressChanges> changes = address_changes(update, model);
+  if (!changes) return std::nullopt;
+  netfilter::MasqueradeUpdate elements;
+  auto set_of = [&](const routing::IpAddress& address) -> netfilter::SetChange& {
+    const std::string_view name = address.is_v4() ? netfilter::kNodeAddressesV4 : netfilter::kNodeAddressesV6;
+    for (auto& change : elements.sets)
+      if (change.set == name) return change;
+    return elements.sets.emplace_back(netfilter::SetChange{name, false, {}, {}});
+  };
+  for (const auto& address : changes->removed) set_of(address).remove.push_back(address.to_string());
+  for (const auto& address : changes->added) set_of(address).add.push_back(address.to_string());
+  auto delta = element_changes(elements, update.node);
   if (!delta) return std::nullopt;
-  installed_ = wanted;
-  desired_ = std::move(wanted);
+  // The model as if the changes succeed (after_step drops it if not), kept
+  // sorted in place.
+  for (auto* sets : {&*installed_, &*desired_}) {
+    auto& addresses = sets->node_addresses;
+    for (const auto& address : changes->removed)
+      addresses.erase(std::lower_bound(addresses.begin(), addresses.end(), address));
+    for (const auto& address : changes->added)
+      addresses.insert(std::lower_bound(addresses.begin(), addresses.end(), address), address);
+  }
   return delta;
 }
 

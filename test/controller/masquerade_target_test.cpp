@@ -198,6 +198,61 @@ TEST_F(MasqueradeTargetTest, AddressSharedByTwoNodesStaysWhileOneHasIt) {
   EXPECT_EQ(texts(delta->removals), std::vector<std::string>{"pod-cidrs-v4 10.244.5.0/24 (e)"});
 }
 
+// With --cluster-cidr a node event changes only node-address elements, planned
+// from that node's addresses and the model's counts; after each step the
+// table holds exactly what the model's full sets say.
+TEST_F(MasqueradeTargetTest, WithClusterCidrANodeEventPlansOnlyItsAddresses) {
+  options_.routes.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16")};
+  full_pass();
+  auto step = [&](const std::string& name) {
+    auto delta = plan(name);
+    EXPECT_TRUE(delta) << name;
+    if (!delta) return std::vector<std::string>{"no plan"};
+    EXPECT_TRUE(apply(*delta));
+    target_.after_step(true);
+    EXPECT_EQ(backend_.state.sets, model_.masquerade()) << "after " << name;
+    auto out = texts(delta->removals);
+    for (auto& text : texts(delta->upserts)) out.push_back("+" + text);
+    return out;
+  };
+  using Texts = std::vector<std::string>;
+  // A new node: its address alone (the pod set is --cluster-cidr).
+  view_.apply(test_support::node_event(Type::added, node("e", {"10.244.5.0/24"}, {"198.51.100.15", "2001:db8:1::15"})));
+  EXPECT_EQ(step("e"), (Texts{"+node-addresses-v4 198.51.100.15 (e)", "+node-addresses-v6 2001:db8:1::15 (e)"}));
+  // A node with b's address: already in the set.
+  view_.apply(test_support::node_event(Type::added, node("f", {"10.244.6.0/24"}, {"198.51.100.12"})));
+  EXPECT_EQ(step("f"), Texts{});
+  // b goes: f still has the address.
+  k8s::NodeInfo gone;
+  gone.name = "b";
+  view_.apply(test_support::node_event(Type::deleted, gone));
+  EXPECT_EQ(step("b"), Texts{});
+  // f's address changes: the old one goes (nobody has it now), the new one comes.
+  view_.apply(test_support::node_event(Type::modified, node("f", {"10.244.6.0/24"}, {"198.51.100.16"})));
+  EXPECT_EQ(step("f"), (Texts{"node-addresses-v4 198.51.100.12 (f)", "+node-addresses-v4 198.51.100.16 (f)"}));
+  // A heartbeat: nothing.
+  view_.apply(test_support::node_event(Type::modified, node("f", {"10.244.6.0/24"}, {"198.51.100.16"})));
+  EXPECT_EQ(step("f"), Texts{});
+  gone.name = "e";
+  view_.apply(test_support::node_event(Type::deleted, gone));
+  EXPECT_EQ(step("e"), (Texts{"node-addresses-v4 198.51.100.15 (e)", "node-addresses-v6 2001:db8:1::15 (e)"}));
+  EXPECT_EQ(backend_.reads, 1u) << "planned without reading the table";
+  EXPECT_TRUE(full_pass().empty());
+}
+
+TEST_F(MasqueradeTargetTest, WithClusterCidrASetThatDisagreesWithTheModelAsksForAFullPass) {
+  options_.routes.cluster_cidrs = {IpPrefix::parse("10.244.0.0/16")};
+  view_.apply(test_support::node_event(Type::added, node("e", {"10.244.5.0/24"}, {"198.51.100.15"})));
+  index_.rebuild(view_);
+  full_pass();
+  // The model says e's address is installed; pretend a step lost it (a
+  // model out of step with the table is a bug: never plan on top of it).
+  NodeUpdate update;
+  update.node = k8s::NodeName("g");
+  update.addresses_after = {IpAddress::parse("198.51.100.15")};
+  EXPECT_FALSE(target_.plan_update(update, model_)) << "an address counted once but already in the set";
+}
+
 TEST_F(MasqueradeTargetTest, FailedStepDropsTheModel) {
   full_pass();
   view_.apply(test_support::node_event(Type::added, node("e", {"10.244.5.0/24"}, {"198.51.100.15"})));

@@ -133,6 +133,13 @@ class DesiredModel {
   // The masquerade sets the model's node set asks for (nullopt: off), by the
   // same rules as desired_state(): O(nodes) to build.
   std::optional<netfilter::MasqueradeSets> masquerade() const;
+  bool masquerade_on() const { return options_.pod_network.masquerade; }
+  // Whether the masquerade's pod set is every node's podCIDR (no
+  // --cluster-cidr), so that it changes with the nodes; else it is
+  // --cluster-cidr and only the node-address sets follow the nodes.
+  bool masquerade_pods_follow_nodes() const { return options_.routes.cluster_cidrs.empty(); }
+  // How many nodes have `address` among their exempt addresses.
+  unsigned nodes_with_address(const routing::IpAddress& address) const;
 
  private:
   bool valid_ = false;

@@ -9,7 +9,8 @@
 // element (added/deleted in one transaction, never a rebuild); masquerading
 // off and our table present -> the table removed. Between full passes it keeps
 // the sets it installed as its model, so a node added or removed is an
-// element update planned without reading the table. Never names another
+// element update planned without reading the table (with --cluster-cidr, from
+// that node's addresses alone, without building the sets). Never names another
 // table; never retries or logs a change (the Applier does).
 
 #include <memory>
@@ -56,6 +57,15 @@ class MasqueradeTarget final : public Target {
   // Element items for `update` (nullopt when a set must be flushed and
   // refilled: only a table replace says that in one item).
   std::optional<Delta> element_changes(const netfilter::MasqueradeUpdate& update, const k8s::NodeName& node) const;
+  // plan_update() with --cluster-cidr: only `update`'s node's addresses can
+  // change the sets, so the node-address elements to delete and add are found
+  // without building the sets (O(its addresses), not O(nodes)); nullopt if the
+  // installed sets disagree with the model.
+  struct AddressChanges {
+    std::vector<routing::IpAddress> removed;
+    std::vector<routing::IpAddress> added;
+  };
+  std::optional<AddressChanges> address_changes(const NodeUpdate& update, const DesiredModel& model) const;
 
   netfilter::MasqueradeTable& backend_;
   ControllerMetrics& metrics_;
