@@ -22,7 +22,7 @@
 //                 [--nodes 5000] [--starts 5] [--events 1000] [--repairs 200]
 //                 [--heartbeats 50000] [--api-ip 100.64.255.250] [--spacing-ms 250]
 //                 [--name-prefix node-]
-//                 [--no-bare-watch]
+//                 [--no-bare-watch] [--masquerade]
 //
 // Output: a human-readable report plus one "FIGURE key=value" line per figure
 // (scripts/bench.sh turns those into docs/BENCHMARKS.md). Needs root. It never
@@ -489,11 +489,12 @@ double process_cpu_ms(pid_t pid) {
 class Controller {
  public:
   Controller(const std::string& binary, const std::string& kubeconfig, const std::string& log_file,
-             const std::string& resync, const std::string& node_name) {
+             const std::string& resync, const std::string& node_name, bool masquerade) {
     args_ = {binary,          "--kubeconfig",      kubeconfig,
              "--node-name",   node_name,           "--cluster-cidr",
              "10.244.0.0/16", "--resync-period",   resync,
              "--healthz-bind-address", "127.0.0.1:" + std::to_string(kHealthPort), "-v", "0"};
+    if (masquerade) args_.push_back("--masquerade");
     std::vector<char*> argv;
     for (auto& arg : args_) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -626,14 +627,18 @@ struct Args {
   // cores it is one more thread woken by every event: --no-bare-watch shows
   // what it costs the end-to-end figures.
   bool bare_watch = true;
+  // The controller with --masquerade, as the shipped DaemonSet runs it: its
+  // nftables table holds every node's address, and a node event changes one.
+  bool masquerade = false;
 };
 
 Args parse_args(int argc, char** argv) {
   Args args;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--no-bare-watch") {
-      args.bare_watch = false;
+    if (flag == "--no-bare-watch" || flag == "--masquerade") {
+      if (flag == "--no-bare-watch") args.bare_watch = false;
+      if (flag == "--masquerade") args.masquerade = true;
       --i;
       continue;
     }
@@ -671,9 +676,8 @@ unsigned pod_cidr_size(const Args& args) { return args.nodes + args.events <= 81
 
 int bench(const Args& args) {
   const std::size_t n = args.nodes;
-  std::printf("cluster_bench: %zu nodes (~8 KB JSON each) over TLS, controller = %s0, %zu routes expected\n", n,
-              args.name_prefix.c_str(),
-              n - 1);
+  std::printf("cluster_bench: %zu nodes (~8 KB JSON each) over TLS, controller = %s0%s, %zu routes expected\n", n,
+              args.name_prefix.c_str(), args.masquerade ? " with --masquerade" : "", n - 1);
   figure("nodes", static_cast<double>(n));
 
   // --- the fake API server, listening inside the API namespace ---------------------
@@ -725,7 +729,8 @@ int bench(const Args& args) {
     std::this_thread::sleep_for(100ms);
     listener.reset();
     const auto t0 = Clock::now();
-    controller = std::make_unique<Controller>(args.hostgw, kubeconfig, log_file, "60s", args.name_prefix + "0");
+    controller =
+        std::make_unique<Controller>(args.hostgw, kubeconfig, log_file, "60s", args.name_prefix + "0", args.masquerade);
     auto last = listener.wait_distinct_adds(n - 1, 60s);
     if (!last) {
       std::fprintf(stderr, "error: start %zu: %llu routes seen within 60 s, expected %zu (log: %s)\n", run,
@@ -984,7 +989,8 @@ int bench(const Args& args) {
   figure("sigterm_exit_ms", exit_ms);
   listener.reset();
   const auto restart_t0 = Clock::now();
-  controller = std::make_unique<Controller>(args.hostgw, kubeconfig, log_file, "1s", args.name_prefix + "0");
+  controller =
+      std::make_unique<Controller>(args.hostgw, kubeconfig, log_file, "1s", args.name_prefix + "0", args.masquerade);
   int code = 0;
   if (!wait_for([&] { return http_get("/readyz", &code), code == 200; }, 30s, 1ms)) {
     std::fprintf(stderr, "error: the restarted controller did not become ready\n");
