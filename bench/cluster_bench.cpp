@@ -604,12 +604,13 @@ std::size_t owned_route_count(const std::string& node_ns) {
 }
 
 // Deletes what our protocol owns: the nexthop objects (which takes the routes
-// through them along) and the remaining plain routes, so that every start is a
-// cold one. (`ip route flush` alone fails with EINVAL on a route through a
-// nexthop object.)
+// through them along) and the remaining plain routes, and the masquerade table
+// if there is one, so that every start is a cold one. (`ip route flush` alone
+// fails with EINVAL on a route through a nexthop object.)
 void flush_owned_routes(const std::string& node_ns) {
-  const std::string command =
-      "ip -n " + node_ns + " nexthop flush proto 44 >/dev/null && ip -4 -n " + node_ns + " route flush proto 44";
+  const std::string command = "ip -n " + node_ns + " nexthop flush proto 44 >/dev/null && ip -4 -n " + node_ns +
+                              " route flush proto 44 && { ip netns exec " + node_ns +
+                              " nft delete table inet kube-hostgw 2>/dev/null || true; }";
   if (std::system(command.c_str()) != 0) throw std::runtime_error("failed: " + command);
 }
 

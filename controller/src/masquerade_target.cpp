@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <map>
 
 #include "common/log.hpp"
 
@@ -100,22 +101,38 @@ std::optional<Delta> MasqueradeTarget::element_changes(const netfilter::Masquera
     for (const auto& element : change.add)
       delta.upserts.push_back({ChangeKind::add, MasqueradeItem{std::string(change.set), element}, node, {}});
   }
-  if (node.empty()) {
-    for (auto* changes : {&delta.removals, &delta.upserts}) {
-      for (auto& change : *changes) {
-        auto owner = owners_.find(std::get<MasqueradeItem>(change.item).element);
-        if (owner != owners_.end()) change.node = owner->second;
-      }
-    }
-  }
   return delta;
 }
 
+namespace {
+
+// Names, for the log, the node that has each node-address element of `delta`
+// (the first by name when several have it). Built for the changes only: a
+// full pass seldom changes more than a few elements.
+void name_address_owners(Delta& delta, const DesiredState& desired) {
+  std::map<routing::IpAddress, std::vector<ItemChange*>> unnamed;
+  for (auto* changes : {&delta.removals, &delta.upserts}) {
+    for (auto& change : *changes) {
+      const auto& item = std::get<MasqueradeItem>(change.item);
+      if (item.set != netfilter::kNodeAddressesV4 && item.set != netfilter::kNodeAddressesV6) continue;
+      if (auto address = routing::IpAddress::try_parse(item.element)) unnamed[*address].push_back(&change);
+    }
+  }
+  for (const auto& [node, addresses] : desired.node_addresses) {
+    if (unnamed.empty()) return;
+    for (const auto& address : addresses) {
+      auto it = unnamed.find(address);
+      if (it == unnamed.end()) continue;
+      for (ItemChange* change : it->second) change->node = node;
+      unnamed.erase(it);
+    }
+  }
+}
+
+}  // namespace
+
 Delta MasqueradeTarget::diff(const DesiredState& desired, const Bindings&) {
   desired_ = desired.masquerade;
-  owners_.clear();
-  for (const auto& [node, addresses] : desired.node_addresses)
-    for (const auto& address : addresses) owners_.emplace(address.to_string(), node);
   const netfilter::MasqueradePlan plan = netfilter::plan_masquerade(current_, desired_);
   Delta delta;
   auto whole_table = [&](std::string reason) {
@@ -131,6 +148,7 @@ Delta MasqueradeTarget::diff(const DesiredState& desired, const Bindings&) {
     case netfilter::MasqueradeAction::update_elements:
       if (auto elements = element_changes(plan.update, {})) {
         delta = std::move(*elements);
+        name_address_owners(delta, desired);
       } else {
         // A set must be flushed and refilled (overlapping intervals): the
         // table replace does that in one transaction too.
@@ -145,8 +163,12 @@ Delta MasqueradeTarget::diff(const DesiredState& desired, const Bindings&) {
 }
 
 void MasqueradeTarget::after_pass(const std::vector<ItemChange>&, bool clean) {
-  // Clean: every change applied, so the table holds the desired sets (or is gone).
-  installed_ = desired_;
+  // Clean: every change applied, so the table holds the desired sets (or is
+  // gone). What read() saw is not needed any more; nor is desired_, which only
+  // a table item of a full pass writes (~0.1 MB each at 5000 nodes).
+  installed_ = std::move(desired_);
+  desired_.reset();
+  current_ = {};
   model_valid_ = clean;
 }
 
@@ -176,14 +198,13 @@ std::optional<MasqueradeTarget::AddressChanges> MasqueradeTarget::address_change
 std::optional<Delta> MasqueradeTarget::plan_update(const NodeUpdate& update, const DesiredModel& model) {
   if (!model_valid_) return std::nullopt;
   if (!model.masquerade_on()) return Delta{};  // off: the full pass removed the table
-  if (!installed_ || !desired_) return std::nullopt;
+  if (!installed_) return std::nullopt;
   if (model.masquerade_pods_follow_nodes()) {
     // The pod set changes too: build the sets the model asks for and diff them.
     std::optional<netfilter::MasqueradeSets> wanted = model.masquerade();
     auto delta = element_changes(netfilter::diff_masquerade_sets(*installed_, *wanted), update.node);
     if (!delta) return std::nullopt;
-    installed_ = wanted;
-    desired_ = std::move(wanted);
+    installed_ = std::move(wanted);
     return delta;
   }
   std::optional<AddressChanges> changes = address_changes(update, model);
@@ -201,13 +222,11 @@ std::optional<Delta> MasqueradeTarget::plan_update(const NodeUpdate& update, con
   if (!delta) return std::nullopt;
   // The model as if the changes succeed (after_step drops it if not), kept
   // sorted in place.
-  for (auto* sets : {&*installed_, &*desired_}) {
-    auto& addresses = sets->node_addresses;
-    for (const auto& address : changes->removed)
-      addresses.erase(std::lower_bound(addresses.begin(), addresses.end(), address));
-    for (const auto& address : changes->added)
-      addresses.insert(std::lower_bound(addresses.begin(), addresses.end(), address), address);
-  }
+  auto& addresses = installed_->node_addresses;
+  for (const auto& address : changes->removed)
+    addresses.erase(std::lower_bound(addresses.begin(), addresses.end(), address));
+  for (const auto& address : changes->added)
+    addresses.insert(std::lower_bound(addresses.begin(), addresses.end(), address), address);
   return delta;
 }
 

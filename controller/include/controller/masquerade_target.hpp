@@ -69,10 +69,9 @@ class MasqueradeTarget final : public Target {
 
   netfilter::MasqueradeTable& backend_;
   ControllerMetrics& metrics_;
-  netfilter::MasqueradeTableState current_;             // what read() saw
-  std::optional<netfilter::MasqueradeSets> desired_;    // what a table item writes
+  netfilter::MasqueradeTableState current_;             // what read() saw, during a full pass
+  std::optional<netfilter::MasqueradeSets> desired_;    // what a table item writes, during a full pass
   std::optional<netfilter::MasqueradeSets> installed_;  // the model: what the table holds (nullopt: no table)
-  std::map<std::string, k8s::NodeName> owners_;         // element text -> node, for the log
   bool model_valid_ = false;
 };
 
