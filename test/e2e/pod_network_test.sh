@@ -8,7 +8,8 @@
 #   - pods ping across nodes; a pod on another node sees the sender pod's own address;
 #   - a pod reaches the outside host, which sees the node's address;
 #   - pod -> another node's address keeps the pod's address;
-#   - a node added later is exempt at once (an element of node-addresses-v4, same table);
+#   - a node added later is exempt at once (an element of node-addresses-v4, same table),
+#     and a node deleted leaves the set the same way;
 #   - a restart changes neither the ruleset nor the conflist (same handles, inode, mtime);
 #   - a rule added to our table by hand is put back (nftables event), a deleted conflist
 #     at the resync;
@@ -165,6 +166,19 @@ khg_wait_for 10 "node1's table restored" bash -c "[[ \$(ip netns exec $n1 nft -j
 grep -q '"Masquerade table changed by someone else"' "$KHG_RUN_DIR/node1.log" ||
   khg_fail "node1 did not notice the hand change through nftables events"
 khg_ping "$p12" "$KHG_OUTSIDE_IP" 2 || khg_fail "egress broken after the table was restored"
+
+khg_step "a node deleted: its address leaves node-addresses-v4 (one element, the same table)"
+handle_before=$(table_of 1 | sed -n 1p)
+khg_api_delete_node node3
+khg_wait_for 10 "node3's address gone from node1's set" \
+  bash -c "! ip netns exec $n1 nft list set inet kube-hostgw node-addresses-v4 | grep -q '$(khg_node_ip 3)'" ||
+  khg_fail "node3's address still in node1's node-addresses-v4: $(nft_in 1 list set inet kube-hostgw node-addresses-v4)"
+[[ "$(table_of 1 | sed -n 1p)" == "$handle_before" ]] || khg_fail "node3 leaving re-created the table"
+nft_in 1 list set inet kube-hostgw node-addresses-v4 | grep -qF "$(khg_node_ip 2)" ||
+  khg_fail "node2's address left the set with node3's: $(nft_in 1 list set inet kube-hostgw node-addresses-v4)"
+grep -qF '"Masquerade entry deleted" node="node3" masquerade="set node-addresses-v4 element 198.51.100.13"' \
+  "$KHG_RUN_DIR/node1.log" ||
+  khg_fail "node1 did not log node3's element going: $(grep -i masquerade "$KHG_RUN_DIR/node1.log" | tail -n 3)"
 
 khg_step "restart without --masquerade removes our table, and only ours"
 khg_hostgw_stop 1 || khg_fail "kube-hostgw on node1 did not exit cleanly"
