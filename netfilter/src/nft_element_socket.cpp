@@ -69,12 +69,14 @@ std::optional<ElementBatch> encode_element_batch(const MasqueradeUpdate& update,
     routing::IpAddress address;
     const std::string* text;
   };
-  std::vector<Element> elements;
+  std::size_t count = 0;
   for (const auto& change : update.sets) {
-    const SetSpec* spec = address_set(change.set);
-    if (!spec || change.replace_all) return std::nullopt;
-    if (elements.size() + change.add.size() + change.remove.size() > kMaxBatchElements) return std::nullopt;
+    if (!address_set(change.set) || change.replace_all) return std::nullopt;
+    count += change.add.size() + change.remove.size();
   }
+  if (count == 0 || count > kMaxBatchElements) return std::nullopt;
+  std::vector<Element> elements;
+  elements.reserve(count);
   // Deletes before adds, as render_update_script() orders them.
   for (bool add : {false, true}) {
     for (const auto& change : update.sets) {
@@ -86,7 +88,6 @@ std::optional<ElementBatch> encode_element_batch(const MasqueradeUpdate& update,
       }
     }
   }
-  if (elements.empty() || elements.size() > kMaxBatchElements) return std::nullopt;
 
   ElementBatch batch;
   batch.first_seq = first_seq;
