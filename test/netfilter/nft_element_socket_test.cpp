@@ -176,6 +176,10 @@ TEST(ElementBatchTest, LeavesEverythingButAddressElementsToLibnftables) {
   for (std::size_t i = 0; i <= kMaxBatchElements; ++i)
     many.push_back("100.64." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1));
   EXPECT_FALSE(encode_element_batch(node_update(many, {}), 1)) << "more than kMaxBatchElements";
+  std::vector<std::string> many_v6;
+  for (std::size_t i = 0; i < kMaxBatchElements / 2 + 1; ++i) many_v6.push_back("2001:db8:1::" + std::to_string(i + 1));
+  const std::vector<std::string> half_v4(many.begin(), many.begin() + kMaxBatchElements / 2);
+  EXPECT_FALSE(encode_element_batch(node_update(half_v4, {}, many_v6), 1)) << "more than kMaxBatchElements in two sets";
   many.pop_back();
   auto largest = encode_element_batch(node_update(many, {}), 1);
   ASSERT_TRUE(largest);
