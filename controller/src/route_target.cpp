@@ -15,15 +15,22 @@ using routing::ChangeKind;
 using routing::Route;
 using routing::RouteKey;
 
+namespace {
+
+// " dev eth0", or " dev #3" for a link not known by name.
+std::string link_text(std::uint32_t oif, const std::map<std::uint32_t, std::string>& links) {
+  auto link = links.find(oif);
+  return link != links.end() ? " dev " + link->second : " dev #" + std::to_string(oif);
+}
+
+}  // namespace
+
 std::string route_text(const Route& route, const std::map<std::uint32_t, std::string>& links) {
   std::string text = route.type == routing::RouteType::unreachable ? "unreachable " : "";
   text += route.destination.to_string();
   if (route.nexthop_id != 0) text += " nhid " + std::to_string(route.nexthop_id);
   if (route.gateway) text += " via " + route.gateway->to_string();
-  if (route.oif) {
-    auto link = links.find(route.oif);
-    text += link != links.end() ? " dev " + link->second : " dev #" + std::to_string(route.oif);
-  }
+  if (route.oif) text += link_text(route.oif, links);
   return text;
 }
 
@@ -80,6 +87,7 @@ Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
   if (bindings.overlay_device) links_[*bindings.overlay_device] = std::string(routing::kVxlanDeviceName);
   overlay_device_ = bindings.overlay_device;
   nexthops_ = bindings.nexthops;
+  pass_routes_ = &desired.routes.routes;
   // The wanted routes are the desired entries that can be bound (in their
   // order: by key, each key once), bound again as the diff reaches them rather
   // than copied into a second structure (~0.6 MB at 5000 nodes).
@@ -132,6 +140,8 @@ Delta RouteTarget::diff(const DesiredState& desired, const Bindings& bindings) {
 }
 
 void RouteTarget::after_pass(const std::vector<ItemChange>& applied, bool clean) {
+  pass_routes_ = nullptr;
+  step_routes_ = nullptr;
   for (const auto& change : applied) record(change);
   note_adoptions(applied);
   metrics_.routes_installed.set(static_cast<double>(installed_count_));
@@ -177,8 +187,29 @@ void RouteTarget::record(const ItemChange& change) {
   if (routes.empty()) installed_.erase(key);
 }
 
+const NodeRoute* RouteTarget::wanted_entry(const RouteKey& key) const {
+  if (pass_routes_) {
+    auto it = std::lower_bound(pass_routes_->begin(), pass_routes_->end(), key,
+                               [](const NodeRoute& entry, const RouteKey& k) { return key_of(entry.route) < k; });
+    if (it != pass_routes_->end() && key_of(it->route) == key) return &*it;
+  }
+  if (step_routes_) {
+    auto it = step_routes_->find(key);
+    if (it != step_routes_->end()) return &it->second;
+  }
+  return nullptr;
+}
+
 std::string RouteTarget::text_of(const Route& route) const {
   std::string text = route_text(route, links_);
+  // "10.244.2.0/24 nhid 17 via 198.51.100.12 dev eth0", as `ip route` shows
+  // it: the gateway of the route the nexthop stands for, while it is wanted.
+  if (route.nexthop_id != 0 && !route.gateway) {
+    if (const NodeRoute* entry = wanted_entry(key_of(route)); entry && entry->route.gateway) {
+      text += " via " + entry->route.gateway->to_string();
+      if (entry->route.oif) text += link_text(entry->route.oif, links_);
+    }
+  }
   if (adoption_.adopts_protocol(route.protocol)) text += " proto " + routing::route_protocol_name(route.protocol);
   return text;
 }
@@ -233,6 +264,7 @@ Delta RouteTarget::plan_keys(const std::vector<RouteKey>& keys, const DesiredMod
 
 std::optional<Delta> RouteTarget::plan_update(const NodeUpdate& update, const DesiredModel& model) {
   if (!model_valid_) return std::nullopt;
+  step_routes_ = &model.routes();
   std::vector<RouteKey> keys;
   for (const auto* routes : {&update.routes_before, &update.routes_after}) {
     for (const auto& entry : *routes) {
@@ -249,6 +281,7 @@ std::optional<Delta> RouteTarget::plan_update(const NodeUpdate& update, const De
 std::optional<Delta> RouteTarget::plan_repair(const std::vector<routing::OwnedRouteEvent>& events,
                                               const DesiredModel& model) {
   if (!model_valid_) return std::nullopt;
+  step_routes_ = &model.routes();
   std::vector<RouteKey> keys;
   for (const auto& event : events) {
     // Someone else added or replaced an owned route: what it displaced is unknown.
@@ -271,6 +304,8 @@ std::optional<Delta> RouteTarget::plan_repair(const std::vector<routing::OwnedRo
 }
 
 void RouteTarget::after_step(bool clean) {
+  pass_routes_ = nullptr;
+  step_routes_ = nullptr;
   if (!clean) {
     // The full pass reads the kernel again: the model's memory is free while
     // it does (a pass starts with this, ~1 MB at 5000 nodes).

@@ -134,6 +134,25 @@ TEST_F(NexthopTargetTest, EveryRouteGoesThroughANexthopOfItsOwnIpv4AndIpv6) {
   EXPECT_EQ(metrics_.nexthop_changes(routing::ChangeKind::add, true).value(), 3);
 }
 
+// A route through a nexthop object names its id and the gateway and link it
+// stands for in the log, as `ip route` shows it, in a full pass and in a step.
+TEST_F(NexthopTargetTest, RouteLogLinesNameTheGatewayBehindTheirNexthop) {
+  start(options());
+  const Route* b = route("10.244.2.0/24");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(log_lines_with("\"Route added\" node=\"node-b\" route=\"10.244.2.0/24 nhid " +
+                           std::to_string(b->nexthop_id) + " via 198.51.100.12 dev eth0\""),
+            1u);
+  EXPECT_EQ(log_lines_with(" nhid " + std::to_string(route("2001:db8:244:3::/64")->nexthop_id) +
+                           " via 2001:db8:1::13 dev eth0\""),
+            1u);
+  reconciler_->on_node_event(node_event(Type::added, node("node-d", {"10.244.4.0/24"}, {"198.51.100.14"})));
+  ASSERT_TRUE(test_support::run_until(io_, [&] { return route("10.244.4.0/24") != nullptr; }));
+  EXPECT_EQ(log_lines_with("\"Route added\" node=\"node-d\" route=\"10.244.4.0/24 nhid " +
+                           std::to_string(route("10.244.4.0/24")->nexthop_id) + " via 198.51.100.14 dev eth0\""),
+            1u);
+}
+
 TEST_F(NexthopTargetTest, AFirstPassOfThousandsGoesInSlicesAndEachResultFindsItsOwnChange) {
   // 2100 IPv6 nodes: 2099 nexthops and 2099 routes, each batch in three slices
   // of at most kApplySlice (1024) changes.

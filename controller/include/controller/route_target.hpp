@@ -58,6 +58,8 @@ class RouteTarget final : public Target {
   // Whether `route`'s nexthop id is still the one assigned to its destination.
   bool nexthop_assigned(const routing::Route& route) const;
   k8s::NodeName owner_of(const routing::Route& route) const;
+  // The wanted entry for `key` in the pass or step being applied, or null.
+  const NodeRoute* wanted_entry(const routing::RouteKey& key) const;
   // route_text(), with " proto boot" for a route under adoption.
   std::string text_of(const routing::Route& route) const;
   // Counts and logs the adoptions among a pass's applied changes.
@@ -77,6 +79,11 @@ class RouteTarget final : public Target {
   std::map<std::pair<routing::ChangeKind, routing::Route>, std::uint8_t> adopting_;
   // NexthopTarget's assignment (destination -> nexthop id), from the last pass's bindings.
   const std::map<routing::IpPrefix, std::uint32_t>* nexthops_ = nullptr;
+  // The wanted routes while a full pass (the desired state's) or a step (the
+  // model's) is applied, so that a route through a nexthop object names its
+  // gateway in the log; null between them.
+  const std::vector<NodeRoute>* pass_routes_ = nullptr;
+  const std::map<routing::RouteKey, NodeRoute>* step_routes_ = nullptr;
 };
 
 // "10.244.2.0/24 via 198.51.100.12 dev eth0" (the link's index where its name
