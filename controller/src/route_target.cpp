@@ -264,6 +264,7 @@ Delta RouteTarget::plan_keys(const std::vector<RouteKey>& keys, const DesiredMod
 
 std::optional<Delta> RouteTarget::plan_update(const NodeUpdate& update, const DesiredModel& model) {
   if (!model_valid_) return std::nullopt;
+  pass_routes_ = nullptr;  // (a step never runs inside a pass: never a stale pointer)
   step_routes_ = &model.routes();
   std::vector<RouteKey> keys;
   for (const auto* routes : {&update.routes_before, &update.routes_after}) {
@@ -281,6 +282,7 @@ std::optional<Delta> RouteTarget::plan_update(const NodeUpdate& update, const De
 std::optional<Delta> RouteTarget::plan_repair(const std::vector<routing::OwnedRouteEvent>& events,
                                               const DesiredModel& model) {
   if (!model_valid_) return std::nullopt;
+  pass_routes_ = nullptr;  // (a step never runs inside a pass: never a stale pointer)
   step_routes_ = &model.routes();
   std::vector<RouteKey> keys;
   for (const auto& event : events) {
