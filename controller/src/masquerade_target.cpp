@@ -114,7 +114,7 @@ void name_address_owners(Delta& delta, const DesiredState& desired) {
   for (auto* changes : {&delta.removals, &delta.upserts}) {
     for (auto& change : *changes) {
       const auto& item = std::get<MasqueradeItem>(change.item);
-      if (item.set != netfilter::kNodeAddressesV4 && item.set != netfilter::kNodeAddressesV6) continue;
+      if (!netfilter::node_address_set_family(item.set)) continue;
       if (auto address = routing::IpAddress::try_parse(item.element)) unnamed[*address].push_back(&change);
     }
   }
@@ -209,17 +209,13 @@ std::optional<Delta> MasqueradeTarget::plan_update(const NodeUpdate& update, con
   }
   std::optional<AddressChanges> changes = address_changes(update, model);
   if (!changes) return std::nullopt;
-  netfilter::MasqueradeUpdate elements;
-  auto set_of = [&](const routing::IpAddress& address) -> netfilter::SetChange& {
-    const std::string_view name = address.is_v4() ? netfilter::kNodeAddressesV4 : netfilter::kNodeAddressesV6;
-    for (auto& change : elements.sets)
-      if (change.set == name) return change;
-    return elements.sets.emplace_back(netfilter::SetChange{name, false, {}, {}});
+  auto item = [](const routing::IpAddress& address) {
+    return MasqueradeItem{std::string(netfilter::node_address_set(address.family())), address.to_string()};
   };
-  for (const auto& address : changes->removed) set_of(address).remove.push_back(address.to_string());
-  for (const auto& address : changes->added) set_of(address).add.push_back(address.to_string());
-  auto delta = element_changes(elements, update.node);
-  if (!delta) return std::nullopt;
+  Delta delta;
+  for (const auto& address : changes->removed)
+    delta.removals.push_back({ChangeKind::remove, item(address), update.node, {}});
+  for (const auto& address : changes->added) delta.upserts.push_back({ChangeKind::add, item(address), update.node, {}});
   // The model as if the changes succeed (after_step drops it if not), kept
   // sorted in place.
   auto& addresses = installed_->node_addresses;

@@ -33,10 +33,6 @@ constexpr FamilyNames kFamilies[] = {
      "masquerade IPv6 pod traffic leaving the cluster"},
 };
 
-std::string qualified(std::string_view set) {
-  return std::string(kTableFamily) + " " + std::string(kTableName) + " " + std::string(set);
-}
-
 // nft's element text: a full-length prefix as a plain address.
 std::string element_text(const IpPrefix& prefix) {
   if (prefix.length() == prefix.address().bit_width()) return prefix.address().to_string();
@@ -172,6 +168,20 @@ struct SetSpec {
 
 }  // namespace
 
+std::string_view node_address_set(Family family) {
+  return family == Family::v4 ? kNodeAddressesV4 : kNodeAddressesV6;
+}
+
+std::optional<Family> node_address_set_family(std::string_view set) {
+  for (Family family : {Family::v4, Family::v6})
+    if (node_address_set(family) == set) return family;
+  return std::nullopt;
+}
+
+std::string qualified_set(std::string_view set) {
+  return std::string(kTableFamily) + " " + std::string(kTableName) + " " + std::string(set);
+}
+
 std::vector<IpPrefix> normalize_prefixes(std::vector<IpPrefix> prefixes) {
   sort_unique(prefixes);
   std::vector<IpPrefix> out;
@@ -237,11 +247,12 @@ MasqueradeUpdate diff_masquerade_sets(const MasqueradeSets& current, const Masqu
 std::string render_update_script(const MasqueradeUpdate& update) {
   std::string out;
   for (const auto& change : update.sets) {
-    if (change.replace_all) out += "flush set " + qualified(change.set) + "\n";
-    if (!change.remove.empty()) out += "delete element " + qualified(change.set) + " { " + join(change.remove) + " }\n";
+    if (change.replace_all) out += "flush set " + qualified_set(change.set) + "\n";
+    if (!change.remove.empty())
+      out += "delete element " + qualified_set(change.set) + " { " + join(change.remove) + " }\n";
   }
   for (const auto& change : update.sets) {
-    if (!change.add.empty()) out += "add element " + qualified(change.set) + " { " + join(change.add) + " }\n";
+    if (!change.add.empty()) out += "add element " + qualified_set(change.set) + " { " + join(change.add) + " }\n";
   }
   return out;
 }

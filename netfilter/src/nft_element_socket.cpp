@@ -27,22 +27,6 @@ constexpr std::size_t kSocketBufferBytes = 1 << 20;
 // The kernel answers within sendmsg(); this only bounds a kernel that does not.
 constexpr std::chrono::seconds kAnswerTimeout{2};
 
-std::string qualified(std::string_view set) {
-  return std::string(kTableFamily) + " " + std::string(kTableName) + " " + std::string(set);
-}
-
-struct SetSpec {
-  std::string_view name;
-  routing::Family family;
-};
-constexpr SetSpec kAddressSets[] = {{kNodeAddressesV4, routing::Family::v4}, {kNodeAddressesV6, routing::Family::v6}};
-
-const SetSpec* address_set(std::string_view name) {
-  for (const auto& spec : kAddressSets)
-    if (spec.name == name) return &spec;
-  return nullptr;
-}
-
 nlmsghdr* put_header(std::uint8_t* at, std::uint16_t type, std::uint16_t flags, std::uint32_t seq, std::uint8_t family,
                      std::uint16_t resource) {
   nlmsghdr* header = mnl_nlmsg_put_header(at);
@@ -71,7 +55,7 @@ std::optional<ElementBatch> encode_element_batch(const MasqueradeUpdate& update,
   };
   std::size_t count = 0;
   for (const auto& change : update.sets) {
-    if (!address_set(change.set) || change.replace_all) return std::nullopt;
+    if (!node_address_set_family(change.set) || change.replace_all) return std::nullopt;
     count += change.add.size() + change.remove.size();
   }
   if (count == 0 || count > kMaxBatchElements) return std::nullopt;
@@ -80,11 +64,11 @@ std::optional<ElementBatch> encode_element_batch(const MasqueradeUpdate& update,
   // Deletes before adds, as render_update_script() orders them.
   for (bool add : {false, true}) {
     for (const auto& change : update.sets) {
-      const SetSpec* spec = address_set(change.set);
+      const routing::Family family = *node_address_set_family(change.set);
       for (const std::string& text : add ? change.add : change.remove) {
         auto address = routing::IpAddress::try_parse(text);
-        if (!address || address->family() != spec->family) return std::nullopt;
-        elements.push_back({spec->name, add, *address, &text});
+        if (!address || address->family() != family) return std::nullopt;
+        elements.push_back({change.set, add, *address, &text});
       }
     }
   }
@@ -117,7 +101,7 @@ std::optional<ElementBatch> encode_element_batch(const MasqueradeUpdate& update,
     mnl_attr_nest_end(header, item);
     mnl_attr_nest_end(header, list);
     append(header);
-    batch.commands.push_back(std::string(element.add ? "add" : "delete") + " element " + qualified(element.set) +
+    batch.commands.push_back(std::string(element.add ? "add" : "delete") + " element " + qualified_set(element.set) +
                              " { " + *element.text + " }");
   }
   append(put_header(batch.bytes.data() + used, NFNL_MSG_BATCH_END, 0, ++seq, AF_UNSPEC, NFNL_SUBSYS_NFTABLES));
@@ -183,14 +167,18 @@ NftResult BatchAnswers::result() const {
   return result;
 }
 
-NftElementSocket::NftElementSocket() : receive_buffer_(MNL_SOCKET_BUFFER_SIZE) {
-  socket_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-  if (!socket_) throw std::system_error(errno, std::generic_category(), "nf_tables element socket: open");
-  const int fd = mnl_socket_get_fd(socket_);
+namespace {
+
+// A NETLINK_NETFILTER socket, bound, in the calling thread's network
+// namespace. Throws std::system_error.
+mnl_socket* open_element_socket() {
+  mnl_socket* socket = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+  if (!socket) throw std::system_error(errno, std::generic_category(), "nf_tables element socket: open");
+  const int fd = mnl_socket_get_fd(socket);
   int one = 1;
   // Optional: without them, answers are longer (the request echoed) or carry no text.
-  mnl_socket_setsockopt(socket_, NETLINK_CAP_ACK, &one, sizeof one);
-  mnl_socket_setsockopt(socket_, NETLINK_EXT_ACK, &one, sizeof one);
+  mnl_socket_setsockopt(socket, NETLINK_CAP_ACK, &one, sizeof one);
+  mnl_socket_setsockopt(socket, NETLINK_EXT_ACK, &one, sizeof one);
   // Room for a full batch and an error for each of its elements; SO_*BUFFORCE
   // needs CAP_NET_ADMIN, which writing nf_tables needs anyway.
   int bytes = kSocketBufferBytes;
@@ -200,13 +188,17 @@ NftElementSocket::NftElementSocket() : receive_buffer_(MNL_SOCKET_BUFFER_SIZE) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
   timeval timeout{.tv_sec = kAnswerTimeout.count(), .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (mnl_socket_bind(socket_, 0, MNL_SOCKET_AUTOPID) != 0) {
+  if (mnl_socket_bind(socket, 0, MNL_SOCKET_AUTOPID) != 0) {
     const int error = errno;
-    mnl_socket_close(socket_);
+    mnl_socket_close(socket);
     throw std::system_error(error, std::generic_category(), "nf_tables element socket: bind");
   }
-  port_id_ = mnl_socket_get_portid(socket_);
+  return socket;
 }
+
+}  // namespace
+
+NftElementSocket::NftElementSocket() : socket_(open_element_socket()), receive_buffer_(MNL_SOCKET_BUFFER_SIZE) {}
 
 NftElementSocket::~NftElementSocket() {
   if (socket_) mnl_socket_close(socket_);
@@ -234,9 +226,7 @@ NftResult NftElementSocket::exchange(const ElementBatch& batch) {
   };
   if (!socket_) {
     try {
-      NftElementSocket fresh;
-      std::swap(socket_, fresh.socket_);
-      port_id_ = fresh.port_id_;
+      socket_ = open_element_socket();
     } catch (const std::system_error& error) {
       return NftResult{false, error.what(), {}};
     }

@@ -33,6 +33,13 @@ inline constexpr std::string_view kNodeAddressesV6 = "node-addresses-v6";  // ad
 inline constexpr std::string_view kNoMasqueradeV4 = "no-masquerade-v4";    // interval
 inline constexpr std::string_view kNoMasqueradeV6 = "no-masquerade-v6";    // interval
 
+// The node-address set of `family`, and the family of a node-address set
+// (nullopt: `set` is another one).
+std::string_view node_address_set(routing::Family family);
+std::optional<routing::Family> node_address_set_family(std::string_view set);
+// "inet kube-hostgw <set>", as nft commands name a set of our table.
+std::string qualified_set(std::string_view set);
+
 // What the table holds. Always in canonical form (make_masquerade_sets):
 // sorted, without duplicates, and no prefix inside another of the same set,
 // so that equal meaning is equal value and interval sets never overlap.

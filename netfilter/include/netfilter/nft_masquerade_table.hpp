@@ -13,8 +13,8 @@
 //
 // An element update of the node-addresses sets alone (what a node event
 // changes when --cluster-cidr is given) goes as nf_tables' own netlink
-// messages on one socket kept open (nft_element_socket.hpp): tens of
-// microseconds where a libnftables context costs milliseconds.
+// messages on one socket kept open (nft_element_socket.hpp): ~2 us an element
+// where a libnftables context cost ~0.3 ms to add one and 5-15 ms after a delete.
 //
 // Synchronous: libnftables has no asynchronous interface. At 5000 nodes a
 // full replace or read blocks for 100-300 ms (docs/masquerade.md): the
